@@ -1,0 +1,1 @@
+"""Sub-commands of the `glomo-keras` command line, one module each."""

@@ -1,0 +1,78 @@
+"""`glomo-keras summary`: build a GLoMo model and print its parameter counts.
+
+Example:
+
+```
+glomo-keras summary --dataset mosi --backbone random:bert_base --json
+```
+"""
+
+import json
+
+
+def register(subparsers):
+    """Adds the `summary` command to `subparsers`."""
+    parser = subparsers.add_parser(
+        "summary", help="print the parameter counts of a GLoMo model"
+    )
+    parser.add_argument("--dataset", default="mosi",
+                        help="mosi, mosei, urfunny, mustard or cherma")
+    parser.add_argument("--backbone", default="random:bert_base",
+                        help="preset name, directory, minilm or random:bert_base")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="FIELD=VALUE",
+                        help="override a GLoMoConfig field (repeatable)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the counts as JSON only")
+    parser.set_defaults(func=run)
+
+
+def parse_overrides(pairs):
+    """Parses `field=value` strings; values are read as JSON where possible.
+
+    Args:
+        pairs: list of "field=value" strings.
+
+    Example:
+
+    ```python
+    parse_overrides(["hidden_dim=64", "fusion=sum"])
+    # {"hidden_dim": 64, "fusion": "sum"}
+    ```
+    """
+    overrides = {}
+    for pair in pairs:
+        field, separator, text = pair.partition("=")
+        if not separator or not field:
+            raise SystemExit(f"--set expects FIELD=VALUE, got {pair!r}")
+        try:
+            overrides[field] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[field] = text
+    return overrides
+
+
+def run(args):
+    from glomo_keras.backbones import load_backbone
+    from glomo_keras.config import GLoMoConfig
+    from glomo_keras.model import GLoMo
+    from glomo_keras.summary import layer_table
+    from glomo_keras.summary import parameter_counts
+
+    config = GLoMoConfig.for_dataset(args.dataset, **parse_overrides(args.overrides))
+    backbone = None
+    if "t" in config.modalities and config.text_encoder == "bert":
+        backbone, _ = load_backbone(args.backbone)
+    model = GLoMo(config, backbone)
+    counts = parameter_counts(model)
+    if args.json:
+        print(json.dumps(counts))
+        return 0
+    print(f"GLoMo for {config.dataset} (backbone {args.backbone})")
+    print(f"{'layer':<32} {'class':<24} {'params':>12}")
+    for name, kind, count in layer_table(model):
+        print(f"{name:<32} {kind:<24} {count:>12,}")
+    print("-" * 70)
+    for key, value in counts.items():
+        print(f"{key:<32} {'':<24} {value:>12,}")
+    return 0

@@ -1,0 +1,291 @@
+"""`GLoMoConfig`: every architecture and training setting of one GLoMo model.
+
+The per-dataset defaults are the columns of the paper's appendix Table 1
+(spec §5); the remaining defaults come from the authors' released code.
+"""
+
+import dataclasses
+
+from glomo_keras.layers.global_guided_fusion import check_fusion_settings
+
+MODALITIES = ("t", "a", "v")
+LOCAL_MIXERS = ("moe", "mlp")
+MOE_COMBINES = ("sum", "log_space")
+TASKS = ("regression", "classification")
+TEXT_ENCODERS = ("bert", "features")
+
+DATASET_DEFAULTS = {
+    "mosi": dict(
+        batch_size=240, num_layers=4, max_sequence_length=60, hidden_dim=48,
+        learning_rate=4e-5, epochs=70,
+        text_dim=768, acoustic_dim=74, visual_dim=47,
+    ),
+    "mosei": dict(
+        batch_size=64, num_layers=3, max_sequence_length=80, hidden_dim=192,
+        learning_rate=1e-5, epochs=100,
+        text_dim=768, acoustic_dim=74, visual_dim=35,
+    ),
+    "urfunny": dict(
+        batch_size=220, num_layers=3, max_sequence_length=80, hidden_dim=112,
+        learning_rate=2e-5, epochs=100,
+        text_dim=768, acoustic_dim=81, visual_dim=91,
+        acoustic_columns=(0, 60), visual_columns=(55, 91),
+        task="classification", class_names=("not_humorous", "humorous"),
+    ),
+    "mustard": dict(
+        batch_size=64, num_layers=3, max_sequence_length=70, hidden_dim=160,
+        learning_rate=2e-5, epochs=5,
+        text_dim=768, acoustic_dim=81, visual_dim=91,
+        acoustic_columns=(0, 60), visual_columns=(55, 91),
+        task="classification", class_names=("not_sarcastic", "sarcastic"),
+    ),
+    "cherma": dict(
+        batch_size=400, num_layers=7, max_sequence_length=50, hidden_dim=256,
+        learning_rate=2e-5, epochs=20,
+        text_dim=1024, acoustic_dim=1024, visual_dim=2048,
+        text_encoder="features", task="classification",
+        class_names=(
+            "anger", "disgust", "fear", "happy", "neutral", "sad", "surprise",
+        ),
+    ),
+}
+
+
+@dataclasses.dataclass
+class GLoMoConfig:
+    """Architecture and optimisation settings of a GLoMo model.
+
+    Build one with `GLoMoConfig.for_dataset(name, **overrides)`; every field
+    can be overridden. Feature dimensions are the dimensions stored in the
+    data files; `acoustic_columns`/`visual_columns` select a column range
+    `[start, stop)` of them before the model (UR-FUNNY and MUStARD).
+
+    Args:
+        dataset: the dataset the defaults come from.
+        batch_size: global batch size (split across replicas).
+        num_layers: `L`, transformer layers of each sequence encoder.
+        max_sequence_length: `T`, padded token sequence length.
+        hidden_dim: `d`, the model width outside the backbone.
+        learning_rate: AdamW learning rate.
+        epochs: training epochs (the released code's count).
+        text_dim, acoustic_dim, visual_dim: feature dims as stored.
+        acoustic_columns, visual_columns: `(start, stop)` column ranges kept,
+            or None for all columns.
+        num_windows: `n`, local representations per modality.
+        num_experts: `s`, experts per MoE layer.
+        top_k: `k`, experts kept per sample.
+        moe_loss_weight: `ω`, the weight of the MoE auxiliary loss.
+        num_heads: `h`, attention heads of the encoders and fusion layers.
+        fusion_layers: post-LN transformer layers of the fusion block.
+        fusion_intermediate_dim: their feed-forward width.
+        fusion_dropout: their dropout.
+        embedding_dropout: dropout after the sinusoidal positions.
+        attention_dropout, relu_dropout, residual_dropout: encoder dropouts.
+        pooling_dropout: dropout inside the attention pooling.
+        task: "regression" or "classification".
+        class_names: class labels for classification.
+        text_encoder: "bert" (a KerasHub BertBackbone) or "features"
+            (pre-extracted features through a sequence encoder, CHERMA).
+        modalities: subset of ("t", "a", "v") (Table 4 ablation).
+        local_mixer: "moe" or "mlp" (Table 4 ablation).
+        representations: "both", "global" or "local" (Table 4 ablation).
+        fusion: "global_guided", "sum", "concat", "attention" or "product".
+        guidance: how the global-guided fusion mixes the modalities:
+            "global_weights" (paper), "local_weights" (ReAt_G),
+            "attention" (ATTN_G) or "mlp" (MLP_G).
+        noisy_gating: whether MoE gates get noise in training.
+        moe_combine: "sum" (paper eq. 6) or "log_space" (released code).
+        moe_load_cdf_mean: mean of the normal CDF of the smooth load
+            estimate: 0.0 (paper) or 0.1 (released code).
+        length_aware: pool and attend over real tokens only (spec §8).
+        weight_decay: AdamW weight decay (not on biases and LayerNorm).
+        adam_epsilon: AdamW epsilon.
+        lr_decay_epochs: epochs from which the learning rate is multiplied
+            by `lr_decay_factor` once more.
+        lr_decay_factor: the step schedule's factor.
+        seed: the global random seed.
+
+    Example:
+
+    ```python
+    config = GLoMoConfig.for_dataset("mosi", hidden_dim=64)
+    config.output_dim  # 1
+    GLoMoConfig.from_dict(config.to_dict()) == config  # True
+    ```
+    """
+
+    dataset: str = "mosi"
+    batch_size: int = 240
+    num_layers: int = 4
+    max_sequence_length: int = 60
+    hidden_dim: int = 48
+    learning_rate: float = 4e-5
+    epochs: int = 70
+    text_dim: int = 768
+    acoustic_dim: int = 74
+    visual_dim: int = 47
+    acoustic_columns: tuple | None = None
+    visual_columns: tuple | None = None
+    num_windows: int = 3
+    num_experts: int = 3
+    top_k: int = 2
+    moe_loss_weight: float = 1e-2
+    num_heads: int = 16
+    fusion_layers: int = 2
+    fusion_intermediate_dim: int = 2048
+    fusion_dropout: float = 0.1
+    embedding_dropout: float = 0.2
+    attention_dropout: float = 0.5
+    relu_dropout: float = 0.3
+    residual_dropout: float = 0.3
+    pooling_dropout: float = 0.3
+    task: str = "regression"
+    class_names: tuple | None = None
+    text_encoder: str = "bert"
+    modalities: tuple = MODALITIES
+    local_mixer: str = "moe"
+    representations: str = "both"
+    fusion: str = "global_guided"
+    guidance: str = "global_weights"
+    noisy_gating: bool = True
+    moe_combine: str = "sum"
+    moe_load_cdf_mean: float = 0.0
+    length_aware: bool = False
+    weight_decay: float = 1e-4
+    adam_epsilon: float = 1e-8
+    lr_decay_epochs: tuple = (80, 100)
+    lr_decay_factor: float = 0.1
+    seed: int = 5576
+
+    def __post_init__(self):
+        for name in ("acoustic_columns", "visual_columns", "class_names",
+                     "modalities", "lr_decay_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                setattr(self, name, tuple(value))
+        self.validate()
+
+    @classmethod
+    def for_dataset(cls, dataset, **overrides):
+        """Returns the paper's configuration of `dataset`, with overrides.
+
+        Args:
+            dataset: one of "mosi", "mosei", "urfunny", "mustard", "cherma".
+            **overrides: any field of `GLoMoConfig`.
+        """
+        key = dataset.lower().replace("-", "").replace("_", "")
+        if key not in DATASET_DEFAULTS:
+            raise ValueError(
+                f"Unknown dataset {dataset!r}; expected one of "
+                f"{sorted(DATASET_DEFAULTS)}."
+            )
+        cls._check_fields(overrides, "override")
+        return cls(dataset=key, **{**DATASET_DEFAULTS[key], **overrides})
+
+    @classmethod
+    def from_dict(cls, values):
+        """Builds a config from `to_dict()` output; unknown keys are errors."""
+        cls._check_fields(values, "field")
+        return cls(**values)
+
+    def to_dict(self):
+        """Returns the config as JSON-compatible plain values."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
+
+    def replace(self, **changes):
+        """Returns a copy with `changes` applied (and validated)."""
+        self._check_fields(changes, "field")
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def output_dim(self):
+        """1 for regression, the number of classes for classification."""
+        return 1 if self.task == "regression" else len(self.class_names)
+
+    @property
+    def acoustic_input_dim(self):
+        """The acoustic width the model sees, after column selection."""
+        return _selected_width(self.acoustic_dim, self.acoustic_columns)
+
+    @property
+    def visual_input_dim(self):
+        """The visual width the model sees, after column selection."""
+        return _selected_width(self.visual_dim, self.visual_columns)
+
+    @classmethod
+    def _check_fields(cls, values, what):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown GLoMoConfig {what}(s) {unknown}; known fields: "
+                f"{sorted(known)}."
+            )
+
+    def validate(self):
+        """Raises ValueError naming the first impossible setting."""
+        positive = ("batch_size", "num_layers", "max_sequence_length",
+                    "hidden_dim", "epochs", "text_dim", "acoustic_dim",
+                    "visual_dim", "num_windows", "num_experts", "top_k",
+                    "num_heads", "fusion_layers", "fusion_intermediate_dim")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                _fail(name, value, "a positive integer")
+        for name in ("fusion_dropout", "embedding_dropout", "attention_dropout",
+                     "relu_dropout", "residual_dropout", "pooling_dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                _fail(name, value, "a rate in [0, 1)")
+        for name in ("learning_rate", "adam_epsilon"):
+            if not getattr(self, name) > 0:
+                _fail(name, getattr(self, name), "a positive number")
+        if self.hidden_dim % self.num_heads:
+            _fail("hidden_dim", self.hidden_dim,
+                  f"a multiple of num_heads={self.num_heads}")
+        if self.top_k > self.num_experts:
+            _fail("top_k", self.top_k,
+                  f"at most num_experts={self.num_experts}")
+        if self.max_sequence_length < 3:
+            _fail("max_sequence_length", self.max_sequence_length,
+                  "at least 3 ([CLS], one token, [SEP])")
+        try:
+            check_fusion_settings(self.representations, self.fusion, self.guidance)
+        except ValueError as error:
+            raise ValueError(f"GLoMoConfig: {error}") from None
+        choices = {
+            "local_mixer": LOCAL_MIXERS,
+            "moe_combine": MOE_COMBINES, "task": TASKS,
+            "text_encoder": TEXT_ENCODERS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                _fail(name, getattr(self, name), f"one of {list(allowed)}")
+        if (not self.modalities or len(set(self.modalities)) != len(self.modalities)
+                or not set(self.modalities) <= set(MODALITIES)):
+            _fail("modalities", self.modalities,
+                  f"a non-empty subset of {list(MODALITIES)} without repeats")
+        self.modalities = tuple(m for m in MODALITIES if m in self.modalities)
+        if self.task == "classification" and (
+            not self.class_names or len(self.class_names) < 2
+        ):
+            _fail("class_names", self.class_names,
+                  "at least two class names for classification")
+        for name, width in (("acoustic_columns", self.acoustic_dim),
+                            ("visual_columns", self.visual_dim)):
+            columns = getattr(self, name)
+            if columns is not None and not (
+                len(columns) == 2 and 0 <= columns[0] < columns[1] <= width
+            ):
+                _fail(name, columns, f"(start, stop) with 0 <= start < stop <= {width}")
+
+
+def _selected_width(width, columns):
+    return width if columns is None else columns[1] - columns[0]
+
+
+def _fail(name, value, expected):
+    raise ValueError(f"GLoMoConfig.{name}={value!r} is invalid: expected {expected}.")

@@ -1,0 +1,327 @@
+"""A sparsely gated mixture of experts with noisy top-k gating.
+
+`NoisyTopKMoE` is the modality-specific MoE of GLoMo (the spec's §2), after
+Shazeer et al. (2017): a linear gate, Gaussian gate noise in training, the
+top k experts per sample with softmax weights, and an auxiliary loss that
+balances the experts' importance and load.
+
+Example:
+
+```python
+moe = NoisyTopKMoE(num_experts=3, top_k=2, hidden_dim=48, output_dim=48)
+x = np.random.rand(4, 144).astype("float32")
+y = moe(x)  # [4, 48]
+y, gates = moe(x, return_gates=True)  # gates: [4, 3], two non-zeros a row.
+```
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="glomo_keras")
+class NoisyTopKMoE(keras.layers.Layer):
+    """Mixture of `num_experts` MLP experts with noisy top-k gating.
+
+    For an input `x` [B, D], the clean gate logits are `c = x W_g`. In
+    training with `noisy_gating`, the logits are `z = c + eps * sigma` with
+    `sigma = softplus(x W_noise) + noise_epsilon` and `eps ~ N(0, 1)`;
+    otherwise `z = c`. The top `top_k` logits of each sample are
+    softmax-normalised into the gates `G` [B, num_experts], zero elsewhere.
+    Expert `i` is `Dense(hidden_dim, relu) -> Dense(output_dim)`; all experts
+    are computed densely and combined as `sum_i G_i E_i(x)` (`combine="sum"`,
+    the paper) or `log(sum_i G_i exp(E_i(x)))` (`combine="log_space"`, the
+    released code).
+
+    In training the layer adds, with `add_loss`, the auxiliary loss
+    `loss_weight * (cv2(importance) + cv2(load))`, where `importance` is the
+    batch sum of `G`, `cv2(v) = var(v) / (mean(v)**2 + 1e-10)` with the
+    unbiased variance, and `load` is the smooth estimate of Shazeer et al.
+    (2017) of the number of samples routed to each expert (noisy gating,
+    `top_k < num_experts`) or that number itself (otherwise).
+
+    The gate kernels `gate_kernel` and `noise_kernel` [D, num_experts] are
+    zero-initialised. The gating math runs in the variable dtype (float32
+    under a mixed precision policy); the output is in the compute dtype.
+
+    Args:
+        num_experts: int, the number of experts `s`.
+        top_k: int, the number of experts kept per sample, in
+            `[1, num_experts]`.
+        hidden_dim: int, the hidden size of each expert.
+        output_dim: int, the output size of each expert and of the layer.
+        loss_weight: float, the weight of the auxiliary loss. Defaults to
+            `1e-2`.
+        noisy_gating: bool, whether to add gate noise in training. Defaults
+            to `True`.
+        noise_epsilon: float, the floor added to the noise scale. Defaults
+            to `1e-2`.
+        combine: `"sum"` or `"log_space"`, how expert outputs are combined.
+            Defaults to `"sum"`.
+        load_cdf_mean: float, the mean of the normal CDF in the smooth load
+            estimate: `0.0` as in the paper, `0.1` as in the released code.
+            Defaults to `0.0`.
+        seed: int or None, the seed of the gate noise. Defaults to `None`.
+        kernel_initializer: string or `keras.initializers` initializer, the
+            kernel initializer of the expert layers. Defaults to
+            `"glorot_uniform"`.
+        **kwargs: other keyword arguments passed to `keras.layers.Layer`,
+            including `name`, `trainable`, `dtype` etc.
+
+    Call arguments:
+        inputs: a float tensor of shape [B, D].
+        training: bool, whether to add gate noise and the auxiliary loss.
+        return_gates: bool, whether to also return the gates [B, s].
+
+    Returns:
+        The output [B, output_dim], or `(output, gates)` when `return_gates`.
+
+    Example:
+
+    ```python
+    inputs = keras.Input(shape=(144,))
+    outputs, gates = NoisyTopKMoE(
+        num_experts=3, top_k=2, hidden_dim=48, output_dim=48, seed=5576
+    )(inputs, return_gates=True)
+    model = keras.Model(inputs, [outputs, gates])
+    ```
+
+    References:
+     - [Shazeer et al., 2017](https://arxiv.org/abs/1701.06538)
+    """
+
+    def __init__(
+        self,
+        num_experts,
+        top_k,
+        hidden_dim,
+        output_dim,
+        loss_weight=1e-2,
+        noisy_gating=True,
+        noise_epsilon=1e-2,
+        combine="sum",
+        load_cdf_mean=0.0,
+        seed=None,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for arg_name, value in (
+            ("num_experts", num_experts),
+            ("top_k", top_k),
+            ("hidden_dim", hidden_dim),
+            ("output_dim", output_dim),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{arg_name}` must be a positive integer. "
+                    f"Received: {arg_name}={value}"
+                )
+        if top_k > num_experts:
+            raise ValueError(
+                "`top_k` must be between 1 and `num_experts`. "
+                f"Received: top_k={top_k}, num_experts={num_experts}"
+            )
+        if loss_weight < 0:
+            raise ValueError(
+                "`loss_weight` must be non-negative. "
+                f"Received: loss_weight={loss_weight}"
+            )
+        if noise_epsilon < 0:
+            raise ValueError(
+                "`noise_epsilon` must be non-negative. "
+                f"Received: noise_epsilon={noise_epsilon}"
+            )
+        if combine not in ("sum", "log_space"):
+            raise ValueError(
+                '`combine` must be "sum" or "log_space". '
+                f"Received: combine={combine!r}"
+            )
+        self.num_experts = num_experts
+        self.top_k = top_k
+        self.hidden_dim = hidden_dim
+        self.output_dim = output_dim
+        self.loss_weight = loss_weight
+        self.noisy_gating = noisy_gating
+        self.noise_epsilon = noise_epsilon
+        self.combine = combine
+        self.load_cdf_mean = load_cdf_mean
+        self.seed = seed
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        # Not autocast: the gating math stays in the variable dtype.
+        self.gate_kernel = self.add_weight(
+            shape=(input_dim, self.num_experts),
+            initializer="zeros",
+            autocast=False,
+            name="gate_kernel",
+        )
+        self.noise_kernel = self.add_weight(
+            shape=(input_dim, self.num_experts),
+            initializer="zeros",
+            autocast=False,
+            name="noise_kernel",
+        )
+        self._expert_hidden_layers = []
+        self._expert_output_layers = []
+        for i in range(self.num_experts):
+            hidden_layer = keras.layers.Dense(
+                self.hidden_dim,
+                activation="relu",
+                kernel_initializer=self._clone_kernel_initializer(),
+                dtype=self.dtype_policy,
+                name=f"expert_{i}_hidden",
+            )
+            hidden_layer.build(input_shape)
+            output_layer = keras.layers.Dense(
+                self.output_dim,
+                kernel_initializer=self._clone_kernel_initializer(),
+                dtype=self.dtype_policy,
+                name=f"expert_{i}_output",
+            )
+            output_layer.build(hidden_layer.compute_output_shape(input_shape))
+            self._expert_hidden_layers.append(hidden_layer)
+            self._expert_output_layers.append(output_layer)
+        self.built = True
+
+    def _clone_kernel_initializer(self):
+        # A fresh instance per expert, so that experts start different.
+        return self.kernel_initializer.__class__.from_config(
+            self.kernel_initializer.get_config()
+        )
+
+    def call(self, inputs, training=None, return_gates=False):
+        gate_inputs = ops.cast(inputs, self.variable_dtype)
+        clean_logits = ops.matmul(gate_inputs, self.gate_kernel)
+        if training and self.noisy_gating:
+            noise_stddev = (
+                ops.softplus(ops.matmul(gate_inputs, self.noise_kernel))
+                + self.noise_epsilon
+            )
+            noise = keras.random.normal(
+                ops.shape(clean_logits),
+                dtype=self.variable_dtype,
+                seed=self.seed_generator,
+            )
+            logits = clean_logits + noise * noise_stddev
+        else:
+            logits = clean_logits
+        gates = self._top_k_gates(logits)
+
+        expert_outputs = ops.stack(
+            [
+                output_layer(hidden_layer(inputs))
+                for hidden_layer, output_layer in zip(
+                    self._expert_hidden_layers, self._expert_output_layers
+                )
+            ],
+            axis=1,
+        )
+        if self.combine == "sum":
+            outputs = ops.sum(
+                ops.cast(gates, self.compute_dtype)[:, :, None]
+                * expert_outputs,
+                axis=1,
+            )
+        else:
+            combined = ops.sum(
+                gates[:, :, None]
+                * ops.exp(ops.cast(expert_outputs, self.variable_dtype)),
+                axis=1,
+            )
+            # As the released code: `np.finfo(float)` is float64's epsilon.
+            combined = ops.where(
+                combined == 0, np.finfo(float).eps, combined
+            )
+            outputs = ops.cast(ops.log(combined), self.compute_dtype)
+
+        if training:
+            if self.noisy_gating and self.top_k < self.num_experts:
+                load = self._smooth_load(clean_logits, logits, noise_stddev)
+            else:
+                load = ops.sum(ops.cast(gates > 0, gates.dtype), axis=0)
+            self.add_loss(self.auxiliary_loss(gates, load))
+
+        if return_gates:
+            return outputs, gates
+        return outputs
+
+    def _top_k_gates(self, logits):
+        """Softmax over the top k logits of each row, zeros elsewhere."""
+        top_logits, top_indices = ops.top_k(logits, k=self.top_k)
+        top_gates = ops.softmax(top_logits, axis=-1)
+        one_hot = ops.one_hot(
+            top_indices, self.num_experts, dtype=top_gates.dtype
+        )
+        return ops.sum(one_hot * top_gates[:, :, None], axis=1)
+
+    def _smooth_load(self, clean_logits, noisy_logits, noise_stddev):
+        """Shazeer et al.'s differentiable estimate of the expert load.
+
+        For each sample and expert, the probability that the expert is in
+        the sample's top k when only its own noise is redrawn, summed over
+        the batch.
+        """
+        top_logits, _ = ops.top_k(noisy_logits, k=self.top_k + 1)
+        threshold_if_in = top_logits[:, self.top_k :]
+        threshold_if_out = top_logits[:, self.top_k - 1 : self.top_k]
+        prob_if_in = self._normal_cdf(
+            (clean_logits - threshold_if_in) / noise_stddev
+        )
+        prob_if_out = self._normal_cdf(
+            (clean_logits - threshold_if_out) / noise_stddev
+        )
+        prob = ops.where(
+            noisy_logits > threshold_if_in, prob_if_in, prob_if_out
+        )
+        return ops.sum(prob, axis=0)
+
+    def _normal_cdf(self, x):
+        """The CDF of N(load_cdf_mean, 1)."""
+        return 0.5 * (1.0 + ops.erf((x - self.load_cdf_mean) / math.sqrt(2.0)))
+
+    def auxiliary_loss(self, gates, load):
+        """The load-balancing loss for gates [B, s] and a load [s].
+
+        Returns `loss_weight * (cv2(importance) + cv2(load))` with
+        `importance = sum(gates, axis=0)`.
+        """
+        importance = ops.sum(gates, axis=0)
+        return self.loss_weight * (
+            self._cv_squared(importance) + self._cv_squared(load)
+        )
+
+    def _cv_squared(self, values):
+        """var(values) / (mean(values)**2 + 1e-10), unbiased variance."""
+        if self.num_experts == 1:
+            return ops.zeros((), dtype=values.dtype)
+        mean = ops.mean(values)
+        variance = ops.sum(ops.square(values - mean)) / (self.num_experts - 1)
+        return variance / (ops.square(mean) + 1e-10)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_experts": self.num_experts,
+                "top_k": self.top_k,
+                "hidden_dim": self.hidden_dim,
+                "output_dim": self.output_dim,
+                "loss_weight": self.loss_weight,
+                "noisy_gating": self.noisy_gating,
+                "noise_epsilon": self.noise_epsilon,
+                "combine": self.combine,
+                "load_cdf_mean": self.load_cdf_mean,
+                "seed": self.seed,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+            }
+        )
+        return config

@@ -1,0 +1,290 @@
+"""`GLoMo`: the functional Keras model of spec §1–§3."""
+
+import keras
+from keras import ops
+
+from glomo_keras.config import MODALITIES
+from glomo_keras.config import GLoMoConfig
+from glomo_keras.layers.adaptive_max_pooling import AdaptiveMaxPooling1D
+from glomo_keras.layers.global_guided_fusion import GlobalGuidedFusion
+from glomo_keras.layers.noisy_top_k_moe import NoisyTopKMoE
+from glomo_keras.layers.sequence_encoder import SequenceEncoder
+
+MODALITY_NAMES = {"t": "text", "a": "acoustic", "v": "visual"}
+
+
+def bert_hidden_states(backbone):
+    """A model mapping BERT inputs to its last two hidden-state sequences.
+
+    The pooler is left out, so its weights are neither trained nor counted.
+
+    Args:
+        backbone: a built `keras_hub.models.BertBackbone`.
+
+    Returns:
+        A `keras.Model` from the backbone's inputs to
+        `[second_to_last [B, T, H], last [B, T, H]]` (with one transformer
+        layer, the embeddings stand for the second-to-last layer).
+
+    Example:
+
+    ```python
+    previous, last = bert_hidden_states(backbone)(inputs)
+    ```
+    """
+    layers = backbone.transformer_layers
+    if len(layers) > 1:
+        previous = layers[-2].output
+    else:
+        previous = backbone.get_layer("embeddings_dropout").output
+    return keras.Model(
+        backbone.input, [previous, layers[-1].output], name="bert_hidden_states"
+    )
+
+
+def gather_real_tokens(previous, last, padding_mask):
+    """Places each sample's real tokens of two sequences side by side.
+
+    For a sample with `L` real tokens (a prefix), the result holds
+    `last[:L]`, then `previous[:L]`, then zeros, over `2T` steps (spec §8).
+
+    Args:
+        previous: [B, T, H], the second-to-last hidden states.
+        last: [B, T, H], the last hidden states.
+        padding_mask: [B, T] int, 1 on real tokens.
+
+    Returns:
+        `(sequence [B, 2T, H], mask [B, 2T] int32)`.
+
+    Example:
+
+    ```python
+    sequence, mask = gather_real_tokens(previous, last, padding_mask)
+    ```
+    """
+    length = ops.shape(last)[1]
+    real = ops.sum(ops.cast(padding_mask, "int32"), axis=1, keepdims=True)
+    steps = ops.expand_dims(ops.arange(2 * length, dtype="int32"), 0)
+    source = ops.where(steps < real, steps, steps - real + length)
+    source = ops.minimum(source, 2 * length - 1)
+    joined = ops.concatenate([last, previous], axis=1)
+    gathered = ops.take_along_axis(joined, ops.expand_dims(source, -1), axis=1)
+    mask = ops.cast(steps < 2 * real, "int32")
+    return gathered * ops.expand_dims(ops.cast(mask, gathered.dtype), -1), mask
+
+
+@keras.saving.register_keras_serializable(package="glomo_keras")
+class GLoMo(keras.Model):
+    """GLoMo: global-local modal fusion with modality-specific MoE.
+
+    A functional model with named dict inputs (spec "Inputs": `token_ids`,
+    `padding_mask`, `segment_ids` — or `text_features`, `text_mask` for
+    feature text — and `acoustic`, `acoustic_mask`, `visual`, `visual_mask`,
+    for the modalities the config keeps) and dict outputs `prediction`
+    [B, output_dim], `global_weights` [B, 3] and `local_weights` [B, 3]
+    (modality weights in the order text, acoustic, visual; zero for a
+    modality the config leaves out).
+
+    Args:
+        config: a `GLoMoConfig` (or its `to_dict()`).
+        backbone: a `keras_hub.models.BertBackbone` for the text branch; not
+            needed when text is left out or comes as features.
+        **kwargs: `keras.Model` arguments such as `name`.
+
+    Example:
+
+    ```python
+    backbone, tokenizer = load_backbone("random:bert_tiny")
+    model = GLoMo(GLoMoConfig.for_dataset("mosi"), backbone)
+    model.compile()
+    outputs = model(inputs)  # {"prediction", "global_weights", "local_weights"}
+    ```
+    """
+
+    def __init__(self, config, backbone=None, **kwargs):
+        if isinstance(config, dict):
+            config = GLoMoConfig.from_dict(config)
+        uses_bert = "t" in config.modalities and config.text_encoder == "bert"
+        if uses_bert and backbone is None:
+            raise ValueError(
+                "GLoMo with a BERT text branch needs a backbone: "
+                "GLoMo(config, load_backbone(spec)[0])."
+            )
+        inputs, vectors = {}, []
+        for modality in config.modalities:
+            if modality == "t" and uses_bert:
+                branch_inputs, pair = _bert_branch(config, backbone)
+            else:
+                branch_inputs, pair = _sequence_branch(config, modality)
+            inputs.update(branch_inputs)
+            global_vector, local_features = pair
+            local_vector = _local_mixer(config, modality)(local_features)
+            name = MODALITY_NAMES[modality]
+            if config.representations in ("both", "global"):
+                vectors.append(_as_token(global_vector, f"{name}_global_token"))
+            if config.representations in ("both", "local"):
+                vectors.append(_as_token(local_vector, f"{name}_local_token"))
+        tokens = keras.layers.Concatenate(axis=1, name="fusion_tokens")(vectors)
+        prediction, global_weights, local_weights = GlobalGuidedFusion(
+            hidden_dim=config.hidden_dim,
+            output_dim=config.output_dim,
+            num_heads=config.num_heads,
+            num_layers=config.fusion_layers,
+            intermediate_dim=config.fusion_intermediate_dim,
+            dropout=config.fusion_dropout,
+            pooling_dropout=config.pooling_dropout,
+            representations=config.representations,
+            fusion=config.fusion,
+            guidance=config.guidance,
+            name="global_guided_fusion",
+        )(tokens)
+        outputs = {
+            "prediction": keras.layers.Identity(name="prediction")(prediction),
+            "global_weights": _all_modalities(
+                global_weights, config.modalities, "global_weights"
+            ),
+            "local_weights": _all_modalities(
+                local_weights, config.modalities, "local_weights"
+            ),
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.config = config
+        self.backbone_config = (
+            keras.layers.serialize(backbone) if uses_bert else None
+        )
+
+    def compile(self, optimizer="auto", loss="auto", metrics=None, **kwargs):
+        """Configures training with the loss on `prediction` only.
+
+        Args:
+            optimizer: "auto" for AdamW with the config's learning rate,
+                epsilon and weight decay (none on biases and LayerNorm), or
+                any Keras optimizer.
+            loss: "auto" for mean absolute error (regression) or sparse
+                categorical cross-entropy on logits (classification), or any
+                Keras loss applied to `prediction`.
+            metrics: metrics for `prediction`.
+            **kwargs: other `keras.Model.compile` arguments.
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.AdamW(
+                learning_rate=self.config.learning_rate,
+                epsilon=self.config.adam_epsilon,
+                weight_decay=self.config.weight_decay,
+            )
+            optimizer.exclude_from_weight_decay(
+                var_names=["bias", "gamma", "beta"]
+            )
+        if loss == "auto":
+            loss = (
+                keras.losses.MeanAbsoluteError()
+                if self.config.task == "regression"
+                else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            )
+        super().compile(
+            optimizer=optimizer,
+            loss={"prediction": loss},
+            metrics={"prediction": metrics} if metrics else None,
+            **kwargs,
+        )
+
+    def get_config(self):
+        return {
+            "config": self.config.to_dict(),
+            "backbone": self.backbone_config,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("backbone") is not None:
+            config["backbone"] = keras.layers.deserialize(config["backbone"])
+        return cls(**config)
+
+
+def _bert_branch(config, backbone):
+    inputs = {
+        "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
+        "padding_mask": keras.Input((None,), dtype="int32", name="padding_mask"),
+        "segment_ids": keras.Input((None,), dtype="int32", name="segment_ids"),
+    }
+    previous, last = bert_hidden_states(backbone)(inputs)
+    global_vector = keras.layers.Dense(config.hidden_dim, name="text_global_dense")(
+        last[:, 0]
+    )
+    mask = None
+    if config.length_aware:
+        sequence, mask = gather_real_tokens(previous, last, inputs["padding_mask"])
+    else:
+        sequence = keras.layers.Concatenate(axis=1, name="text_layers")(
+            [last, previous]
+        )
+    local = keras.layers.Conv1D(
+        config.hidden_dim, 3, padding="same", use_bias=False,
+        name="text_local_projection",
+    )(sequence)
+    local = AdaptiveMaxPooling1D(config.num_windows, name="text_local_pooling")(
+        local, mask=mask
+    )
+    local = keras.layers.Flatten(name="text_local_flatten")(local)
+    return inputs, (global_vector, local)
+
+
+def _sequence_branch(config, modality):
+    name = MODALITY_NAMES[modality]
+    feature_key = "text_features" if modality == "t" else name
+    mask_key = "text_mask" if modality == "t" else f"{name}_mask"
+    width = {
+        "t": config.text_dim,
+        "a": config.acoustic_input_dim,
+        "v": config.visual_input_dim,
+    }[modality]
+    inputs = {
+        feature_key: keras.Input((None, width), dtype="float32", name=feature_key),
+        mask_key: keras.Input((None,), dtype="int32", name=mask_key),
+    }
+    encoder = SequenceEncoder(
+        hidden_dim=config.hidden_dim,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        num_windows=config.num_windows,
+        embedding_dropout=config.embedding_dropout,
+        attention_dropout=config.attention_dropout,
+        relu_dropout=config.relu_dropout,
+        residual_dropout=config.residual_dropout,
+        length_aware=config.length_aware,
+        name=f"{name}_encoder",
+    )
+    return inputs, encoder(inputs[feature_key], padding_mask=inputs[mask_key])
+
+
+def _local_mixer(config, modality):
+    name = MODALITY_NAMES[modality]
+    if config.local_mixer == "mlp":
+        return keras.layers.Dense(config.hidden_dim, name=f"{name}_local_mlp")
+    return NoisyTopKMoE(
+        num_experts=config.num_experts,
+        top_k=config.top_k,
+        hidden_dim=config.hidden_dim,
+        output_dim=config.hidden_dim,
+        loss_weight=config.moe_loss_weight,
+        noisy_gating=config.noisy_gating,
+        combine=config.moe_combine,
+        load_cdf_mean=config.moe_load_cdf_mean,
+        seed=config.seed + MODALITIES.index(modality),
+        name=f"{name}_moe",
+    )
+
+
+def _as_token(vector, name):
+    return keras.layers.Reshape((1, -1), name=name)(vector)
+
+
+def _all_modalities(weights, modalities, name):
+    """Spreads [B, M] weights of the kept modalities over [B, 3] slots."""
+    if len(modalities) == len(MODALITIES):
+        return keras.layers.Identity(name=name)(weights)
+    slots = [MODALITIES.index(m) for m in modalities]
+    placement = ops.one_hot(ops.convert_to_tensor(slots), len(MODALITIES))
+    return keras.layers.Identity(name=name)(ops.matmul(weights, placement))
