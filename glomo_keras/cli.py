@@ -13,9 +13,9 @@ glomo-keras summary --dataset mosi --backbone random:bert_base
 import argparse
 import sys
 
-from glomo_keras.commands import summary
+from glomo_keras.commands import data, summary
 
-COMMANDS = (summary,)
+COMMANDS = (summary, data)
 
 
 def build_parser():

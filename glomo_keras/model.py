@@ -7,6 +7,7 @@ from glomo_keras.config import MODALITIES
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.layers.adaptive_max_pooling import AdaptiveMaxPooling1D
 from glomo_keras.layers.global_guided_fusion import GlobalGuidedFusion
+from glomo_keras.layers.hidden_state_concatenation import HiddenStateConcatenation
 from glomo_keras.layers.noisy_top_k_moe import NoisyTopKMoE
 from glomo_keras.layers.sequence_encoder import SequenceEncoder
 
@@ -42,37 +43,6 @@ def bert_hidden_states(backbone):
     )
 
 
-def gather_real_tokens(previous, last, padding_mask):
-    """Places each sample's real tokens of two sequences side by side.
-
-    For a sample with `L` real tokens (a prefix), the result holds
-    `last[:L]`, then `previous[:L]`, then zeros, over `2T` steps (spec §8).
-
-    Args:
-        previous: [B, T, H], the second-to-last hidden states.
-        last: [B, T, H], the last hidden states.
-        padding_mask: [B, T] int, 1 on real tokens.
-
-    Returns:
-        `(sequence [B, 2T, H], mask [B, 2T] int32)`.
-
-    Example:
-
-    ```python
-    sequence, mask = gather_real_tokens(previous, last, padding_mask)
-    ```
-    """
-    length = ops.shape(last)[1]
-    real = ops.sum(ops.cast(padding_mask, "int32"), axis=1, keepdims=True)
-    steps = ops.expand_dims(ops.arange(2 * length, dtype="int32"), 0)
-    source = ops.where(steps < real, steps, steps - real + length)
-    source = ops.minimum(source, 2 * length - 1)
-    joined = ops.concatenate([last, previous], axis=1)
-    gathered = ops.take_along_axis(joined, ops.expand_dims(source, -1), axis=1)
-    mask = ops.cast(steps < 2 * real, "int32")
-    return gathered * ops.expand_dims(ops.cast(mask, gathered.dtype), -1), mask
-
-
 @keras.saving.register_keras_serializable(package="glomo_keras")
 class GLoMo(keras.Model):
     """GLoMo: global-local modal fusion with modality-specific MoE.
@@ -101,7 +71,7 @@ class GLoMo(keras.Model):
     ```
     """
 
-    def __init__(self, config, backbone=None, **kwargs):
+    def __init__(self, config, backbone=None, name="glomo", **kwargs):
         if isinstance(config, dict):
             config = GLoMoConfig.from_dict(config)
         uses_bert = "t" in config.modalities and config.text_encoder == "bert"
@@ -119,11 +89,11 @@ class GLoMo(keras.Model):
             inputs.update(branch_inputs)
             global_vector, local_features = pair
             local_vector = _local_mixer(config, modality)(local_features)
-            name = MODALITY_NAMES[modality]
+            prefix = MODALITY_NAMES[modality]
             if config.representations in ("both", "global"):
-                vectors.append(_as_token(global_vector, f"{name}_global_token"))
+                vectors.append(_as_token(global_vector, f"{prefix}_global_token"))
             if config.representations in ("both", "local"):
-                vectors.append(_as_token(local_vector, f"{name}_local_token"))
+                vectors.append(_as_token(local_vector, f"{prefix}_local_token"))
         tokens = keras.layers.Concatenate(axis=1, name="fusion_tokens")(vectors)
         prediction, global_weights, local_weights = GlobalGuidedFusion(
             hidden_dim=config.hidden_dim,
@@ -147,7 +117,7 @@ class GLoMo(keras.Model):
                 local_weights, config.modalities, "local_weights"
             ),
         }
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.config = config
         self.backbone_config = (
             keras.layers.serialize(backbone) if uses_bert else None
@@ -188,6 +158,12 @@ class GLoMo(keras.Model):
             **kwargs,
         )
 
+    def compile_from_config(self, config):
+        """Restores the compile settings saved in a `.keras` file."""
+        keras.Model.compile(self, **keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def get_config(self):
         return {
             "config": self.config.to_dict(),
@@ -213,19 +189,15 @@ def _bert_branch(config, backbone):
     global_vector = keras.layers.Dense(config.hidden_dim, name="text_global_dense")(
         last[:, 0]
     )
-    mask = None
-    if config.length_aware:
-        sequence, mask = gather_real_tokens(previous, last, inputs["padding_mask"])
-    else:
-        sequence = keras.layers.Concatenate(axis=1, name="text_layers")(
-            [last, previous]
-        )
+    sequence, mask = HiddenStateConcatenation(
+        config.length_aware, name="text_hidden_concatenation"
+    )([last, previous], padding_mask=inputs["padding_mask"])
     local = keras.layers.Conv1D(
         config.hidden_dim, 3, padding="same", use_bias=False,
         name="text_local_projection",
     )(sequence)
     local = AdaptiveMaxPooling1D(config.num_windows, name="text_local_pooling")(
-        local, mask=mask
+        local, mask=mask if config.length_aware else None
     )
     local = keras.layers.Flatten(name="text_local_flatten")(local)
     return inputs, (global_vector, local)

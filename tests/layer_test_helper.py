@@ -41,9 +41,9 @@ def _scalar_per_sample(outputs):
     """Reduces every float output to one [B, 1] score, for a fit step."""
     scores = []
     for output in _float_outputs(outputs):
-        batch = ops.shape(output)[0]
-        flat = ops.reshape(ops.cast(output, "float32"), (batch, -1))
-        scores.append(ops.mean(flat, axis=-1, keepdims=True))
+        axes = tuple(range(1, len(output.shape)))
+        score = ops.mean(ops.cast(output, "float32"), axis=axes)
+        scores.append(ops.expand_dims(score, -1))
     return scores[0] if len(scores) == 1 else ops.sum(ops.stack(scores), 0)
 
 
@@ -116,8 +116,8 @@ def run_layer_test(
         lambda a, b: np.testing.assert_allclose(
             ops.convert_to_numpy(a), b, rtol=1e-5, atol=1e-5
         ),
-        eager,
-        predicted,
+        tree.flatten(eager),
+        tree.flatten(predicted),
     )
 
     # 4. One fit step changes the trainable weights.
@@ -143,7 +143,7 @@ def run_layer_test(
     again = model.predict(data, verbose=0)
     tree.map_structure(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6),
-        again,
-        reloaded,
+        tree.flatten(again),
+        tree.flatten(reloaded),
     )
     return model

@@ -255,7 +255,11 @@ class NoisyTopKMoE(keras.layers.Layer):
     def _top_k_gates(self, logits):
         """Softmax over the top k logits of each row, zeros elsewhere."""
         top_logits, top_indices = ops.top_k(logits, k=self.top_k)
-        top_gates = ops.softmax(top_logits, axis=-1)
+        if self.top_k == 1:
+            # The softmax of a single value is 1.
+            top_gates = ops.ones_like(top_logits)
+        else:
+            top_gates = ops.softmax(top_logits, axis=-1)
         one_hot = ops.one_hot(
             top_indices, self.num_experts, dtype=top_gates.dtype
         )

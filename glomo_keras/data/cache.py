@@ -1,0 +1,139 @@
+"""A cache of tokenised, aligned splits as `.npz` files (no pickle inside).
+
+The key covers the data's content (SHA-256 of the file; for a CHERMA folder,
+of its json files and of the name, size and modification time of every
+feature file), the tokenizer vocabulary and flags, T, the column selection,
+the requested format and the cache layout version. So a changed file,
+vocabulary, T or column selection misses the cache, and the second run with
+the same inputs reads the arrays back instead of redoing the work.
+
+The folder is `cache_dir` if given, else `$GLOMO_KERAS_CACHE`, else
+`~/.cache/glomo_keras/`. Files are written to a temporary name in the same
+folder and renamed, so a crash never leaves a half-written cache file under
+the final name; an unreadable cache file counts as a miss and is replaced.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import tempfile
+import zipfile
+
+import numpy as np
+
+ENV_VAR = "GLOMO_KERAS_CACHE"
+VERSION = 1
+
+
+def cache_dir(directory=None):
+    """The cache folder: `directory`, `$GLOMO_KERAS_CACHE` or `~/.cache/glomo_keras`.
+
+    Example:
+
+    ```python
+    cache_dir()           # PosixPath('/home/me/.cache/glomo_keras')
+    ```
+    """
+    if directory is None:
+        directory = os.environ.get(ENV_VAR) or pathlib.Path.home() / ".cache" / "glomo_keras"
+    return pathlib.Path(directory).expanduser()
+
+
+def source_digest(path):
+    """SHA-256 of a data file's content, or of a CHERMA folder's listing.
+
+    For a folder: the content of its `*.json` files, and the relative path,
+    size and modification time of every other file (hashing gigabytes of
+    features on every run would cost more than it saves).
+
+    Example:
+
+    ```python
+    source_digest("mosi.pkl")   # '3f2a...'
+    ```
+    """
+    path = pathlib.Path(path)
+    if path.is_file():
+        with open(path, "rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        relative = item.relative_to(path).as_posix()
+        digest.update(relative.encode("utf-8") + b"\0")
+        if item.suffix == ".json" and item.parent == path:
+            digest.update(item.read_bytes())
+        else:
+            stat = item.stat()
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def vocabulary_digest(vocabulary):
+    """SHA-256 of a token list, or None for None."""
+    if vocabulary is None:
+        return None
+    return hashlib.sha256("\n".join(vocabulary).encode("utf-8")).hexdigest()
+
+
+def cache_file(source, options, directory=None):
+    """The cache file of a data file under some loading options.
+
+    Args:
+        source: the data file or folder.
+        options: JSON-ready dict of everything else the arrays depend on
+            (format, T, columns, vocabulary digest, tokenizer flags).
+        directory: the cache folder (see `cache_dir`).
+
+    Returns:
+        `pathlib.Path` of the `.npz` file (it may not exist).
+
+    Example:
+
+    ```python
+    cache_file("mosi.pkl", {"max_length": 60, "vocabulary": "ab12..."})
+    # ~/.cache/glomo_keras/mosi-1c9e....npz
+    ```
+    """
+    key = {"version": VERSION, "source": source_digest(source), **options}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
+    return cache_dir(directory) / f"{pathlib.Path(source).stem}-{digest[:24]}.npz"
+
+
+def read(path):
+    """The arrays and metadata of a cache file, or None (missing or unreadable).
+
+    Returns:
+        (arrays, meta): dict name -> array, and the JSON metadata dict.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    return arrays, meta
+
+
+def write(path, arrays, meta):
+    """Writes arrays and JSON metadata atomically (temporary file, then rename).
+
+    Args:
+        path: the cache file (its folder is created).
+        arrays: dict name -> numpy array (no object arrays).
+        meta: JSON-ready dict.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, meta=np.asarray(json.dumps(meta, ensure_ascii=False)), **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

@@ -1,0 +1,233 @@
+"""Checks shared by the readers: clear errors instead of numpy tracebacks.
+
+A `Checker` walks the items of one file. It turns every field into the type
+the common form wants, or raises a `DataFormatError` naming the file, split,
+item index and field; it fixes the feature dims from the first non-empty
+array and refuses a later array with other dims; it replaces non-finite
+feature values by 0 and counts them per split and modality.
+"""
+
+import numbers
+
+import numpy as np
+
+from glomo_keras.data.errors import DataFormatError
+
+
+def describe(value):
+    """A short description of a value for error messages, e.g. `a tuple of 2`."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+class Checker:
+    """Validates the items of one file and tracks its dims and dirt.
+
+    Call `at(split, index)` before checking an item's fields so that errors
+    name the item.
+
+    Args:
+        source: the file or folder, for error messages.
+
+    Example:
+
+    ```python
+    checker = Checker("mosi.pkl")
+    checker.at("train", 0)
+    visual = checker.features(item_visual, "visual", "visual", rows=len(words))
+    checker.dims        # {"visual": 47}
+    checker.nonfinite   # {"train": {"visual": 0}}
+    checker.note("...")  # remarks for the loading report
+    ```
+    """
+
+    def __init__(self, source):
+        self.source = str(source)
+        self.dims = {}
+        self.nonfinite = {}
+        self.notes = []
+        self.split = None
+        self.index = None
+
+    def at(self, split, index=None):
+        """Sets the split and item index that errors will name."""
+        self.split = split
+        self.index = index
+        self.nonfinite.setdefault(split, {})
+
+    def error(self, message, field=None):
+        """A `DataFormatError` at the current split, item and `field`."""
+        return DataFormatError(
+            message, source=self.source, split=self.split, index=self.index, field=field
+        )
+
+    def note(self, text):
+        """Adds a remark for the loading report (once)."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def count_nonfinite(self, modality, count):
+        """Adds `count` replaced values of `modality` to the current split."""
+        counts = self.nonfinite.setdefault(self.split, {})
+        counts[modality] = counts.get(modality, 0) + int(count)
+
+    def features(self, value, field, modality, rows=None, ndim=2):
+        """A float32 feature array with finite values and the file's dims.
+
+        Args:
+            value: the stored array.
+            field: the field name for errors.
+            modality: `"acoustic"`, `"visual"` or `"text"`; its last dim must
+                not change inside the file.
+            rows: the required number of rows (word-aligned data), or None.
+            ndim: 2 for one item [rows, d], 3 for a stacked split [N, T, d].
+
+        Returns:
+            float32 array; an empty one has shape (0, 0) when the file's dim
+            is not known yet (see `fix_empty`).
+        """
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError):
+            raise self.error(f"expected a numeric array, found {describe(value)}", field)
+        if array.dtype.kind not in "biuf":
+            raise self.error(f"expected a numeric array, found {describe(value)}", field)
+        if ndim == 2 and array.size == 0 and rows in (None, 0):
+            # An empty part, stored as (0, d), (0,) or []; only (0, d) tells d.
+            if array.ndim == 2 and array.shape[1] > 0:
+                self.check_dim(modality, array.shape[1], field)
+            return np.zeros((0, self.dims.get(modality, 0)), np.float32)
+        if array.ndim != ndim:
+            layout = "[n_words, d]" if ndim == 2 else "[N, T, d]"
+            raise self.error(f"expected an array {layout}, found shape {array.shape}", field)
+        if rows is not None and array.shape[0] != rows:
+            raise self.error(
+                f"has {array.shape[0]} rows but the utterance has {rows} words; "
+                "word-aligned features need one row per word",
+                field,
+            )
+        self.check_dim(modality, array.shape[-1], field)
+        with np.errstate(over="ignore"):
+            array = array.astype(np.float32)
+        bad = ~np.isfinite(array)
+        count = int(bad.sum())
+        if count:
+            array[bad] = 0.0
+        self.count_nonfinite(modality, count)
+        return array
+
+    def check_dim(self, modality, dim, field, what="feature columns"):
+        """Fixes the file's dim of `modality` or checks it did not change."""
+        known = self.dims.setdefault(modality, int(dim))
+        if known != dim:
+            raise self.error(
+                f"has {dim} {what} but earlier items have {known}; "
+                f"{what} must not change inside a file",
+                field,
+            )
+
+    def fix_empty(self, utterances, modality, attribute):
+        """Gives empty arrays read before the dim was known the file's dim."""
+        dim = self.dims.get(modality, 0)
+        for utterance in utterances:
+            array = getattr(utterance, attribute)
+            if array is not None and array.shape[0] == 0 and array.shape[1] != dim:
+                setattr(utterance, attribute, np.zeros((0, dim), np.float32))
+
+    def words(self, value, field):
+        """A list of str from a list, tuple or array of strings."""
+        if isinstance(value, np.ndarray) and value.dtype.kind in "US":
+            value = value.tolist()
+        if not isinstance(value, (list, tuple, np.ndarray)):
+            raise self.error(f"expected a list of words, found {describe(value)}", field)
+        words = []
+        for word in value:
+            words.append(self.text(word, field))
+        return words
+
+    def text(self, value, field):
+        """A str (bytes are decoded as UTF-8)."""
+        if isinstance(value, bytes):
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise self.error("expected UTF-8 text, found undecodable bytes", field)
+        if not isinstance(value, str):
+            raise self.error(f"expected a string, found {describe(value)}", field)
+        return str(value)
+
+    def identifier(self, value, field):
+        """A segment id: a string, or an integer written as one."""
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return str(int(value))
+        return self.text(value, field)
+
+    def number(self, value, field):
+        """A finite float from a number or an array holding one value."""
+        if isinstance(value, (numbers.Real, np.ndarray, np.generic)) and not isinstance(
+            value, (bool, np.bool_)
+        ):
+            array = np.asarray(value)
+            if array.size == 1 and array.dtype.kind in "biuf":
+                number = float(array.reshape(()))
+                if np.isfinite(number):
+                    return number
+                raise self.error(f"expected a finite number, found {number}", field)
+        raise self.error(
+            f"expected a number or an array with one value, found {describe(value)}",
+            field,
+        )
+
+    def class_index(self, value, field, class_names):
+        """An int class index in range, from a number or a one-value array."""
+        number = self.number(value, field)
+        if number != int(number) or not 0 <= number < len(class_names):
+            raise self.error(
+                f"expected a class index in 0..{len(class_names) - 1} "
+                f"({', '.join(class_names)}), found {number:g}",
+                field,
+            )
+        return int(number)
+
+
+def split_table(obj, checker, layout, valid_names=("dev", "valid")):
+    """The three splits of a file as `{"train": ..., "valid": ..., "test": ...}`.
+
+    Args:
+        obj: the unpickled top level.
+        checker: the file's `Checker` (for error messages).
+        layout: a short description of the expected top level.
+        valid_names: the keys the validation split may have.
+
+    Returns:
+        dict split -> the stored value.
+    """
+    if not isinstance(obj, dict):
+        raise DataFormatError(
+            f"expected {layout} at the top level, found {describe(obj)}",
+            source=checker.source,
+        )
+    names = {"train": ("train",), "valid": valid_names, "test": ("test",)}
+    table = {}
+    for split, keys in names.items():
+        present = [key for key in keys if key in obj]
+        if not present:
+            found = ", ".join(repr(key) for key in obj) or "none"
+            raise DataFormatError(
+                f"the split is missing (looked for {' or '.join(map(repr, keys))}; "
+                f"the file has the keys {found})",
+                source=checker.source,
+                split=split,
+            )
+        table[split] = obj[present[0]]
+    return table
+
+
+def check_not_empty(items, checker, split):
+    """Refuses an empty split."""
+    if len(items) == 0:
+        checker.at(split)
+        raise checker.error("the split is empty")

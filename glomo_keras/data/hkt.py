@@ -1,0 +1,125 @@
+"""Reader of the HKT pickles of UR-FUNNY and MUStARD (`ur_funny.pkl`, `mustard.pkl`).
+
+Layout: `{"train": [...], "dev": [...], "test": [...]}`, each item
+`((p_words, p_visual, p_acoustic, p_hcf), (c_words, c_visual, c_acoustic, c_hcf), hid, label)`:
+the punchline (a string of words separated by spaces) and the context (a
+list of sentences), each with word-aligned visual [n, 91], acoustic [n, 81]
+and hcf [n, 4] rows; the context rows run over the words of all sentences in
+order. `label` is 0 or 1. The hcf features are not used by GLoMo and are not
+checked.
+"""
+
+import numpy as np
+
+from glomo_keras.data.checks import Checker, check_not_empty, describe, split_table
+from glomo_keras.data.common import BINARY_CLASS_NAMES, CLASSIFICATION, Utterance
+
+TASK = CLASSIFICATION
+CLASS_NAMES = BINARY_CLASS_NAMES
+LABEL_RANGE = None
+# The columns the released GLoMo/HKT code keeps (spec, architecture §5).
+ACOUSTIC_COLUMNS = tuple(range(0, 60))
+VISUAL_COLUMNS = tuple(range(55, 91))
+LAYOUT = (
+    'a dict {"train", "dev", "test"} of lists of ((p_words, p_visual, p_acoustic, p_hcf), '
+    "(c_words, c_visual, c_acoustic, c_hcf), hid, label)"
+)
+
+
+def looks_like(item):
+    """True if one item has the HKT shape `(punchline, context, hid, label)`."""
+    return (
+        isinstance(item, (tuple, list))
+        and len(item) == 4
+        and isinstance(item[0], (tuple, list))
+        and len(item[0]) == 4
+        and isinstance(item[1], (tuple, list))
+        and len(item[1]) == 4
+    )
+
+
+def _punchline_words(checker, value):
+    if isinstance(value, (str, bytes)):
+        return checker.text(value, "p_words").split()
+    return checker.words(value, "p_words")
+
+
+def _context_sentences(checker, value):
+    if isinstance(value, (str, bytes)):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise checker.error(f"expected a list of sentences, found {describe(value)}", "c_words")
+    return [checker.text(sentence, "c_words").split() for sentence in value]
+
+
+def read(obj, source):
+    """Reads an unpickled HKT file into the common form.
+
+    Each utterance keeps the punchline words in `words`, the context
+    sentences (as word lists) in `context`, and the context rows followed by
+    the punchline rows in `acoustic`/`visual`, with all stored columns (the
+    column selection happens when tokenising).
+
+    Args:
+        obj: the unpickled top level.
+        source: the file, for error messages.
+
+    Returns:
+        (splits, checker): split -> list of `Utterance`, and the `Checker`
+        holding the dims and the non-finite counts.
+
+    Example:
+
+    ```python
+    splits, checker = read(load_pickle("mustard.pkl"), "mustard.pkl")
+    splits["test"][0].context   # [["i", "know"], ["right"]]
+    ```
+    """
+    checker = Checker(source)
+    table = split_table(obj, checker, LAYOUT)
+    splits = {}
+    for split, items in table.items():
+        checker.at(split)
+        if not isinstance(items, (list, tuple)):
+            raise checker.error(f"expected a list of items, found {describe(items)}")
+        check_not_empty(items, checker, split)
+        utterances = []
+        for index, item in enumerate(items):
+            checker.at(split, index)
+            if not looks_like(item):
+                raise checker.error(
+                    "expected ((p_words, p_visual, p_acoustic, p_hcf), "
+                    f"(c_words, c_visual, c_acoustic, c_hcf), hid, label), found {describe(item)}"
+                )
+            (p_words, p_visual, p_acoustic, _), (c_words, c_visual, c_acoustic, _), hid, label = item
+            words = _punchline_words(checker, p_words)
+            context = _context_sentences(checker, c_words)
+            n_context = sum(len(sentence) for sentence in context)
+            c_visual = checker.features(c_visual, "c_visual", "visual", rows=n_context)
+            c_acoustic = checker.features(c_acoustic, "c_acoustic", "acoustic", rows=n_context)
+            p_visual = checker.features(p_visual, "p_visual", "visual", rows=len(words))
+            p_acoustic = checker.features(p_acoustic, "p_acoustic", "acoustic", rows=len(words))
+            utterances.append(
+                Utterance(
+                    id=checker.identifier(hid, "hid"),
+                    label=checker.class_index(label, "label", CLASS_NAMES),
+                    words=words,
+                    context=context,
+                    visual=(c_visual, p_visual),
+                    acoustic=(c_acoustic, p_acoustic),
+                )
+            )
+        splits[split] = utterances
+    _join_parts(splits, checker)
+    return splits, checker
+
+
+def _join_parts(splits, checker):
+    """Stacks context rows over punchline rows, now that the dims are known."""
+    for utterances in splits.values():
+        for utterance in utterances:
+            for attribute in ("acoustic", "visual"):
+                dim = checker.dims.get(attribute, 0)
+                parts = [part if part.size else part.reshape(0, dim)
+                         for part in getattr(utterance, attribute)]
+                setattr(utterance, attribute, np.concatenate(parts, axis=0))

@@ -1,0 +1,192 @@
+"""`inspect`: what a data file holds, before any training (`glomo-keras data inspect`)."""
+
+import numpy as np
+
+from glomo_keras.data.alignment import WordPieceTable, align_pair, align_words, as_tokenizer
+from glomo_keras.data.common import CLASSIFICATION
+from glomo_keras.data.loading import read
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+def _stats(values, unit):
+    values = np.asarray(values, np.float64)
+    stats = {"unit": unit, "min": int(values.min()), "mean": round(float(values.mean()), 2)}
+    for q in PERCENTILES:
+        stats[f"p{q}"] = round(float(np.percentile(values, q)), 2)
+    stats["max"] = int(values.max())
+    return stats
+
+
+def _word_lengths(utterances, data_format, table, max_length):
+    """Text tokens before truncation, [CLS]/[SEP] included (words if no table)."""
+    lengths = []
+    for u in utterances:
+        if table is not None and data_format == "hkt":
+            lengths.append(align_pair(u.context or [], u.words, table, max_length).length)
+        elif table is not None:
+            lengths.append(align_words(u.words, table, max_length).length)
+        elif data_format == "hkt":
+            dots = max(len(u.context or ()) - 1, 0) + 1
+            lengths.append(len(u.all_words()) + dots + 3)
+        else:
+            lengths.append(len(u.words) + 2)
+    return np.asarray(lengths)
+
+
+def _lengths(utterances, settings, table):
+    """dict modality -> (lengths before truncation, unit, the length T cuts at)."""
+    if settings.format in ("mag", "hkt"):
+        unit = "wordpieces" if table is not None else "words"
+        text = _word_lengths(utterances, settings.format, table, settings.max_length)
+        return {"text": (text, unit, settings.max_length)}
+    if settings.format == "mmsa":
+        text = np.asarray([int(u.text_bert[1].sum()) for u in utterances])
+        result = {"text": (text, "wordpieces", settings.max_length)}
+        for modality in ("acoustic", "visual"):
+            values = [
+                text[i] if getattr(u, f"{modality}_length") is None
+                else getattr(u, f"{modality}_length")
+                for i, u in enumerate(utterances)
+            ]
+            result[modality] = (np.asarray(values), "frames",
+                                getattr(settings, f"{modality}_length"))
+        return result
+    return {
+        "text": (np.asarray([len(u.text_features) for u in utterances]), "frames",
+                 settings.max_length),
+        "acoustic": (np.asarray([len(u.acoustic) for u in utterances]), "frames",
+                     settings.acoustic_length),
+        "visual": (np.asarray([len(u.visual) for u in utterances]), "frames",
+                   settings.visual_length),
+    }
+
+
+def _labels(split, settings, report):
+    labels = split.labels
+    if labels.dtype.kind == "f":
+        labels = labels[~np.isnan(labels)]
+    if not len(labels):
+        return None
+    result = {
+        "min": float(labels.min()),
+        "max": float(labels.max()),
+        "mean": round(float(labels.mean()), 4),
+        "out_of_range": report.labels_out_of_range,
+    }
+    if settings.task == CLASSIFICATION:
+        counts = np.bincount(labels, minlength=len(settings.class_names))
+        result["histogram"] = dict(zip(settings.class_names, counts.tolist()))
+    else:
+        rounded = np.round(np.clip(labels, -3, 3)).astype(int)
+        result["histogram"] = {str(k): int(np.sum(rounded == k)) for k in range(-3, 4)}
+    return result
+
+
+def inspect(path, format="auto", tokenizer=None, max_length=None):
+    """Format, sizes, labels, lengths, dims and dirt of a data file.
+
+    Args:
+        path: the pickle or the CHERMA folder.
+        format: `"auto"` or a format name.
+        tokenizer: a tokenizer, `vocab.txt` path or token list; with one, MAG
+            and HKT lengths count WordPieces, without one they count words
+            (a lower bound of the pieces).
+        max_length: T for the truncation count; None for the dataset's value.
+
+    Returns:
+        JSON-ready dict with `format`, `dims` (as stored: `acoustic`,
+        `visual`, `text`), `nonfinite_replaced` (`acoustic`, `visual`, and
+        `text` for CHERMA), `splits.<name>` (`size`, `labels`, `lengths`,
+        `truncated`, `nonfinite_replaced`), and more.
+
+    Raises:
+        DataFormatError: the file is unreadable, refused, or malformed.
+
+    Example:
+
+    ```python
+    inspect("mosi.pkl")["splits"]["train"]["size"]   # 1281
+    ```
+    """
+    dataset = read(path, format, max_length=max_length)
+    settings = dataset.settings
+    table = None
+    if tokenizer is not None and settings.format in ("mag", "hkt"):
+        table = WordPieceTable(as_tokenizer(tokenizer))
+    splits = {}
+    totals = {}
+    for name, split in dataset.splits.items():
+        report = dataset.report.splits[name]
+        lengths = _lengths(split.utterances, settings, table)
+        cut = np.zeros(len(split), bool)
+        for values, _, limit in lengths.values():
+            cut |= values > limit
+        splits[name] = {
+            "size": len(split),
+            "labels": _labels(split, settings, report),
+            "lengths": {m: _stats(v, unit) for m, (v, unit, _) in lengths.items()},
+            "truncated": int(cut.sum()),
+            "nonfinite_replaced": report.nonfinite_replaced,
+        }
+        for modality, count in report.nonfinite_replaced.items():
+            totals[modality] = totals.get(modality, 0) + count
+    return {
+        "path": str(path),
+        "format": settings.format,
+        "dataset": settings.dataset,
+        "task": settings.task,
+        "class_names": settings.class_names,
+        "max_length": settings.max_length,
+        "acoustic_length": settings.acoustic_length,
+        "visual_length": settings.visual_length,
+        "dims": settings.stored_dims,
+        "input_dims": settings.dims,
+        "nonfinite_replaced": totals,
+        "splits": splits,
+        "notes": dataset.report.notes
+        + ["text lengths count the special tokens ([CLS], [SEP]; HKT also its '.' pieces)"],
+    }
+
+
+def format_inspection(result):
+    """A readable table of an `inspect` result.
+
+    Example:
+
+    ```python
+    print(format_inspection(inspect("sample.pkl")))
+    ```
+    """
+    dims = result["dims"]
+    lines = [
+        f"{result['path']}: format {result['format']}"
+        + (f" ({result['dataset']})" if result["dataset"] else "")
+        + f", {result['task']}",
+        "dims as stored: " + ", ".join(f"{k} {v if v is not None else '-'}" for k, v in dims.items()),
+        "model input dims: "
+        + ", ".join(f"{k} {v}" for k, v in result["input_dims"].items() if v is not None),
+        f"T = {result['max_length']} (acoustic {result['acoustic_length']}, "
+        f"visual {result['visual_length']})",
+        "non-finite values replaced by 0: "
+        + ", ".join(f"{k} {v}" for k, v in result["nonfinite_replaced"].items()),
+        "",
+        f"{'split':<7}{'size':>7}  {'labels [min, max]':<19}{'out of range':>13}  "
+        f"{'text length p50/p95/max':<26}{'truncated':>10}",
+    ]
+    for name, split in result["splits"].items():
+        labels = split["labels"]
+        label_range = "-" if labels is None else f"[{labels['min']:g}, {labels['max']:g}]"
+        out = "-" if labels is None else str(labels["out_of_range"])
+        text = split["lengths"]["text"]
+        length = f"{text['p50']:g}/{text['p95']:g}/{text['max']} {text['unit']}"
+        lines.append(
+            f"{name:<7}{split['size']:>7}  {label_range:<19}{out:>13}  {length:<26}"
+            f"{split['truncated']:>10}"
+        )
+    for name, split in result["splits"].items():
+        if split["labels"] is not None:
+            histogram = ", ".join(f"{k}: {v}" for k, v in split["labels"]["histogram"].items())
+            lines.append(f"labels of {name}: {histogram}")
+    lines.extend(f"note: {note}" for note in result["notes"])
+    return "\n".join(lines)

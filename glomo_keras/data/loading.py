@@ -1,0 +1,476 @@
+"""`load`: a benchmark file in any published layout -> splits ready for the model.
+
+`load` detects the format from the file's structure (`"mag"`, `"hkt"`,
+`"mmsa"`, `"cherma"`), reads it with the restricted unpickler, checks every
+item, replaces non-finite features by 0 (counting them), and, given the
+backbone's tokenizer (MMSA and CHERMA need none), tokenises and aligns every
+split into the model's input arrays, with a cache so that the second run
+skips that work.
+"""
+
+import dataclasses
+import pathlib
+
+import numpy as np
+
+from glomo_keras.data import cache, cherma, hkt, mag, mmsa
+from glomo_keras.data.alignment import as_tokenizer
+from glomo_keras.data.common import FORMATS, SPLITS, LoadReport, SplitReport
+from glomo_keras.data.encoding import encode_arrays, encode_labels, expand
+from glomo_keras.data.errors import DataFormatError
+from glomo_keras.data.settings import PreprocessingSettings
+from glomo_keras.data.unpickler import load_pickle
+
+READERS = {"mag": mag, "hkt": hkt, "mmsa": mmsa, "cherma": cherma}
+# Max sequence length T per dataset (spec, architecture §5).
+DEFAULT_MAX_LENGTH = {"mosi": 60, "mosei": 80, "ur_funny": 80, "mustard": 70, "cherma": 50}
+# Words in a path that name a dataset, most specific first.
+DATASET_NAMES = (
+    ("mosei", ("mosei",)),
+    ("mosi", ("mosi",)),
+    ("ur_funny", ("ur_funny", "urfunny", "ur-funny", "humor")),
+    ("mustard", ("mustard", "sarcas")),
+    ("cherma", ("cherma",)),
+)
+
+
+@dataclasses.dataclass
+class Split:
+    """One split: ids, labels, and the utterances and/or the encoded arrays.
+
+    Args:
+        name: `"train"`, `"valid"` or `"test"`.
+        ids: the segment ids, in order.
+        labels: float32 [N] (regression; NaN when unknown) or int32 [N]
+            class indices.
+        task: `"regression"` or `"classification"`.
+        utterances: the common form (None when the arrays came from the cache).
+        arrays: the encoded split in the compact form of
+            `glomo_keras.data.encoding` (None until tokenised).
+
+    Example:
+
+    ```python
+    split = dataset.train
+    len(split), split.ids[0], split.inputs["acoustic"].shape   # 600, '...', (600, 80, 74)
+    ```
+    """
+
+    name: str
+    ids: list
+    labels: np.ndarray
+    task: str
+    utterances: list = None
+    arrays: dict = None
+
+    def __len__(self):
+        return len(self.ids)
+
+    @property
+    def inputs(self):
+        """The model input dict [N, ...] (built from `arrays` on each access), or None."""
+        return None if self.arrays is None else expand(self.arrays)
+
+
+@dataclasses.dataclass
+class LoadedDataset:
+    """A loaded benchmark file.
+
+    Args:
+        source: the file or folder.
+        format: `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
+        dataset: the dataset name when known from the path or the dims
+            (`"mosi"`, `"mosei"`, `"ur_funny"`, `"mustard"`, `"cherma"`), or None.
+        settings: the `PreprocessingSettings` (T, dims, columns, task, ...).
+        splits: dict name -> `Split`.
+        report: the `LoadReport`.
+
+    Example:
+
+    ```python
+    dataset = load("mosi.pkl", tokenizer=tokenizer)
+    dataset.format, dataset.dims, dataset.task   # 'mag', {...}, 'regression'
+    print(dataset.report)
+    ```
+    """
+
+    source: str
+    format: str
+    dataset: str
+    settings: PreprocessingSettings
+    splits: dict
+    report: LoadReport
+
+    @property
+    def train(self):
+        """The `train` split (None for a single unlabelled utterance file)."""
+        return self.splits.get("train")
+
+    @property
+    def valid(self):
+        """The `valid` split (a file's `dev`)."""
+        return self.splits.get("valid")
+
+    @property
+    def test(self):
+        """The `test` split."""
+        return self.splits.get("test")
+
+    @property
+    def dims(self):
+        """The feature dims of the model inputs (after the column selection)."""
+        return self.settings.dims
+
+    @property
+    def stored_dims(self):
+        """The feature dims as stored in the file."""
+        return self.settings.stored_dims
+
+    @property
+    def task(self):
+        """`"regression"` or `"classification"`."""
+        return self.settings.task
+
+    @property
+    def class_names(self):
+        """The class names in label order, or None for regression."""
+        return self.settings.class_names
+
+
+def detect_format(obj, source):
+    """The format of an unpickled file, from its structure.
+
+    Args:
+        obj: the unpickled top level.
+        source: the file, for error messages.
+
+    Returns:
+        `"mag"`, `"hkt"` or `"mmsa"`.
+
+    Raises:
+        DataFormatError: the structure matches no known layout.
+
+    Example:
+
+    ```python
+    detect_format({"train": [((["a"], v, a), 0.5, "x[0]")], ...}, "f.pkl")  # 'mag'
+    ```
+    """
+    if mmsa.looks_like_single(obj):
+        return "mmsa"
+    if isinstance(obj, dict):
+        for value in obj.values():
+            if mmsa.looks_like_split(value):
+                return "mmsa"
+            if isinstance(value, (list, tuple)) and len(value):
+                if mag.looks_like(value[0]):
+                    return "mag"
+                if hkt.looks_like(value[0]):
+                    return "hkt"
+    raise DataFormatError(
+        "cannot tell the format from the structure; expected "
+        f"MAG ({mag.LAYOUT}), HKT ({hkt.LAYOUT}), MMSA ({mmsa.LAYOUT}) or a CHERMA "
+        "folder; pass format= to name it and get precise errors",
+        source=source,
+    )
+
+
+def guess_dataset(path, data_format, stored_dims):
+    """The dataset name from the path's last parts, else from the dims, else None.
+
+    Example:
+
+    ```python
+    guess_dataset("data/mosei.pkl", "mag", {"visual": 35})   # 'mosei'
+    guess_dataset("x.pkl", "mag", {"visual": 47})            # 'mosi'
+    ```
+    """
+    name = "/".join(pathlib.Path(path).parts[-3:]).lower()
+    for dataset, words in DATASET_NAMES:
+        if any(word in name for word in words):
+            return dataset
+    if data_format == "mag":
+        return {47: "mosi", 35: "mosei"}.get(stored_dims.get("visual"))
+    if data_format == "cherma":
+        return "cherma"
+    return None
+
+
+def _read_raw(path, data_format):
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise DataFormatError("no such file or folder", source=path)
+    if data_format not in ("auto",) + FORMATS:
+        raise ValueError(f"format must be 'auto' or one of {FORMATS}, not {data_format!r}")
+    if path.is_dir():
+        if data_format not in ("auto", "cherma") or not cherma.looks_like(path):
+            raise DataFormatError(
+                "a folder must be a CHERMA release with train/valid/test.json", source=path
+            )
+        return "cherma", cherma.read(path)
+    if data_format == "cherma":
+        raise DataFormatError("CHERMA data is a folder, not a file", source=path)
+    obj = load_pickle(path)
+    if data_format == "auto":
+        data_format = detect_format(obj, path)
+    return data_format, READERS[data_format].read(obj, path)
+
+
+def _columns(requested, default):
+    if requested is None:
+        return None if default is None else list(default)
+    return [int(column) for column in requested]
+
+
+def _settings(path, data_format, splits, checker, max_length, columns):
+    reader = READERS[data_format]
+    stored_dims = {
+        "acoustic": checker.dims.get("acoustic"),
+        "visual": checker.dims.get("visual"),
+        "text": checker.dims.get("text"),
+    }
+    dataset = guess_dataset(path, data_format, stored_dims)
+    if data_format == "mmsa":
+        text_length = checker.dims["text_length"]
+        if max_length not in (None, text_length):
+            raise DataFormatError(
+                f"MMSA files carry their token ids padded to {text_length}; "
+                f"max_length={max_length} cannot apply (leave it None)",
+                source=path,
+            )
+        max_length = text_length
+        frames = {m: max(len(getattr(u, m)) for s in splits.values() for u in s)
+                  for m in ("acoustic", "visual")}
+    else:
+        if max_length is None:
+            max_length = DEFAULT_MAX_LENGTH.get(dataset, 80 if data_format != "cherma" else 50)
+        frames = {"acoustic": max_length, "visual": max_length}
+    default_columns = {
+        "acoustic": getattr(reader, "ACOUSTIC_COLUMNS", None),
+        "visual": getattr(reader, "VISUAL_COLUMNS", None),
+    }
+    try:
+        settings = PreprocessingSettings(
+            format=data_format,
+            max_length=int(max_length),
+            acoustic_length=int(frames["acoustic"]),
+            visual_length=int(frames["visual"]),
+            stored_dims=stored_dims,
+            task=reader.TASK,
+            class_names=None if reader.CLASS_NAMES is None else list(reader.CLASS_NAMES),
+            acoustic_columns=_columns(columns["acoustic"], default_columns["acoustic"]),
+            visual_columns=_columns(columns["visual"], default_columns["visual"]),
+            dataset=dataset,
+        )
+    except ValueError as error:
+        raise DataFormatError(str(error), source=path)
+    return settings
+
+
+def _split_report(utterances, labels, nonfinite, settings, label_range):
+    known = labels[~np.isnan(labels)] if labels.dtype.kind == "f" else labels
+    modalities = ("text", "acoustic", "visual") if settings.format == "cherma" else (
+        "acoustic", "visual")
+    report = SplitReport(
+        size=len(utterances),
+        nonfinite_replaced={modality: nonfinite.get(modality, 0) for modality in modalities},
+    )
+    if len(known):
+        report.label_min = float(known.min())
+        report.label_max = float(known.max())
+        if label_range is not None:
+            low, high = label_range
+            report.labels_out_of_range = int(np.sum((known < low) | (known > high)))
+    return report
+
+
+def read(path, format="auto", *, max_length=None, acoustic_columns=None, visual_columns=None):
+    """Reads a file into the common form, without tokenising.
+
+    Args:
+        path: the pickle, or the CHERMA folder.
+        format: `"auto"` (detect), `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
+        max_length: T; None for the dataset's value (spec §5: MOSI 60,
+            MOSEI 80, UR-FUNNY 80, MUStARD 70, CHERMA 50; MMSA: its L).
+        acoustic_columns: acoustic columns to keep; None for the format's
+            default (HKT: 0-59; others: all).
+        visual_columns: visual columns to keep; None for the default (HKT: 55-90).
+
+    Returns:
+        `LoadedDataset` whose splits hold `utterances`, and `arrays` None.
+
+    Raises:
+        DataFormatError: the file is unreadable, refused, or malformed.
+
+    Example:
+
+    ```python
+    dataset = read("mosi.pkl")
+    dataset.train.utterances[0].words
+    ```
+    """
+    data_format, (splits, checker) = _read_raw(path, format)
+    columns = {"acoustic": acoustic_columns, "visual": visual_columns}
+    settings = _settings(path, data_format, splits, checker, max_length, columns)
+    reader = READERS[data_format]
+    result = {}
+    reports = {}
+    for name in SPLITS:
+        if name not in splits:
+            continue
+        utterances = splits[name]
+        labels = encode_labels(utterances, settings)
+        result[name] = Split(name, [u.id for u in utterances], labels, settings.task, utterances)
+        reports[name] = _split_report(
+            utterances, labels, checker.nonfinite.get(name, {}), settings, reader.LABEL_RANGE
+        )
+    notes = list(checker.notes)
+    if settings.dataset is not None:
+        notes.append(f"dataset: {settings.dataset}")
+    notes.append(f"max length T = {settings.max_length}")
+    report = LoadReport(str(path), data_format, reports, notes)
+    return LoadedDataset(str(path), data_format, settings.dataset, settings, result, report)
+
+
+def load(
+    path,
+    format="auto",
+    *,
+    tokenizer=None,
+    max_length=None,
+    acoustic_columns=None,
+    visual_columns=None,
+    use_cache=True,
+    cache_dir=None,
+):
+    """Loads a benchmark file and prepares every split for the model.
+
+    MMSA and CHERMA files are always turned into model inputs; MAG and HKT
+    files need the backbone's `tokenizer` for that, and without one the
+    splits hold only the common form (`Split.utterances`). With the cache
+    on, a second call with the same file and options reads the arrays back
+    (the splits' `utterances` are then None).
+
+    Args:
+        path: the pickle, or the CHERMA folder.
+        format: `"auto"` (detect from the structure), `"mag"`, `"hkt"`,
+            `"mmsa"` or `"cherma"`.
+        tokenizer: the backbone's KerasHub WordPiece tokenizer, a
+            `vocab.txt` path or a token list.
+        max_length: T; None for the dataset's value (see `read`).
+        acoustic_columns: acoustic columns to keep (None: HKT 0-59, else all).
+        visual_columns: visual columns to keep (None: HKT 55-90, else all).
+        use_cache: read and write the cache of tokenised arrays.
+        cache_dir: the cache folder (default `$GLOMO_KERAS_CACHE` or
+            `~/.cache/glomo_keras`).
+
+    Returns:
+        `LoadedDataset`: `.train`, `.valid`, `.test` (each a `Split` with
+        `ids`, `labels`, `arrays` and `inputs`), `.format`, `.dims`, `.task`,
+        `.class_names`, `.settings`, `.report`.
+
+    Raises:
+        DataFormatError: the file is unreadable, refused, or malformed.
+
+    Example:
+
+    ```python
+    backbone, tokenizer = load_backbone("bert_base_en_uncased")
+    dataset = load("mosi.pkl", tokenizer=tokenizer)
+    train = make_dataset(dataset.train, batch_size=240, shuffle=True, seed=5576)
+    ```
+    """
+    if tokenizer is not None:
+        tokenizer = as_tokenizer(tokenizer)
+    fields = _tokenizer_fields(tokenizer)
+    cache_path = None
+    if use_cache:
+        if not pathlib.Path(path).exists():
+            raise DataFormatError("no such file or folder", source=path)
+        options = {
+            "format": format,
+            "max_length": max_length,
+            "acoustic_columns": _columns(acoustic_columns, None),
+            "visual_columns": _columns(visual_columns, None),
+            **fields,
+            "vocabulary": cache.vocabulary_digest(fields["vocabulary"]),
+        }
+        cache_path = cache.cache_file(path, options, cache_dir)
+        cached = cache.read(cache_path)
+        if cached is not None:
+            return _from_cache(path, cached, fields)
+    dataset = read(
+        path, format, max_length=max_length,
+        acoustic_columns=acoustic_columns, visual_columns=visual_columns,
+    )
+    if dataset.format in ("mag", "hkt"):
+        if tokenizer is None:
+            dataset.report.notes.append("not tokenised: pass tokenizer= to make model inputs")
+            return dataset
+        dataset.settings = dataclasses.replace(dataset.settings, **fields)
+    for split in dataset.splits.values():
+        split.arrays, truncated = encode_arrays(
+            split.utterances, dataset.settings, tokenizer, source=path, split=split.name
+        )
+        dataset.report.splits[split.name].truncated = int(truncated.sum())
+    dataset.report.cache = "off"
+    if cache_path is not None:
+        _to_cache(cache_path, dataset)
+        dataset.report.cache = "written"
+    return dataset
+
+
+def _tokenizer_fields(tokenizer):
+    """The settings fields a tokenizer fixes: vocabulary, lowercase, strip_accents."""
+    if tokenizer is None:
+        return {"vocabulary": None, "lowercase": True, "strip_accents": False}
+    return {
+        "vocabulary": list(tokenizer.get_vocabulary()),
+        "lowercase": bool(getattr(tokenizer, "lowercase", True)),
+        "strip_accents": bool(getattr(tokenizer, "strip_accents", False)),
+    }
+
+
+def _to_cache(path, dataset):
+    arrays = {}
+    for name, split in dataset.splits.items():
+        arrays[f"{name}/labels"] = split.labels
+        arrays[f"{name}/ids"] = np.asarray(split.ids, dtype=str)
+        for key, array in split.arrays.items():
+            arrays[f"{name}/{key}"] = array
+    settings = dataset.settings.to_dict()
+    settings["vocabulary"] = None
+    meta = {
+        "source": dataset.source,
+        "settings": settings,
+        "report": dataset.report.to_dict(),
+        "splits": list(dataset.splits),
+    }
+    cache.write(path, arrays, meta)
+
+
+def _from_cache(path, cached, fields):
+    arrays, meta = cached
+    settings = PreprocessingSettings.from_dict(meta["settings"])
+    if settings.format in ("mag", "hkt"):
+        settings.vocabulary = fields["vocabulary"]
+    report = LoadReport.from_dict(meta["report"])
+    report.source = str(path)
+    report.cache = "hit"
+    splits = {}
+    for name in meta["splits"]:
+        prefix = f"{name}/"
+        split_arrays = {
+            key[len(prefix):]: array
+            for key, array in arrays.items()
+            if key.startswith(prefix) and key[len(prefix):] not in ("labels", "ids")
+        }
+        splits[name] = Split(
+            name,
+            arrays[f"{name}/ids"].tolist(),
+            arrays[f"{name}/labels"],
+            settings.task,
+            None,
+            split_arrays,
+        )
+    return LoadedDataset(str(path), settings.format, settings.dataset, settings, splits, report)

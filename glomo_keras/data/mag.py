@@ -1,0 +1,76 @@
+"""Reader of the MAG-BERT / MIB pickles of MOSI and MOSEI (`mosi.pkl`, `mosei.pkl`).
+
+Layout: `{"train": [...], "dev": [...], "test": [...]}`, each item
+`((words, visual, acoustic), label, segment)`; `visual` [n_words, 47 or 35]
+and `acoustic` [n_words, 74] are word-aligned; `label` is a float or an array
+of shape (1,) or (1, 1) with the sentiment in [-3, 3].
+"""
+
+from glomo_keras.data.checks import Checker, check_not_empty, describe, split_table
+from glomo_keras.data.common import REGRESSION, SENTIMENT_RANGE, Utterance
+
+TASK = REGRESSION
+CLASS_NAMES = None
+LABEL_RANGE = SENTIMENT_RANGE
+LAYOUT = 'a dict {"train", "dev", "test"} of lists of ((words, visual, acoustic), label, segment)'
+
+
+def looks_like(item):
+    """True if one item has the MAG shape `((words, visual, acoustic), label, segment)`."""
+    return (
+        isinstance(item, (tuple, list))
+        and len(item) == 3
+        and isinstance(item[0], (tuple, list))
+        and len(item[0]) == 3
+    )
+
+
+def read(obj, source):
+    """Reads an unpickled MAG file into the common form.
+
+    Args:
+        obj: the unpickled top level.
+        source: the file, for error messages.
+
+    Returns:
+        (splits, checker): split -> list of `Utterance`, and the `Checker`
+        holding the dims and the non-finite counts.
+
+    Example:
+
+    ```python
+    splits, checker = read(load_pickle("mosi.pkl"), "mosi.pkl")
+    splits["train"][0].words, checker.dims  # [...], {"visual": 47, "acoustic": 74}
+    ```
+    """
+    checker = Checker(source)
+    table = split_table(obj, checker, LAYOUT)
+    splits = {}
+    for split, items in table.items():
+        checker.at(split)
+        if not isinstance(items, (list, tuple)):
+            raise checker.error(f"expected a list of items, found a {type(items).__name__}")
+        check_not_empty(items, checker, split)
+        utterances = []
+        for index, item in enumerate(items):
+            checker.at(split, index)
+            if not looks_like(item):
+                raise checker.error(
+                    f"expected ((words, visual, acoustic), label, segment), found {describe(item)}"
+                )
+            (words, visual, acoustic), label, segment = item
+            words = checker.words(words, "words")
+            utterances.append(
+                Utterance(
+                    id=checker.identifier(segment, "segment"),
+                    label=checker.number(label, "label"),
+                    words=words,
+                    visual=checker.features(visual, "visual", "visual", rows=len(words)),
+                    acoustic=checker.features(acoustic, "acoustic", "acoustic", rows=len(words)),
+                )
+            )
+        splits[split] = utterances
+    for utterances in splits.values():
+        checker.fix_empty(utterances, "acoustic", "acoustic")
+        checker.fix_empty(utterances, "visual", "visual")
+    return splits, checker
