@@ -29,6 +29,12 @@ def _symbolic_like(name, array):
     return keras.Input(shape=array.shape[1:], dtype=str(array.dtype), name=name)
 
 
+def _named_arrays(input_data):
+    if isinstance(input_data, (list, tuple)):
+        return {f"inputs_{i}": np.asarray(a) for i, a in enumerate(input_data)}
+    return {"inputs": np.asarray(input_data)}
+
+
 def _float_outputs(outputs):
     return [
         output
@@ -69,7 +75,8 @@ def run_layer_test(
     Args:
         layer_cls: the layer class under test.
         init_kwargs: dict, constructor arguments.
-        input_data: numpy array, the first positional argument of `call`.
+        input_data: numpy array, or a list of them, the first positional
+            argument of `call`.
         tmp_path: a directory for the `.keras` file.
         call_kwargs: dict of numpy arrays passed as keyword tensors (masks).
         call_options: dict of plain Python keyword arguments for `call`.
@@ -94,22 +101,25 @@ def run_layer_test(
     registered = keras.saving.get_registered_name(layer_cls)
     assert registered.startswith("glomo_keras>"), registered
 
-    # 2. Symbolic call inside a functional model.
-    inputs = {"inputs": _symbolic_like("inputs", input_data)}
-    for name, value in call_kwargs.items():
-        inputs[name] = _symbolic_like(name, value)
+    # 2. Symbolic call inside a functional model. A list `input_data` is
+    # fed as model inputs `inputs_0`, `inputs_1`, ... and passed as a list.
+    positional = _named_arrays(input_data)
+    data = {**positional, **call_kwargs}
+    inputs = {name: _symbolic_like(name, value) for name, value in data.items()}
     layer = layer_cls(**init_kwargs)
-    kwargs = {name: inputs[name] for name in call_kwargs}
-    outputs = layer(inputs["inputs"], **kwargs, **call_options)
+
+    def call_layer(tensors):
+        first = [tensors[name] for name in positional]
+        if not isinstance(input_data, (list, tuple)):
+            first = first[0]
+        kwargs = {name: tensors[name] for name in call_kwargs}
+        return layer(first, **kwargs, **call_options)
+
+    outputs = call_layer(inputs)
     model = keras.Model(inputs, outputs)
-    data = {"inputs": np.asarray(input_data), **call_kwargs}
 
     # 3. Eager call agrees with the model.
-    eager = layer(
-        ops.convert_to_tensor(data["inputs"]),
-        **{k: ops.convert_to_tensor(v) for k, v in call_kwargs.items()},
-        **call_options,
-    )
+    eager = call_layer({k: ops.convert_to_tensor(v) for k, v in data.items()})
     _assert_shapes(eager, expected_output_shape)
     predicted = model.predict(data, verbose=0)
     tree.map_structure(
@@ -125,7 +135,7 @@ def run_layer_test(
     trainer = keras.Model(inputs, score)
     trainer.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
     before = [ops.convert_to_numpy(w) for w in layer.trainable_weights]
-    batch = np.asarray(input_data).shape[0]
+    batch = next(iter(data.values())).shape[0]
     targets = np.full((batch, 1), 3.0, dtype="float32")
     history = trainer.fit(data, targets, epochs=1, batch_size=batch, verbose=0)
     assert np.isfinite(history.history["loss"][0])

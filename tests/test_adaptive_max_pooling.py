@@ -112,6 +112,10 @@ def test_dynamic_length_symbolic_shape_and_no_mask_output():
         np.testing.assert_allclose(
             model.predict([x, m], verbose=0), reference_pool(x, 2, [steps, 2])
         )
+        unmasked = keras.Model(inputs, AdaptiveMaxPooling1D(2)(inputs))
+        np.testing.assert_allclose(
+            unmasked.predict(x, verbose=0), reference_pool(x, 2)
+        )
 
 
 def test_consumes_the_mask():

@@ -54,10 +54,12 @@ def source_digest(path):
     ```
     """
     path = pathlib.Path(path)
+    digest = hashlib.sha256()
     if path.is_file():
         with open(path, "rb") as file:
-            return hashlib.file_digest(file, "sha256").hexdigest()
-    digest = hashlib.sha256()
+            for block in iter(lambda: file.read(1 << 22), b""):
+                digest.update(block)
+        return digest.hexdigest()
     for item in sorted(p for p in path.rglob("*") if p.is_file()):
         relative = item.relative_to(path).as_posix()
         digest.update(relative.encode("utf-8") + b"\0")

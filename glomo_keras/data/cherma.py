@@ -26,6 +26,8 @@ from glomo_keras.data.errors import DataFormatError
 TASK = CLASSIFICATION
 CLASS_NAMES = CHERMA_CLASS_NAMES
 LABEL_RANGE = None
+ACOUSTIC_COLUMNS = None
+VISUAL_COLUMNS = None
 # folder, file suffix, modality
 FEATURES = (
     ("text", ".npy", "text"),

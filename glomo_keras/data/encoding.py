@@ -254,7 +254,8 @@ def _encode_mmsa(utterances, settings, checker):
         lengths = [0 if length is None else min(length, length_steps) for length in stored]
         mask = _mask(lengths, length_steps)
         shared = [i for i, length in enumerate(stored) if length is None]
-        mask[shared] = inputs["padding_mask"][shared]
+        if shared:
+            mask[shared] = inputs["padding_mask"][shared]
         inputs[modality] = array
         inputs[f"{modality}_mask"] = mask
         truncated |= cut

@@ -229,6 +229,9 @@ def _settings(path, data_format, splits, checker, max_length, columns):
         "visual": checker.dims.get("visual"),
         "text": checker.dims.get("text"),
     }
+    for modality in ("acoustic", "visual"):
+        if not stored_dims[modality]:
+            raise DataFormatError(f"no utterance has {modality} features", source=path)
     dataset = guess_dataset(path, data_format, stored_dims)
     if data_format == "mmsa":
         text_length = checker.dims["text_length"]
@@ -243,12 +246,8 @@ def _settings(path, data_format, splits, checker, max_length, columns):
                   for m in ("acoustic", "visual")}
     else:
         if max_length is None:
-            max_length = DEFAULT_MAX_LENGTH.get(dataset, 80 if data_format != "cherma" else 50)
+            max_length = DEFAULT_MAX_LENGTH.get(dataset, 80)
         frames = {"acoustic": max_length, "visual": max_length}
-    default_columns = {
-        "acoustic": getattr(reader, "ACOUSTIC_COLUMNS", None),
-        "visual": getattr(reader, "VISUAL_COLUMNS", None),
-    }
     try:
         settings = PreprocessingSettings(
             format=data_format,
@@ -258,8 +257,8 @@ def _settings(path, data_format, splits, checker, max_length, columns):
             stored_dims=stored_dims,
             task=reader.TASK,
             class_names=None if reader.CLASS_NAMES is None else list(reader.CLASS_NAMES),
-            acoustic_columns=_columns(columns["acoustic"], default_columns["acoustic"]),
-            visual_columns=_columns(columns["visual"], default_columns["visual"]),
+            acoustic_columns=_columns(columns["acoustic"], reader.ACOUSTIC_COLUMNS),
+            visual_columns=_columns(columns["visual"], reader.VISUAL_COLUMNS),
             dataset=dataset,
         )
     except ValueError as error:

@@ -12,6 +12,8 @@ from glomo_keras.data.common import REGRESSION, SENTIMENT_RANGE, Utterance
 TASK = REGRESSION
 CLASS_NAMES = None
 LABEL_RANGE = SENTIMENT_RANGE
+ACOUSTIC_COLUMNS = None
+VISUAL_COLUMNS = None
 LAYOUT = 'a dict {"train", "dev", "test"} of lists of ((words, visual, acoustic), label, segment)'
 
 

@@ -21,6 +21,8 @@ from glomo_keras.data.common import REGRESSION, SENTIMENT_RANGE, Utterance
 TASK = REGRESSION
 CLASS_NAMES = None
 LABEL_RANGE = SENTIMENT_RANGE
+ACOUSTIC_COLUMNS = None
+VISUAL_COLUMNS = None
 LAYOUT = 'a dict {"train", "valid", "test"} of dicts of arrays (text_bert, audio, vision, ...)'
 REQUIRED = ("text_bert", "audio", "vision")
 MODALITIES = (("audio", "acoustic"), ("vision", "visual"))

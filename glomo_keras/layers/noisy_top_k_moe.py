@@ -235,10 +235,8 @@ class NoisyTopKMoE(keras.layers.Layer):
                 * ops.exp(ops.cast(expert_outputs, self.variable_dtype)),
                 axis=1,
             )
-            # As the released code: `np.finfo(float)` is float64's epsilon.
-            combined = ops.where(
-                combined == 0, np.finfo(float).eps, combined
-            )
+            # As in the released code: `np.finfo(float)` is float64's.
+            combined = ops.where(combined == 0, np.finfo(float).eps, combined)
             outputs = ops.cast(ops.log(combined), self.compute_dtype)
 
         if training:

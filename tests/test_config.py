@@ -1,0 +1,82 @@
+"""Tests for `GLoMoConfig`."""
+
+import json
+
+import pytest
+
+from glomo_keras.config import GLoMoConfig
+
+TABLE_1 = {
+    # dataset: (batch, L, T, d, lr, epochs, dims t/a/v)
+    "mosi": (240, 4, 60, 48, 4e-5, 70, (768, 74, 47)),
+    "mosei": (64, 3, 80, 192, 1e-5, 100, (768, 74, 35)),
+    "urfunny": (220, 3, 80, 112, 2e-5, 100, (768, 81, 91)),
+    "mustard": (64, 3, 70, 160, 2e-5, 5, (768, 81, 91)),
+    "cherma": (400, 7, 50, 256, 2e-5, 20, (1024, 1024, 2048)),
+}
+
+
+@pytest.mark.parametrize("dataset", sorted(TABLE_1))
+def test_dataset_columns_follow_the_paper(dataset):
+    config = GLoMoConfig.for_dataset(dataset)
+    batch, layers, length, hidden, rate, epochs, dims = TABLE_1[dataset]
+    assert (config.batch_size, config.num_layers, config.max_sequence_length,
+            config.hidden_dim, config.learning_rate, config.epochs) == (
+        batch, layers, length, hidden, rate, epochs)
+    assert (config.text_dim, config.acoustic_dim, config.visual_dim) == dims
+    assert (config.num_windows, config.num_experts, config.top_k,
+            config.moe_loss_weight, config.num_heads) == (3, 3, 2, 1e-2, 16)
+
+
+def test_tasks_and_column_selection():
+    assert GLoMoConfig.for_dataset("mosei").output_dim == 1
+    humour = GLoMoConfig.for_dataset("urfunny")
+    assert humour.task == "classification" and humour.output_dim == 2
+    assert (humour.acoustic_input_dim, humour.visual_input_dim) == (60, 36)
+    cherma = GLoMoConfig.for_dataset("cherma")
+    assert cherma.output_dim == 7 and cherma.text_encoder == "features"
+
+
+def test_dict_round_trip_is_json_safe():
+    config = GLoMoConfig.for_dataset("mustard", hidden_dim=64, modalities=["v", "t"])
+    values = json.loads(json.dumps(config.to_dict()))
+    assert GLoMoConfig.from_dict(values) == config
+    assert config.modalities == ("t", "v")
+
+
+def test_overrides_apply():
+    config = GLoMoConfig.for_dataset("MOSI", hidden_dim=64, fusion="sum")
+    assert (config.dataset, config.hidden_dim, config.fusion) == ("mosi", 64, "sum")
+    assert config.replace(top_k=1).top_k == 1
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(hidden_dim=50), "hidden_dim=50 is invalid: expected a multiple of num_heads=16"),
+        (dict(top_k=4), "top_k=4 is invalid: expected at most num_experts=3"),
+        (dict(num_windows=0), "num_windows=0"),
+        (dict(hidden_dim=32.0), "hidden_dim=32.0"),
+        (dict(fusion_dropout=1.5), "fusion_dropout=1.5"),
+        (dict(fusion="mean"), "fusion='mean'"),
+        (dict(local_mixer="gru"), "local_mixer='gru'"),
+        (dict(modalities=("t", "x")), "modalities"),
+        (dict(modalities=()), "modalities"),
+        (dict(acoustic_columns=(0, 100)), "acoustic_columns"),
+        (dict(task="classification"), "class_names"),
+        (dict(representations="local"), "leaves out"),
+        (dict(learning_rate=0), "learning_rate=0"),
+    ],
+)
+def test_impossible_values_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        GLoMoConfig.for_dataset("mosi", **overrides)
+
+
+def test_unknown_dataset_and_field_are_refused():
+    with pytest.raises(ValueError, match="Unknown dataset 'iemocap'"):
+        GLoMoConfig.for_dataset("iemocap")
+    with pytest.raises(ValueError, match=r"Unknown GLoMoConfig override\(s\) \['hiden_dim'\]"):
+        GLoMoConfig.for_dataset("mosi", hiden_dim=32)
+    with pytest.raises(ValueError, match=r"Unknown GLoMoConfig field\(s\) \['colour'\]"):
+        GLoMoConfig.from_dict({"colour": "red"})

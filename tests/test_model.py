@@ -1,0 +1,163 @@
+"""Tests for the `GLoMo` functional model."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+from tiny_model import tiny_backbone
+from tiny_model import tiny_batch
+from tiny_model import tiny_config
+from tiny_model import tiny_labels
+
+from glomo_keras import GLoMo
+from glomo_keras import GLoMoConfig
+from glomo_keras.summary import parameter_counts
+
+
+def _numpy(outputs):
+    return {key: ops.convert_to_numpy(value) for key, value in outputs.items()}
+
+
+def test_named_inputs_and_outputs():
+    config = tiny_config()
+    model = GLoMo(config, tiny_backbone())
+    assert set(model.input) == {
+        "token_ids", "padding_mask", "segment_ids",
+        "acoustic", "acoustic_mask", "visual", "visual_mask",
+    }
+    outputs = _numpy(model(tiny_batch(config)))
+    assert outputs["prediction"].shape == (4, 1)
+    for key in ("global_weights", "local_weights"):
+        assert outputs[key].shape == (4, 3)
+        np.testing.assert_allclose(outputs[key].sum(-1), 1.0, atol=1e-5)
+
+
+def test_moe_losses_only_in_training():
+    config = tiny_config()
+    model = GLoMo(config, tiny_backbone())
+    batch = tiny_batch(config)
+    model(batch, training=False)
+    assert model.losses == []
+    model(batch, training=True)
+    assert len(model.losses) == 3
+
+
+def test_keras_save_and_load_give_identical_outputs(tmp_path):
+    config = tiny_config(length_aware=True)
+    model = GLoMo(config, tiny_backbone())
+    model.compile()
+    batch = tiny_batch(config)
+    model.fit(batch, tiny_labels(config, batch), epochs=1, verbose=0)
+    path = tmp_path / "glomo.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, GLoMo) and loaded.config == config
+    expected, actual = model.predict(batch, verbose=0), loaded.predict(batch, verbose=0)
+    for key in expected:
+        np.testing.assert_array_equal(expected[key], actual[key])
+    assert loaded.optimizer is not None
+    loaded.fit(batch, tiny_labels(config, batch), epochs=1, verbose=0)
+
+
+def test_one_training_step_changes_weights_and_loss_is_finite():
+    config = tiny_config()
+    model = GLoMo(config, tiny_backbone())
+    model.compile()
+    batch = tiny_batch(config)
+    before = [ops.convert_to_numpy(w) for w in model.trainable_weights]
+    history = model.fit(batch, tiny_labels(config, batch), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    after = [ops.convert_to_numpy(w) for w in model.trainable_weights]
+    changed = sum(not np.array_equal(a, b) for a, b in zip(before, after))
+    assert changed > 0.9 * len(before)
+
+
+@pytest.mark.parametrize("dataset", ["mosi", "urfunny"])
+def test_loss_drops_over_twenty_steps(dataset):
+    config = tiny_config(dataset, length_aware=True)
+    model = GLoMo(config, tiny_backbone())
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    batch = tiny_batch(config, batch=16, seed=1)
+    labels = tiny_labels(config, batch)
+    history = model.fit(batch, labels, epochs=20, batch_size=16, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.6 * losses[0], losses
+
+
+ABLATIONS = [
+    dict(modalities=("t",)),
+    dict(modalities=("a", "v")),
+    dict(modalities=("t", "v")),
+    dict(local_mixer="mlp"),
+    dict(representations="global"),
+    dict(representations="local", guidance="local_weights"),
+    dict(fusion="concat"),
+    dict(fusion="attention"),
+    dict(guidance="mlp"),
+    dict(moe_combine="log_space", moe_load_cdf_mean=0.1),
+    dict(noisy_gating=False),
+]
+
+
+@pytest.mark.parametrize("overrides", ABLATIONS, ids=str)
+def test_table_4_ablations_build_and_train(overrides):
+    config = tiny_config(**overrides)
+    model = GLoMo(config, tiny_backbone())
+    model.compile()
+    batch = tiny_batch(config)
+    assert set(model.input) == set(batch)
+    history = model.fit(batch, np.zeros((4, 1), "float32"), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    outputs = _numpy(model(batch))
+    dropped = [i for i, m in enumerate("tav") if m not in config.modalities]
+    for key in ("global_weights", "local_weights"):
+        np.testing.assert_array_equal(outputs[key][:, dropped], 0.0)
+    uses_moe = config.local_mixer == "moe" and config.representations != "global"
+    assert any("moe" in layer.name for layer in model.layers) == uses_moe
+
+
+def test_feature_text_branch_needs_no_backbone():
+    config = tiny_config("cherma")
+    model = GLoMo(config)
+    batch = tiny_batch(config)
+    assert "text_features" in model.input and "token_ids" not in model.input
+    assert _numpy(model(batch))["prediction"].shape == (4, 7)
+    assert parameter_counts(model)["backbone_params"] == 0
+
+
+def test_bert_text_branch_requires_a_backbone():
+    with pytest.raises(ValueError, match="needs a backbone"):
+        GLoMo(tiny_config())
+
+
+def test_classification_compiles_with_cross_entropy():
+    config = tiny_config("mustard")
+    model = GLoMo(config, tiny_backbone())
+    model.compile()
+    batch = tiny_batch(config)
+    labels = tiny_labels(config, batch)
+    loss = model.evaluate(batch, labels, verbose=0)
+    probabilities = ops.softmax(model(batch)["prediction"])
+    expected = -np.mean(np.log(ops.convert_to_numpy(probabilities)[np.arange(4), labels]))
+    assert loss == pytest.approx(expected, rel=1e-4)
+
+
+def test_regression_loss_is_mean_absolute_error_on_prediction_only():
+    config = tiny_config()
+    model = GLoMo(config, tiny_backbone())
+    model.compile()
+    batch = tiny_batch(config)
+    labels = tiny_labels(config, batch)
+    loss = model.evaluate(batch, labels, verbose=0)
+    prediction = model.predict(batch, verbose=0)["prediction"]
+    assert loss == pytest.approx(np.abs(prediction - labels).mean(), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "dataset, glomo_params", [("mosi", 927_239), ("mosei", 7_057_799)]
+)
+def test_parameter_figures_outside_bert(dataset, glomo_params):
+    # The GLoMo part depends on the backbone's width (768) only.
+    config = GLoMoConfig.for_dataset(dataset)
+    model = GLoMo(config, tiny_backbone(hidden_dim=768, num_layers=1))
+    assert parameter_counts(model)["glomo_params"] == glomo_params
