@@ -223,6 +223,12 @@ def test_encode_rejects_requests_that_do_not_fit(tmp_path, tokenizer):
                dataset.settings, tokenizer)
     with pytest.raises(DataFormatError, match="not an utterance"):
         encode([{"text": "so good"}], dataset.settings, tokenizer)
+    with pytest.raises(DataFormatError, match=r"field 'words': expected a list of words"):
+        encode([{"words": "so good", "acoustic": rows(2, 74), "visual": rows(2, 47)}],
+               dataset.settings, tokenizer)
+    with pytest.raises(DataFormatError, match=r"field 'words': expected a string, found an int"):
+        encode([{"words": ["so", 3], "acoustic": rows(2, 74), "visual": rows(2, 47)}],
+               dataset.settings, tokenizer)
 
 
 def test_settings_validate_and_round_trip():

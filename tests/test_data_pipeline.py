@@ -3,7 +3,14 @@
 import keras
 import numpy as np
 import pytest
-from data_fixtures import hkt_data, mag_data, tiny_tokenizer, write_pickle
+from data_fixtures import (
+    hkt_data,
+    mag_data,
+    mmsa_data,
+    tiny_tokenizer,
+    write_cherma,
+    write_pickle,
+)
 
 from glomo_keras.data import load, make_dataset, sample
 
@@ -72,6 +79,22 @@ def test_classification_labels_are_int32_indices(tmp_path, tokenizer):
     inputs, labels = _numpy(next(iter(make_dataset(dataset.train, 2))))
     assert labels.dtype == np.int32 and labels.shape == (2,)
     assert inputs["acoustic"].shape == (2, 70, 60)
+
+
+def test_mmsa_and_cherma_batches(tmp_path):
+    mmsa = load(write_pickle(tmp_path / "unaligned_50.pkl",
+                             mmsa_data(audio=(30, 5), vision=(40, 20), lengths=True)),
+                use_cache=False)
+    inputs, labels = _numpy(next(iter(make_dataset(mmsa.train, 3))))
+    assert inputs["token_ids"].shape == (3, 50) and inputs["acoustic"].shape == (3, 30, 5)
+    assert inputs["visual_mask"].shape == (3, 40) and inputs["visual_mask"].dtype == np.int32
+    assert labels.shape == (3, 1)
+    cherma = load(write_cherma(tmp_path / "cherma"), use_cache=False)
+    inputs, labels = _numpy(next(iter(make_dataset(cherma.train, 4))))
+    assert set(inputs) == {"text_features", "text_mask", "acoustic", "acoustic_mask",
+                           "visual", "visual_mask"}
+    assert inputs["text_features"].shape == (4, 50, 1024)
+    assert labels.tolist() == [0, 1, 2, 3] and labels.dtype == np.int32
 
 
 def test_an_untokenised_split_is_refused(tmp_path):

@@ -18,9 +18,11 @@ def describe(value):
     """A short description of a value for error messages, e.g. `a tuple of 2`."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
+    name = type(value).__name__
+    article = "an" if name[0] in "aeiou" else "a"
     if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)}"
-    return f"a {type(value).__name__}"
+        return f"{article} {name} of {len(value)}"
+    return f"{article} {name}"
 
 
 class Checker:

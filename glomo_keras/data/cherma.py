@@ -126,6 +126,8 @@ def _features(npy_path, checker, modality):
 def _label(value, checker):
     name = CHERMA_LABEL_NAMES.get(value, value) if isinstance(value, str) else None
     if name not in CLASS_NAMES:
-        known = ", ".join(f"{chinese} ({english})" for chinese, english in CHERMA_LABEL_NAMES.items())
+        known = ", ".join(
+            f"{chinese} ({english})" for chinese, english in CHERMA_LABEL_NAMES.items()
+        )
         raise checker.error(f"unknown emotion {value!r}; expected one of {known}", "video_label")
     return CLASS_NAMES.index(name)

@@ -27,6 +27,8 @@ token, 0 for none); `expand` turns that into the input dict, and the tf.data
 pipeline does the same per batch. MMSA and CHERMA arrays are kept as inputs.
 """
 
+import dataclasses
+
 import numpy as np
 
 from glomo_keras.data.alignment import WordPieceTable, align_pair, align_words, as_tokenizer
@@ -127,6 +129,10 @@ def expand(arrays):
 def encode_labels(utterances, settings):
     """The labels of utterances: int32 [N] class indices, or float32 [N] (NaN if unknown).
 
+    Args:
+        utterances: `Utterance` objects.
+        settings: the `PreprocessingSettings` (its `task` picks the dtype).
+
     Example:
 
     ```python
@@ -152,7 +158,23 @@ def _as_utterance(utterance):
                           source="request")
 
 
+def _checked_words(utterances, checker):
+    """The utterances with their words and context checked as lists of str."""
+    checked = []
+    for i, utterance in enumerate(utterances):
+        checker.index = i
+        if utterance.words is None:
+            raise checker.error("the utterance has no words", "words")
+        checked.append(dataclasses.replace(
+            utterance,
+            words=checker.words(utterance.words, "words"),
+            context=[checker.words(sentence, "context") for sentence in utterance.context or ()],
+        ))
+    return checked
+
+
 def _encode_words(utterances, settings, tokenizer, checker):
+    utterances = _checked_words(utterances, checker)
     table = WordPieceTable(tokenizer)
     words = [word for u in utterances for word in u.all_words()]
     table.add(words + ["."] if settings.format == "hkt" else words)
@@ -169,14 +191,12 @@ def _encode_words(utterances, settings, tokenizer, checker):
     truncated = np.zeros(n, bool)
     for i, utterance in enumerate(utterances):
         checker.index = i
-        if utterance.words is None:
-            raise checker.error("the utterance has no words", "words")
         n_words = len(utterance.all_words())
         for modality in ("acoustic", "visual"):
             tables[modality].append(checker.features(
                 getattr(utterance, modality), modality, modality, rows=n_words))
         if settings.format == "hkt":
-            aligned = align_pair(utterance.context or [], utterance.words, table, steps)
+            aligned = align_pair(utterance.context, utterance.words, table, steps)
         else:
             aligned = align_words(utterance.words, table, steps)
         arrays["token_ids"][i] = aligned.token_ids

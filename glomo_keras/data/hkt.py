@@ -13,6 +13,7 @@ import numpy as np
 
 from glomo_keras.data.checks import Checker, check_not_empty, describe, split_table
 from glomo_keras.data.common import BINARY_CLASS_NAMES, CLASSIFICATION, Utterance
+from glomo_keras.data.errors import DataFormatError
 
 TASK = CLASSIFICATION
 CLASS_NAMES = BINARY_CLASS_NAMES
@@ -77,13 +78,13 @@ def read(obj, source):
     """
     checker = Checker(source)
     table = split_table(obj, checker, LAYOUT)
-    splits = {}
+    splits, parts = {}, {}
     for split, items in table.items():
         checker.at(split)
         if not isinstance(items, (list, tuple)):
             raise checker.error(f"expected a list of items, found {describe(items)}")
         check_not_empty(items, checker, split)
-        utterances = []
+        utterances, parts[split] = [], []
         for index, item in enumerate(items):
             checker.at(split, index)
             if not looks_like(item):
@@ -91,7 +92,9 @@ def read(obj, source):
                     "expected ((p_words, p_visual, p_acoustic, p_hcf), "
                     f"(c_words, c_visual, c_acoustic, c_hcf), hid, label), found {describe(item)}"
                 )
-            (p_words, p_visual, p_acoustic, _), (c_words, c_visual, c_acoustic, _), hid, label = item
+            punchline, context_part, hid, label = item
+            p_words, p_visual, p_acoustic, _ = punchline
+            c_words, c_visual, c_acoustic, _ = context_part
             words = _punchline_words(checker, p_words)
             context = _context_sentences(checker, c_words)
             n_context = sum(len(sentence) for sentence in context)
@@ -105,21 +108,22 @@ def read(obj, source):
                     label=checker.class_index(label, "label", CLASS_NAMES),
                     words=words,
                     context=context,
-                    visual=(c_visual, p_visual),
-                    acoustic=(c_acoustic, p_acoustic),
                 )
             )
+            parts[split].append({"acoustic": (c_acoustic, p_acoustic),
+                                 "visual": (c_visual, p_visual)})
         splits[split] = utterances
-    _join_parts(splits, checker)
+    # Stack context rows over punchline rows, now that the dims are known
+    # (an empty part read before the first non-empty array has 0 columns).
+    for modality in ("acoustic", "visual"):
+        if modality not in checker.dims:
+            raise DataFormatError(f"no utterance has {modality} features", source=source)
+    for split, utterances in splits.items():
+        for utterance, utterance_parts in zip(utterances, parts[split]):
+            for modality, (context_rows, punchline_rows) in utterance_parts.items():
+                dim = checker.dims.get(modality, 0)
+                stacked = np.concatenate(
+                    [context_rows.reshape(-1, dim), punchline_rows.reshape(-1, dim)]
+                )
+                setattr(utterance, modality, stacked)
     return splits, checker
-
-
-def _join_parts(splits, checker):
-    """Stacks context rows over punchline rows, now that the dims are known."""
-    for utterances in splits.values():
-        for utterance in utterances:
-            for attribute in ("acoustic", "visual"):
-                dim = checker.dims.get(attribute, 0)
-                parts = [part if part.size else part.reshape(0, dim)
-                         for part in getattr(utterance, attribute)]
-                setattr(utterance, attribute, np.concatenate(parts, axis=0))

@@ -144,9 +144,14 @@ def inspect(path, format="auto", tokenizer=None, max_length=None):
         "input_dims": settings.dims,
         "nonfinite_replaced": totals,
         "splits": splits,
-        "notes": dataset.report.notes
-        + ["text lengths count the special tokens ([CLS], [SEP]; HKT also its '.' pieces)"],
+        "notes": dataset.report.notes + _length_notes(settings.format),
     }
+
+
+def _length_notes(data_format):
+    if data_format == "cherma":
+        return []
+    return ["text lengths count the special tokens ([CLS], [SEP]; HKT also its '.' pieces)"]
 
 
 def format_inspection(result):
@@ -163,7 +168,8 @@ def format_inspection(result):
         f"{result['path']}: format {result['format']}"
         + (f" ({result['dataset']})" if result["dataset"] else "")
         + f", {result['task']}",
-        "dims as stored: " + ", ".join(f"{k} {v if v is not None else '-'}" for k, v in dims.items()),
+        "dims as stored: "
+        + ", ".join(f"{k} {'-' if v is None else v}" for k, v in dims.items()),
         "model input dims: "
         + ", ".join(f"{k} {v}" for k, v in result["input_dims"].items() if v is not None),
         f"T = {result['max_length']} (acoustic {result['acoustic_length']}, "

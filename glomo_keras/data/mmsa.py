@@ -154,12 +154,16 @@ def _labels(checker, data, n):
         raise checker.error("the field is missing", "regression_labels")
     labels = np.asarray(data["regression_labels"])
     if labels.dtype.kind not in "biuf" or labels.size != n:
-        raise checker.error(f"expected ({n},) numbers, found {describe(labels)}", "regression_labels")
+        raise checker.error(
+            f"expected ({n},) numbers, found {describe(labels)}", "regression_labels"
+        )
     labels = labels.reshape(n).astype(np.float64)
     bad = np.flatnonzero(~np.isfinite(labels))
     if len(bad):
         checker.index = int(bad[0])
-        raise checker.error(f"expected a finite number, found {labels[bad[0]]}", "regression_labels")
+        raise checker.error(
+            f"expected a finite number, found {labels[bad[0]]}", "regression_labels"
+        )
     return labels.tolist()
 
 
