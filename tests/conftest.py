@@ -12,7 +12,3 @@ import pytest  # noqa: E402
 def _seed_everything():
     keras.utils.set_random_seed(1234)
     yield
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: a slower end-to-end test (CI runs it)")

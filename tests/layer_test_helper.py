@@ -23,6 +23,10 @@ import keras
 import numpy as np
 from keras import ops, tree
 
+# Training steps run eagerly on TensorFlow and PyTorch: tracing a graph costs
+# far more than one tiny eager step. JAX runs its (faster) jit-compiled step.
+RUN_EAGERLY = keras.backend.backend() != "jax"
+
 
 def _symbolic_like(name, array):
     array = np.asarray(array)
@@ -133,7 +137,9 @@ def run_layer_test(
     # 4. One fit step changes the trainable weights.
     score = _scalar_per_sample(outputs)
     trainer = keras.Model(inputs, score)
-    trainer.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    trainer.compile(
+        optimizer=keras.optimizers.SGD(0.5), loss="mse", run_eagerly=RUN_EAGERLY
+    )
     before = [ops.convert_to_numpy(w) for w in layer.trainable_weights]
     batch = next(iter(data.values())).shape[0]
     targets = np.full((batch, 1), 3.0, dtype="float32")

@@ -1,0 +1,58 @@
+"""Tests for `load_backbone` (offline specs only; presets need a download)."""
+
+import keras_hub
+import numpy as np
+import pytest
+from keras import ops
+
+from glomo_keras.backbones import load_backbone
+from glomo_keras.backbones import minilm_directory
+
+
+def test_random_tiny_shape_and_uncased_tokenizer():
+    backbone, tokenizer = load_backbone("random:bert_tiny")
+    assert isinstance(backbone, keras_hub.models.BertBackbone)
+    assert (backbone.num_layers, backbone.hidden_dim, backbone.num_heads,
+            backbone.intermediate_dim, backbone.vocabulary_size) == (2, 128, 2, 512, 30522)
+    assert tokenizer.vocabulary_size() == 30522
+    assert tokenizer.token_to_id("[CLS]") == 101
+    ids = ops.convert_to_numpy(tokenizer(["Hello World"]))[0].tolist()
+    assert ids == [7592, 2088]
+
+
+def test_minilm_loads_real_pretrained_weights():
+    backbone, tokenizer = load_backbone("minilm")
+    assert (backbone.num_layers, backbone.hidden_dim) == (6, 384)
+    inputs = {
+        "token_ids": np.array([[101, 7592, 2088, 102]], "int32"),
+        "segment_ids": np.zeros((1, 4), "int32"),
+        "padding_mask": np.ones((1, 4), "int32"),
+    }
+    first = ops.convert_to_numpy(backbone(inputs)["sequence_output"])
+    again, _ = load_backbone(str(minilm_directory()))  # the same checkpoint as a directory
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(again(inputs)["sequence_output"]), first, atol=1e-5
+    )
+    embeddings = ops.convert_to_numpy(backbone.token_embedding.embeddings)
+    assert abs(float(embeddings.std()) - 0.02) > 0.005  # trained, not the N(0, 0.02) init
+
+
+def test_keras_preset_directory_round_trip(tmp_path):
+    backbone, tokenizer = load_backbone("random:bert_tiny")
+    backbone.save_to_preset(str(tmp_path))
+    tokenizer.save_to_preset(str(tmp_path))
+    loaded, loaded_tokenizer = load_backbone(str(tmp_path))
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(loaded.token_embedding.embeddings),
+        ops.convert_to_numpy(backbone.token_embedding.embeddings),
+    )
+    assert loaded_tokenizer.vocabulary_size() == 30522
+
+
+def test_bad_specs_get_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="Unknown random backbone 'bert_huge'"):
+        load_backbone("random:bert_huge")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_backbone(str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="holds no config.json"):
+        load_backbone(str(tmp_path))
