@@ -13,9 +13,9 @@ glomo-keras summary --dataset mosi --backbone random:bert_base
 import argparse
 import sys
 
-from glomo_keras.commands import data, summary
+from glomo_keras.commands import data, export, summary, train
 
-COMMANDS = (summary, data)
+COMMANDS = (summary, data, train, export)
 
 
 def build_parser():

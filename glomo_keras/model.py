@@ -10,6 +10,7 @@ from glomo_keras.layers.global_guided_fusion import GlobalGuidedFusion
 from glomo_keras.layers.hidden_state_concatenation import HiddenStateConcatenation
 from glomo_keras.layers.noisy_top_k_moe import NoisyTopKMoE
 from glomo_keras.layers.sequence_encoder import SequenceEncoder
+from glomo_keras.optimization import make_optimizer
 
 MODALITY_NAMES = {"t": "text", "a": "acoustic", "v": "visual"}
 
@@ -127,9 +128,9 @@ class GLoMo(keras.Model):
         """Configures training with the loss on `prediction` only.
 
         Args:
-            optimizer: "auto" for AdamW with the config's learning rate,
-                epsilon and weight decay (none on biases and LayerNorm), or
-                any Keras optimizer.
+            optimizer: "auto" for `make_optimizer(config)`, AdamW with the
+                config's constant learning rate, epsilon and weight decay
+                (none on biases and LayerNorm), or any Keras optimizer.
             loss: "auto" for mean absolute error (regression) or sparse
                 categorical cross-entropy on logits (classification), or any
                 Keras loss applied to `prediction`.
@@ -137,14 +138,7 @@ class GLoMo(keras.Model):
             **kwargs: other `keras.Model.compile` arguments.
         """
         if optimizer == "auto":
-            optimizer = keras.optimizers.AdamW(
-                learning_rate=self.config.learning_rate,
-                epsilon=self.config.adam_epsilon,
-                weight_decay=self.config.weight_decay,
-            )
-            optimizer.exclude_from_weight_decay(
-                var_names=["bias", "gamma", "beta"]
-            )
+            optimizer = make_optimizer(self.config)
         if loss == "auto":
             loss = (
                 keras.losses.MeanAbsoluteError()

@@ -1,0 +1,170 @@
+"""`glomo-keras train` and the paper recipes (`recipes/train_<dataset>.py`).
+
+Example:
+
+```
+glomo-keras train --dataset mosei --data datasets/mosei.pkl --seeds 1111 1112
+python recipes/train_mosei.py            # the built-in sample when no data
+```
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+
+from glomo_keras.commands.summary import parse_overrides
+
+DEMO_EPOCHS = 6
+DEMO_LEARNING_RATE = 1e-4
+DEMO_BATCH_SIZE = 32
+
+
+def add_training_arguments(parser, dataset_required=True):
+    """Adds the flags shared by `glomo-keras train` and the recipes."""
+    parser.add_argument("--dataset", required=dataset_required,
+                        help="mosi, mosei, urfunny, mustard or cherma")
+    parser.add_argument("--data", help="the data file or CHERMA folder")
+    parser.add_argument("--backbone", help="KerasHub preset, directory, minilm, "
+                        "random:bert_base or random:bert_tiny")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int, help="global batch size")
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--seeds", type=int, nargs="+", metavar="S")
+    parser.add_argument("--output", help="run directory (default runs/<dataset>)")
+    parser.add_argument("--strategy", default="auto",
+                        choices=["auto", "default", "mirrored", "multi_worker"])
+    parser.add_argument("--virtual-devices", type=int, metavar="N",
+                        help="split the CPU (or one GPU) into N logical devices")
+    export = parser.add_mutually_exclusive_group()
+    export.add_argument("--export-dir", help="export base (default saved_models/<dataset>)")
+    export.add_argument("--no-export", action="store_true")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="FIELD=VALUE", help="override a GLoMoConfig field")
+    parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
+                        help="XLA compilation (default: off on CPU, Keras' choice on GPU)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="mixed_float16 on GPU, mixed_bfloat16 on CPU")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a finished run in --output")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not read or write the tokenised-data cache")
+
+
+def register(subparsers):
+    """Adds the `train` command to `subparsers`."""
+    parser = subparsers.add_parser("train", help="train GLoMo (model.fit)")
+    add_training_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _prepare_devices(args):
+    if args.virtual_devices:
+        from glomo_keras.training.distribution import split_devices
+
+        split_devices(args.virtual_devices)
+    if args.mixed_precision:
+        import keras
+        import tensorflow as tf
+
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "mixed_bfloat16")
+
+
+def build_config(args, **defaults):
+    """The `GLoMoConfig` of the flags, on top of recipe `defaults`."""
+    from glomo_keras.config import GLoMoConfig
+
+    values = dict(defaults)
+    for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"),
+                        ("learning_rate", "learning_rate")):
+        if getattr(args, flag) is not None:
+            values[field] = getattr(args, flag)
+    values.update(parse_overrides(args.overrides))
+    return GLoMoConfig.for_dataset(args.dataset, **values)
+
+
+def run(args, config_defaults=None, default_backbone="bert_base_en_uncased"):
+    """Runs training for parsed flags; returns the exit status."""
+    _prepare_devices(args)
+    from glomo_keras.training import RunExistsError
+    from glomo_keras.training import train
+
+    config = build_config(args, **(config_defaults or {}))
+    output = pathlib.Path(args.output or f"runs/{config.dataset}")
+    jit = "auto" if args.jit is None else args.jit
+    if args.jit is None and not _has_gpu():
+        jit = False
+    try:
+        results = train(
+            config, args.data, output,
+            backbone=args.backbone or default_backbone,
+            seeds=args.seeds, strategy=args.strategy,
+            export_dir=args.export_dir, export=not args.no_export,
+            jit_compile=jit, overwrite=args.overwrite, use_cache=not args.no_cache,
+        )
+    except RunExistsError as error:
+        print(f"glomo-keras train: {error}", file=sys.stderr)
+        return 2
+    print(f"results: {output / 'results.json'}")
+    if "export" in results:
+        print(f"SavedModel: {results['export']}")
+        print(f"serve it:   glomo-keras serve --model {pathlib.Path(results['export']).parent}")
+    print(f"TensorBoard: tensorboard --logdir {output / 'logs'}")
+    return 0
+
+
+def _has_gpu():
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def recipe_main(dataset, argv=None):
+    """The body of `recipes/train_<dataset>.py`.
+
+    Trains with the paper's hyper-parameters of `dataset` on
+    `datasets/<dataset>.pkl` (CHERMA: `datasets/CHERMA0723/`) with
+    `bert_base_en_uncased`. When that data is absent it says so first and
+    trains on the built-in sample (MOSEI layout, sentiment regression) with
+    the offline `minilm` backbone for a few epochs.
+
+    Args:
+        dataset: "mosi", "mosei", "urfunny", "mustard" or "cherma".
+        argv: flags (default `sys.argv[1:]`); the same as `glomo-keras train`.
+
+    Example:
+
+    ```python
+    sys.exit(recipe_main("mosei"))
+    ```
+    """
+    parser = argparse.ArgumentParser(
+        prog=f"train_{dataset}.py",
+        description=f"Train GLoMo on {dataset} with the paper's hyper-parameters.",
+    )
+    add_training_arguments(parser, dataset_required=False)
+    args = parser.parse_args(argv)
+    args.dataset = dataset
+    default_data = "datasets/CHERMA0723" if dataset == "cherma" else f"datasets/{dataset}.pkl"
+    args.data = args.data or default_data
+    if os.path.exists(args.data):
+        return run(args)
+    sample_path = pathlib.Path("datasets") / "glomo_sample_mosei.pkl"
+    print(
+        f"{args.data} not found: training on the built-in sample instead "
+        f"({sample_path}, MOSEI layout, sentiment regression) with the offline "
+        f"'minilm' backbone for {args.epochs or DEMO_EPOCHS} epochs. Put the "
+        f"real file at {default_data} (or pass --data) to reproduce the paper.",
+        flush=True,
+    )
+    from glomo_keras.data import sample
+
+    if not sample_path.exists():
+        sample.write(sample_path)
+    args.data = str(sample_path)
+    args.output = args.output or f"runs/{dataset}_sample"
+    demo = dict(epochs=DEMO_EPOCHS, learning_rate=DEMO_LEARNING_RATE,
+                batch_size=DEMO_BATCH_SIZE, task="regression", class_names=None,
+                text_encoder="bert", acoustic_columns=None, visual_columns=None)
+    return run(args, config_defaults=demo, default_backbone="minilm")

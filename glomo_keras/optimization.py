@@ -1,0 +1,54 @@
+"""The optimiser of spec §4: AdamW with a step learning-rate schedule."""
+
+import keras
+
+
+def step_schedule(config, steps_per_epoch):
+    """Learning rate ×`lr_decay_factor` from each epoch of `lr_decay_epochs`.
+
+    Args:
+        config: a `GLoMoConfig`.
+        steps_per_epoch: optimiser steps in one epoch.
+
+    Returns:
+        A `keras.optimizers.schedules.PiecewiseConstantDecay`.
+
+    Example:
+
+    ```python
+    schedule = step_schedule(GLoMoConfig.for_dataset("mosei"), 255)
+    float(schedule(80 * 255))  # 1e-6
+    ```
+    """
+    boundaries = [int(epoch * steps_per_epoch) for epoch in config.lr_decay_epochs]
+    values = [
+        config.learning_rate * config.lr_decay_factor**index
+        for index in range(len(boundaries) + 1)
+    ]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def make_optimizer(config, steps_per_epoch=None):
+    """AdamW (ε, weight decay from the config; none on biases and LayerNorm).
+
+    Args:
+        config: a `GLoMoConfig`.
+        steps_per_epoch: optimiser steps in one epoch, for the step
+            schedule; None for a constant learning rate.
+
+    Example:
+
+    ```python
+    model.compile(optimizer=make_optimizer(config, steps_per_epoch=10))
+    ```
+    """
+    learning_rate = config.learning_rate
+    if steps_per_epoch is not None:
+        learning_rate = step_schedule(config, steps_per_epoch)
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=learning_rate,
+        epsilon=config.adam_epsilon,
+        weight_decay=config.weight_decay,
+    )
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    return optimizer

@@ -1,0 +1,171 @@
+"""Distribution strategies for training: one device, several GPUs, several machines.
+
+`make_strategy(name, virtual_devices)` returns a `Distribution` whose
+`scope()` is entered while the model is built and compiled. On TensorFlow it
+wraps a `tf.distribute` strategy; on JAX it sets a
+`keras.distribution.DataParallel`. In both cases the global batch is split
+across the replicas.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+
+import keras
+
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+
+
+@dataclasses.dataclass
+class Distribution:
+    """A chosen strategy.
+
+    Args:
+        name: the strategy actually used ("default", "mirrored",
+            "multi_worker" or "jax_data_parallel").
+        num_replicas: replicas the global batch is split across.
+        is_chief: whether this process writes results, exports and logs.
+        strategy: the `tf.distribute.Strategy` (TensorFlow) or None.
+        worker_index: this process's index among the workers.
+    """
+
+    name: str
+    num_replicas: int
+    is_chief: bool = True
+    strategy: object = None
+    worker_index: int = 0
+
+    def working_directory(self, output):
+        """Where this process writes checkpoints and backups.
+
+        The chief writes into `output`; every other worker into
+        `output/workers/worker_<index>`, so that no two processes write the
+        same file.
+        """
+        if self.is_chief:
+            return output
+        return output / "workers" / f"worker_{self.worker_index}"
+
+    def scope(self):
+        """The context in which to build and compile the model."""
+        if self.strategy is None:
+            return contextlib.nullcontext()
+        return self.strategy.scope()
+
+
+def split_devices(count, gpu=None):
+    """Splits the CPU (or the first GPU) into `count` logical devices.
+
+    Must run before TensorFlow initialises its devices. On JAX it sets
+    `XLA_FLAGS=--xla_force_host_platform_device_count` instead, which works
+    while JAX has not started its backend.
+
+    Args:
+        count: int, the number of logical devices.
+        gpu: whether to split the first GPU; by default when one exists.
+
+    Example:
+
+    ```python
+    split_devices(2)
+    make_strategy("mirrored").num_replicas  # 2
+    ```
+    """
+    if keras.backend.backend() == "jax":
+        flag = f"--xla_force_host_platform_device_count={count}"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+        return
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    use_gpu = bool(gpus) if gpu is None else gpu
+    device = gpus[0] if use_gpu else tf.config.list_physical_devices("CPU")[0]
+    if use_gpu:
+        memory = 1024 * 4
+        configs = [
+            tf.config.LogicalDeviceConfiguration(memory_limit=memory)
+            for _ in range(count)
+        ]
+    else:
+        configs = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+    tf.config.set_logical_device_configuration(device, configs)
+
+
+def make_strategy(name="auto"):
+    """Builds the distribution for `name`.
+
+    `auto` picks `MirroredStrategy` when there are several GPUs (or several
+    logical devices from `split_devices`), the default strategy otherwise.
+    `multi_worker` reads the cluster from the `TF_CONFIG` environment
+    variable. Under JAX every strategy but `default` becomes
+    `keras.distribution.DataParallel` over the local devices.
+
+    Args:
+        name: one of `STRATEGIES`.
+
+    Returns:
+        A `Distribution`.
+
+    Example:
+
+    ```python
+    distribution = make_strategy("auto")
+    with distribution.scope():
+        model = GLoMo(config, backbone)
+    ```
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {name!r}; expected one of {list(STRATEGIES)}.")
+    if keras.backend.backend() == "jax":
+        return _jax_distribution(name)
+    if keras.backend.backend() != "tensorflow":
+        if name in ("mirrored", "multi_worker"):
+            raise ValueError(
+                f"--strategy {name} needs the TensorFlow or JAX backend, "
+                f"not {keras.backend.backend()}."
+            )
+        return Distribution("default", 1)
+    import tensorflow as tf
+
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy multi_worker needs the TF_CONFIG environment variable.")
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        resolver = strategy.cluster_resolver
+        is_chief = resolver.task_type in (None, "chief") or (
+            resolver.task_type == "worker"
+            and resolver.task_id == 0
+            and "chief" not in json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
+        )
+        return Distribution(
+            "multi_worker", strategy.num_replicas_in_sync, is_chief, strategy,
+            resolver.task_id or 0,
+        )
+    devices = _accelerators_or_logical_cpus(tf)
+    if name == "mirrored" or (name == "auto" and len(devices) > 1):
+        strategy = tf.distribute.MirroredStrategy(devices=devices)
+        return Distribution("mirrored", strategy.num_replicas_in_sync, True, strategy)
+    return Distribution("default", 1)
+
+
+def _accelerators_or_logical_cpus(tf):
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return [device.name for device in gpus]
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def _jax_distribution(name):
+    if name == "multi_worker":
+        raise ValueError(
+            "--strategy multi_worker uses TF_CONFIG and needs the TensorFlow "
+            "backend; on JAX start one process per host with "
+            "jax.distributed.initialize() and use --strategy mirrored."
+        )
+    devices = keras.distribution.list_devices()
+    if name == "default" or (name == "auto" and len(devices) == 1):
+        return Distribution("default", 1)
+    distribution = keras.distribution.DataParallel(devices=devices)
+    keras.distribution.set_distribution(distribution)
+    return Distribution("jax_data_parallel", len(devices))

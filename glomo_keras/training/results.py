@@ -1,0 +1,115 @@
+"""Aggregating per-seed results into `results.json` and a printed table."""
+
+import json
+import platform
+
+import keras
+import numpy as np
+
+
+def _scalars(metrics):
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+def _mean_std(per_seed, split):
+    keys = _scalars(next(iter(per_seed.values()))[split])
+    values = {k: [result[split][k] for result in per_seed.values()] for k in keys}
+    mean = {k: float(np.mean(v)) for k, v in values.items()}
+    std = {k: float(np.std(v, ddof=0)) for k, v in values.items()}
+    return mean, std
+
+
+def versions():
+    """Versions of the libraries a run depends on."""
+    import keras_hub
+    import tensorflow as tf
+
+    import glomo_keras
+
+    return {
+        "glomo_keras": glomo_keras.__version__,
+        "keras": keras.__version__,
+        "keras_hub": keras_hub.__version__,
+        "tensorflow": tf.__version__,
+        "backend": keras.backend.backend(),
+        "python": platform.python_version(),
+    }
+
+
+def summarise(per_seed, config, distribution, backbone):
+    """The results dict of a run.
+
+    Args:
+        per_seed: {seed: result} with `test`, `valid`, `best_epoch`,
+            `best_val_loss` per seed.
+        config: the resolved `GLoMoConfig`.
+        distribution: the `Distribution` used.
+        backbone: the backbone spec.
+
+    Returns:
+        dict with `per_seed`, `mean` and `std` (ddof 0; per split, every
+        scalar metric), `selected_seed` (lowest validation loss),
+        `num_replicas`, `strategy`, `backbone`, `config` and `versions`.
+
+    Example:
+
+    ```python
+    results = summarise({1111: result}, config, distribution, "minilm")
+    results["mean"]["test"]["mae"]
+    ```
+    """
+    per_seed = {str(seed): result for seed, result in per_seed.items()}
+    mean, std = {}, {}
+    for split in ("test", "valid"):
+        mean[split], std[split] = _mean_std(per_seed, split)
+    selected = min(
+        per_seed,
+        key=lambda seed: (
+            per_seed[seed]["best_val_loss"]
+            if per_seed[seed]["best_val_loss"] is not None
+            else float("inf")
+        ),
+    )
+    return {
+        "per_seed": per_seed,
+        "mean": mean,
+        "std": std,
+        "selected_seed": int(selected),
+        "num_replicas": distribution.num_replicas,
+        "strategy": distribution.name,
+        "backbone": backbone,
+        "config": config.to_dict(),
+        "versions": versions(),
+    }
+
+
+def format_table(results):
+    """A short human table: one row per seed, then mean ± std (test split).
+
+    Example:
+
+    ```python
+    print(format_table(results))
+    ```
+    """
+    keys = list(results["mean"]["test"])
+    width = max(10, *(len(k) + 1 for k in keys))
+    lines = ["test metrics".ljust(12) + "".join(k.rjust(width) for k in keys)]
+    for seed, result in results["per_seed"].items():
+        row = f"seed {seed}".ljust(12)
+        lines.append(row + "".join(f"{result['test'][k]:{width}.4f}" for k in keys))
+    lines.append("mean".ljust(12) + "".join(
+        f"{results['mean']['test'][k]:{width}.4f}" for k in keys))
+    lines.append("std".ljust(12) + "".join(
+        f"{results['std']['test'][k]:{width}.4f}" for k in keys))
+    return "\n".join(lines)
+
+
+def write_results(results, output):
+    """Writes `results.json` (last, atomically) and `results.txt`; prints the table."""
+    table = format_table(results)
+    (output / "results.txt").write_text(table + "\n")
+    temporary = output / "results.json.tmp"
+    temporary.write_text(json.dumps(results, indent=1))
+    temporary.replace(output / "results.json")
+    print(table)

@@ -1,0 +1,271 @@
+"""`train`: fit GLoMo on a dataset for one or more seeds, select, score, export.
+
+The run directory holds:
+- `results.json` and `results.txt` (written last: a finished run);
+- `seed_<S>/best.weights.h5`, `seed_<S>/model.keras` (selected weights),
+  `seed_<S>/history.json`, `seed_<S>/result.json` (a finished seed);
+- `predictions/test_seed<S>.csv` (`id,label,prediction`);
+- `logs/seed_<S>/` (TensorBoard: `train/`, `validation/`, `glomo/`);
+- `backup/seed_<S>/` (`BackupAndRestore`; removed when the seed finishes);
+- `preprocessing.json` (how the data was encoded).
+"""
+
+import csv
+import json
+import pathlib
+import shutil
+import sys
+import time
+
+import keras
+import numpy as np
+
+from glomo_keras.backbones import load_backbone
+from glomo_keras.config import GLoMoConfig
+from glomo_keras.data import load
+from glomo_keras.data import make_dataset
+from glomo_keras.data.loading import LoadedDataset
+from glomo_keras.model import GLoMo
+from glomo_keras.optimization import make_optimizer
+from glomo_keras.training.distribution import make_strategy
+from glomo_keras.training.monitor import ValidationMonitor
+from glomo_keras.training.monitor import predict_with_gates
+from glomo_keras.training.monitor import read_history
+from glomo_keras.training.monitor import task_metrics
+from glomo_keras.training.results import summarise
+from glomo_keras.training.results import write_results
+from glomo_keras.training.run_export import export_run
+
+
+class RunExistsError(RuntimeError):
+    """The output directory already holds a finished run."""
+
+
+def log(message):
+    """Prints one progress line to stderr, flushed."""
+    print(f"[glomo-keras {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def prepare_data(config, data, tokenizer, use_cache=True):
+    """Loads `data` (a path or a `LoadedDataset`) and fits the config to it.
+
+    The feature dims always come from the data; a file's task must match the
+    config's.
+
+    Returns:
+        `(config, dataset)`.
+    """
+    if not isinstance(data, LoadedDataset):
+        data = load(
+            data,
+            tokenizer=tokenizer,
+            max_length=config.max_sequence_length,
+            acoustic_columns=_column_list(config.acoustic_columns),
+            visual_columns=_column_list(config.visual_columns),
+            use_cache=use_cache,
+        )
+    stored = data.stored_dims
+    changes = {"acoustic_dim": stored["acoustic"], "visual_dim": stored["visual"]}
+    if stored.get("text"):
+        changes["text_dim"] = stored["text"]
+    if data.task != config.task:
+        raise ValueError(
+            f"{data.source}: the data is a {data.task} task but the "
+            f"{config.dataset} config is {config.task}."
+        )
+    if data.class_names:
+        changes["class_names"] = tuple(data.class_names)
+    return config.replace(**changes), data
+
+
+def _column_list(columns):
+    return None if columns is None else list(range(*columns))
+
+
+def _hparams(config, seed, num_replicas):
+    values = {
+        key: (str(value) if isinstance(value, (tuple, list)) or value is None else value)
+        for key, value in config.to_dict().items()
+    }
+    values.update(seed=seed, num_replicas=num_replicas)
+    return values
+
+
+def train(
+    config,
+    data,
+    output_dir,
+    backbone="minilm",
+    seeds=None,
+    strategy="auto",
+    export_dir=None,
+    export=True,
+    jit_compile="auto",
+    overwrite=False,
+    use_cache=True,
+    verbose="auto",
+):
+    """Trains GLoMo once per seed, selects on validation and scores test.
+
+    Each seed keeps the epoch with the lowest validation loss and scores the
+    test split once with it. Killed runs resume: rerunning the same call
+    continues each seed from its last finished epoch (`BackupAndRestore`)
+    and skips finished seeds. With `export`, the seed with the lowest
+    validation loss is exported as a SavedModel.
+
+    Args:
+        config: a `GLoMoConfig`.
+        data: a data file/folder path or a `LoadedDataset`.
+        output_dir: the run directory.
+        backbone: the backbone spec of `load_backbone` (BERT text branch).
+        seeds: list of ints; default `[config.seed]`.
+        strategy: "auto", "default", "mirrored" or "multi_worker".
+        export_dir: the export base (`<export_dir>/<version>/`); default
+            `saved_models/<dataset>`.
+        export: whether to export the selected model.
+        jit_compile: passed to `model.compile` ("auto": XLA off on CPU).
+        overwrite: replace a finished run in `output_dir`.
+        use_cache: use the tokenised-data cache.
+        verbose: Keras `fit` verbosity ("auto", 0, 1 or 2).
+
+    Returns:
+        The results dict (also in `output_dir/results.json`).
+
+    Raises:
+        RunExistsError: `output_dir` holds a finished run and not `overwrite`.
+
+    Example:
+
+    ```python
+    results = train(GLoMoConfig.for_dataset("mosei"), "datasets/mosei.pkl",
+                    "runs/mosei", backbone="bert_base_en_uncased",
+                    seeds=[1111, 1112])
+    results["mean"]["test"]["mae"]
+    ```
+    """
+    output = pathlib.Path(output_dir)
+    if (output / "results.json").exists():
+        if not overwrite:
+            raise RunExistsError(
+                f"{output} holds a finished run (results.json); pass --overwrite "
+                "to replace it or choose another --output."
+            )
+        shutil.rmtree(output)
+    output.mkdir(parents=True, exist_ok=True)
+    seeds = list(seeds or [config.seed])
+    distribution = make_strategy(strategy)
+    log(f"strategy {distribution.name}: {distribution.num_replicas} replica(s), "
+        f"backend {keras.backend.backend()}")
+    uses_bert = "t" in config.modalities and config.text_encoder == "bert"
+    tokenizer = load_backbone(backbone)[1] if uses_bert else None
+    config, dataset = prepare_data(config, data, tokenizer, use_cache)
+    log(f"data {dataset.source}: format {dataset.format}, dims {dataset.dims}, "
+        f"train/valid/test {len(dataset.train)}/{len(dataset.valid)}/{len(dataset.test)}")
+    if distribution.is_chief:
+        (output / "preprocessing.json").write_text(
+            json.dumps(dataset.settings.to_dict(), indent=1)
+        )
+    per_seed, started = {}, time.time()
+    for index, seed in enumerate(seeds):
+        per_seed[seed] = _train_seed(
+            config.replace(seed=seed), dataset, output, backbone, distribution,
+            jit_compile, verbose,
+        )
+        elapsed = time.time() - started
+        remaining = elapsed / (index + 1) * (len(seeds) - index - 1)
+        log(f"seed {seed} done ({index + 1}/{len(seeds)}), best epoch "
+            f"{per_seed[seed]['best_epoch']}, ETA {remaining / 60:.1f} min")
+    results = summarise(per_seed, config, distribution, backbone)
+    if export and distribution.is_chief:
+        results["export"] = str(export_run(output, export_dir, results))
+        log(f"exported seed {results['selected_seed']} to {results['export']}")
+    if distribution.is_chief:
+        write_results(results, output)
+    return results
+
+
+def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compile, verbose):
+    seed = config.seed
+    work = distribution.working_directory(output)
+    seed_dir = work / f"seed_{seed}"
+    finished = seed_dir / "result.json"
+    if finished.exists():
+        log(f"seed {seed} already finished; reading {finished}")
+        return json.loads(finished.read_text())
+    seed_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    batch_size = config.batch_size
+    train_ds = make_dataset(dataset.train, batch_size, shuffle=True, seed=seed)
+    valid_ds = make_dataset(dataset.valid, batch_size)
+    test_ds = make_dataset(dataset.test, batch_size)
+    steps_per_epoch = -(-len(dataset.train) // batch_size)
+    with distribution.scope():
+        backbone = _backbone(config, backbone_spec)
+        model = GLoMo(config, backbone)
+        model.compile(
+            optimizer=make_optimizer(config, steps_per_epoch), jit_compile=jit_compile
+        )
+    history_path = seed_dir / "history.json"
+    best_so_far = min(
+        (entry["val_loss"] for entry in read_history(history_path)), default=None
+    )
+    weights_path = seed_dir / "best.weights.h5"
+    callbacks = [
+        ValidationMonitor(
+            config, valid_ds, dataset.valid.labels, output / "logs" / f"seed_{seed}" / "glomo",
+            history_path=history_path if distribution.is_chief else None,
+            hparams=_hparams(config, seed, distribution.num_replicas),
+            write=distribution.is_chief,
+        ),
+        keras.callbacks.ModelCheckpoint(
+            str(weights_path), monitor="val_loss", save_best_only=True,
+            save_weights_only=True, initial_value_threshold=best_so_far,
+        ),
+        keras.callbacks.TensorBoard(str(work / "logs" / f"seed_{seed}")),
+        keras.callbacks.BackupAndRestore(str(work / "backup" / f"seed_{seed}")),
+    ]
+    log(f"seed {seed}: {config.epochs} epochs of {steps_per_epoch} steps "
+        f"(global batch {batch_size})")
+    model.fit(
+        train_ds, validation_data=valid_ds, epochs=config.epochs,
+        callbacks=callbacks, verbose=verbose,
+    )
+    history = read_history(history_path) if distribution.is_chief else []
+    best = min(history, key=lambda entry: entry["val_loss"]) if history else None
+    model.load_weights(str(weights_path))
+    test_outputs, _ = predict_with_gates(model, test_ds)
+    valid_outputs, _ = predict_with_gates(model, valid_ds)
+    result = {
+        "seed": seed,
+        "best_epoch": None if best is None else best["epoch"] + 1,
+        "best_val_loss": None if best is None else best["val_loss"],
+        "test": task_metrics(config, dataset.test.labels, test_outputs["prediction"]),
+        "valid": task_metrics(config, dataset.valid.labels, valid_outputs["prediction"]),
+    }
+    if distribution.is_chief:
+        model.save(seed_dir / "model.keras")
+        _write_predictions(
+            output / "predictions" / f"test_seed{seed}.csv", dataset.test,
+            test_outputs["prediction"], config,
+        )
+    finished.write_text(json.dumps(result, indent=1))
+    shutil.rmtree(work / "backup" / f"seed_{seed}", ignore_errors=True)
+    return result
+
+
+def _backbone(config, spec):
+    if "t" in config.modalities and config.text_encoder == "bert":
+        return load_backbone(spec)[0]
+    return None
+
+
+def _write_predictions(path, split, predictions, config):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["id", "label", "prediction"])
+        for segment, label, prediction in zip(split.ids, split.labels, predictions):
+            if config.task == "regression":
+                writer.writerow([segment, f"{float(label):.6f}", f"{float(prediction[0]):.6f}"])
+            else:
+                writer.writerow([segment, int(label), int(np.argmax(prediction))])
