@@ -11,7 +11,12 @@ model = GLoMo(GLoMoConfig.for_dataset("mosei"), backbone)
 ```
 """
 
-from glomo_keras.config import GLoMoConfig
-from glomo_keras.model import GLoMo
+import os
+
+# Quiet TensorFlow's C++ start-up logs unless the user asked for them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from glomo_keras.config import GLoMoConfig  # noqa: E402
+from glomo_keras.model import GLoMo  # noqa: E402
 
 __version__ = "0.1.0"

@@ -228,7 +228,7 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         f"(global batch {batch_size})")
     model.fit(
         train_ds, validation_data=valid_ds, epochs=config.epochs,
-        callbacks=callbacks, verbose=verbose,
+        callbacks=callbacks, verbose=verbose, shuffle=False,
     )
     history = read_history(history_path) if distribution.is_chief else []
     best = min(history, key=lambda entry: entry["val_loss"]) if history else None

@@ -1,0 +1,414 @@
+"""`Predictor`: an exported GLoMo SavedModel, run with TensorFlow alone.
+
+The Predictor loads the `serving_default` signature with
+`tf.saved_model.load` and the preprocessing settings from the export's
+asset; it never builds a Keras model. `predict` runs model inputs,
+`analyze` runs raw utterances through `glomo_keras.data.encode` first, so a
+request is tokenised, aligned and padded exactly as training did.
+"""
+
+import json
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from glomo_keras.data import DataFormatError, PreprocessingSettings, encode
+
+ASSET_NAME = "glomo_preprocessing.json"
+SIGNATURE_NAME = "serving_default"
+OUTPUT_NAMES = ("prediction", "global_weights", "local_weights")
+MODALITY_NAMES = ("text", "acoustic", "visual")
+
+# Inputs that share their sequence axis (axis 1).
+SEQUENCE_GROUPS = (
+    ("token_ids", "padding_mask", "segment_ids"),
+    ("text_features", "text_mask"),
+    ("acoustic", "acoustic_mask"),
+    ("visual", "visual_mask"),
+)
+
+# The fields of an `analyze` instance, per data format.
+REQUEST_FIELDS = {
+    "mag": ("words", "acoustic", "visual"),
+    "hkt": ("words", "context", "acoustic", "visual"),
+    "mmsa": ("text_bert", "acoustic", "visual", "acoustic_length", "visual_length"),
+    "cherma": ("text_features", "acoustic", "visual"),
+}
+
+
+def model_versions(base):
+    """The version numbers of a model base folder (TF Serving layout), sorted.
+
+    Only folders named by a non-negative integer count; others (such as an
+    export in progress) are ignored.
+
+    Args:
+        base: a folder holding version folders `1/`, `2/`, ...
+
+    Example:
+
+    ```python
+    model_versions("saved_models/mosi")   # [1, 2]
+    ```
+    """
+    base = pathlib.Path(base)
+    if not base.is_dir():
+        return []
+    return sorted(
+        int(child.name) for child in base.iterdir()
+        if child.is_dir() and child.name.isdigit()
+    )
+
+
+def resolve_version(path):
+    """The version folder and number that `path` designates.
+
+    Args:
+        path: a version folder (`saved_models/mosi/2`), or a model base folder
+            (`saved_models/mosi`), whose highest version is taken.
+
+    Returns:
+        (folder, version): a `pathlib.Path` and an int.
+
+    Raises:
+        FileNotFoundError: `path` is neither.
+
+    Example:
+
+    ```python
+    folder, version = resolve_version("saved_models/mosi")   # (.../mosi/2, 2)
+    ```
+    """
+    path = pathlib.Path(path)
+    if (path / "saved_model.pb").is_file() and path.name.isdigit():
+        return path, int(path.name)
+    versions = model_versions(path)
+    if versions and (path / str(versions[-1]) / "saved_model.pb").is_file():
+        return path / str(versions[-1]), versions[-1]
+    raise FileNotFoundError(
+        f"{path} is neither a SavedModel version folder (e.g. saved_models/mosi/1) "
+        "nor a model folder holding integer version folders with a saved_model.pb"
+    )
+
+
+class Predictor:
+    """Runs an exported GLoMo SavedModel with TensorFlow only.
+
+    Args:
+        path: a version folder written by
+            `glomo_keras.export.export_saved_model`, or its model base folder
+            (the highest version is used).
+
+    Attributes:
+        path: the version folder loaded.
+        version: its version number.
+        name: the model name: the base folder's name.
+        settings: the `PreprocessingSettings` saved with the model.
+        model_config: the `GLoMoConfig.to_dict()` saved with the model.
+        export_metadata: the `metadata` dict given at export.
+        input_specs: `{name: tf.TensorSpec}` of the signature.
+
+    Example:
+
+    ```python
+    predictor = Predictor("saved_models/mosi")
+    predictor.analyze([{"words": ["so", "good"],
+                        "acoustic": [[0.1] * 74] * 2, "visual": [[0.2] * 47] * 2}])
+    # [{"sentiment": 1.7, "modality_weights": {"text": 0.6, ...}}]
+    ```
+    """
+
+    def __init__(self, path):
+        self.path, self.version = resolve_version(path)
+        self.name = self.path.parent.name
+        self._loaded = tf.saved_model.load(str(self.path))
+        if SIGNATURE_NAME not in self._loaded.signatures:
+            raise ValueError(f"{self.path} has no {SIGNATURE_NAME!r} signature")
+        self._function = self._loaded.signatures[SIGNATURE_NAME]
+        self.input_specs = self._function.structured_input_signature[1]
+        self.output_specs = self._function.structured_outputs
+        missing = sorted(set(OUTPUT_NAMES) - set(self.output_specs))
+        if missing:
+            raise ValueError(f"{self.path}: the signature lacks the outputs {missing}")
+        asset_path = self.path / "assets" / ASSET_NAME
+        if not asset_path.is_file():
+            raise FileNotFoundError(f"{asset_path} is missing: not a glomo_keras export")
+        asset = json.loads(asset_path.read_text(encoding="utf-8"))
+        self.settings = PreprocessingSettings.from_dict(asset["preprocessing"])
+        self.model_config = asset["model_config"]
+        self.export_metadata = asset["metadata"]
+        self._check_class_names()
+        self._tokenizer = (
+            self.settings.make_tokenizer() if self.settings.vocabulary else None
+        )
+
+    def _check_class_names(self):
+        width = self.output_specs["prediction"].shape[-1]
+        if self.settings.task == "classification" and width != len(
+            self.settings.class_names
+        ):
+            raise ValueError(
+                f"{self.path}: the model predicts {width} logits but the "
+                f"preprocessing settings name {len(self.settings.class_names)} "
+                f"classes {self.settings.class_names}"
+            )
+
+    def predict(self, inputs):
+        """Runs the signature on model inputs.
+
+        Args:
+            inputs: `{name: array-like}` with every input of the signature,
+                batch axis first (spec "Inputs"); ids and masks integral,
+                features finite numbers.
+
+        Returns:
+            `{"prediction", "global_weights", "local_weights": np.ndarray}`.
+
+        Raises:
+            ValueError: a missing or unknown input, a value of the wrong kind,
+                rank or feature dim, inconsistent batch or sequence lengths,
+                a sequence longer than the model was trained for, or a
+                non-finite feature value. The message names the input.
+
+        Example:
+
+        ```python
+        outputs = predictor.predict(encode(utterances, predictor.settings))
+        outputs["prediction"].shape   # (N, 1)
+        ```
+        """
+        if not isinstance(inputs, dict):
+            raise ValueError(
+                f"inputs must map input names to arrays, found a {type(inputs).__name__}"
+            )
+        unknown = sorted(set(inputs) - set(self.input_specs))
+        missing = sorted(set(self.input_specs) - set(inputs))
+        if unknown or missing:
+            raise ValueError(
+                f"expected the inputs {sorted(self.input_specs)}; "
+                f"missing {missing}, unknown {unknown}"
+            )
+        arrays = {
+            name: _checked_array(name, inputs[name], spec)
+            for name, spec in self.input_specs.items()
+        }
+        self._check_lengths(arrays)
+        tensors = {name: tf.constant(array) for name, array in arrays.items()}
+        try:
+            outputs = self._function(**tensors)
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(f"the model rejected the inputs: {error.message}") from None
+        return {name: outputs[name].numpy() for name in OUTPUT_NAMES}
+
+    def _check_lengths(self, arrays):
+        sizes = {name: array.shape[0] for name, array in arrays.items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"the inputs have different batch sizes: {sizes}")
+        if 0 in sizes.values():
+            raise ValueError("the batch is empty")
+        limits = self._sequence_limits()
+        for group in SEQUENCE_GROUPS:
+            lengths = {name: arrays[name].shape[1] for name in group if name in arrays}
+            if not lengths:
+                continue
+            if len(set(lengths.values())) > 1:
+                raise ValueError(
+                    f"inputs {sorted(lengths)} must share their sequence length; "
+                    f"found {lengths}"
+                )
+            name, length = next(iter(lengths.items()))
+            if not 1 <= length <= limits[group[0]]:
+                raise ValueError(
+                    f"input {name!r} has {length} steps; this model takes 1 to "
+                    f"{limits[group[0]]} (the padded length of its training data)"
+                )
+
+    def _sequence_limits(self):
+        settings = self.settings
+        return {
+            "token_ids": settings.max_length,
+            "text_features": settings.max_length,
+            "acoustic": settings.acoustic_length,
+            "visual": settings.visual_length,
+        }
+
+    def analyze(self, instances):
+        """Sentiment (or class probabilities) and modality weights of utterances.
+
+        Each instance is encoded with `glomo_keras.data.encode` and the
+        model's preprocessing settings (tokenisation, word alignment, column
+        selection, padding), as in training; non-finite feature values become
+        0 there, as in training. The modality weights are the GLOBAL
+        attention weights `W_g` of the fusion (spec §3.5: the weights of the
+        mixup), in the order text, acoustic, visual; a modality the model
+        leaves out has weight 0.
+
+        Args:
+            instances: a list of dicts. MAG models: `{"words": [...],
+                "acoustic": [[...] per word], "visual": [[...] per word]}`
+                with the stored feature dims; HKT models also take
+                `"context"` (a list of sentences, each a list of words, whose
+                rows come first); MMSA models take `"text_bert"`, CHERMA
+                models `"text_features"`.
+
+        Returns:
+            one dict per instance. Regression: `{"sentiment": float,
+            "modality_weights": {"text", "acoustic", "visual": float}}`.
+            Classification: `{"probabilities": {class: float}, "label":
+            class name, "modality_weights": {...}}`, the probabilities a
+            softmax of the logits.
+
+        Raises:
+            ValueError: an instance does not fit the model; the message names
+                the instance index and the field.
+
+        Example:
+
+        ```python
+        predictor.analyze([{"words": ["not", "good"],
+                            "acoustic": acoustic_rows, "visual": visual_rows}])
+        # [{"sentiment": -1.2, "modality_weights": {"text": 0.5, ...}}]
+        ```
+        """
+        if not isinstance(instances, (list, tuple)) or not instances:
+            raise ValueError("instances must be a non-empty list of utterances")
+        allowed = REQUEST_FIELDS[self.settings.format]
+        for index, instance in enumerate(instances):
+            if not isinstance(instance, dict):
+                raise ValueError(
+                    f"instance {index}: expected an object with the fields "
+                    f"{list(allowed)}, found a {type(instance).__name__}"
+                )
+            unknown = sorted(set(instance) - set(allowed))
+            if unknown:
+                raise ValueError(
+                    f"instance {index}: unknown fields {unknown}; a "
+                    f"{self.settings.format!r} model takes {list(allowed)}"
+                )
+        try:
+            inputs = encode(instances, self.settings, self._tokenizer)
+        except DataFormatError as error:
+            where = f"instance {error.index}" if error.index is not None else "request"
+            if error.field is not None:
+                where += f", field {error.field!r}"
+            raise ValueError(f"{where}: {error.detail}") from None
+        outputs = self.predict(inputs)
+        return [
+            self._describe(outputs, index) for index in range(len(instances))
+        ]
+
+    def _describe(self, outputs, index):
+        weights = outputs["global_weights"][index]
+        result = {}
+        prediction = outputs["prediction"][index]
+        if self.settings.task == "regression":
+            result["sentiment"] = float(prediction[0])
+        else:
+            probabilities = _softmax(prediction.astype(np.float64))
+            names = self.settings.class_names
+            result["probabilities"] = {
+                str(name): float(p) for name, p in zip(names, probabilities)
+            }
+            result["label"] = str(names[int(np.argmax(probabilities))])
+        result["modality_weights"] = {
+            name: float(weight) for name, weight in zip(MODALITY_NAMES, weights)
+        }
+        return result
+
+    def metadata(self):
+        """The signature, version and preprocessing of the model, as JSON-ready data.
+
+        Returns:
+            dict with `name`, `version`, `signature_name`, `inputs` and
+            `outputs` (`{name: {"dtype": str, "shape": [int or None]}}`),
+            `preprocessing` (format, task, class names, lengths, feature dims
+            before and after the column selection, vocabulary size, dataset),
+            `model_config` and `export_metadata`.
+
+        Example:
+
+        ```python
+        predictor.metadata()["inputs"]["acoustic"]
+        # {"dtype": "float32", "shape": [None, None, 74]}
+        ```
+        """
+        settings = self.settings
+        return {
+            "name": self.name,
+            "version": self.version,
+            "signature_name": SIGNATURE_NAME,
+            "inputs": _describe_specs(self.input_specs),
+            "outputs": _describe_specs(self.output_specs),
+            "preprocessing": {
+                "format": settings.format,
+                "task": settings.task,
+                "class_names": settings.class_names,
+                "max_length": settings.max_length,
+                "acoustic_length": settings.acoustic_length,
+                "visual_length": settings.visual_length,
+                "stored_dims": settings.stored_dims,
+                "input_dims": settings.dims,
+                "acoustic_columns": settings.acoustic_columns,
+                "visual_columns": settings.visual_columns,
+                "vocabulary_size": len(settings.vocabulary or ()),
+                "dataset": settings.dataset,
+                "request_fields": list(REQUEST_FIELDS[settings.format]),
+            },
+            "model_config": self.model_config,
+            "export_metadata": self.export_metadata,
+        }
+
+
+def _describe_specs(specs):
+    return {
+        name: {"dtype": spec.dtype.name, "shape": spec.shape.as_list()}
+        for name, spec in sorted(specs.items())
+    }
+
+
+def _checked_array(name, value, spec):
+    """`value` as a numpy array of the spec's dtype, or a ValueError naming `name`."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        array = None
+    if array is None or array.dtype.kind not in "iuf":
+        raise ValueError(
+            f"input {name!r} must be a rectangular array of numbers "
+            "(all rows of the same length)"
+        )
+    rank = spec.shape.rank
+    if array.ndim != rank:
+        raise ValueError(
+            f"input {name!r} must have rank {rank} (shape "
+            f"{_shape_text(spec.shape)}), found shape {array.shape}"
+        )
+    for axis, dim in enumerate(spec.shape.as_list()):
+        if dim is not None and array.shape[axis] != dim:
+            raise ValueError(
+                f"input {name!r} must have {dim} values on axis {axis} (shape "
+                f"{_shape_text(spec.shape)}), found shape {array.shape}"
+            )
+    if spec.dtype.is_integer:
+        info = np.iinfo(spec.dtype.as_numpy_dtype)
+        integral = np.isfinite(array).all() and (np.round(array) == array).all()
+        if not integral or array.min(initial=0) < info.min or array.max(initial=0) > info.max:
+            raise ValueError(f"input {name!r} must hold {spec.dtype.name} integers")
+        return array.astype(spec.dtype.as_numpy_dtype)
+    with np.errstate(over="ignore"):
+        array = array.astype(spec.dtype.as_numpy_dtype)
+    if not np.isfinite(array).all():
+        raise ValueError(f"input {name!r} holds non-finite values (nan, inf or too large)")
+    return array
+
+
+def _shape_text(shape):
+    dims = ["B" if axis == 0 else ("?" if dim is None else str(dim))
+            for axis, dim in enumerate(shape.as_list())]
+    return f"[{', '.join(dims)}]"
+
+
+def _softmax(logits):
+    exponentials = np.exp(logits - logits.max())
+    return exponentials / exponentials.sum()

@@ -1,0 +1,173 @@
+"""Tests for `glomo_keras.export`: TF Serving layout, asset, fresh-process outputs.
+
+Also home of the tiny preprocessing settings the serving tests share.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+from tiny_model import SEQUENCE_LENGTH
+from tiny_model import VOCABULARY_SIZE
+from tiny_model import tiny_backbone
+from tiny_model import tiny_batch
+from tiny_model import tiny_config
+
+from glomo_keras import GLoMo
+from glomo_keras import export
+from glomo_keras.data import PreprocessingSettings
+from glomo_keras.export import export_saved_model
+
+# A WordPiece vocabulary of exactly the tiny backbone's size.
+TINY_VOCABULARY = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "the", "movie", "was",
+    "good", "bad", "so", "not", "great", "fun", "i", "love", "it", "play", "##ing",
+]
+assert len(TINY_VOCABULARY) == VOCABULARY_SIZE
+
+METADATA = {"run": "runs/tiny", "seed": 5576, "test": {"mae": 0.5}}
+
+# Run in a fresh interpreter: plain TensorFlow, no glomo_keras.
+FRESH_PROCESS_CHECK = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+folder, batch_path = sys.argv[1], sys.argv[2]
+signature = tf.saved_model.load(folder).signatures["serving_default"]
+batch = np.load(batch_path)
+results = {"inputs": sorted(signature.structured_input_signature[1]),
+           "outputs": sorted(signature.structured_outputs)}
+for prefix in ("full", "short"):
+    inputs = {k[len(prefix) + 1:]: tf.constant(v) for k, v in batch.items()
+              if k.startswith(prefix + "_")}
+    outputs = signature(**inputs)
+    results[prefix] = {
+        name: float(np.abs(outputs[name].numpy() - batch["expected_" + prefix + "_" + name]).max())
+        for name in ("prediction", "global_weights", "local_weights")
+    }
+results["glomo_keras_imported"] = any(m.startswith("glomo_keras") for m in sys.modules)
+print(json.dumps(results))
+"""
+
+
+def tiny_settings(config):
+    """MAG (or, for UR-FUNNY/MUStARD configs, HKT) settings fitting a tiny config."""
+    word_aligned = config.dataset in ("urfunny", "mustard")
+
+    def columns(selection):
+        return None if selection is None else list(range(*selection))
+
+    return PreprocessingSettings(
+        format="hkt" if word_aligned else "mag",
+        max_length=SEQUENCE_LENGTH,
+        acoustic_length=SEQUENCE_LENGTH,
+        visual_length=SEQUENCE_LENGTH,
+        stored_dims={"acoustic": config.acoustic_dim, "visual": config.visual_dim,
+                     "text": None},
+        task=config.task,
+        class_names=list(config.class_names) if config.class_names else None,
+        acoustic_columns=columns(config.acoustic_columns),
+        visual_columns=columns(config.visual_columns),
+        vocabulary=TINY_VOCABULARY,
+        dataset=config.dataset,
+    )
+
+
+def outputs_of(model, inputs):
+    """The Keras model's outputs as numpy arrays."""
+    return {k: ops.convert_to_numpy(v) for k, v in model(inputs, training=False).items()}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    keras.utils.set_random_seed(7)
+    config = tiny_config()
+    model = GLoMo(config, tiny_backbone())
+    base = tmp_path_factory.mktemp("saved_models") / "tiny_mosi"
+    first = export_saved_model(model, tiny_settings(config), base, metadata=METADATA)
+    second = export_saved_model(model, tiny_settings(config).to_dict(), base)
+    return model, base, first, second
+
+
+def test_versions_follow_the_tf_serving_layout(exported):
+    _, base, first, second = exported
+    assert (first, second) == (base / "1", base / "2")
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]
+    for folder in (first, second):
+        assert (folder / "saved_model.pb").is_file()
+        assert (folder / "variables").is_dir()
+        assert (folder / "assets" / "glomo_preprocessing.json").is_file()
+
+
+def test_asset_holds_settings_config_and_metadata(exported):
+    model, _, first, second = exported
+    asset = json.loads((first / "assets" / "glomo_preprocessing.json").read_text())
+    assert asset["preprocessing"] == tiny_settings(model.config).to_dict()
+    assert asset["preprocessing"]["vocabulary"] == TINY_VOCABULARY
+    assert asset["model_config"] == model.config.to_dict()
+    assert asset["metadata"] == METADATA
+    second_asset = json.loads((second / "assets" / "glomo_preprocessing.json").read_text())
+    assert second_asset["metadata"] == {}
+
+
+def test_fresh_tensorflow_process_reproduces_the_keras_outputs(exported, tmp_path):
+    model, _, first, _ = exported
+    full = tiny_batch(model.config, batch=4, seed=3)
+    short = {name: value[:1, :5] for name, value in full.items()}
+    arrays = {}
+    for prefix, inputs in (("full", full), ("short", short)):
+        arrays.update({f"{prefix}_{k}": v for k, v in inputs.items()})
+        arrays.update({f"expected_{prefix}_{k}": v
+                       for k, v in outputs_of(model, inputs).items()})
+    batch_path = tmp_path / "batch.npz"
+    np.savez(batch_path, **arrays)
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS_CHECK, str(first), str(batch_path)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["glomo_keras_imported"] is False
+    assert report["inputs"] == sorted(model.input)
+    assert report["outputs"] == ["global_weights", "local_weights", "prediction"]
+    for prefix in ("full", "short"):
+        for name, difference in report[prefix].items():
+            assert difference <= 1e-5, (prefix, name, difference)
+
+
+def test_mismatched_settings_are_refused_before_writing(exported, tmp_path):
+    model, *_ = exported
+    settings = tiny_settings(model.config).to_dict()
+    settings["stored_dims"]["acoustic"] = 9
+    with pytest.raises(ValueError, match="'acoustic' has 5 features .* give 9"):
+        export_saved_model(model, settings, tmp_path / "wrong")
+    assert not (tmp_path / "wrong").exists()
+    settings = tiny_settings(model.config).to_dict()
+    settings.update(task="classification", class_names=["a", "b"])
+    with pytest.raises(ValueError, match="task is 'regression'"):
+        export_saved_model(model, settings, tmp_path / "wrong")
+
+
+def test_a_failed_export_leaves_no_version(exported, tmp_path, monkeypatch):
+    model, *_ = exported
+
+    def crash(*args):
+        path = args[-1]
+        os.makedirs(path)
+        (path / "saved_model.pb").write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export, "write_serving_archive", crash)
+    monkeypatch.setattr(export, "_write_in_tensorflow_process", crash)
+    base = tmp_path / "tiny"
+    (base / "3").mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_saved_model(model, tiny_settings(model.config), base)
+    assert sorted(p.name for p in base.iterdir()) == ["3"]

@@ -1,0 +1,74 @@
+"""End to end: a recipe trains, selects, scores, logs, exports and refuses to overwrite."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from training_fixtures import REPOSITORY
+from training_fixtures import TINY_FLAGS
+from training_fixtures import write_small_sample
+
+REGRESSION_KEYS = {"mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"}
+
+
+def _run_recipe(output, *flags, timeout=900):
+    env = {**os.environ, "GLOMO_KERAS_CACHE": f"{output}_cache"}
+    return subprocess.run(
+        [sys.executable, str(REPOSITORY / "recipes" / "train_mosei.py"),
+         "--output", str(output), *map(str, flags)],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=REPOSITORY,
+    )
+
+
+def _tags(log_dir):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    tags = set()
+    for root, _, files in os.walk(log_dir):
+        if any(name.startswith("events.out") for name in files):
+            accumulator = event_accumulator.EventAccumulator(root, size_guidance={"tensors": 0})
+            accumulator.Reload()
+            tags.update(accumulator.Tags()["tensors"])
+    return tags
+
+
+@pytest.mark.slow
+def test_recipe_runs_end_to_end(tmp_path):
+    data = write_small_sample(tmp_path / "small.pkl")
+    output = tmp_path / "run"
+    export_base = tmp_path / "exported"
+    result = _run_recipe(
+        output, "--data", data, *TINY_FLAGS, "--epochs", "2", "--seeds", "11", "12",
+        "--export-dir", export_base,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((output / "results.json").read_text())
+    assert set(results["per_seed"]) == {"11", "12"}
+    for seed_result in results["per_seed"].values():
+        assert set(seed_result["test"]) == REGRESSION_KEYS
+        assert set(seed_result["valid"]) == REGRESSION_KEYS
+        assert seed_result["best_epoch"] in (1, 2)
+    assert set(results["mean"]["test"]) == set(results["std"]["test"]) == REGRESSION_KEYS
+    assert results["num_replicas"] == 1
+    assert results["config"]["hidden_dim"] == 16
+    assert "keras" in results["versions"]
+    for seed in (11, 12):
+        with open(output / "predictions" / f"test_seed{seed}.csv") as file:
+            rows = list(csv.DictReader(file))
+        assert len(rows) == 16 and set(rows[0]) == {"id", "label", "prediction"}
+    assert (export_base / "1" / "saved_model.pb").exists()
+    assert results["export"] == str(export_base / "1")
+    assert "TensorBoard: tensorboard --logdir" in result.stdout
+    tags = _tags(output / "logs" / "seed_11")
+    for expected in ("epoch_loss", "epoch_mae", "epoch_acc7", "epoch_f1_non0",
+                     "moe/text_aux_loss", "moe/acoustic_expert_load",
+                     "moe/visual_expert_load/expert_0", "fusion/text_weight",
+                     "fusion/visual_weight", "_hparams_/session_start_info"):
+        assert expected in tags, (expected, sorted(tags))
+
+    again = _run_recipe(output, "--data", data, *TINY_FLAGS, "--epochs", "2")
+    assert again.returncode == 2
+    assert "holds a finished run" in again.stderr
