@@ -9,6 +9,7 @@ curl http://127.0.0.1:8501/v1/models/mosi
 """
 
 import signal
+import sys
 import threading
 
 
@@ -32,7 +33,11 @@ def register(subparsers):
 def run(args):
     from glomo_keras.serving.server import make_server
 
-    server = make_server(args.model, name=args.name, host=args.host, port=args.port)
+    try:
+        server = make_server(args.model, name=args.name, host=args.host, port=args.port)
+    except (OSError, ValueError) as error:
+        print(f"glomo-keras serve: {error}", file=sys.stderr)
+        return 2
 
     def stop(signum, frame):
         # `shutdown` waits for `serve_forever` to return, so not on its thread.

@@ -294,6 +294,8 @@ class NoisyTopKMoE(keras.layers.Layer):
         Returns `loss_weight * (cv2(importance) + cv2(load))` with
         `importance = sum(gates, axis=0)`.
         """
+        gates = ops.convert_to_tensor(gates)
+        load = ops.cast(ops.convert_to_tensor(load), gates.dtype)
         importance = ops.sum(gates, axis=0)
         return self.loss_weight * (
             self._cv_squared(importance) + self._cv_squared(load)

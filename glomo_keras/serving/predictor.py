@@ -36,6 +36,9 @@ REQUEST_FIELDS = {
     "cherma": ("text_features", "acoustic", "visual"),
 }
 
+# The feature fields of an `analyze` instance and their `stored_dims` keys.
+FEATURE_FIELDS = (("acoustic", "acoustic"), ("visual", "visual"), ("text_features", "text"))
+
 
 def model_versions(base):
     """The version numbers of a model base folder (TF Serving layout), sorted.
@@ -107,7 +110,8 @@ class Predictor:
         settings: the `PreprocessingSettings` saved with the model.
         model_config: the `GLoMoConfig.to_dict()` saved with the model.
         export_metadata: the `metadata` dict given at export.
-        input_specs: `{name: tf.TensorSpec}` of the signature.
+        input_specs: `{name: tf.TensorSpec}` of the signature's inputs.
+        output_specs: `{name: tf.TensorSpec}` of its outputs.
 
     Example:
 
@@ -286,6 +290,7 @@ class Predictor:
                     f"instance {index}: unknown fields {unknown}; a "
                     f"{self.settings.format!r} model takes {list(allowed)}"
                 )
+            self._check_feature_dims(index, instance)
         try:
             inputs = encode(instances, self.settings, self._tokenizer)
         except DataFormatError as error:
@@ -297,6 +302,22 @@ class Predictor:
         return [
             self._describe(outputs, index) for index in range(len(instances))
         ]
+
+    def _check_feature_dims(self, index, instance):
+        """Names the expected dim when feature rows have the wrong width."""
+        for field, modality in FEATURE_FIELDS:
+            dim = self.settings.stored_dims.get(modality)
+            if field not in instance or dim is None:
+                continue
+            try:
+                shape = np.shape(instance[field])
+            except ValueError:
+                continue  # ragged: `encode` names the problem
+            if len(shape) == 2 and shape[0] and shape[1] != dim:
+                raise ValueError(
+                    f"instance {index}, field {field!r}: expected rows of {dim} values "
+                    f"(the model's stored {modality} dim), found shape {shape}"
+                )
 
     def _describe(self, outputs, index):
         weights = outputs["global_weights"][index]

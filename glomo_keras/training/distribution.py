@@ -53,6 +53,55 @@ class Distribution:
             return contextlib.nullcontext()
         return self.strategy.scope()
 
+    def prepare_model(self, model, dataset):
+        """Readies a compiled model for `fit` on `dataset` under this strategy.
+
+        Keras 3 (3.15 and earlier) cannot `fit` under
+        `MultiWorkerMirroredStrategy` as is; two work-arounds are applied to
+        `model` (only for `multi_worker`; other strategies need nothing):
+
+        - `fit` and `evaluate` first build the model from one distributed
+          batch merged with `strategy.reduce`, which fails for dict inputs
+          such as GLoMo's (keras-team/keras#20329: "Attempt to convert a
+          value ({'token_ids': PerReplica...}) ... to a Tensor"). Only the
+          shapes and dtypes matter, so the model is built from
+          `dataset.element_spec` instead.
+        - Each step's logs (scalars) are merged across workers with
+          `strategy.reduce("MEAN", value, axis=0)`, which fails for scalars
+          (tensorflow/tensorflow#72388: "Invalid reduction dimension 0 for
+          input with 0 dimensions"). The train and test steps return their
+          logs with shape [1] instead, so the merge is the mean over replicas.
+
+        Args:
+            model: a compiled `keras.Model` (built in `scope()`).
+            dataset: the training `tf.data.Dataset` of `(inputs, label)`.
+        """
+        if self.name != "multi_worker" or not hasattr(model, "_symbolic_build"):
+            return
+        batch = keras.tree.map_structure(
+            lambda spec: keras.KerasTensor(tuple(spec.shape), dtype=spec.dtype.name),
+            dataset.element_spec,
+        )
+
+        def build_from_spec(iterator=None, data_batch=None):
+            with self.scope():
+                model._symbolic_build(data_batch=batch)
+
+        model._maybe_symbolic_build = build_from_spec
+        model.train_step = _logs_as_vectors(model.train_step)
+        model.test_step = _logs_as_vectors(model.test_step)
+
+
+def _logs_as_vectors(step):
+    """Wraps a train/test step so that its scalar logs have shape [1]."""
+
+    def step_with_vector_logs(data):
+        return keras.tree.map_structure(
+            lambda value: keras.ops.reshape(value, (1,)), step(data)
+        )
+
+    return step_with_vector_logs
+
 
 def split_devices(count, gpu=None):
     """Splits the CPU (or the first GPU) into `count` logical devices.

@@ -205,6 +205,7 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         model.compile(
             optimizer=make_optimizer(config, steps_per_epoch), jit_compile=jit_compile
         )
+    distribution.prepare_model(model, train_ds)
     history_path = seed_dir / "history.json"
     best_so_far = min(
         (entry["val_loss"] for entry in read_history(history_path)), default=None

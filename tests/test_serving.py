@@ -1,0 +1,334 @@
+"""Tests for `glomo_keras.serving`: the Predictor and the REST server over real HTTP."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import keras
+import numpy as np
+import pytest
+from test_export import outputs_of
+from test_export import tiny_settings
+from tiny_model import tiny_backbone
+from tiny_model import tiny_batch
+from tiny_model import tiny_config
+
+from glomo_keras import GLoMo
+from glomo_keras.data import encode
+from glomo_keras.export import export_saved_model
+from glomo_keras.serving import Predictor
+from glomo_keras.serving import make_server
+
+MAX_BODY_BYTES = 2**20
+MOSI = "tiny_mosi"
+MUSTARD = "tiny_mustard"
+
+
+def words_instance(words, acoustic_dim=5, visual_dim=3, seed=0, context=None):
+    """An `:analyze` instance with one acoustic and visual row per word."""
+    rng = np.random.default_rng(seed)
+    rows = sum(len(sentence) for sentence in context or ()) + len(words)
+    instance = {
+        "words": words,
+        "acoustic": rng.normal(size=(rows, acoustic_dim)).round(3).tolist(),
+        "visual": rng.normal(size=(rows, visual_dim)).round(3).tolist(),
+    }
+    if context is not None:
+        instance["context"] = context
+    return instance
+
+
+class Served:
+    """An exported tiny model, its Keras original and a running server."""
+
+    def __init__(self, base, model, settings, max_body_bytes=MAX_BODY_BYTES):
+        self.model = model
+        self.settings = settings
+        self.path = export_saved_model(model, settings, base)
+        self.server = make_server(base, port=0, max_body_bytes=max_body_bytes)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = self.server.url
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    keras.utils.set_random_seed(11)
+    root = tmp_path_factory.mktemp("saved_models")
+    models = {}
+    for name, config in ((MOSI, tiny_config()), (MUSTARD, tiny_config("mustard"))):
+        model = GLoMo(config, tiny_backbone())
+        models[name] = Served(root / name, model, tiny_settings(config))
+    yield models
+    for item in models.values():
+        item.close()
+
+
+def call(url, body=None, method=None, raw=None):
+    """(status, JSON answer) of one HTTP request; `raw` bytes are sent as they are."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_status_and_versions(served):
+    url = served[MOSI].url
+    status, answer = call(url)
+    assert status == 200
+    assert answer == {"model_version_status": [{
+        "version": "1", "state": "AVAILABLE",
+        "status": {"error_code": "OK", "error_message": ""},
+    }]}
+    assert call(url + "/versions/1")[0] == 200
+    status, answer = call(url + "/versions/7")
+    assert status == 404 and "version 7" in answer["error"]
+
+
+def test_metadata_describes_signature_and_preprocessing(served):
+    status, answer = call(served[MOSI].url + "/metadata")
+    assert status == 200
+    assert answer["model_spec"] == {"name": MOSI, "signature_name": "", "version": "1"}
+    signature = answer["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert sorted(signature["inputs"]) == sorted(served[MOSI].model.input)
+    acoustic = signature["inputs"]["acoustic"]
+    assert acoustic["dtype"] == "DT_FLOAT"
+    assert [d["size"] for d in acoustic["tensor_shape"]["dim"]] == ["-1", "-1", "5"]
+    assert signature["inputs"]["token_ids"]["dtype"] == "DT_INT32"
+    assert sorted(signature["outputs"]) == ["global_weights", "local_weights", "prediction"]
+    preprocessing = answer["metadata"]["glomo"]["preprocessing"]
+    assert preprocessing["format"] == "mag" and preprocessing["vocabulary_size"] == 20
+    assert preprocessing["input_dims"] == {"acoustic": 5, "visual": 3, "text": None}
+
+
+def test_predict_row_and_columnar_formats_match_keras(served):
+    item = served[MOSI]
+    batch = tiny_batch(item.model.config, batch=3, seed=5)
+    expected = outputs_of(item.model, batch)
+    columnar = {name: value.tolist() for name, value in batch.items()}
+    status, answer = call(item.url + ":predict", {"inputs": columnar})
+    assert status == 200
+    for name, value in expected.items():
+        np.testing.assert_allclose(answer["outputs"][name], value, atol=1e-5)
+    rows = [{name: value[i].tolist() for name, value in batch.items()} for i in range(3)]
+    status, answer = call(item.url + ":predict",
+                          {"signature_name": "serving_default", "instances": rows})
+    assert status == 200 and len(answer["predictions"]) == 3
+    for name, value in expected.items():
+        got = [prediction[name] for prediction in answer["predictions"]]
+        np.testing.assert_allclose(got, value, atol=1e-5)
+
+
+def test_analyze_regression_matches_keras_on_training_encoding(served):
+    item = served[MOSI]
+    instances = [
+        words_instance(["the", "movie", "was", "good"], seed=1),
+        words_instance(["not", "playing"], seed=2),
+    ]
+    status, answer = call(item.url + ":analyze", {"instances": instances})
+    assert status == 200
+    expected = outputs_of(item.model, encode(instances, item.settings))
+    for index, prediction in enumerate(answer["predictions"]):
+        assert set(prediction) == {"sentiment", "modality_weights"}
+        assert prediction["sentiment"] == pytest.approx(
+            float(expected["prediction"][index, 0]), abs=1e-5)
+        weights = prediction["modality_weights"]
+        assert list(weights) == ["text", "acoustic", "visual"]
+        np.testing.assert_allclose(
+            list(weights.values()), expected["global_weights"][index], atol=1e-5)
+
+
+def test_analyze_classification_with_context_and_columns(served):
+    item = served[MUSTARD]
+    instances = [
+        words_instance(["so", "fun"], 6, 7, seed=3, context=[["i", "love", "it"], ["."]]),
+        words_instance(["great"], 6, 7, seed=4, context=[]),
+    ]
+    status, answer = call(item.url + ":analyze", {"instances": instances})
+    assert status == 200, answer
+    logits = outputs_of(item.model, encode(instances, item.settings))["prediction"]
+    names = ["not_sarcastic", "sarcastic"]
+    for index, prediction in enumerate(answer["predictions"]):
+        assert set(prediction) == {"probabilities", "label", "modality_weights"}
+        probabilities = np.exp(logits[index]) / np.exp(logits[index]).sum()
+        assert list(prediction["probabilities"]) == names
+        np.testing.assert_allclose(
+            list(prediction["probabilities"].values()), probabilities, atol=1e-5)
+        assert prediction["label"] == names[int(np.argmax(probabilities))]
+
+
+def _good_analyze():
+    return {"instances": [words_instance(["so", "good"])]}
+
+
+def _columnar(batch, **changes):
+    inputs = {name: value.tolist() for name, value in batch.items()}
+    inputs.update(changes)
+    return {"inputs": inputs}
+
+
+def bad_requests(batch):
+    """(description, method, suffix, raw body, status, words the error must name)."""
+    wrong_dims = np.zeros((4, 7, 4)).tolist()
+    nan_body = ('{"instances": [{"words": ["good"], "acoustic": [[NaN, 0, 0, 0, 0]], '
+                '"visual": [[0, 0, 0]]}]}')
+    rows = [{name: value[i].tolist() for name, value in batch.items()} for i in range(2)]
+    rows[1]["acoustic"] = rows[1]["acoustic"][:5]
+
+    def encoded(body):
+        return json.dumps(body).encode()
+
+    return [
+        ("malformed JSON", "POST", ":predict", b'{"inputs": {', 400, ["malformed JSON"]),
+        ("not an object", "POST", ":predict", b"[1, 2]", 400, ["JSON object"]),
+        ("not UTF-8", "POST", ":analyze", b'{"instances": "\xff"}', 400, ["UTF-8"]),
+        ("wrong feature dim", "POST", ":predict",
+         encoded(_columnar(batch, acoustic=wrong_dims)), 400, ["'acoustic'", "5", "(4, 7, 4)"]),
+        ("wrong rank", "POST", ":predict",
+         encoded(_columnar(batch, token_ids=[1, 2, 3])), 400, ["'token_ids'", "rank 2"]),
+        ("float ids", "POST", ":predict",
+         encoded(_columnar(batch, token_ids=np.full((4, 7), 0.5).tolist())), 400,
+         ["'token_ids'", "int32"]),
+        ("unknown input", "POST", ":predict",
+         encoded(_columnar(batch, colour=[[1]])), 400, ["unknown ['colour']"]),
+        ("too long", "POST", ":predict",
+         encoded({"inputs": {name: np.concatenate([value, value], 1).tolist()
+                             for name, value in batch.items()}}), 400, ["14 steps", "1 to 7"]),
+        ("ragged rows", "POST", ":predict", encoded({"instances": rows}), 400,
+         ["instance 1", "'acoustic'", "equal shapes"]),
+        ("both formats", "POST", ":predict",
+         encoded({"instances": [], "inputs": {}}), 400, ["exactly one of"]),
+        ("rows != words", "POST", ":analyze",
+         encoded({"instances": [words_instance(["so", "good"]),
+                                {**words_instance(["bad"]), "visual": [[0, 0, 0]] * 2}]}),
+         400, ["instance 1", "'visual'", "2 rows", "1 words"]),
+        ("wrong stored dim", "POST", ":analyze",
+         encoded({"instances": [words_instance(["good"], acoustic_dim=4)]}), 400,
+         ["instance 0", "'acoustic'", "5 values", "(1, 4)"]),
+        ("context for MAG", "POST", ":analyze",
+         encoded({"instances": [words_instance(["good"], context=[["so"]])]}), 400,
+         ["instance 0", "unknown fields ['context']"]),
+        ("no instances", "POST", ":analyze", b'{"utterances": []}', 400, ["instances"]),
+        ("NaN", "POST", ":analyze", nan_body.encode(), 400, ["NaN"]),
+        ("Infinity", "POST", ":analyze", nan_body.replace("NaN", "-Infinity").encode(), 400,
+         ["-Infinity"]),
+        ("overflow", "POST", ":analyze", nan_body.replace("NaN", "1e999").encode(), 400,
+         ["1e999"]),
+        ("too large", "POST", ":predict", b" " * (MAX_BODY_BYTES + 1), 413,
+         [str(MAX_BODY_BYTES + 1), str(MAX_BODY_BYTES)]),
+        ("unknown model", "GET", "@/v1/models/nope", None, 404, ["'nope'", MOSI]),
+        ("unknown model predict", "POST", "@/v1/models/nope:predict", b"{}", 404, ["'nope'"]),
+        ("unknown path", "GET", "@/v2/models", None, 404, ["unknown path", ":analyze"]),
+        ("GET predict", "GET", ":predict", None, 405, ["GET", "POST"]),
+        ("POST status", "POST", "", b"{}", 405, ["POST", "GET"]),
+        ("DELETE", "DELETE", "", None, 405, ["DELETE"]),
+    ]
+
+
+def test_bad_requests_get_4xx_errors_and_the_server_keeps_serving(served):
+    item = served[MOSI]
+    root = item.url.split("/v1/")[0]
+    batch = tiny_batch(item.model.config, batch=4, seed=6)
+    for description, method, suffix, raw, status, words in bad_requests(batch):
+        url = root + suffix[1:] if suffix.startswith("@") else item.url + suffix
+        got, answer = call(url, method=method, raw=raw)
+        assert got == status, (description, got, answer)
+        assert set(answer) == {"error"}, description
+        for word in words:
+            assert word in answer["error"], (description, word, answer["error"])
+    status, answer = call(item.url + ":analyze", _good_analyze())
+    assert status == 200 and "sentiment" in answer["predictions"][0]
+
+
+def test_concurrent_requests(served):
+    item = served[MOSI]
+    results = []
+
+    def analyze(seed):
+        body = {"instances": [words_instance(["good", "fun"], seed=seed)]}
+        results.append(call(item.url + ":analyze", body)[0])
+
+    threads = [threading.Thread(target=analyze, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [200] * 4
+
+
+def test_each_request_is_logged(served, capfd):
+    item = served[MOSI]
+    capfd.readouterr()
+    call(item.url + "/metadata")
+    lines = capfd.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert f"GET /v1/models/{MOSI}/metadata 200" in lines[0] and lines[0].endswith(" ms")
+
+
+def test_predictor_resolves_folders_and_validates_inputs(served):
+    item = served[MOSI]
+    base = item.path.parent
+    for path in (base, item.path):
+        predictor = Predictor(path)
+        assert (predictor.path, predictor.version, predictor.name) == (item.path, 1, MOSI)
+    with pytest.raises(FileNotFoundError, match="neither a SavedModel"):
+        Predictor(base.parent)
+    batch = tiny_batch(item.model.config, batch=2, seed=8)
+    np.testing.assert_allclose(
+        predictor.predict(batch)["prediction"],
+        outputs_of(item.model, batch)["prediction"], atol=1e-5)
+    with pytest.raises(ValueError, match="missing \\['visual_mask'\\]"):
+        predictor.predict({k: v for k, v in batch.items() if k != "visual_mask"})
+    with pytest.raises(ValueError, match="different batch sizes"):
+        predictor.predict({**batch, "visual": batch["visual"][:1]})
+    with pytest.raises(ValueError, match="share their sequence length"):
+        predictor.predict({**batch, "acoustic_mask": batch["acoustic_mask"][:, :5]})
+    with pytest.raises(ValueError, match="'visual' holds non-finite"):
+        predictor.predict({**batch, "visual": np.full_like(batch["visual"], np.inf)})
+    metadata = predictor.metadata()
+    assert metadata["inputs"]["acoustic"] == {"dtype": "float32", "shape": [None, None, 5]}
+    assert metadata["preprocessing"]["request_fields"] == ["words", "acoustic", "visual"]
+    json.dumps(metadata)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_command_binds_localhost_and_stops_cleanly(served, tmp_path, stop):
+    base = served[MOSI].path.parent
+    log = open(tmp_path / "stderr.txt", "w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glomo_keras", "serve", "--model", str(base),
+         "--port", "0", "--name", "sentiment"],
+        stdout=subprocess.PIPE, stderr=log, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    try:
+        line = process.stdout.readline()
+        log.seek(0)
+        assert "http://127.0.0.1:" in line, (line, log.read()[-3000:])
+        url = line.split(" at ")[-1].strip()
+        assert url.endswith("/v1/models/sentiment")
+        status, answer = call(url)
+        assert status == 200
+        assert answer["model_version_status"][0]["state"] == "AVAILABLE"
+        process.send_signal(stop)
+        assert process.wait(timeout=60) == 0
+        assert "Server stopped." in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
