@@ -18,6 +18,7 @@ from glomo_keras.commands.summary import parse_overrides
 DEMO_EPOCHS = 6
 DEMO_LEARNING_RATE = 1e-4
 DEMO_BATCH_SIZE = 32
+DEMO_SEQUENCE_LENGTH = 48  # the sample's longest utterance is 39 words
 
 
 def add_training_arguments(parser, dataset_required=True):
@@ -165,6 +166,7 @@ def recipe_main(dataset, argv=None):
     args.data = str(sample_path)
     args.output = args.output or f"runs/{dataset}_sample"
     demo = dict(epochs=DEMO_EPOCHS, learning_rate=DEMO_LEARNING_RATE,
-                batch_size=DEMO_BATCH_SIZE, task="regression", class_names=None,
+                batch_size=DEMO_BATCH_SIZE, max_sequence_length=DEMO_SEQUENCE_LENGTH,
+                task="regression", class_names=None,
                 text_encoder="bert", acoustic_columns=None, visual_columns=None)
     return run(args, config_defaults=demo, default_backbone="minilm")
