@@ -43,7 +43,8 @@ def add_training_arguments(parser, dataset_required=True):
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="FIELD=VALUE", help="override a GLoMoConfig field")
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
-                        help="XLA compilation (default: off on CPU, Keras' choice on GPU)")
+                        help="XLA compilation (default: off with TensorFlow on CPU, "
+                        "Keras' choice otherwise)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_float16 on GPU, mixed_bfloat16 on CPU")
     parser.add_argument("--overwrite", action="store_true",
@@ -94,7 +95,9 @@ def run(args, config_defaults=None, default_backbone="bert_base_en_uncased"):
     config = build_config(args, **(config_defaults or {}))
     output = pathlib.Path(args.output or f"runs/{config.dataset}")
     jit = "auto" if args.jit is None else args.jit
-    if args.jit is None and not _has_gpu():
+    if args.jit is None and _backend() == "tensorflow" and not _has_gpu():
+        # TensorFlow's XLA on CPU compiles slowly for little gain; on JAX
+        # "auto" jit-compiles (JAX without jit runs op by op).
         jit = False
     try:
         results = train(
@@ -107,12 +110,24 @@ def run(args, config_defaults=None, default_backbone="bert_base_en_uncased"):
     except RunExistsError as error:
         print(f"glomo-keras train: {error}", file=sys.stderr)
         return 2
+    if not (output / "results.json").exists():
+        # A non-chief worker of --strategy multi_worker: only the chief
+        # (worker 0) writes results, predictions and the export.
+        print(f"done; this worker wrote under {output / 'workers'}, the chief "
+              "(worker 0) writes results.json in its own --output")
+        return 0
     print(f"results: {output / 'results.json'}")
     if "export" in results:
         print(f"SavedModel: {results['export']}")
         print(f"serve it:   glomo-keras serve --model {pathlib.Path(results['export']).parent}")
     print(f"TensorBoard: tensorboard --logdir {output / 'logs'}")
     return 0
+
+
+def _backend():
+    import keras
+
+    return keras.backend.backend()
 
 
 def _has_gpu():

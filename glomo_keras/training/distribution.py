@@ -106,9 +106,11 @@ def _logs_as_vectors(step):
 def split_devices(count, gpu=None):
     """Splits the CPU (or the first GPU) into `count` logical devices.
 
-    Must run before TensorFlow initialises its devices. On JAX it sets
-    `XLA_FLAGS=--xla_force_host_platform_device_count` instead, which works
-    while JAX has not started its backend.
+    Must run before TensorFlow initialises its devices. On JAX it splits the
+    CPU only (`jax_num_cpu_devices`, or `XLA_FLAGS=
+    --xla_force_host_platform_device_count` on older JAX), which must happen
+    before JAX starts its backends (the first JAX operation); with GPUs, JAX
+    uses every local GPU instead.
 
     Args:
         count: int, the number of logical devices.
@@ -122,8 +124,7 @@ def split_devices(count, gpu=None):
     ```
     """
     if keras.backend.backend() == "jax":
-        flag = f"--xla_force_host_platform_device_count={count}"
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+        _split_jax_cpu(count, gpu)
         return
     import tensorflow as tf
 
@@ -141,14 +142,28 @@ def split_devices(count, gpu=None):
     tf.config.set_logical_device_configuration(device, configs)
 
 
+def _split_jax_cpu(count, gpu):
+    import jax
+
+    if gpu:
+        raise ValueError("On JAX, split_devices splits the CPU only, not a GPU.")
+    if hasattr(jax.config, "jax_num_cpu_devices"):
+        # Raises a RuntimeError once JAX has started its backends.
+        jax.config.update("jax_num_cpu_devices", count)
+        return
+    flag = f"--xla_force_host_platform_device_count={count}"
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+
+
 def make_strategy(name="auto"):
     """Builds the distribution for `name`.
 
     `auto` picks `MirroredStrategy` when there are several GPUs (or several
     logical devices from `split_devices`), the default strategy otherwise.
     `multi_worker` reads the cluster from the `TF_CONFIG` environment
-    variable. Under JAX every strategy but `default` becomes
-    `keras.distribution.DataParallel` over the local devices.
+    variable. Under JAX, `mirrored` (and `auto` with several devices)
+    becomes `keras.distribution.DataParallel` over the local devices, set
+    globally; `multi_worker` is TensorFlow only.
 
     Args:
         name: one of `STRATEGIES`.
@@ -209,8 +224,8 @@ def _jax_distribution(name):
     if name == "multi_worker":
         raise ValueError(
             "--strategy multi_worker uses TF_CONFIG and needs the TensorFlow "
-            "backend; on JAX start one process per host with "
-            "jax.distributed.initialize() and use --strategy mirrored."
+            "backend; on JAX, --strategy mirrored trains on every local device "
+            "(keras.distribution.DataParallel)."
         )
     devices = keras.distribution.list_devices()
     if name == "default" or (name == "auto" and len(devices) == 1):

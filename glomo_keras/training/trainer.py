@@ -2,7 +2,8 @@
 
 The run directory holds:
 - `results.json` and `results.txt` (written last: a finished run);
-- `seed_<S>/best.weights.h5`, `seed_<S>/model.keras` (selected weights),
+- `seed_<S>/best.weights.h5` and `seed_<S>/best.json` (the epoch with the
+  lowest validation loss so far), `seed_<S>/model.keras` (selected weights),
   `seed_<S>/history.json`, `seed_<S>/result.json` (a finished seed);
 - `predictions/test_seed<S>.csv` (`id,label,prediction`);
 - `logs/seed_<S>/` (TensorBoard: `train/`, `validation/`, `glomo/`);
@@ -30,7 +31,6 @@ from glomo_keras.optimization import make_optimizer
 from glomo_keras.training.distribution import make_strategy
 from glomo_keras.training.monitor import ValidationMonitor
 from glomo_keras.training.monitor import predict_with_gates
-from glomo_keras.training.monitor import read_history
 from glomo_keras.training.monitor import task_metrics
 from glomo_keras.training.results import summarise
 from glomo_keras.training.results import write_results
@@ -205,12 +205,14 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         model.compile(
             optimizer=make_optimizer(config, steps_per_epoch), jit_compile=jit_compile
         )
+        # Creating the optimizer's variables now spares TensorFlow a second
+        # trace of the train step (it retraces a function that created
+        # variables), which halves the start-up of fit.
+        model.optimizer.build(model.trainable_variables)
     distribution.prepare_model(model, train_ds)
     history_path = seed_dir / "history.json"
-    best_so_far = min(
-        (entry["val_loss"] for entry in read_history(history_path)), default=None
-    )
     weights_path = seed_dir / "best.weights.h5"
+    best_weights = BestWeights(weights_path)
     callbacks = [
         ValidationMonitor(
             config, valid_ds, dataset.valid.labels, output / "logs" / f"seed_{seed}" / "glomo",
@@ -218,12 +220,17 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
             hparams=_hparams(config, seed, distribution.num_replicas),
             write=distribution.is_chief,
         ),
-        keras.callbacks.ModelCheckpoint(
-            str(weights_path), monitor="val_loss", save_best_only=True,
-            save_weights_only=True, initial_value_threshold=best_so_far,
-        ),
+        best_weights,
         keras.callbacks.TensorBoard(str(work / "logs" / f"seed_{seed}")),
-        keras.callbacks.BackupAndRestore(str(work / "backup" / f"seed_{seed}")),
+        # Saved last at each epoch end, so a restored epoch is complete.
+        # double_checkpoint: a kill while it writes falls back to the
+        # previous epoch; the trainer deletes the backup only once the seed's
+        # result.json exists, so a kill after the last epoch does not train
+        # the seed again.
+        keras.callbacks.BackupAndRestore(
+            str(work / "backup" / f"seed_{seed}"), double_checkpoint=True,
+            delete_checkpoint=False,
+        ),
     ]
     log(f"seed {seed}: {config.epochs} epochs of {steps_per_epoch} steps "
         f"(global batch {batch_size})")
@@ -231,14 +238,16 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         train_ds, validation_data=valid_ds, epochs=config.epochs,
         callbacks=callbacks, verbose=verbose, shuffle=False,
     )
-    history = read_history(history_path) if distribution.is_chief else []
-    best = min(history, key=lambda entry: entry["val_loss"]) if history else None
-    model.load_weights(str(weights_path))
+    best = best_weights.best
+    if best is not None:
+        model.load_weights(str(weights_path))
+    else:
+        log(f"seed {seed}: no finite validation loss; using the last weights")
     test_outputs, _ = predict_with_gates(model, test_ds)
     valid_outputs, _ = predict_with_gates(model, valid_ds)
     result = {
         "seed": seed,
-        "best_epoch": None if best is None else best["epoch"] + 1,
+        "best_epoch": None if best is None else best["epoch"],
         "best_val_loss": None if best is None else best["val_loss"],
         "test": task_metrics(config, dataset.test.labels, test_outputs["prediction"]),
         "valid": task_metrics(config, dataset.valid.labels, valid_outputs["prediction"]),
@@ -249,9 +258,60 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
             output / "predictions" / f"test_seed{seed}.csv", dataset.test,
             test_outputs["prediction"], config,
         )
-    finished.write_text(json.dumps(result, indent=1))
+    _write_json_atomically(finished, result)
     shutil.rmtree(work / "backup" / f"seed_{seed}", ignore_errors=True)
+    if (work / "backup").is_dir() and not any((work / "backup").iterdir()):
+        (work / "backup").rmdir()
     return result
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the lowest `val_loss`, kill-safe.
+
+    Like `ModelCheckpoint(save_best_only=True, save_weights_only=True)`, but
+    the weights are written to a temporary file that is then renamed, and
+    the epoch and loss go to `<name>.json` beside them (`best.weights.h5`
+    → `best.json`). A run killed at any moment therefore leaves either the
+    previous best or the new one, never a truncated file, and a resumed run
+    compares against the loss of the weights actually on disk.
+
+    Args:
+        path: the weights file (must end in `.weights.h5`).
+
+    Example:
+
+    ```python
+    best = BestWeights("run/seed_1/best.weights.h5")
+    model.fit(train, validation_data=valid, callbacks=[best])
+    best.best  # {"epoch": 3, "val_loss": 0.71} (epochs count from 1)
+    ```
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = pathlib.Path(path)
+        self.record = self.path.with_name(self.path.name.replace(".weights.h5", ".json"))
+        self.best = None
+        if self.path.exists() and self.record.exists():
+            self.best = json.loads(self.record.read_text())
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get("val_loss")
+        if value is None or not np.isfinite(value):
+            return
+        if self.best is not None and not value < self.best["val_loss"]:
+            return
+        partial = self.path.with_name(f"partial.{self.path.name}")
+        self.model.save_weights(str(partial), overwrite=True)
+        partial.replace(self.path)
+        self.best = {"epoch": epoch + 1, "val_loss": float(value)}
+        _write_json_atomically(self.record, self.best)
+
+
+def _write_json_atomically(path, value):
+    temporary = path.with_name(f"{path.name}.tmp")
+    temporary.write_text(json.dumps(value, indent=1))
+    temporary.replace(path)
 
 
 def _backbone(config, spec):

@@ -1,0 +1,167 @@
+"""Fault tolerance: `kill -9` and the same command resumes; finished runs are kept.
+
+The run trains in a subprocess (`python -m glomo_keras train`), which the
+test kills with SIGKILL at two moments: after the first epoch was backed
+up, and after the last epoch but before the seed's results. Each rerun of
+the very same command continues where the backup stands.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from training_fixtures import REPOSITORY
+from training_fixtures import TINY_FLAGS
+from training_fixtures import write_small_sample
+
+EPOCHS = 3
+SEED = 7
+REGRESSION_KEYS = {"mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"}
+
+
+def _command(data, output, *flags):
+    return [
+        sys.executable, "-m", "glomo_keras", "train", "--dataset", "mosei",
+        "--data", str(data), *TINY_FLAGS, "--seeds", str(SEED), "--no-export",
+        "--output", str(output), *map(str, flags),
+    ]
+
+
+def _environment(tmp_path):
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+            "GLOMO_KERAS_CACHE": str(tmp_path / "cache")}
+
+
+def _backed_up_epochs(output):
+    """Epochs finished in the BackupAndRestore state, or None."""
+    path = output / "backup" / f"seed_{SEED}" / "training_metadata.json"
+    try:
+        return json.loads(path.read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _history_epochs(output):
+    path = output / f"seed_{SEED}" / "history.json"
+    try:
+        return [entry["epoch"] for entry in json.loads(path.read_text())]
+    except (OSError, ValueError):
+        return []
+
+
+def _run_until_killed(command, tmp_path, log_name, ready, timeout=400):
+    """Starts `command`, SIGKILLs it once `ready()` holds; returns its log."""
+    log_path = tmp_path / log_name
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, cwd=REPOSITORY,
+            env=_environment(tmp_path),
+        )
+        deadline = time.monotonic() + timeout
+        try:
+            while not ready():
+                if process.poll() is not None:
+                    pytest.fail(f"the run ended (exit {process.returncode}) before "
+                                f"the kill point:\n{log_path.read_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"no kill point within {timeout}s:\n"
+                                f"{log_path.read_text()[-3000:]}")
+                time.sleep(0.05)
+            os.kill(process.pid, signal.SIGKILL)
+        finally:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == -signal.SIGKILL
+    return log_path.read_text()
+
+
+def _epoch_lines(log):
+    return [line for line in log.splitlines() if line.startswith("Epoch ")]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_where_it_stopped(tmp_path):
+    data = write_small_sample(tmp_path / "small.pkl", sizes=(16, 8, 8))
+    output = tmp_path / "run"
+    command = _command(data, output, "--epochs", EPOCHS)
+
+    # 1. Killed once the first epoch is backed up.
+    first = _run_until_killed(
+        command, tmp_path, "first.log",
+        lambda: (_backed_up_epochs(output) or 0) >= 1,
+    )
+    assert _epoch_lines(first)[0] == f"Epoch 1/{EPOCHS}"
+    assert not (output / "results.json").exists()
+    assert 0 in _history_epochs(output)
+
+    # 2. The same command resumes at epoch 2; killed after the last epoch,
+    #    before the seed's result exists.
+    second = _run_until_killed(
+        command, tmp_path, "second.log",
+        lambda: _backed_up_epochs(output) == EPOCHS,
+    )
+    assert _epoch_lines(second) == [f"Epoch {n}/{EPOCHS}" for n in range(2, EPOCHS + 1)], second
+    assert not (output / f"seed_{SEED}" / "result.json").exists(), (
+        "the seed finished before the kill; the kill point was missed"
+    )
+    assert not (output / "results.json").exists()
+
+    # 3. The same command again: nothing left to train, it only scores.
+    third = subprocess.run(
+        command, capture_output=True, text=True, timeout=400, cwd=REPOSITORY,
+        env=_environment(tmp_path),
+    )
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert _epoch_lines(third.stdout) == [], third.stdout
+
+    assert _history_epochs(output) == list(range(EPOCHS))
+    results = json.loads((output / "results.json").read_text())
+    assert list(results["per_seed"]) == [str(SEED)]
+    seed_result = results["per_seed"][str(SEED)]
+    assert set(seed_result["test"]) == set(seed_result["valid"]) == REGRESSION_KEYS
+    assert 1 <= seed_result["best_epoch"] <= EPOCHS
+    history = json.loads((output / f"seed_{SEED}" / "history.json").read_text())
+    best = min(history, key=lambda entry: entry["val_loss"])
+    assert seed_result["best_epoch"] == best["epoch"] + 1
+    assert seed_result["best_val_loss"] == pytest.approx(best["val_loss"])
+    assert set(results["mean"]["test"]) == set(results["std"]["test"]) == REGRESSION_KEYS
+    assert results["num_replicas"] == 1 and results["selected_seed"] == SEED
+    assert (output / f"seed_{SEED}" / "model.keras").exists()
+    assert (output / "predictions" / f"test_seed{SEED}.csv").exists()
+    assert not (output / "backup").exists()
+
+
+@pytest.mark.slow
+def test_finished_run_is_replaced_only_with_overwrite(tmp_path):
+    # A finished run is a folder with results.json (written last).
+    output = tmp_path / "run"
+    (output / "seed_1").mkdir(parents=True)
+    (output / "results.json").write_text(json.dumps({"old": True}))
+    (output / "seed_1" / "result.json").write_text("{}")
+    data = write_small_sample(tmp_path / "small.pkl", sizes=(16, 8, 8))
+    command = _command(data, output, "--epochs", 1)
+
+    refused = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, cwd=REPOSITORY,
+        env=_environment(tmp_path),
+    )
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert "holds a finished run" in refused.stderr
+    assert "--overwrite" in refused.stderr
+    assert json.loads((output / "results.json").read_text()) == {"old": True}
+    assert sorted(path.name for path in output.iterdir()) == ["results.json", "seed_1"]
+
+    replaced = subprocess.run(
+        [*command, "--overwrite"], capture_output=True, text=True, timeout=400,
+        cwd=REPOSITORY, env=_environment(tmp_path),
+    )
+    assert replaced.returncode == 0, replaced.stderr[-3000:]
+    results = json.loads((output / "results.json").read_text())
+    assert list(results["per_seed"]) == [str(SEED)]
+    assert results["per_seed"][str(SEED)]["best_epoch"] == 1
+    assert not (output / "seed_1").exists()
