@@ -138,6 +138,13 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
 
 @pytest.mark.slow
 def test_finished_run_is_replaced_only_with_overwrite(tmp_path):
+    """Exit 2 and an untouched folder without --overwrite; a new run with it.
+
+    The replacing run also checks `--virtual-devices 2` (strategy auto) on
+    one CPU: it trains on 2 replicas, `MirroredStrategy` over 2 logical CPUs
+    on TensorFlow, `keras.distribution.DataParallel` over 2 CPU devices on
+    JAX (set before JAX starts).
+    """
     # A finished run is a folder with results.json (written last).
     output = tmp_path / "run"
     (output / "seed_1").mkdir(parents=True)
@@ -157,11 +164,17 @@ def test_finished_run_is_replaced_only_with_overwrite(tmp_path):
     assert sorted(path.name for path in output.iterdir()) == ["results.json", "seed_1"]
 
     replaced = subprocess.run(
-        [*command, "--overwrite"], capture_output=True, text=True, timeout=400,
-        cwd=REPOSITORY, env=_environment(tmp_path),
+        [*command, "--overwrite", "--virtual-devices", "2"], capture_output=True,
+        text=True, timeout=400, cwd=REPOSITORY, env=_environment(tmp_path),
     )
     assert replaced.returncode == 0, replaced.stderr[-3000:]
     results = json.loads((output / "results.json").read_text())
     assert list(results["per_seed"]) == [str(SEED)]
     assert results["per_seed"][str(SEED)]["best_epoch"] == 1
     assert not (output / "seed_1").exists()
+    assert not (output / "backup").exists()
+
+    backend = results["versions"]["backend"]
+    expected = "mirrored" if backend == "tensorflow" else "jax_data_parallel"
+    assert f"strategy {expected}: 2 replica(s), backend {backend}" in replaced.stderr
+    assert results["num_replicas"] == 2 and results["strategy"] == expected

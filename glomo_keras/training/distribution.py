@@ -1,7 +1,8 @@
 """Distribution strategies for training: one device, several GPUs, several machines.
 
-`make_strategy(name, virtual_devices)` returns a `Distribution` whose
-`scope()` is entered while the model is built and compiled. On TensorFlow it
+`make_strategy(name)` returns a `Distribution` whose `scope()` is entered
+while the model is built and compiled (`split_devices(n)` first, for
+logical devices). On TensorFlow it
 wraps a `tf.distribute` strategy; on JAX it sets a
 `keras.distribution.DataParallel`. In both cases the global batch is split
 across the replicas.
@@ -95,10 +96,11 @@ class Distribution:
 def _logs_as_vectors(step):
     """Wraps a train/test step so that its scalar logs have shape [1]."""
 
+    def as_vector(value):
+        return keras.ops.reshape(value, (1,)) if len(value.shape) == 0 else value
+
     def step_with_vector_logs(data):
-        return keras.tree.map_structure(
-            lambda value: keras.ops.reshape(value, (1,)), step(data)
-        )
+        return keras.tree.map_structure(as_vector, step(data))
 
     return step_with_vector_logs
 
