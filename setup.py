@@ -34,7 +34,6 @@ setup(
     entry_points={"console_scripts": ["glomo-keras=glomo_keras.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
-        "License :: OSI Approved :: Apache Software License",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
     ],
 )
