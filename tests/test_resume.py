@@ -32,8 +32,9 @@ def _command(data, output, *flags):
 
 
 def _environment(tmp_path):
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-            "GLOMO_KERAS_CACHE": str(tmp_path / "cache")}
+    # CPU only (--virtual-devices 2 then splits the CPU, also on a GPU machine).
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1",
+            "CUDA_VISIBLE_DEVICES": "", "GLOMO_KERAS_CACHE": str(tmp_path / "cache")}
 
 
 def _backed_up_epochs(output):
@@ -84,6 +85,34 @@ def _epoch_lines(log):
     return [line for line in log.splitlines() if line.startswith("Epoch ")]
 
 
+def test_best_weights_are_kept_atomically_and_survive_a_restart(tmp_path):
+    import keras
+    import numpy as np
+
+    from glomo_keras.training.trainer import BestWeights
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "best.weights.h5"
+    best = BestWeights(path)
+    best.set_model(model)
+    best.on_epoch_end(0, {"val_loss": 0.5})
+    kept = model.get_weights()
+    model.set_weights([w + 1 for w in kept])
+    best.on_epoch_end(1, {"val_loss": 0.7})  # worse: not saved
+    best.on_epoch_end(2, {"val_loss": float("nan")})  # not finite: not saved
+    assert best.best == {"epoch": 1, "val_loss": 0.5}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.json", "best.weights.h5"]
+
+    restarted = BestWeights(path)  # a resumed run compares against the file's loss
+    restarted.set_model(model)
+    assert restarted.best == {"epoch": 1, "val_loss": 0.5}
+    restarted.on_epoch_end(3, {"val_loss": 0.6})
+    model.load_weights(path)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), kept))
+    restarted.on_epoch_end(4, {"val_loss": 0.4})
+    assert json.loads((tmp_path / "best.json").read_text()) == {"epoch": 5, "val_loss": 0.4}
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_where_it_stopped(tmp_path):
     data = write_small_sample(tmp_path / "small.pkl", sizes=(16, 8, 8))
@@ -95,17 +124,21 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
         command, tmp_path, "first.log",
         lambda: (_backed_up_epochs(output) or 0) >= 1,
     )
+    done = _backed_up_epochs(output)  # 1 unless the poll was very late
+    assert 1 <= done < EPOCHS
     assert _epoch_lines(first)[0] == f"Epoch 1/{EPOCHS}"
     assert not (output / "results.json").exists()
-    assert 0 in _history_epochs(output)
+    assert (output / "backup" / f"seed_{SEED}" / "latest.weights.h5").exists()
+    assert set(range(done)) <= set(_history_epochs(output))
 
-    # 2. The same command resumes at epoch 2; killed after the last epoch,
-    #    before the seed's result exists.
+    # 2. The same command resumes after the backed-up epoch; killed after the
+    #    last epoch, before the seed's result exists.
     second = _run_until_killed(
         command, tmp_path, "second.log",
         lambda: _backed_up_epochs(output) == EPOCHS,
     )
-    assert _epoch_lines(second) == [f"Epoch {n}/{EPOCHS}" for n in range(2, EPOCHS + 1)], second
+    expected = [f"Epoch {n}/{EPOCHS}" for n in range(done + 1, EPOCHS + 1)]
+    assert _epoch_lines(second) == expected, second
     assert not (output / f"seed_{SEED}" / "result.json").exists(), (
         "the seed finished before the kill; the kill point was missed"
     )

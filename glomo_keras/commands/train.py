@@ -36,7 +36,8 @@ def add_training_arguments(parser, dataset_required=True):
     parser.add_argument("--strategy", default="auto",
                         choices=["auto", "default", "mirrored", "multi_worker"])
     parser.add_argument("--virtual-devices", type=int, metavar="N",
-                        help="split the CPU (or one GPU) into N logical devices")
+                        help="split the CPU (TensorFlow: or the first GPU) into N "
+                        "logical devices, e.g. to run the multi-replica path on one CPU")
     export = parser.add_mutually_exclusive_group()
     export.add_argument("--export-dir", help="export base (default saved_models/<dataset>)")
     export.add_argument("--no-export", action="store_true")
