@@ -278,15 +278,57 @@ def test_log_space_combine_matches_numpy():
     )
 
 
-def test_log_space_replaces_zeros_by_machine_epsilon():
+def _numpy_log_space(gates, experts):
+    """log(sum over the selected experts of G_i exp(E_i)), computed stably."""
+    selected = gates[:, :, None] > 0
+    peak = np.where(selected, experts, -np.inf).max(axis=1, keepdims=True)
+    total = np.where(selected, gates[:, :, None] * np.exp(np.where(selected, experts - peak, 0.0)), 0.0)
+    return peak[:, 0] + np.log(total.sum(axis=1))
+
+
+@pytest.mark.parametrize("bias", [-1000.0, 1000.0])
+def test_log_space_is_exact_for_extreme_expert_outputs(bias):
+    # Naively, exp(-1000) underflows to 0 and exp(1000) overflows to inf.
     rng = np.random.default_rng(9)
     layer = make_layer(rng, combine="log_space")
     for i in range(layer.num_experts):
-        bias = layer._expert_output_layers[i].bias
-        bias.assign(np.full((OUTPUT_DIM,), -1000.0, dtype="float32"))
-    outputs = ops.convert_to_numpy(layer(random_inputs(rng)))
-    expected = np.log(np.float32(np.finfo(float).eps))
-    np.testing.assert_allclose(outputs, expected, rtol=1e-6)
+        layer._expert_output_layers[i].bias.assign(np.full((OUTPUT_DIM,), bias, "float32"))
+    x = random_inputs(rng)
+    outputs, gates = layer(x, return_gates=True)
+    expected = _numpy_log_space(ops.convert_to_numpy(gates).astype("float64"),
+                                numpy_experts(layer, x).astype("float64"))
+    np.testing.assert_allclose(ops.convert_to_numpy(outputs), expected, rtol=1e-6)
+
+
+def _routed_layer(combine, policy, selected_bias, unselected_bias):
+    """A layer whose gates always keep experts 0 and 1 and drop expert 2."""
+    layer = NoisyTopKMoE(3, 2, HIDDEN_DIM, OUTPUT_DIM, combine=combine, seed=3, dtype=policy)
+    layer.build((None, INPUT_DIM))
+    layer.gate_kernel.assign(np.tile([[10.0, 10.0, -10.0]], (INPUT_DIM, 1)).astype("float32"))
+    for i, bias in enumerate([selected_bias, selected_bias, unselected_bias]):
+        layer._expert_output_layers[i].bias.assign(np.full((OUTPUT_DIM,), bias, "float32"))
+    return layer
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("selected_bias,unselected_bias", [(0.0, 1e4), (1e4, 1e4), (-1e4, 1e4), (0.0, -1e4)])
+def test_log_space_outputs_and_gradients_stay_finite(policy, selected_bias, unselected_bias):
+    layer = _routed_layer("log_space", policy, selected_bias, unselected_bias)
+    x = np.abs(random_inputs(np.random.default_rng(11))) + 0.1
+    outputs, gates = layer(x, training=True, return_gates=True)
+    gates = ops.convert_to_numpy(gates)
+    assert (gates[:, 2] == 0).all() and (gates[:, :2] > 0).all()
+    outputs = ops.convert_to_numpy(ops.cast(outputs, "float32"))
+    assert np.isfinite(outputs).all()
+    np.testing.assert_allclose(outputs, selected_bias, rtol=1e-2, atol=5.0)
+    # One SGD step: any non-finite gradient would leave a non-finite weight.
+    inputs = keras.Input((INPUT_DIM,))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mae")
+    loss = model.train_on_batch(x, np.zeros((len(x), OUTPUT_DIM), "float32"))
+    assert np.isfinite(loss)
+    for weight in layer.weights:
+        assert np.isfinite(ops.convert_to_numpy(ops.cast(weight, "float32"))).all(), weight.path
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])

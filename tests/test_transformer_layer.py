@@ -71,3 +71,23 @@ def test_parameter_count_matches_pytorch_layer():
     layer = TransformerLayer(num_heads=2, intermediate_dim=f)
     layer(_inputs(width=d))
     assert layer.count_params() == 4 * d * d + 4 * d + 4 * d + 2 * d * f + f + d
+
+
+def _flat_sorted(variable):
+    return np.sort(np.abs(ops.convert_to_numpy(variable)).ravel())
+
+
+def test_sublayers_start_from_different_random_kernels():
+    # One shared initializer instance would draw the same numbers for both
+    # feed-forward kernels ([8, 32] and [32, 8]: the same 256 values).
+    layer = TransformerLayer(num_heads=2, intermediate_dim=32)
+    layer.build((2, 5, 8))
+    kernels = {
+        "intermediate": layer.intermediate_dense.kernel,
+        "output": layer.output_dense.kernel,
+        "query": layer.attention.query_dense.kernel,
+        "key": layer.attention.key_dense.kernel,
+    }
+    assert not np.allclose(_flat_sorted(kernels["intermediate"]), _flat_sorted(kernels["output"]))
+    assert not np.allclose(_flat_sorted(kernels["query"]), _flat_sorted(kernels["key"]))
+    assert not np.allclose(_flat_sorted(kernels["query"]), _flat_sorted(kernels["intermediate"])[:64])

@@ -21,6 +21,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from glomo_keras.layers.initializers import clone_initializer
+
 
 @keras.saving.register_keras_serializable(package="glomo_keras")
 class NoisyTopKMoE(keras.layers.Layer):
@@ -33,8 +35,9 @@ class NoisyTopKMoE(keras.layers.Layer):
     softmax-normalised into the gates `G` [B, num_experts], zero elsewhere.
     Expert `i` is `Dense(hidden_dim, relu) -> Dense(output_dim)`; all experts
     are computed densely and combined as `sum_i G_i E_i(x)` (`combine="sum"`,
-    the paper) or `log(sum_i G_i exp(E_i(x)))` (`combine="log_space"`, the
-    released code).
+    the paper) or `log(sum_i G_i exp(E_i(x)))` over the selected experts
+    (`combine="log_space"`, the released code; a stable masked log-sum-exp,
+    finite whatever the unselected experts output).
 
     In training the layer adds, with `add_loss`, the auxiliary loss
     `loss_weight * (cv2(importance) + cv2(load))`, where `importance` is the
@@ -174,14 +177,14 @@ class NoisyTopKMoE(keras.layers.Layer):
             hidden_layer = keras.layers.Dense(
                 self.hidden_dim,
                 activation="relu",
-                kernel_initializer=self._clone_kernel_initializer(),
+                kernel_initializer=clone_initializer(self.kernel_initializer),
                 dtype=self.dtype_policy,
                 name=f"expert_{i}_hidden",
             )
             hidden_layer.build(input_shape)
             output_layer = keras.layers.Dense(
                 self.output_dim,
-                kernel_initializer=self._clone_kernel_initializer(),
+                kernel_initializer=clone_initializer(self.kernel_initializer),
                 dtype=self.dtype_policy,
                 name=f"expert_{i}_output",
             )
@@ -189,12 +192,6 @@ class NoisyTopKMoE(keras.layers.Layer):
             self._expert_hidden_layers.append(hidden_layer)
             self._expert_output_layers.append(output_layer)
         self.built = True
-
-    def _clone_kernel_initializer(self):
-        # A fresh instance per expert, so that experts start different.
-        return self.kernel_initializer.__class__.from_config(
-            self.kernel_initializer.get_config()
-        )
 
     def call(self, inputs, training=None, return_gates=False):
         gate_inputs = ops.cast(inputs, self.variable_dtype)
@@ -230,14 +227,7 @@ class NoisyTopKMoE(keras.layers.Layer):
                 axis=1,
             )
         else:
-            combined = ops.sum(
-                gates[:, :, None]
-                * ops.exp(ops.cast(expert_outputs, self.variable_dtype)),
-                axis=1,
-            )
-            # As in the released code: `np.finfo(float)` is float64's.
-            combined = ops.where(combined == 0, np.finfo(float).eps, combined)
-            outputs = ops.cast(ops.log(combined), self.compute_dtype)
+            outputs = self._log_space_combine(gates, expert_outputs)
 
         if training:
             if self.noisy_gating and self.top_k < self.num_experts:
@@ -249,6 +239,28 @@ class NoisyTopKMoE(keras.layers.Layer):
         if return_gates:
             return outputs, gates
         return outputs
+
+    def _log_space_combine(self, gates, expert_outputs):
+        """`log(sum_{i in top k} G_i exp(E_i))`, as a masked log-sum-exp.
+
+        Only the selected experts enter (the released code never evaluates
+        the others), shifted by their maximum so that nothing overflows: an
+        unselected expert's output can be anything, even inf, without
+        touching the result or its gradients. Computed in the variable dtype
+        (float32 under mixed precision).
+        """
+        selected = (gates > 0)[:, :, None]
+        values = ops.cast(expert_outputs, self.variable_dtype)
+        lowest = np.finfo(np.float32).min
+        peak = ops.max(ops.where(selected, values, lowest), axis=1, keepdims=True)
+        shifted = ops.where(selected, values - peak, 0.0)
+        weights = ops.where(selected, gates[:, :, None], 0.0)
+        total = ops.sum(weights * ops.exp(shifted), axis=1)
+        # `total` >= the largest selected gate; the floor only guards a gate
+        # that underflowed to zero.
+        tiny = np.finfo(np.float32).tiny
+        outputs = ops.squeeze(peak, 1) + ops.log(ops.maximum(total, tiny))
+        return ops.cast(outputs, self.compute_dtype)
 
     def _top_k_gates(self, logits):
         """Softmax over the top k logits of each row, zeros elsewhere."""

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from glomo_keras.layers.initializers import clone_initializer
+
 
 @keras.saving.register_keras_serializable(package="glomo_keras")
 class TransformerLayer(keras.layers.Layer):
@@ -68,7 +70,7 @@ class TransformerLayer(keras.layers.Layer):
             num_heads=self.num_heads,
             key_dim=hidden_dim // self.num_heads,
             dropout=self.attention_dropout,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             name="self_attention",
             **common,
         )
@@ -84,14 +86,14 @@ class TransformerLayer(keras.layers.Layer):
         self.intermediate_dense = keras.layers.Dense(
             self.intermediate_dim,
             activation="relu",
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             name="intermediate_dense",
             **common,
         )
         self.intermediate_dense.build(inputs_shape)
         self.output_dense = keras.layers.Dense(
             hidden_dim,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             name="output_dense",
             **common,
         )
