@@ -16,6 +16,7 @@ import os
 # Quiet TensorFlow's C++ start-up logs unless the user asked for them.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from glomo_keras.backbones import GeluBertBackbone  # noqa: E402
 from glomo_keras.config import GLoMoConfig  # noqa: E402
 from glomo_keras.model import GLoMo  # noqa: E402
 

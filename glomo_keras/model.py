@@ -220,6 +220,7 @@ def _sequence_branch(config, modality):
         relu_dropout=config.relu_dropout,
         residual_dropout=config.residual_dropout,
         length_aware=config.length_aware,
+        positions=config.encoder_positions,
         name=f"{name}_encoder",
     )
     return inputs, encoder(inputs[feature_key], padding_mask=inputs[mask_key])

@@ -80,3 +80,47 @@ def test_unknown_dataset_and_field_are_refused():
         GLoMoConfig.for_dataset("mosi", hiden_dim=32)
     with pytest.raises(ValueError, match=r"Unknown GLoMoConfig field\(s\) \['colour'\]"):
         GLoMoConfig.from_dict({"colour": "red"})
+
+
+def test_paper_compatibility_is_the_default():
+    config = GLoMoConfig.for_dataset("mosi")
+    assert (config.compatibility, config.encoder_positions, config.moe_combine,
+            config.moe_load_cdf_mean, config.length_aware) == ("paper", "all", "sum", 0.0, False)
+    assert config.compatibility_overrides == {}
+
+
+def test_released_compatibility_sets_its_bundle():
+    config = GLoMoConfig.for_dataset("mosei", compatibility="released")
+    assert (config.encoder_positions, config.moe_combine, config.moe_load_cdf_mean,
+            config.length_aware) == ("nonzero", "log_space", 0.1, False)
+    assert config.compatibility_overrides == {}
+    assert GLoMoConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_bundle_fields_stay_overridable_and_are_recorded():
+    config = GLoMoConfig.for_dataset("mosi", compatibility="released", moe_combine="sum",
+                                     length_aware=True)
+    assert (config.moe_combine, config.length_aware, config.encoder_positions) == ("sum", True, "nonzero")
+    assert config.compatibility_overrides == {"moe_combine": "sum", "length_aware": True}
+    assert GLoMoConfig.from_dict(config.to_dict()).compatibility_overrides == {
+        "moe_combine": "sum", "length_aware": True}
+
+
+def test_replace_compatibility_brings_the_new_bundle():
+    paper = GLoMoConfig.for_dataset("mosi", hidden_dim=32)
+    released = paper.replace(compatibility="released")
+    assert (released.moe_combine, released.encoder_positions, released.hidden_dim) == (
+        "log_space", "nonzero", 32)
+    assert released.replace(compatibility="paper") == paper
+    mixed = paper.replace(compatibility="released", moe_load_cdf_mean=0.0)
+    assert mixed.compatibility_overrides == {"moe_load_cdf_mean": 0.0}
+    assert paper.replace(top_k=1).moe_combine == "sum"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(compatibility="authors"), "compatibility='authors' is invalid: expected one of"),
+    (dict(encoder_positions="some"), "encoder_positions='some'"),
+])
+def test_bad_compatibility_values_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        GLoMoConfig.for_dataset("mosi", **overrides)

@@ -11,6 +11,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from numpy_bert import TINY_VOCABULARY
 from tiny_model import SEQUENCE_LENGTH
 from tiny_model import VOCABULARY_SIZE
 from tiny_model import tiny_backbone
@@ -23,10 +24,6 @@ from glomo_keras.data import PreprocessingSettings
 from glomo_keras.export import export_saved_model
 
 # A WordPiece vocabulary of exactly the tiny backbone's size.
-TINY_VOCABULARY = [
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "the", "movie", "was",
-    "good", "bad", "so", "not", "great", "fun", "i", "love", "it", "play", "##ing",
-]
 assert len(TINY_VOCABULARY) == VOCABULARY_SIZE
 
 METADATA = {"run": "runs/tiny", "seed": 5576, "test": {"mae": 0.5}}
@@ -42,7 +39,7 @@ signature = tf.saved_model.load(folder).signatures["serving_default"]
 batch = np.load(batch_path)
 results = {"inputs": sorted(signature.structured_input_signature[1]),
            "outputs": sorted(signature.structured_outputs)}
-for prefix in ("full", "short"):
+for prefix in sorted({k.split("_")[0] for k in batch if not k.startswith("expected_")}):
     inputs = {k[len(prefix) + 1:]: tf.constant(v) for k, v in batch.items()
               if k.startswith(prefix + "_")}
     outputs = signature(**inputs)
@@ -122,24 +119,36 @@ def test_asset_holds_settings_config_and_metadata(exported):
     assert second_asset["metadata"] == {}
 
 
-def test_fresh_tensorflow_process_reproduces_the_keras_outputs(exported, tmp_path):
-    model, _, first, _ = exported
-    full = tiny_batch(model.config, batch=4, seed=3)
-    short = {name: value[:1, :5] for name, value in full.items()}
+def run_fresh_process_check(folder, batches, tmp_path):
+    """Runs `FRESH_PROCESS_CHECK` on a SavedModel; returns its report.
+
+    Args:
+        folder: the SavedModel version folder.
+        batches: prefix ("full" or "short") → (inputs, expected outputs).
+        tmp_path: a folder for the batch file.
+    """
     arrays = {}
-    for prefix, inputs in (("full", full), ("short", short)):
+    for prefix, (inputs, expected) in batches.items():
         arrays.update({f"{prefix}_{k}": v for k, v in inputs.items()})
-        arrays.update({f"expected_{prefix}_{k}": v
-                       for k, v in outputs_of(model, inputs).items()})
+        arrays.update({f"expected_{prefix}_{k}": v for k, v in expected.items()})
     batch_path = tmp_path / "batch.npz"
     np.savez(batch_path, **arrays)
     result = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS_CHECK, str(first), str(batch_path)],
+        [sys.executable, "-c", FRESH_PROCESS_CHECK, str(folder), str(batch_path)],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_fresh_tensorflow_process_reproduces_the_keras_outputs(exported, tmp_path):
+    model, _, first, _ = exported
+    full = tiny_batch(model.config, batch=4, seed=3)
+    short = {name: value[:1, :5] for name, value in full.items()}
+    batches = {prefix: (inputs, outputs_of(model, inputs))
+               for prefix, inputs in (("full", full), ("short", short))}
+    report = run_fresh_process_check(first, batches, tmp_path)
     assert report["glomo_keras_imported"] is False
     assert report["inputs"] == sorted(model.input)
     assert report["outputs"] == ["global_weights", "local_weights", "prediction"]

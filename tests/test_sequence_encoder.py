@@ -33,11 +33,11 @@ def test_sinusoidal_positions_tensor2tensor_layout():
     np.testing.assert_array_equal(odd[:, -1], 0.0)
 
 
-@pytest.mark.parametrize("length_aware", [False, True])
-def test_standard_layer_checks(tmp_path, length_aware):
+@pytest.mark.parametrize("length_aware,positions", [(False, "all"), (True, "all"), (False, "nonzero")])
+def test_standard_layer_checks(tmp_path, length_aware, positions):
     run_layer_test(
         SequenceEncoder,
-        init_kwargs={**SMALL, "length_aware": length_aware},
+        init_kwargs={**SMALL, "length_aware": length_aware, "positions": positions},
         input_data=_features(),
         call_kwargs={"padding_mask": _mask([7, 4, 1])},
         expected_output_shape=((3, 8), (3, 24)),
@@ -83,3 +83,55 @@ def test_parameter_count_matches_spec():
     encoder(_features(width=d_in))
     per_layer = 2 * d + (4 * d * d + 4 * d) + 2 * d + (d * 4 * d + 4 * d + 4 * d * d + d)
     assert encoder.count_params() == 3 * d_in * d + layers * per_layer + 2 * d
+
+
+def _word_aligned_features(steps=8, real=(1, 5)):
+    """Features as word-aligned data has them: zero rows outside `real`."""
+    x = _features(batch=2, steps=steps)
+    x[:, : real[0]] = 0.0
+    x[:, real[1]:] = 0.0
+    return x
+
+
+def _encode_from(encoder, embedded):
+    h = embedded
+    for layer in encoder.transformer_layers:
+        h = layer(h)
+    return ops.convert_to_numpy(encoder.final_norm(h))
+
+
+def test_nonzero_positions_follow_the_released_code():
+    # Steps 1-4 are real; the convolution (kernel 3) reaches steps 0 and 5,
+    # so steps 6 and 7 project to exact zeros: no position there.
+    encoder = SequenceEncoder(**SMALL, positions="nonzero")
+    x = _word_aligned_features()
+    global_x, _ = encoder(x)
+    projected = ops.convert_to_numpy(encoder.projection(x))
+    np.testing.assert_array_equal(projected[:, 6:], 0.0)
+    assert (projected[:, :6, 0] != 0).all()
+    table = ops.convert_to_numpy(sinusoidal_positions(8, 8))
+    embedded = projected * math.sqrt(8) + table[None] * (projected[:, :, :1] != 0)
+    np.testing.assert_array_equal(embedded[:, 6:], 0.0)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(global_x), _encode_from(encoder, embedded).max(1), atol=1e-5
+    )
+
+
+def test_nonzero_and_all_positions_differ_only_on_zero_steps():
+    nonzero = SequenceEncoder(**SMALL, positions="nonzero")
+    everywhere = SequenceEncoder(**SMALL, positions="all")
+    dense = _features()
+    nonzero(dense)
+    everywhere(dense)
+    everywhere.set_weights(nonzero.get_weights())
+    for first, second in zip(nonzero(dense), everywhere(dense)):
+        np.testing.assert_allclose(ops.convert_to_numpy(first), ops.convert_to_numpy(second), atol=1e-6)
+    padded = _word_aligned_features()
+    assert not np.allclose(
+        ops.convert_to_numpy(nonzero(padded)[0]), ops.convert_to_numpy(everywhere(padded)[0]), atol=1e-3
+    )
+
+
+def test_unknown_positions_are_refused():
+    with pytest.raises(ValueError, match="positions"):
+        SequenceEncoder(**SMALL, positions="some")

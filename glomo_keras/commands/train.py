@@ -41,6 +41,9 @@ def add_training_arguments(parser, dataset_required=True):
     export = parser.add_mutually_exclusive_group()
     export.add_argument("--export-dir", help="export base (default saved_models/<dataset>)")
     export.add_argument("--no-export", action="store_true")
+    parser.add_argument("--compatibility", choices=["paper", "released"],
+                        help="paper (default) or released: the released code's "
+                        "function (README, Fidelity); the same as --set compatibility=...")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="FIELD=VALUE", help="override a GLoMoConfig field")
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
@@ -80,7 +83,8 @@ def build_config(args, **defaults):
 
     values = dict(defaults)
     for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"),
-                        ("learning_rate", "learning_rate")):
+                        ("learning_rate", "learning_rate"),
+                        ("compatibility", "compatibility")):
         if getattr(args, flag) is not None:
             values[field] = getattr(args, flag)
     values.update(parse_overrides(args.overrides))

@@ -8,6 +8,8 @@ from keras import ops
 from glomo_keras.layers.adaptive_max_pooling import AdaptiveMaxPooling1D
 from glomo_keras.layers.transformer_layer import TransformerLayer
 
+POSITIONS = ("all", "nonzero")
+
 
 def sinusoidal_positions(length, dim, dtype="float32"):
     """Sinusoidal position table in the tensor2tensor layout.
@@ -53,6 +55,13 @@ class SequenceEncoder(keras.layers.Layer):
     poolings cover each sample's real length only; otherwise the layer attends
     and pools over padding as the released code does.
 
+    `positions` says where the sinusoidal positions are added: `"all"` adds
+    position `t` (1-based) to every step, as the paper describes; `"nonzero"`
+    follows the released code (its fairseq/MulT helper reads the first
+    channel of the projected features as token ids with padding id 0): a
+    step whose first projected channel is exactly 0 gets no position, so
+    all-zero padding steps enter the transformer layers as zero vectors.
+
     Args:
         hidden_dim: int, `d`.
         num_layers: int, `L`.
@@ -64,6 +73,7 @@ class SequenceEncoder(keras.layers.Layer):
         relu_dropout: float, dropout after the feed-forward ReLU.
         residual_dropout: float, dropout of each residual branch.
         length_aware: bool, whether padding is masked (see above).
+        positions: `"all"` or `"nonzero"`, the steps that get positions.
         **kwargs: base layer arguments (`name`, `dtype`).
 
     Call arguments:
@@ -96,9 +106,15 @@ class SequenceEncoder(keras.layers.Layer):
         relu_dropout=0.3,
         residual_dropout=0.3,
         length_aware=False,
+        positions="all",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if positions not in POSITIONS:
+            raise ValueError(
+                f"`positions` must be one of {list(POSITIONS)}. "
+                f"Received: positions={positions!r}"
+            )
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
         self.num_heads = num_heads
@@ -109,6 +125,7 @@ class SequenceEncoder(keras.layers.Layer):
         self.relu_dropout = relu_dropout
         self.residual_dropout = residual_dropout
         self.length_aware = length_aware
+        self.positions = positions
 
     def build(self, inputs_shape):
         common = dict(dtype=self.dtype_policy)
@@ -159,6 +176,9 @@ class SequenceEncoder(keras.layers.Layer):
         positions = sinusoidal_positions(
             ops.shape(x)[1], self.hidden_dim, dtype=x.dtype
         )
+        if self.positions == "nonzero":
+            has_position = ops.cast(ops.not_equal(x[:, :, :1], 0), x.dtype)
+            positions = positions[None] * has_position
         x = x * math.sqrt(self.hidden_dim) + positions
         x = self.embedding_dropout_layer(x, training=training)
         for layer in self.transformer_layers:
@@ -192,6 +212,7 @@ class SequenceEncoder(keras.layers.Layer):
                 "relu_dropout": self.relu_dropout,
                 "residual_dropout": self.residual_dropout,
                 "length_aware": self.length_aware,
+                "positions": self.positions,
             }
         )
         return config
