@@ -13,9 +13,9 @@ glomo-keras summary --dataset mosi --backbone random:bert_base
 import argparse
 import sys
 
-from glomo_keras.commands import data, export, serve, summary, train
+from glomo_keras.commands import convert, data, export, serve, summary, train
 
-COMMANDS = (summary, data, train, export, serve)
+COMMANDS = (summary, data, train, export, serve, convert)
 
 
 def build_parser():
