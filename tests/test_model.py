@@ -163,3 +163,21 @@ def test_parameter_figures_outside_bert(dataset, glomo_params):
     config = GLoMoConfig.for_dataset(dataset)
     model = GLoMo(config, tiny_backbone(hidden_dim=768, num_layers=1))
     assert parameter_counts(model)["glomo_params"] == glomo_params
+
+
+def test_no_two_random_weights_start_equal():
+    # A shared initializer instance draws the same numbers for every weight
+    # of a size; each sublayer must draw its own (spec: independent inits).
+    config = tiny_config(compatibility="released")
+    model = GLoMo(config, tiny_backbone())
+    random_weights = {}
+    for weight in model.weights:
+        values = ops.convert_to_numpy(weight)
+        if np.unique(values).size > 2:  # skip zeros/ones/constant inits
+            random_weights[weight.path] = np.sort(np.abs(values).ravel())
+    assert len(random_weights) > 40
+    seen = {}
+    for path, values in random_weights.items():
+        key = (values.size, round(float(values.sum()), 6))
+        assert key not in seen, (path, seen.get(key))
+        seen[key] = path
