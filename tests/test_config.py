@@ -124,3 +124,23 @@ def test_replace_compatibility_brings_the_new_bundle():
 def test_bad_compatibility_values_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         GLoMoConfig.for_dataset("mosi", **overrides)
+
+
+def test_compatibility_flag_of_train_and_the_recipes():
+    import argparse
+
+    from glomo_keras.commands.train import add_training_arguments
+    from glomo_keras.commands.train import build_config
+
+    parser = argparse.ArgumentParser()
+    add_training_arguments(parser, dataset_required=False)
+    args = parser.parse_args(["--compatibility", "released", "--set", "moe_combine=sum"])
+    args.dataset = "mosi"
+    config = build_config(args)
+    assert (config.compatibility, config.encoder_positions, config.moe_combine) == (
+        "released", "nonzero", "sum")
+    args = parser.parse_args(["--set", "compatibility=released"])
+    args.dataset = "mosei"
+    assert build_config(args).moe_combine == "log_space"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--compatibility", "authors"])
