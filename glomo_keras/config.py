@@ -1,11 +1,13 @@
 """`GLoMoConfig`: every architecture and training setting of one GLoMo model.
 
 The per-dataset defaults are the columns of the paper's appendix Table 1
-(spec §5); the remaining defaults come from the authors' released code.
+(spec §5), kept in the dataset table (`glomo_keras.datasets`); the remaining
+defaults come from the authors' released code.
 """
 
 import dataclasses
 
+from glomo_keras.datasets import get_dataset
 from glomo_keras.layers.global_guided_fusion import check_fusion_settings
 
 MODALITIES = ("t", "a", "v")
@@ -30,54 +32,35 @@ BUNDLE_FIELDS = tuple(COMPATIBILITY_BUNDLES["paper"])
 TASKS = ("regression", "classification")
 TEXT_ENCODERS = ("bert", "features")
 
-DATASET_DEFAULTS = {
-    "mosi": dict(
-        batch_size=240, num_layers=4, max_sequence_length=60, hidden_dim=48,
-        learning_rate=4e-5, epochs=70,
-        text_dim=768, acoustic_dim=74, visual_dim=47,
-    ),
-    "mosei": dict(
-        batch_size=64, num_layers=3, max_sequence_length=80, hidden_dim=192,
-        learning_rate=1e-5, epochs=100,
-        text_dim=768, acoustic_dim=74, visual_dim=35,
-    ),
-    "urfunny": dict(
-        batch_size=220, num_layers=3, max_sequence_length=80, hidden_dim=112,
-        learning_rate=2e-5, epochs=100,
-        text_dim=768, acoustic_dim=81, visual_dim=91,
-        acoustic_columns=(0, 60), visual_columns=(55, 91),
-        task="classification", class_names=("not_humorous", "humorous"),
-    ),
-    "mustard": dict(
-        batch_size=64, num_layers=3, max_sequence_length=70, hidden_dim=160,
-        learning_rate=2e-5, epochs=5,
-        text_dim=768, acoustic_dim=81, visual_dim=91,
-        acoustic_columns=(0, 60), visual_columns=(55, 91),
-        task="classification", class_names=("not_sarcastic", "sarcastic"),
-    ),
-    "cherma": dict(
-        batch_size=400, num_layers=7, max_sequence_length=50, hidden_dim=256,
-        learning_rate=2e-5, epochs=20,
-        text_dim=1024, acoustic_dim=1024, visual_dim=2048,
-        text_encoder="features", task="classification",
-        class_names=(
-            "anger", "disgust", "fear", "happy", "neutral", "sad", "surprise",
-        ),
-    ),
-}
+
+class _FromDataset:
+    """The default of the fields the dataset table fixes (see `__post_init__`)."""
+
+    def __repr__(self):
+        return "<from the dataset table>"
+
+
+FROM_DATASET = _FromDataset()
+DATASET_FIELDS = tuple(get_dataset("mosi").config_defaults())
 
 
 @dataclasses.dataclass
 class GLoMoConfig:
     """Architecture and optimisation settings of a GLoMo model.
 
-    Build one with `GLoMoConfig.for_dataset(name, **overrides)`; every field
-    can be overridden. Feature dimensions are the dimensions stored in the
-    data files; `acoustic_columns`/`visual_columns` select a column range
-    `[start, stop)` of them before the model (UR-FUNNY and MUStARD).
+    Build one with `GLoMoConfig.for_dataset(name, **overrides)` (or
+    `GLoMoConfig(dataset=name, ...)`); every field can be overridden. The
+    fields of `DATASET_FIELDS` (batch size to text encoder below) default to
+    the dataset's entry in the dataset table (`glomo_keras.datasets`), the
+    compatibility fields to their bundle. Feature dimensions are the
+    dimensions stored in the data files; `acoustic_columns`/`visual_columns`
+    select a column range `[start, stop)` of them before the model (UR-FUNNY
+    and MUStARD).
 
     Args:
-        dataset: the dataset the defaults come from.
+        dataset: the dataset the defaults come from: a name or alias of the
+            dataset table (stored as its canonical name), or any name when
+            every field of `DATASET_FIELDS` is given (your own data).
         batch_size: global batch size (split across replicas).
         num_layers: `L`, transformer layers of each sequence encoder.
         max_sequence_length: `T`, padded token sequence length.
@@ -140,17 +123,17 @@ class GLoMoConfig:
     """
 
     dataset: str = "mosi"
-    batch_size: int = 240
-    num_layers: int = 4
-    max_sequence_length: int = 60
-    hidden_dim: int = 48
-    learning_rate: float = 4e-5
-    epochs: int = 70
-    text_dim: int = 768
-    acoustic_dim: int = 74
-    visual_dim: int = 47
-    acoustic_columns: tuple | None = None
-    visual_columns: tuple | None = None
+    batch_size: int = FROM_DATASET
+    num_layers: int = FROM_DATASET
+    max_sequence_length: int = FROM_DATASET
+    hidden_dim: int = FROM_DATASET
+    learning_rate: float = FROM_DATASET
+    epochs: int = FROM_DATASET
+    text_dim: int = FROM_DATASET
+    acoustic_dim: int = FROM_DATASET
+    visual_dim: int = FROM_DATASET
+    acoustic_columns: tuple | None = FROM_DATASET
+    visual_columns: tuple | None = FROM_DATASET
     num_windows: int = 3
     num_experts: int = 3
     top_k: int = 2
@@ -164,9 +147,9 @@ class GLoMoConfig:
     relu_dropout: float = 0.3
     residual_dropout: float = 0.3
     pooling_dropout: float = 0.3
-    task: str = "regression"
-    class_names: tuple | None = None
-    text_encoder: str = "bert"
+    task: str = FROM_DATASET
+    class_names: tuple | None = FROM_DATASET
+    text_encoder: str = FROM_DATASET
     modalities: tuple = MODALITIES
     local_mixer: str = "moe"
     representations: str = "both"
@@ -185,6 +168,12 @@ class GLoMoConfig:
     seed: int = 5576
 
     def __post_init__(self):
+        unset = [name for name in DATASET_FIELDS if getattr(self, name) is FROM_DATASET]
+        if unset:
+            info = get_dataset(self.dataset)
+            self.dataset = info.name
+            for name in unset:
+                setattr(self, name, info.config_defaults()[name])
         for name in ("acoustic_columns", "visual_columns", "class_names",
                      "modalities", "lr_decay_epochs"):
             value = getattr(self, name)
@@ -203,17 +192,12 @@ class GLoMoConfig:
         """Returns the paper's configuration of `dataset`, with overrides.
 
         Args:
-            dataset: one of "mosi", "mosei", "urfunny", "mustard", "cherma".
+            dataset: "mosi", "mosei", "urfunny", "mustard" or "cherma" (or
+                an alias of the dataset table, e.g. "ur_funny", "CMU-MOSI").
             **overrides: any field of `GLoMoConfig`.
         """
-        key = dataset.lower().replace("-", "").replace("_", "")
-        if key not in DATASET_DEFAULTS:
-            raise ValueError(
-                f"Unknown dataset {dataset!r}; expected one of "
-                f"{sorted(DATASET_DEFAULTS)}."
-            )
         cls._check_fields(overrides, "override")
-        return cls(dataset=key, **{**DATASET_DEFAULTS[key], **overrides})
+        return cls(dataset=dataset, **overrides)
 
     @classmethod
     def from_dict(cls, values):
@@ -231,12 +215,14 @@ class GLoMoConfig:
     def replace(self, **changes):
         """Returns a copy with `changes` applied (and validated).
 
-        A new `compatibility` brings its whole bundle, except the bundle
-        fields set in the same call.
+        A new `compatibility` brings its whole bundle and a new `dataset`
+        its table entry, except the fields set in the same call.
         """
         self._check_fields(changes, "field")
         if "compatibility" in changes:
             changes = {**{name: None for name in BUNDLE_FIELDS}, **changes}
+        if "dataset" in changes:
+            changes = {**{name: FROM_DATASET for name in DATASET_FIELDS}, **changes}
         return dataclasses.replace(self, **changes)
 
     @property

@@ -144,3 +144,20 @@ def test_compatibility_flag_of_train_and_the_recipes():
     assert build_config(args).moe_combine == "log_space"
     with pytest.raises(SystemExit):
         parser.parse_args(["--compatibility", "authors"])
+
+
+def test_dataset_fields_come_from_the_dataset_table():
+    from glomo_keras.config import DATASET_FIELDS
+    from glomo_keras.datasets import get_dataset
+
+    assert GLoMoConfig(dataset="mosei") == GLoMoConfig.for_dataset("mosei")
+    humour = GLoMoConfig.for_dataset("UR_FUNNY")
+    assert humour.dataset == "urfunny" and humour.class_names == ("not_humorous", "humorous")
+    moved = GLoMoConfig.for_dataset("mosi", hidden_dim=64).replace(dataset="mustard")
+    assert (moved.hidden_dim, moved.class_names, moved.max_sequence_length) == (
+        160, ("not_sarcastic", "sarcastic"), 70)
+    own = {name: getattr(GLoMoConfig.for_dataset("mosi"), name) for name in DATASET_FIELDS}
+    assert GLoMoConfig(dataset="my_reviews", **own).dataset == "my_reviews"
+    with pytest.raises(ValueError, match="Unknown dataset 'my_reviews'"):
+        GLoMoConfig(dataset="my_reviews", hidden_dim=32)
+    assert get_dataset("CMU-MOSI").config_defaults()["hidden_dim"] == 48

@@ -143,7 +143,7 @@ def test_hkt_reads_punchline_context_and_labels(tmp_path):
     assert dataset.format == "hkt" and dataset.dataset == "mustard"
     assert dataset.settings.max_length == 70
     assert dataset.task == "classification"
-    assert dataset.class_names == ["negative", "positive"]
+    assert dataset.class_names == ["not_sarcastic", "sarcastic"]  # the dataset table's
     assert dataset.stored_dims == {"acoustic": 81, "visual": 91, "text": None}
     assert dataset.dims == {"acoustic": 60, "visual": 36, "text": None}
     first = dataset.train.utterances[0]
@@ -163,7 +163,13 @@ def test_hkt_accepts_an_empty_context_stored_as_a_flat_empty_array(tmp_path):
     data["test"][0] = (p, (c_words, np.array([]), np.array([]), hcf), hid, label)
     dataset = read(write_pickle(tmp_path / "ur_funny.pkl", data))
     assert dataset.test.utterances[0].acoustic.shape == (2, 81)
-    assert dataset.dataset == "ur_funny" and dataset.settings.max_length == 80
+    assert dataset.dataset == "urfunny" and dataset.settings.max_length == 80
+    assert dataset.class_names == ["not_humorous", "humorous"]
+
+
+def test_hkt_file_of_unknown_dataset_gets_generic_class_names(tmp_path):
+    dataset = read(write_pickle(tmp_path / "jokes.pkl", hkt_data()))
+    assert dataset.dataset is None and dataset.class_names == ["negative", "positive"]
 
 
 def test_hkt_errors(tmp_path):

@@ -112,7 +112,7 @@ def test_inspect_every_layout(tmp_path, capsys):
     assert [result["splits"][s]["size"] for s in ("train", "valid", "test")] == [5, 2, 1]
     assert result["dims"] == {"acoustic": 81, "visual": 91, "text": None}
     assert result["input_dims"]["acoustic"] == 60
-    assert result["splits"]["train"]["labels"]["histogram"] == {"negative": 3, "positive": 2}
+    assert result["splits"]["train"]["labels"]["histogram"] == {"not_sarcastic": 3, "sarcastic": 2}
 
     result = inspect_json(capsys, write_pickle(
         tmp_path / "unaligned_50.pkl", mmsa_data(audio=(375, 5), vision=(500, 20),

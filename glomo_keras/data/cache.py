@@ -23,7 +23,7 @@ import zipfile
 import numpy as np
 
 ENV_VAR = "GLOMO_KERAS_CACHE"
-VERSION = 1
+VERSION = 2
 
 
 def cache_dir(directory=None):

@@ -10,6 +10,8 @@ import dataclasses
 
 import numpy as np
 
+from glomo_keras.datasets import get_dataset
+
 SPLITS = ("train", "valid", "test")
 FORMATS = ("mag", "hkt", "mmsa", "cherma")
 REGRESSION = "regression"
@@ -17,10 +19,11 @@ CLASSIFICATION = "classification"
 
 # Sentiment scores of MOSI and MOSEI (MAG and MMSA files).
 SENTIMENT_RANGE = (-3.0, 3.0)
-# Humour (UR-FUNNY) and sarcasm (MUStARD) in the HKT files.
+# The labels 0/1 of an HKT file whose dataset is unknown (UR-FUNNY and
+# MUStARD name theirs in the dataset table).
 BINARY_CLASS_NAMES = ("negative", "positive")
 # CHERMA's seven emotions, in this order, and the names its files use.
-CHERMA_CLASS_NAMES = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+CHERMA_CLASS_NAMES = get_dataset("cherma").class_names
 CHERMA_LABEL_NAMES = {
     "愤怒": "anger",
     "厌恶": "disgust",

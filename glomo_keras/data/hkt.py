@@ -14,13 +14,17 @@ import numpy as np
 from glomo_keras.data.checks import Checker, check_not_empty, describe, split_table
 from glomo_keras.data.common import BINARY_CLASS_NAMES, CLASSIFICATION, Utterance
 from glomo_keras.data.errors import DataFormatError
+from glomo_keras.datasets import get_dataset
 
 TASK = CLASSIFICATION
+# Generic names for an HKT file of unknown dataset; UR-FUNNY and MUStARD files
+# get their own names from the dataset table.
 CLASS_NAMES = BINARY_CLASS_NAMES
 LABEL_RANGE = None
-# The columns the released GLoMo/HKT code keeps (spec, architecture §5).
-ACOUSTIC_COLUMNS = tuple(range(0, 60))
-VISUAL_COLUMNS = tuple(range(55, 91))
+# The columns the released GLoMo/HKT code keeps (spec §5), shared by the HKT
+# datasets of the dataset table.
+ACOUSTIC_COLUMNS = tuple(range(*get_dataset("urfunny").acoustic_columns))
+VISUAL_COLUMNS = tuple(range(*get_dataset("urfunny").visual_columns))
 LAYOUT = (
     'a dict {"train", "dev", "test"} of lists of ((p_words, p_visual, p_acoustic, p_hcf), '
     "(c_words, c_visual, c_acoustic, c_hcf), hid, label)"

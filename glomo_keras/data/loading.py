@@ -20,18 +20,11 @@ from glomo_keras.data.encoding import encode_arrays, encode_labels, expand
 from glomo_keras.data.errors import DataFormatError
 from glomo_keras.data.settings import PreprocessingSettings
 from glomo_keras.data.unpickler import load_pickle
+from glomo_keras.datasets import DATASETS, dataset_from_dims, dataset_from_path
 
 READERS = {"mag": mag, "hkt": hkt, "mmsa": mmsa, "cherma": cherma}
-# Max sequence length T per dataset (spec, architecture §5).
-DEFAULT_MAX_LENGTH = {"mosi": 60, "mosei": 80, "ur_funny": 80, "mustard": 70, "cherma": 50}
-# Words in a path that name a dataset, most specific first.
-DATASET_NAMES = (
-    ("mosei", ("mosei",)),
-    ("mosi", ("mosi",)),
-    ("ur_funny", ("ur_funny", "urfunny", "ur-funny", "humor")),
-    ("mustard", ("mustard", "sarcas")),
-    ("cherma", ("cherma",)),
-)
+# T when neither the caller nor the dataset table gives one.
+FALLBACK_MAX_LENGTH = 80
 
 
 @dataclasses.dataclass
@@ -79,8 +72,9 @@ class LoadedDataset:
     Args:
         source: the file or folder.
         format: `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
-        dataset: the dataset name when known from the path or the dims
-            (`"mosi"`, `"mosei"`, `"ur_funny"`, `"mustard"`, `"cherma"`), or None.
+        dataset: the dataset table's name when known from the path or the
+            dims (`"mosi"`, `"mosei"`, `"urfunny"`, `"mustard"`, `"cherma"`),
+            or None.
         settings: the `PreprocessingSettings` (T, dims, columns, task, ...).
         splits: dict name -> `Split`.
         report: the `LoadReport`.
@@ -178,6 +172,8 @@ def detect_format(obj, source):
 def guess_dataset(path, data_format, stored_dims):
     """The dataset name from the path's last parts, else from the dims, else None.
 
+    Both come from the dataset table (`glomo_keras.datasets`).
+
     Example:
 
     ```python
@@ -185,15 +181,8 @@ def guess_dataset(path, data_format, stored_dims):
     guess_dataset("x.pkl", "mag", {"visual": 47})            # 'mosi'
     ```
     """
-    name = "/".join(pathlib.Path(path).parts[-3:]).lower()
-    for dataset, words in DATASET_NAMES:
-        if any(word in name for word in words):
-            return dataset
-    if data_format == "mag":
-        return {47: "mosi", 35: "mosei"}.get(stored_dims.get("visual"))
-    if data_format == "cherma":
-        return "cherma"
-    return None
+    info = dataset_from_path(path) or dataset_from_dims(data_format, stored_dims)
+    return None if info is None else info.name
 
 
 def _read_raw(path, data_format):
@@ -246,7 +235,8 @@ def _settings(path, data_format, splits, checker, max_length, columns):
                   for m in ("acoustic", "visual")}
     else:
         if max_length is None:
-            max_length = DEFAULT_MAX_LENGTH.get(dataset, 80)
+            max_length = (DATASETS[dataset].max_sequence_length if dataset
+                          else FALLBACK_MAX_LENGTH)
         frames = {"acoustic": max_length, "visual": max_length}
     try:
         settings = PreprocessingSettings(
@@ -256,7 +246,7 @@ def _settings(path, data_format, splits, checker, max_length, columns):
             visual_length=int(frames["visual"]),
             stored_dims=stored_dims,
             task=reader.TASK,
-            class_names=None if reader.CLASS_NAMES is None else list(reader.CLASS_NAMES),
+            class_names=_class_names(reader, dataset),
             acoustic_columns=_columns(columns["acoustic"], reader.ACOUSTIC_COLUMNS),
             visual_columns=_columns(columns["visual"], reader.VISUAL_COLUMNS),
             dataset=dataset,
@@ -264,6 +254,17 @@ def _settings(path, data_format, splits, checker, max_length, columns):
     except ValueError as error:
         raise DataFormatError(str(error), source=path)
     return settings
+
+
+def _class_names(reader, dataset):
+    """The dataset table's class names when it knows the dataset, else the reader's."""
+    if reader.CLASS_NAMES is None:
+        return None
+    known = DATASETS.get(dataset)
+    if known is not None and known.class_names and len(known.class_names) == len(
+            reader.CLASS_NAMES):
+        return list(known.class_names)
+    return list(reader.CLASS_NAMES)
 
 
 def _split_report(utterances, labels, nonfinite, settings, label_range):

@@ -12,6 +12,7 @@ The run directory holds:
 """
 
 import csv
+import dataclasses
 import json
 import pathlib
 import shutil
@@ -74,7 +75,17 @@ def prepare_data(config, data, tokenizer, use_cache=True):
             f"{config.dataset} config is {config.task}."
         )
     if data.class_names:
-        changes["class_names"] = tuple(data.class_names)
+        # The config's names (the dataset table's) win over a reader's
+        # generic ones; the number of classes must agree.
+        if len(data.class_names) != config.output_dim:
+            raise ValueError(
+                f"{data.source}: the data has {len(data.class_names)} classes "
+                f"{list(data.class_names)} but the {config.dataset} config has "
+                f"{config.output_dim}: {list(config.class_names)}."
+            )
+        data.settings = dataclasses.replace(
+            data.settings, class_names=list(config.class_names)
+        )
     return config.replace(**changes), data
 
 

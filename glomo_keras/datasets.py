@@ -1,0 +1,204 @@
+"""The dataset table: everything glomo-keras knows about each paper dataset.
+
+One `DatasetInfo` per dataset holds its name and aliases, the paper's
+hyper-parameters (appendix Table 1, spec §5), T, the stored feature dims
+and the columns the released code keeps, the task and class names, the
+file layout, the default data path and backbone. `GLoMoConfig`, the data
+readers and the command line all read this table, so each fact is written
+once.
+
+Example:
+
+```python
+info = get_dataset("UR-FUNNY")
+info.name, info.class_names, info.acoustic_columns   # 'urfunny', (...), (0, 60)
+```
+"""
+
+import dataclasses
+import pathlib
+
+REGRESSION = "regression"
+CLASSIFICATION = "classification"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """The facts of one dataset.
+
+    Args:
+        name: the canonical name (`config.dataset`, run and model folders).
+        title: the name papers use, e.g. "CMU-MOSI".
+        aliases: other spellings accepted anywhere a dataset is named, and
+            words that identify the dataset in a file path.
+        layout: the data layout of the released files: "mag", "hkt",
+            "mmsa" or "cherma".
+        task: "regression" or "classification".
+        class_names: the classes in label order (classification), else None.
+        max_sequence_length: T.
+        feature_dims: the stored dims `{"text", "acoustic", "visual"}`.
+        acoustic_columns: the stored acoustic columns kept, `(start, stop)`,
+            or None for all.
+        visual_columns: likewise for visual.
+        text_encoder: "bert" (token ids through BERT) or "features".
+        default_data: the path the recipes look for.
+        default_backbone: the paper's backbone, or None for feature text.
+        hyper_parameters: the Table 1 column (batch size, encoder layers,
+            hidden dim, learning rate) and the released code's epochs.
+    """
+
+    name: str
+    title: str
+    aliases: tuple
+    layout: str
+    task: str
+    class_names: tuple
+    max_sequence_length: int
+    feature_dims: dict
+    acoustic_columns: tuple
+    visual_columns: tuple
+    text_encoder: str
+    default_data: str
+    default_backbone: str
+    hyper_parameters: dict
+
+    def config_defaults(self):
+        """The `GLoMoConfig` fields this dataset fixes.
+
+        Example:
+
+        ```python
+        GLoMoConfig(dataset="mosi", **get_dataset("mosi").config_defaults())
+        ```
+        """
+        return dict(
+            self.hyper_parameters,
+            max_sequence_length=self.max_sequence_length,
+            text_dim=self.feature_dims["text"],
+            acoustic_dim=self.feature_dims["acoustic"],
+            visual_dim=self.feature_dims["visual"],
+            acoustic_columns=self.acoustic_columns,
+            visual_columns=self.visual_columns,
+            task=self.task,
+            class_names=self.class_names,
+            text_encoder=self.text_encoder,
+        )
+
+
+def _hyper(batch_size, num_layers, hidden_dim, learning_rate, epochs):
+    return dict(batch_size=batch_size, num_layers=num_layers, hidden_dim=hidden_dim,
+                learning_rate=learning_rate, epochs=epochs)
+
+
+DATASETS = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            name="mosi", title="CMU-MOSI", aliases=("cmu-mosi", "cmu_mosi"),
+            layout="mag", task=REGRESSION, class_names=None, max_sequence_length=60,
+            feature_dims={"text": 768, "acoustic": 74, "visual": 47},
+            acoustic_columns=None, visual_columns=None, text_encoder="bert",
+            default_data="datasets/mosi.pkl", default_backbone="bert_base_en_uncased",
+            hyper_parameters=_hyper(240, 4, 48, 4e-5, 70),
+        ),
+        DatasetInfo(
+            name="mosei", title="CMU-MOSEI", aliases=("cmu-mosei", "cmu_mosei"),
+            layout="mag", task=REGRESSION, class_names=None, max_sequence_length=80,
+            feature_dims={"text": 768, "acoustic": 74, "visual": 35},
+            acoustic_columns=None, visual_columns=None, text_encoder="bert",
+            default_data="datasets/mosei.pkl", default_backbone="bert_base_en_uncased",
+            hyper_parameters=_hyper(64, 3, 192, 1e-5, 100),
+        ),
+        DatasetInfo(
+            name="urfunny", title="UR-FUNNY", aliases=("ur_funny", "ur-funny", "humor"),
+            layout="hkt", task=CLASSIFICATION, class_names=("not_humorous", "humorous"),
+            max_sequence_length=80, feature_dims={"text": 768, "acoustic": 81, "visual": 91},
+            acoustic_columns=(0, 60), visual_columns=(55, 91), text_encoder="bert",
+            default_data="datasets/urfunny.pkl", default_backbone="bert_base_en_uncased",
+            hyper_parameters=_hyper(220, 3, 112, 2e-5, 100),
+        ),
+        DatasetInfo(
+            name="mustard", title="MUStARD", aliases=("sarcasm", "sarcas"),
+            layout="hkt", task=CLASSIFICATION, class_names=("not_sarcastic", "sarcastic"),
+            max_sequence_length=70, feature_dims={"text": 768, "acoustic": 81, "visual": 91},
+            acoustic_columns=(0, 60), visual_columns=(55, 91), text_encoder="bert",
+            default_data="datasets/mustard.pkl", default_backbone="bert_base_en_uncased",
+            hyper_parameters=_hyper(64, 3, 160, 2e-5, 5),
+        ),
+        DatasetInfo(
+            name="cherma", title="CHERMA", aliases=(),
+            layout="cherma", task=CLASSIFICATION,
+            class_names=("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise"),
+            max_sequence_length=50,
+            feature_dims={"text": 1024, "acoustic": 1024, "visual": 2048},
+            acoustic_columns=None, visual_columns=None, text_encoder="features",
+            default_data="datasets/CHERMA0723", default_backbone=None,
+            hyper_parameters=_hyper(400, 7, 256, 2e-5, 20),
+        ),
+    )
+}
+
+
+def _key(text):
+    return str(text).lower().replace("-", "").replace("_", "")
+
+
+def get_dataset(name):
+    """The `DatasetInfo` of a name or alias (case, `-` and `_` ignored).
+
+    Raises:
+        ValueError: an unknown name; the message lists the known ones.
+
+    Example:
+
+    ```python
+    get_dataset("CMU-MOSEI").name   # 'mosei'
+    ```
+    """
+    wanted = _key(name)
+    for info in DATASETS.values():
+        if wanted in {_key(info.name), _key(info.title)} | {_key(a) for a in info.aliases}:
+            return info
+    raise ValueError(
+        f"Unknown dataset {name!r}; expected one of {sorted(DATASETS)} "
+        f"(or {sorted(a for info in DATASETS.values() for a in info.aliases)})."
+    )
+
+
+def dataset_from_path(path):
+    """The dataset a file path names (its last three parts), or None.
+
+    MOSEI is checked before MOSI, which its name contains.
+
+    Example:
+
+    ```python
+    dataset_from_path("data/ur_funny.pkl").name   # 'urfunny'
+    ```
+    """
+    text = "/".join(pathlib.Path(path).parts[-3:]).lower()
+    for name in ("mosei", "mosi", "urfunny", "mustard", "cherma"):
+        info = DATASETS[name]
+        if any(word in text for word in (info.name,) + info.aliases):
+            return info
+    return None
+
+
+def dataset_from_dims(layout, stored_dims):
+    """The dataset a layout and stored dims single out, or None.
+
+    MOSI and MOSEI (both MAG) differ in their visual dims; CHERMA is the
+    only CHERMA-layout dataset; UR-FUNNY and MUStARD share their dims.
+
+    Example:
+
+    ```python
+    dataset_from_dims("mag", {"visual": 35}).name   # 'mosei'
+    ```
+    """
+    matches = [
+        info for info in DATASETS.values()
+        if info.layout == layout and all(
+            stored_dims.get(m) in (None, info.feature_dims[m]) for m in ("acoustic", "visual"))
+    ]
+    return matches[0] if len(matches) == 1 else None
