@@ -198,10 +198,19 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             **kwargs,
         )
 
+    def __call__(self, *args, **kwargs):
+        # Eager inputs become TensorFlow tensors first: Keras refuses a dict
+        # that mixes tensors and arrays.
+        if tf.executing_eagerly():
+            if args:
+                args = (_as_tf_dict(args[0]), *args[1:])
+            elif "x" in kwargs:
+                kwargs["x"] = _as_tf_dict(kwargs["x"])
+        return super().__call__(*args, **kwargs)
+
     def call(self, x, y=None, sample_weight=None):
         if tf.executing_eagerly():
-            inputs = {name: _as_tf(value, name) for name, value in _checked_dict(x).items()}
-            outputs = self._eager(inputs)
+            outputs = self._eager(_checked_dict(x))
             outputs = {name: keras.ops.convert_to_tensor(value) for name, value in
                        outputs.items()}
         else:
@@ -501,6 +510,13 @@ def _checked_dict(x):
         raise ValueError(
             f"GLoMoPreprocessor takes a dict of named inputs, not a {type(x).__name__}")
     return dict(x)
+
+
+def _as_tf_dict(x):
+    """A dict's values as TensorFlow tensors; anything else as it is."""
+    if not isinstance(x, dict):
+        return x
+    return {name: _as_tf(value, name) for name, value in x.items()}
 
 
 def _as_tf(value, name):
