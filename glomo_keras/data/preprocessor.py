@@ -244,7 +244,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     def _encode_words(self, inputs):
         words, n_words = _words(_required(inputs, "words"), "words")
         tables = {m: self._word_rows(inputs, m, m, n_words) for m in MODALITIES}
-        ids, rows = self._pieces(words, tf.ragged.range(n_words))
+        [(ids, rows)] = self._pieces([(words, tf.ragged.range(n_words))])
         ids, rows = _keep_window((ids, rows), 0, self.sequence_length - 2)
         return self._assemble([(ids, rows)], tables)
 
@@ -265,8 +265,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             tf.ragged.range(n_words) + width,
             _column(tf.where(n_words > 0, width + n_words - 1, -1), n_words),
         ], axis=1)
-        a_ids, a_rows = self._pieces(a_items, a_rows)
-        b_ids, b_rows = self._pieces(b_items, b_rows)
+        (a_ids, a_rows), (b_ids, b_rows) = self._pieces([(a_items, a_rows), (b_items, b_rows)])
         # Too long: drop from the start of the context, then the end of the punchline.
         budget = self.sequence_length - 3
         a_length, b_length = a_ids.row_lengths(), b_ids.row_lengths()
@@ -337,18 +336,33 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             message=f"{name} needs one row per word of {words_name} (row i belongs to word i)")
         return rows
 
-    def _pieces(self, items, item_rows):
-        """WordPiece ids [B, None] of ragged items [B, None], and each piece's row.
+    def _pieces(self, segments):
+        """The WordPiece ids [B, None] of segments of items, and each piece's row.
 
-        Every item is tokenised on its own; all its pieces get its row.
+        Args:
+            segments: (items, rows) pairs, ragged [B, None]: strings and
+                the feature row of each.
+
+        Returns:
+            (ids, rows) per segment, ragged int32 [B, None]. Every item is
+            tokenised on its own (all segments in one tokenizer call), and
+            all its pieces get its row.
         """
-        pieces = self.tokenizer(items.flat_values)
+        items = tf.concat([segment_items.flat_values for segment_items, _ in segments], 0)
+        pieces = self.tokenizer(items)
         if not isinstance(pieces, tf.RaggedTensor):  # a tokenizer that pads
-            pieces = tf.RaggedTensor.from_tensor(pieces)
-        pieces = tf.ragged.boolean_mask(pieces, pieces != self._special_id("[PAD]"))
-        rows = tf.repeat(tf.cast(item_rows.flat_values, tf.int32), pieces.row_lengths())
-        ids = tf.cast(items.with_flat_values(pieces).merge_dims(1, 2), tf.int32)
-        return ids, ids.with_flat_values(rows)
+            pieces = tf.RaggedTensor.from_tensor(pieces, padding=self._special_id("[PAD]"))
+        pieces = tf.cast(pieces, tf.int32)
+        results, start = [], 0
+        for segment_items, segment_rows in segments:
+            stop = start + tf.shape(segment_items.flat_values)[0]
+            segment_pieces = pieces[start:stop]
+            rows = tf.repeat(tf.cast(segment_rows.flat_values, tf.int32),
+                             segment_pieces.row_lengths())
+            ids = segment_items.with_flat_values(segment_pieces).merge_dims(1, 2)
+            results.append((ids, ids.with_flat_values(rows)))
+            start = stop
+        return results
 
     def _special_id(self, token):
         token_id = self.tokenizer.token_to_id(token)
@@ -362,21 +376,29 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         Row -1 (special tokens, padding, a "." after no word) gathers the
         zero row put in front of each table.
         """
-        lengths = segments[0][0].row_lengths()
-        cls = _column(self._special_id("[CLS]"), lengths)
-        sep = _column(self._special_id("[SEP]"), lengths)
-        none = _column(-1, lengths)
-        parts = [(cls, none, 0)]
-        for index, (ids, rows) in enumerate(segments):
-            parts += [(ids, rows, index), (sep, none, index)]
-        shape = [None, self.sequence_length]
-        ids = tf.concat([part[0] for part in parts], axis=1)
-        segment_ids = tf.concat([tf.zeros_like(part[0]) + part[2] for part in parts], axis=1)
-        rows = tf.concat([part[1] for part in parts], axis=1).to_tensor(-1, shape=shape)
+        steps = self.sequence_length
+        position = tf.range(steps)[None, :]
+        token_ids = tf.where(position == 0, self._special_id("[CLS]"), self._special_id("[PAD]"))
+        rows = segment_ids = tf.zeros_like(position) - 1
+        start = tf.ones([segments[0][0].nrows(), 1], tf.int32)
+        for index, (segment, segment_rows) in enumerate(segments):
+            length = tf.cast(segment.row_lengths(), tf.int32)[:, None]
+            inside = (position >= start) & (position < start + length)
+            offset = tf.clip_by_value(position - start, 0, steps - 1)
+            for values, name in ((segment, "ids"), (segment_rows, "rows")):
+                dense = tf.gather(values.to_tensor(shape=[None, steps]), offset, batch_dims=1)
+                if name == "ids":
+                    token_ids = tf.where(inside, dense, token_ids)
+                else:
+                    rows = tf.where(inside, dense, rows)
+            end = position == start + length
+            token_ids = tf.where(end, self._special_id("[SEP]"), token_ids)
+            segment_ids = tf.where(inside | end, index, segment_ids)
+            start = start + length + 1
         outputs = {
-            "token_ids": ids.to_tensor(self._special_id("[PAD]"), shape=shape),
-            "padding_mask": tf.ones_like(ids).to_tensor(0, shape=shape),
-            "segment_ids": segment_ids.to_tensor(0, shape=shape),
+            "token_ids": token_ids,
+            "padding_mask": tf.cast(position < start, tf.int32),
+            "segment_ids": tf.maximum(segment_ids, 0),
         }
         for modality in MODALITIES:
             table = tf.pad(tables[modality], [[0, 0], [1, 0], [0, 0]])
@@ -567,11 +589,12 @@ def _column(value, like_lengths):
 def _keep_window(tensors, start, stop):
     """Keeps the positions in [start, stop) of each row of ragged tensors alike."""
     lengths = tensors[0].row_lengths()
-    position = tf.ragged.range(lengths).flat_values
-    start = tf.repeat(tf.broadcast_to(tf.cast(start, tf.int64), tf.shape(lengths)), lengths)
-    stop = tf.repeat(tf.broadcast_to(tf.cast(stop, tf.int64), tf.shape(lengths)), lengths)
-    keep = tensors[0].with_flat_values((position >= start) & (position < stop))
-    return tuple(tf.ragged.boolean_mask(tensor, keep) for tensor in tensors)
+    row_starts = tensors[0].row_starts()
+    start = tf.minimum(tf.maximum(tf.cast(start, tf.int64), 0), lengths)
+    stop = tf.minimum(tf.maximum(tf.cast(stop, tf.int64), start), lengths)
+    kept = tf.ragged.range(row_starts + start, row_starts + stop)
+    return tuple(kept.with_flat_values(tf.gather(tensor.flat_values, kept.flat_values))
+                 for tensor in tensors)
 
 
 def _fit_steps(frames, steps):
