@@ -169,6 +169,22 @@ def test_words_with_context_layout_equals_encode(tokenizer):
     ids = np.asarray(outputs["token_ids"])
     assert [TINY_VOCABULARY[i] for i in ids[3]] == [
         "[CLS]", "i", ".", ".", "right", "[SEP]", "yes", ".", "[SEP]", "[PAD]", "[PAD]", "[PAD]"]
+    # Ragged inputs give their own lengths.
+    ragged_inputs = {
+        "words": tf.ragged.constant([u.words for u in utterances], dtype=tf.string),
+        "context_words": tf.ragged.constant(
+            [[word for sentence in u.context for word in sentence] for u in utterances],
+            dtype=tf.string),
+        "context_sentence_ids": tf.ragged.constant(
+            [[s for s, sentence in enumerate(u.context) for _ in sentence] for u in utterances],
+            dtype=tf.int32),
+        "context_sentences": [len(u.context) for u in utterances],
+    }
+    for modality in ("acoustic", "visual"):
+        arrays = [(getattr(u, modality), len(u.all_words()) - len(u.words)) for u in utterances]
+        ragged_inputs[modality] = ragged([array[n:] for array, n in arrays])
+        ragged_inputs[f"context_{modality}"] = ragged([array[:n] for array, n in arrays])
+    assert_equal_to_encode(preprocessor(ragged_inputs), utterances, settings, tokenizer)
     # Without sentence ids, a context is one sentence.
     one_sentence = [u for u in utterances if len(u.context) <= 1]
     assert len(one_sentence) == 4
@@ -346,13 +362,13 @@ def test_bad_inputs_and_arguments_get_clear_errors(tokenizer):
         preprocessor({"words": words, "acoustic": rows(2, 5)[None]})
     with pytest.raises(ValueError, match="acoustic has 3 columns; .* expects the 5 stored"):
         preprocessor({"words": words, "acoustic": rows(2, 3)[None], "visual": rows(2, 4)[None]})
-    with pytest.raises(tf.errors.InvalidArgumentError, match="visual needs one row per word"):
+    with pytest.raises(ValueError, match="visual needs one row per word"):
         preprocessor({"words": words, "acoustic": rows(2, 5)[None], "visual": rows(1, 4)[None]})
     with pytest.raises(ValueError, match="words must be strings"):
         preprocessor({"words": [[1, 2]], "acoustic": rows(2, 5)[None], "visual": rows(2, 4)[None]})
     hkt = GLoMoPreprocessor("words_with_context", tokenizer, sequence_length=8,
                             acoustic_dim=5, visual_dim=4)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="non-decreasing"):
+    with pytest.raises(ValueError, match="non-decreasing"):
         hkt({"words": words, "acoustic": rows(2, 5)[None], "visual": rows(2, 4)[None],
              "context_words": [["i", "know"]], "context_sentence_ids": [[1, 0]],
              "context_acoustic": rows(2, 5)[None], "context_visual": rows(2, 4)[None]})

@@ -43,6 +43,8 @@ Masks and ids are int32, features float32. One unbatched utterance (`words`
 [W], `acoustic` [W, A], ...) gives unbatched outputs.
 """
 
+import re
+
 import keras
 import keras_hub
 import tensorflow as tf
@@ -150,6 +152,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         self.acoustic_columns = _columns(acoustic_columns, self.acoustic_dim, "acoustic")
         self.visual_columns = _columns(visual_columns, self.visual_dim, "visual")
         self._eager = _EagerFunction(self._call_graph)
+        self.built = True  # no weights: nothing to build
 
     @classmethod
     def from_settings(cls, settings, tokenizer=None, **kwargs):
@@ -495,14 +498,21 @@ class _EagerFunction:
 
     The tokenizer takes its TensorFlow path only inside a graph, so eager
     calls run traced. A plain object (not a tracked attribute) keeps the
-    function out of the layer's saved state.
+    function out of the layer's saved state. Input checks that fail at run
+    time raise a `ValueError` here (in a graph: `tf.errors.InvalidArgumentError`).
     """
 
     def __init__(self, function):
         self.function = tf.function(function, reduce_retracing=True)
 
     def __call__(self, inputs):
-        return self.function(inputs)
+        try:
+            return self.function(inputs)
+        except tf.errors.InvalidArgumentError as error:
+            # A failed input check: a ValueError with the check's message (on
+            # other backends Keras would drop the message of a TF error).
+            failed = re.search(r"assertion failed: (.*)", error.message)
+            raise ValueError(failed.group(1) if failed else error.message) from error
 
 
 def _positive(value, name):
