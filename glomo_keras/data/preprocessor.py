@@ -224,10 +224,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         """The TensorFlow computation, batched or for one utterance."""
         with tf.device("cpu"):
             name, unbatched_rank = PRIMARY_INPUTS[self.layout]
-            if name not in inputs:
-                raise ValueError(
-                    f"layout {self.layout!r} needs the input {name!r}; got {sorted(inputs)}")
-            unbatched = inputs[name].shape.rank == unbatched_rank
+            unbatched = _required(inputs, name).shape.rank == unbatched_rank
             if unbatched:
                 inputs = {key: tf.expand_dims(value, 0) for key, value in inputs.items()}
             if self.layout == "words":
@@ -388,12 +385,8 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             length = tf.cast(segment.row_lengths(), tf.int32)[:, None]
             inside = (position >= start) & (position < start + length)
             offset = tf.clip_by_value(position - start, 0, steps - 1)
-            for values, name in ((segment, "ids"), (segment_rows, "rows")):
-                dense = tf.gather(values.to_tensor(shape=[None, steps]), offset, batch_dims=1)
-                if name == "ids":
-                    token_ids = tf.where(inside, dense, token_ids)
-                else:
-                    rows = tf.where(inside, dense, rows)
+            token_ids = tf.where(inside, _shifted(segment, offset, steps), token_ids)
+            rows = tf.where(inside, _shifted(segment_rows, offset, steps), rows)
             end = position == start + length
             token_ids = tf.where(end, self._special_id("[SEP]"), token_ids)
             segment_ids = tf.where(inside | end, index, segment_ids)
@@ -448,6 +441,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             else:
                 length = tf.fill(tf.shape(value)[:1], tf.shape(value)[1])
             frames = self._features(value, name, modality)
+            length = tf.minimum(length, tf.shape(frames)[1])
             real = tf.range(tf.shape(frames)[1])[None, :] < length[:, None]
             frames = tf.where(real[..., None], frames, 0.0)
             outputs[name] = _fit_steps(frames, steps)
@@ -605,6 +599,11 @@ def _keep_window(tensors, start, stop):
     kept = tf.ragged.range(row_starts + start, row_starts + stop)
     return tuple(kept.with_flat_values(tf.gather(tensor.flat_values, kept.flat_values))
                  for tensor in tensors)
+
+
+def _shifted(values, offset, steps):
+    """Dense [B, steps]: element `offset[b, t]` of row b of ragged `values`."""
+    return tf.gather(values.to_tensor(shape=[None, steps]), offset, batch_dims=1)
 
 
 def _fit_steps(frames, steps):
