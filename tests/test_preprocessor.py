@@ -185,10 +185,12 @@ def test_words_with_context_layout_equals_encode(tokenizer):
         ragged_inputs[modality] = ragged([array[n:] for array, n in arrays])
         ragged_inputs[f"context_{modality}"] = ragged([array[:n] for array, n in arrays])
     assert_equal_to_encode(preprocessor(ragged_inputs), utterances, settings, tokenizer)
-    # Without sentence ids, a context is one sentence.
+    # Without sentence ids, a context is one sentence; 0 sentences: up to the last word's.
     one_sentence = [u for u in utterances if len(u.context) <= 1]
     assert len(one_sentence) == 4
-    outputs = preprocessor(hkt_inputs(one_sentence, sentences=False))
+    inputs = hkt_inputs(one_sentence, sentences=False)
+    inputs["context_sentences"] = np.zeros(4, np.int32)
+    outputs = preprocessor(inputs)
     assert_equal_to_encode(outputs, one_sentence, settings, tokenizer)
 
 
@@ -291,6 +293,7 @@ def test_one_unbatched_utterance_gives_unbatched_outputs(tokenizer):
     preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
     utterances = hkt_utterances()
     inputs = hkt_inputs(utterances[:1])
+    del inputs["context_sentences"]  # optional: its last sentence has words
     single = {name: np.asarray(value)[0] for name, value in inputs.items()}
     outputs = preprocessor(single)
     assert np.asarray(outputs["token_ids"]).shape == (12,)

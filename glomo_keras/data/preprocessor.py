@@ -19,7 +19,8 @@ Layouts (`layout`), the call inputs they take and the outputs they give:
   `context_visual` [B, C, V], and optionally `context_sentence_ids` int
   [B, C] (the sentence of each context word, non-decreasing; default: one
   sentence) and `context_sentences` int [B] (the number of context
-  sentences, needed only when the last ones are empty). The text is
+  sentences; it matters only when the last ones are empty, 0 means up to
+  the last word's sentence). The text is
   `[CLS] context [SEP] punchline . [SEP]`, a "." between context sentences;
   the context rows come first. A "." repeats the row of the word before it
   in its segment, or gets none; a long pair loses the start of the context
@@ -298,13 +299,11 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         padded_ids = tf.pad(ids, [[0, 0], [0, 1]])
         last_id = tf.gather(padded_ids, tf.maximum(n_context - 1, 0), batch_dims=1)
         last_id = tf.where(n_context > 0, last_id, -1)
+        sentences = last_id + 1
         if "context_sentences" in inputs:
-            sentences = tf.cast(tf.reshape(inputs["context_sentences"], [-1]), tf.int64)
-        else:
-            sentences = last_id + 1
+            given = tf.cast(tf.reshape(inputs["context_sentences"], [-1]), tf.int64)
+            sentences = tf.maximum(given, sentences)
         trailing = tf.maximum(sentences - 1, 0) - tf.maximum(last_id, 0)
-        tf.debugging.assert_non_negative(
-            trailing, message="context_sentences must exceed every context_sentence_id")
         # Each word becomes its "."s, then itself.
         dots = tf.RaggedTensor.from_tensor(dots, lengths=n_context).flat_values
         counts = dots + 1
