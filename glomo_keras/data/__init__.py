@@ -30,11 +30,13 @@ from glomo_keras.data.errors import DataFormatError
 from glomo_keras.data.inspection import inspect
 from glomo_keras.data.loading import LoadedDataset, Split, detect_format, load, read
 from glomo_keras.data.pipeline import make_dataset
+from glomo_keras.data.preprocessor import GLoMoPreprocessor
 from glomo_keras.data.settings import PreprocessingSettings
 from glomo_keras.data.unpickler import load_pickle
 
 __all__ = [
     "DataFormatError",
+    "GLoMoPreprocessor",
     "LoadedDataset",
     "PreprocessingSettings",
     "Split",

@@ -1,0 +1,626 @@
+"""`GLoMoPreprocessor`: raw utterances -> model inputs, in TensorFlow ops.
+
+The same preprocessing as the numpy path (`glomo_keras.data.encode`, see
+`glomo_keras.data.alignment` for the WordPiece rules), written with
+TensorFlow ops and ragged tensors, so that it runs inside `tf.data.Dataset.map`,
+a `tf.function` and a SavedModel signature, on every Keras backend (as
+KerasHub's preprocessors, it always computes with TensorFlow).
+
+Layouts (`layout`), the call inputs they take and the outputs they give:
+
+- `"words"` (MAG: MOSI, MOSEI): `words` tf.string [B, W] (the empty string
+  pads; or ragged [B, None]), `acoustic` float [B, W, A] and `visual`
+  [B, W, V] as stored (row i belongs to word i). Every word is tokenised on
+  its own; each piece repeats its word's row; `[CLS]`, `[SEP]` and padding
+  get zero rows. Outputs `token_ids`, `padding_mask`, `segment_ids` [B, T],
+  `acoustic` [B, T, A'], `acoustic_mask` [B, T], `visual`, `visual_mask`.
+- `"words_with_context"` (HKT: UR-FUNNY, MUStARD): the same, plus
+  `context_words` tf.string [B, C], `context_acoustic` [B, C, A],
+  `context_visual` [B, C, V], and optionally `context_sentence_ids` int
+  [B, C] (the sentence of each context word, non-decreasing; default: one
+  sentence) and `context_sentences` int [B] (the number of context
+  sentences; it matters only when the last ones are empty, 0 means up to
+  the last word's sentence). The text is
+  `[CLS] context [SEP] punchline . [SEP]`, a "." between context sentences;
+  the context rows come first. A "." repeats the row of the word before it
+  in its segment, or gets none; a long pair loses the start of the context
+  first, then the end of the punchline.
+- `"token_ids"` (MMSA): `token_ids`, `padding_mask`, `segment_ids` [B, T]
+  pass through; `acoustic` [B, F, A] and `visual` [B, F, V] (or ragged) are
+  cut or zero-padded to `acoustic_length`/`visual_length` frames, their
+  masks come from `acoustic_length`/`visual_length` int [B] inputs (the
+  stored lengths; the frames after them are kept, as MMSA stores them) or,
+  without them, are the text's `padding_mask`.
+- `"features"` (CHERMA): `text_features` [B, F, D], `acoustic`, `visual`
+  are cut or zero-padded to T, T_a, T_v steps; `text_length`,
+  `acoustic_length`, `visual_length` int [B] say how many steps are real
+  (default: all of a dense input, the row lengths of a ragged one); later
+  steps are padding and become zeros. Outputs `text_features`, `text_mask`,
+  `acoustic`, `acoustic_mask`, `visual`, `visual_mask`.
+
+Every layout keeps the `acoustic_columns`/`visual_columns` of the stored
+features and replaces non-finite feature values by 0, as training does.
+Masks and ids are int32, features float32. One unbatched utterance (`words`
+[W], `acoustic` [W, A], ...) gives unbatched outputs.
+"""
+
+import re
+
+import keras
+import keras_hub
+import tensorflow as tf
+
+from glomo_keras.data.settings import PreprocessingSettings
+
+LAYOUTS = ("words", "words_with_context", "token_ids", "features")
+WORD_LAYOUTS = ("words", "words_with_context")
+# The data format of `PreprocessingSettings` -> the preprocessor's layout.
+FORMAT_LAYOUTS = {"mag": "words", "hkt": "words_with_context", "mmsa": "token_ids",
+                  "cherma": "features"}
+# The input that tells the batch rank, per layout, and its unbatched rank.
+PRIMARY_INPUTS = {"words": ("words", 1), "words_with_context": ("words", 1),
+                  "token_ids": ("token_ids", 1), "features": ("text_features", 2)}
+MODALITIES = ("acoustic", "visual")
+DOT = "."
+
+
+@keras.saving.register_keras_serializable(package="glomo_keras")
+class GLoMoPreprocessor(keras_hub.models.Preprocessor):
+    """Turns raw utterances into GLoMo's model inputs with TensorFlow ops.
+
+    The layer equals `glomo_keras.data.encode` (tested on every layout) and
+    traces into graphs: use it in `tf.data.Dataset.map`, in a `tf.function`
+    or a SavedModel signature. Called eagerly, it returns tensors of the
+    Keras backend; in a graph, TensorFlow tensors. Like KerasHub's
+    preprocessors it takes `(x, y, sample_weight)` and passes `y` and
+    `sample_weight` through, so `dataset.map(preprocessor)` works on
+    `(inputs, label)` elements. See the module doc for the inputs of each
+    layout.
+
+    Args:
+        layout: `"words"` (MAG), `"words_with_context"` (HKT), `"token_ids"`
+            (MMSA) or `"features"` (CHERMA).
+        tokenizer: the backbone's KerasHub WordPiece tokenizer (e.g.
+            `keras_hub.tokenizers.BertTokenizer`); word layouts only.
+        sequence_length: T, the padded number of text tokens (CHERMA: text
+            steps).
+        acoustic_dim: acoustic columns as stored, before the selection.
+        visual_dim: visual columns as stored, before the selection.
+        acoustic_length: T_a, the padded number of acoustic frames (MMSA,
+            CHERMA); None means T. Word layouts always use T.
+        visual_length: T_v, the same for visual frames.
+        text_dim: CHERMA text feature columns; None for the other layouts.
+        acoustic_columns: the acoustic columns kept (indices into the stored
+            columns), or None for all.
+        visual_columns: the visual columns kept, or None for all.
+        **kwargs: passed to `keras_hub.models.Preprocessor` (e.g. `name`).
+
+    Example:
+
+    ```python
+    tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=vocab, lowercase=True)
+    preprocessor = GLoMoPreprocessor(
+        "words", tokenizer, sequence_length=50, acoustic_dim=74, visual_dim=47)
+    inputs = preprocessor({
+        "words": [["so", "good", ""], ["playing", "it", "well"]],
+        "acoustic": np.zeros((2, 3, 74), "float32"),
+        "visual": np.zeros((2, 3, 47), "float32"),
+    })
+    inputs["token_ids"].shape   # (2, 50)
+    train = tf_dataset.map(preprocessor)   # (raw inputs, label) -> (inputs, label)
+    ```
+    """
+
+    def __init__(
+        self,
+        layout,
+        tokenizer=None,
+        sequence_length=None,
+        acoustic_dim=None,
+        visual_dim=None,
+        acoustic_length=None,
+        visual_length=None,
+        text_dim=None,
+        acoustic_columns=None,
+        visual_columns=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
+        if layout in WORD_LAYOUTS and tokenizer is None:
+            raise ValueError(f"layout {layout!r} needs the backbone's tokenizer")
+        if sequence_length is None or sequence_length < 3:
+            raise ValueError(f"sequence_length must be at least 3, not {sequence_length}")
+        if layout in WORD_LAYOUTS:
+            for name, length in (("acoustic_length", acoustic_length),
+                                 ("visual_length", visual_length)):
+                if length not in (None, sequence_length):
+                    raise ValueError(
+                        f"layout {layout!r} aligns the features to the tokens, so "
+                        f"{name} must be sequence_length={sequence_length}, not {length}"
+                    )
+        if layout == "features" and text_dim is None:
+            raise ValueError("layout 'features' needs text_dim")
+        self.layout = layout
+        self.tokenizer = tokenizer
+        self.sequence_length = int(sequence_length)
+        self.acoustic_dim = _positive(acoustic_dim, "acoustic_dim")
+        self.visual_dim = _positive(visual_dim, "visual_dim")
+        self.acoustic_length = int(acoustic_length or sequence_length)
+        self.visual_length = int(visual_length or sequence_length)
+        self.text_dim = None if text_dim is None else _positive(text_dim, "text_dim")
+        self.acoustic_columns = _columns(acoustic_columns, self.acoustic_dim, "acoustic")
+        self.visual_columns = _columns(visual_columns, self.visual_dim, "visual")
+        self._eager = _EagerFunction(self._call_graph)
+        self.built = True  # no weights: nothing to build
+
+    @classmethod
+    def from_settings(cls, settings, tokenizer=None, **kwargs):
+        """The preprocessor that encodes as `PreprocessingSettings` say.
+
+        Args:
+            settings: a `PreprocessingSettings` (or its `to_dict()`).
+            tokenizer: the backbone's tokenizer (MAG, HKT); None builds one
+                from `settings.vocabulary`. A given tokenizer must have that
+                vocabulary when the settings carry one.
+            **kwargs: passed to the constructor (e.g. `name`).
+
+        Example:
+
+        ```python
+        preprocessor = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer)
+        ```
+        """
+        if isinstance(settings, dict):
+            settings = PreprocessingSettings.from_dict(settings)
+        layout = FORMAT_LAYOUTS[settings.format]
+        if layout in WORD_LAYOUTS:
+            if tokenizer is None:
+                tokenizer = settings.make_tokenizer()
+            elif settings.vocabulary is not None and list(
+                tokenizer.get_vocabulary()
+            ) != list(settings.vocabulary):
+                raise ValueError(
+                    "the tokenizer's vocabulary differs from the settings' vocabulary "
+                    f"({tokenizer.vocabulary_size()} vs {len(settings.vocabulary)} tokens)"
+                )
+        else:
+            tokenizer = None
+        stored = settings.stored_dims
+        return cls(
+            layout=layout,
+            tokenizer=tokenizer,
+            sequence_length=settings.max_length,
+            acoustic_dim=stored["acoustic"],
+            visual_dim=stored["visual"],
+            acoustic_length=settings.acoustic_length,
+            visual_length=settings.visual_length,
+            text_dim=stored.get("text") if settings.format == "cherma" else None,
+            acoustic_columns=settings.acoustic_columns,
+            visual_columns=settings.visual_columns,
+            **kwargs,
+        )
+
+    def __call__(self, *args, **kwargs):
+        # Eager inputs become TensorFlow tensors first: Keras refuses a dict
+        # that mixes tensors and arrays.
+        if tf.executing_eagerly():
+            if args:
+                args = (_as_tf_dict(args[0]), *args[1:])
+            elif "x" in kwargs:
+                kwargs["x"] = _as_tf_dict(kwargs["x"])
+        return super().__call__(*args, **kwargs)
+
+    def call(self, x, y=None, sample_weight=None):
+        if tf.executing_eagerly():
+            outputs = self._eager(_checked_dict(x))
+            outputs = {name: keras.ops.convert_to_tensor(value) for name, value in
+                       outputs.items()}
+        else:
+            outputs = self._call_graph(_checked_dict(x))
+        return keras.utils.pack_x_y_sample_weight(outputs, y, sample_weight)
+
+    def _call_graph(self, inputs):
+        """The TensorFlow computation, batched or for one utterance."""
+        with tf.device("cpu"):
+            name, unbatched_rank = PRIMARY_INPUTS[self.layout]
+            unbatched = _required(inputs, name).shape.rank == unbatched_rank
+            if unbatched:
+                inputs = {key: tf.expand_dims(value, 0) for key, value in inputs.items()}
+            if self.layout == "words":
+                outputs = self._encode_words(inputs)
+            elif self.layout == "words_with_context":
+                outputs = self._encode_words_with_context(inputs)
+            elif self.layout == "token_ids":
+                outputs = self._encode_token_ids(inputs)
+            else:
+                outputs = self._encode_features(inputs)
+            if unbatched:
+                outputs = {key: tf.squeeze(value, 0) for key, value in outputs.items()}
+            return outputs
+
+    # Word layouts (MAG, HKT).
+
+    def _encode_words(self, inputs):
+        words, n_words = _words(_required(inputs, "words"), "words")
+        tables = {m: self._word_rows(inputs, m, m, n_words) for m in MODALITIES}
+        [(ids, rows)] = self._pieces([(words, tf.ragged.range(n_words))])
+        ids, rows = _keep_window((ids, rows), 0, self.sequence_length - 2)
+        return self._assemble([(ids, rows)], tables)
+
+    def _encode_words_with_context(self, inputs):
+        words, n_words = _words(_required(inputs, "words"), "words")
+        context, n_context = _words(_required(inputs, "context_words"), "context_words")
+        # The rows of the context words, then those of the punchline's.
+        width = tf.reduce_max(tf.concat([n_context, [0]], axis=0))
+        tables = {}
+        for modality in MODALITIES:
+            context_rows = self._word_rows(inputs, f"context_{modality}", modality, n_context)
+            rows = self._word_rows(inputs, modality, modality, n_words)
+            tables[modality] = tf.concat([context_rows[:, :width], rows], axis=1)
+        a_items, a_rows = self._context_items(inputs, context, n_context)
+        # The punchline ends with a "." that repeats its last word's row.
+        b_items = tf.concat([words, _column(DOT, n_words)], axis=1)
+        b_rows = tf.concat([
+            tf.ragged.range(n_words) + width,
+            _column(tf.where(n_words > 0, width + n_words - 1, -1), n_words),
+        ], axis=1)
+        (a_ids, a_rows), (b_ids, b_rows) = self._pieces([(a_items, a_rows), (b_items, b_rows)])
+        # Too long: drop from the start of the context, then the end of the punchline.
+        budget = self.sequence_length - 3
+        a_length, b_length = a_ids.row_lengths(), b_ids.row_lengths()
+        drop = tf.minimum(tf.maximum(a_length + b_length - budget, 0), a_length)
+        a_ids, a_rows = _keep_window((a_ids, a_rows), drop, a_length)
+        b_ids, b_rows = _keep_window((b_ids, b_rows), 0, budget - (a_length - drop))
+        return self._assemble([(a_ids, a_rows), (b_ids, b_rows)], tables)
+
+    def _context_items(self, inputs, context, n_context):
+        """The context's items (its words, and "."s between sentences) and their rows.
+
+        Before word j come `id[j] - id[j - 1]` "."s (the sentence boundaries
+        crossed; `id[-1]` = 0), each with row j - 1 (none for j = 0); after
+        the last word come the "."s of trailing empty sentences, with the
+        last word's row.
+        """
+        batch = tf.shape(n_context)[:1]
+        if "context_sentence_ids" in inputs:
+            ids = tf.cast(_dense(inputs["context_sentence_ids"], 0), tf.int64)
+            tf.debugging.assert_less_equal(
+                n_context, tf.fill(batch, tf.shape(ids, out_type=tf.int64)[1]),
+                message="context_sentence_ids needs one id per context word")
+        else:
+            ids = tf.zeros(tf.shape(context.to_tensor()), tf.int64)
+        real = tf.range(tf.shape(ids, out_type=tf.int64)[1])[None, :] < n_context[:, None]
+        previous = tf.concat([tf.zeros_like(ids[:, :1]), ids[:, :-1]], axis=1)
+        dots = tf.where(real, ids - previous, 0)
+        tf.debugging.assert_non_negative(
+            dots, message="context_sentence_ids must be >= 0 and non-decreasing")
+        padded_ids = tf.pad(ids, [[0, 0], [0, 1]])
+        last_id = tf.gather(padded_ids, tf.maximum(n_context - 1, 0), batch_dims=1)
+        last_id = tf.where(n_context > 0, last_id, -1)
+        sentences = last_id + 1
+        if "context_sentences" in inputs:
+            given = tf.cast(tf.reshape(inputs["context_sentences"], [-1]), tf.int64)
+            sentences = tf.maximum(given, sentences)
+        trailing = tf.maximum(sentences - 1, 0) - tf.maximum(last_id, 0)
+        # Each word becomes its "."s, then itself.
+        dots = tf.RaggedTensor.from_tensor(dots, lengths=n_context).flat_values
+        counts = dots + 1
+        position = tf.ragged.range(counts).flat_values
+        is_word = position == tf.repeat(dots, counts)
+        word_index = tf.repeat(tf.ragged.range(n_context).flat_values, counts)
+        strings = tf.where(is_word, tf.repeat(context.flat_values, counts), DOT)
+        rows = tf.where(is_word, word_index, word_index - 1)
+        per_utterance = tf.reduce_sum(context.with_flat_values(counts), axis=1)
+        items = tf.RaggedTensor.from_row_lengths(strings, per_utterance)
+        rows = tf.RaggedTensor.from_row_lengths(rows, per_utterance)
+        trailing_items = tf.RaggedTensor.from_row_lengths(
+            tf.fill([tf.reduce_sum(trailing)], DOT), trailing)
+        trailing_rows = tf.RaggedTensor.from_row_lengths(
+            tf.repeat(n_context - 1, trailing), trailing)
+        return (tf.concat([items, trailing_items], axis=1),
+                tf.concat([rows, trailing_rows], axis=1))
+
+    def _word_rows(self, inputs, name, modality, n_words):
+        """The stored rows [B, W, d'] of one modality, checked, selected, finite."""
+        rows = _required(inputs, name)
+        n_rows = rows.row_lengths() if isinstance(rows, tf.RaggedTensor) else None
+        rows = self._features(rows, name, modality)
+        if n_rows is None:
+            n_rows = tf.fill(tf.shape(n_words), tf.shape(rows, out_type=tf.int64)[1])
+        words_name = "context_words" if name.startswith("context_") else "words"
+        tf.debugging.assert_less_equal(
+            n_words, n_rows,
+            message=f"{name} needs one row per word of {words_name} (row i belongs to word i)")
+        return rows
+
+    def _pieces(self, segments):
+        """The WordPiece ids [B, None] of segments of items, and each piece's row.
+
+        Args:
+            segments: (items, rows) pairs, ragged [B, None]: strings and
+                the feature row of each.
+
+        Returns:
+            (ids, rows) per segment, ragged int32 [B, None]. Every item is
+            tokenised on its own (all segments in one tokenizer call), and
+            all its pieces get its row.
+        """
+        items = tf.concat([segment_items.flat_values for segment_items, _ in segments], 0)
+        pieces = self.tokenizer(items)
+        if not isinstance(pieces, tf.RaggedTensor):  # a tokenizer that pads
+            pieces = tf.RaggedTensor.from_tensor(pieces, padding=self._special_id("[PAD]"))
+        pieces = tf.cast(pieces, tf.int32)
+        results, start = [], 0
+        for segment_items, segment_rows in segments:
+            stop = start + tf.shape(segment_items.flat_values)[0]
+            segment_pieces = pieces[start:stop]
+            rows = tf.repeat(tf.cast(segment_rows.flat_values, tf.int32),
+                             segment_pieces.row_lengths())
+            ids = segment_items.with_flat_values(segment_pieces).merge_dims(1, 2)
+            results.append((ids, ids.with_flat_values(rows)))
+            start = stop
+        return results
+
+    def _special_id(self, token):
+        token_id = self.tokenizer.token_to_id(token)
+        if token_id is None:
+            raise ValueError(f"the tokenizer's vocabulary lacks {token}")
+        return int(token_id)
+
+    def _assemble(self, segments, tables):
+        """`[CLS] a [SEP] (b [SEP])` padded to T, with each token's feature row.
+
+        Row -1 (special tokens, padding, a "." after no word) gathers the
+        zero row put in front of each table.
+        """
+        steps = self.sequence_length
+        position = tf.range(steps)[None, :]
+        token_ids = tf.where(position == 0, self._special_id("[CLS]"), self._special_id("[PAD]"))
+        rows = segment_ids = tf.zeros_like(position) - 1
+        start = tf.ones([segments[0][0].nrows(), 1], tf.int32)
+        for index, (segment, segment_rows) in enumerate(segments):
+            length = tf.cast(segment.row_lengths(), tf.int32)[:, None]
+            inside = (position >= start) & (position < start + length)
+            offset = tf.clip_by_value(position - start, 0, steps - 1)
+            token_ids = tf.where(inside, _shifted(segment, offset, steps), token_ids)
+            rows = tf.where(inside, _shifted(segment_rows, offset, steps), rows)
+            end = position == start + length
+            token_ids = tf.where(end, self._special_id("[SEP]"), token_ids)
+            segment_ids = tf.where(inside | end, index, segment_ids)
+            start = start + length + 1
+        outputs = {
+            "token_ids": token_ids,
+            "padding_mask": tf.cast(position < start, tf.int32),
+            "segment_ids": tf.maximum(segment_ids, 0),
+        }
+        for modality in MODALITIES:
+            table = tf.pad(tables[modality], [[0, 0], [1, 0], [0, 0]])
+            outputs[modality] = tf.gather(table, rows + 1, batch_dims=1)
+            outputs[f"{modality}_mask"] = tf.cast(rows >= 0, tf.int32)
+        return outputs
+
+    # Sequence layouts (MMSA, CHERMA).
+
+    def _encode_token_ids(self, inputs):
+        outputs = {}
+        for name in ("token_ids", "padding_mask", "segment_ids"):
+            value = tf.cast(_required(inputs, name), tf.int32)
+            outputs[name] = _checked_width(value, self.sequence_length, name)
+        for modality in MODALITIES:
+            steps = getattr(self, f"{modality}_length")
+            frames = self._features(_required(inputs, modality), modality, modality)
+            outputs[modality] = _fit_steps(frames, steps)
+            length_name = f"{modality}_length"
+            if length_name in inputs:
+                outputs[f"{modality}_mask"] = _length_mask(inputs[length_name], steps)
+            elif steps == self.sequence_length:
+                outputs[f"{modality}_mask"] = outputs["padding_mask"]
+            else:
+                raise ValueError(
+                    f"{modality} without {length_name} shares the text mask, so it needs "
+                    f"{self.sequence_length} frames, not {modality}_length={steps}"
+                )
+        return outputs
+
+    def _encode_features(self, inputs):
+        outputs = {}
+        for modality, name, mask_name, steps in (
+            ("text", "text_features", "text_mask", self.sequence_length),
+            ("acoustic", "acoustic", "acoustic_mask", self.acoustic_length),
+            ("visual", "visual", "visual_mask", self.visual_length),
+        ):
+            value = _required(inputs, name)
+            length_name = f"{modality}_length"
+            if length_name in inputs:
+                length = tf.cast(tf.reshape(inputs[length_name], [-1]), tf.int32)
+            elif isinstance(value, tf.RaggedTensor):
+                length = tf.cast(value.row_lengths(), tf.int32)
+            else:
+                length = tf.fill(tf.shape(value)[:1], tf.shape(value)[1])
+            frames = self._features(value, name, modality)
+            length = tf.minimum(length, tf.shape(frames)[1])
+            real = tf.range(tf.shape(frames)[1])[None, :] < length[:, None]
+            frames = tf.where(real[..., None], frames, 0.0)
+            outputs[name] = _fit_steps(frames, steps)
+            outputs[mask_name] = _length_mask(length, steps)
+        return outputs
+
+    def _features(self, value, name, modality):
+        """Dense float32 [B, F, d'] with the stored dim checked, columns kept, finite."""
+        dim = self.text_dim if modality == "text" else getattr(self, f"{modality}_dim")
+        if value.shape.rank != 3:
+            raise ValueError(
+                f"{name} must be [batch, steps, {dim}] (or one utterance [steps, {dim}]), "
+                f"found shape {value.shape}")
+        if value.shape[-1] is not None and value.shape[-1] != dim:
+            raise ValueError(
+                f"{name} has {value.shape[-1]} columns; the preprocessor expects the "
+                f"{dim} stored {modality} columns")
+        value = tf.cast(_dense(value, 0), tf.float32)
+        value = tf.ensure_shape(value, [None, None, dim])
+        value = tf.where(tf.math.is_finite(value), value, 0.0)
+        columns = getattr(self, f"{modality}_columns", None)
+        if columns is not None:
+            value = tf.gather(value, list(columns), axis=2)
+        return value
+
+    def get_config(self):
+        config = super().get_config()
+        if self.tokenizer is not None and config["tokenizer"]["config"].get("vocabulary") is None:
+            # The vocabulary travels in the config too, so that a JSON config
+            # alone rebuilds the layer (KerasHub keeps it only as an asset).
+            config["tokenizer"]["config"]["vocabulary"] = list(self.tokenizer.get_vocabulary())
+        config.update({
+            "layout": self.layout,
+            "sequence_length": self.sequence_length,
+            "acoustic_dim": self.acoustic_dim,
+            "visual_dim": self.visual_dim,
+            "acoustic_length": self.acoustic_length,
+            "visual_length": self.visual_length,
+            "text_dim": self.text_dim,
+            "acoustic_columns": _as_list(self.acoustic_columns),
+            "visual_columns": _as_list(self.visual_columns),
+        })
+        return config
+
+
+class _EagerFunction:
+    """A `tf.function` of the graph computation for eager calls.
+
+    The tokenizer takes its TensorFlow path only inside a graph, so eager
+    calls run traced. A plain object (not a tracked attribute) keeps the
+    function out of the layer's saved state. Input checks that fail at run
+    time raise a `ValueError` here (in a graph: `tf.errors.InvalidArgumentError`).
+    """
+
+    def __init__(self, function):
+        self.function = tf.function(function, reduce_retracing=True)
+
+    def __call__(self, inputs):
+        try:
+            return self.function(inputs)
+        except tf.errors.InvalidArgumentError as error:
+            # A failed input check: a ValueError with the check's message (on
+            # other backends Keras would drop the message of a TF error).
+            failed = re.search(r"assertion failed: (.*)", error.message)
+            raise ValueError(failed.group(1) if failed else error.message) from error
+
+
+def _positive(value, name):
+    if value is None or int(value) < 1:
+        raise ValueError(f"{name} must be a positive int, not {value}")
+    return int(value)
+
+
+def _columns(columns, dim, modality):
+    if columns is None:
+        return None
+    columns = tuple(int(column) for column in columns)
+    outside = [column for column in columns if not 0 <= column < dim]
+    if outside or not columns:
+        raise ValueError(
+            f"{modality}_columns must select columns in 0..{dim - 1} (the data has {dim} "
+            f"{modality} columns); outside: {outside[:3]}")
+    return columns
+
+
+def _as_list(columns):
+    return None if columns is None else list(columns)
+
+
+def _checked_dict(x):
+    if not isinstance(x, dict):
+        raise ValueError(
+            f"GLoMoPreprocessor takes a dict of named inputs, not a {type(x).__name__}")
+    return dict(x)
+
+
+def _as_tf_dict(x):
+    """A dict's values as TensorFlow tensors; anything else as it is."""
+    if not isinstance(x, dict):
+        return x
+    return {name: _as_tf(value, name) for name, value in x.items()}
+
+
+def _as_tf(value, name):
+    """A tf.Tensor or tf.RaggedTensor from an array, a (ragged) list or a tensor."""
+    if isinstance(value, (tf.Tensor, tf.RaggedTensor)):
+        return value
+    try:
+        return tf.convert_to_tensor(keras.ops.convert_to_numpy(value)
+                                    if keras.ops.is_tensor(value) else value)
+    except (ValueError, TypeError):
+        try:
+            return tf.ragged.constant(value, ragged_rank=1)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"input {name!r} is neither an array nor a ragged list: {error}")
+
+
+def _required(inputs, name):
+    if name not in inputs:
+        raise ValueError(f"the input {name!r} is missing; got {sorted(inputs)}")
+    return inputs[name]
+
+
+def _dense(value, default):
+    return value.to_tensor(default) if isinstance(value, tf.RaggedTensor) else value
+
+
+def _words(value, name):
+    """Ragged words [B, None] and their counts (a dense input ends at its last non-empty word)."""
+    if value.dtype != tf.string:
+        raise ValueError(f"{name} must be strings (tf.string), not {value.dtype.name}")
+    if value.shape.rank != 2:
+        raise ValueError(f"{name} must be [batch, words] (or one utterance [words]), "
+                         f"found shape {value.shape}")
+    if isinstance(value, tf.RaggedTensor):
+        return value, value.row_lengths()
+    position = tf.range(1, tf.shape(value, out_type=tf.int64)[1] + 1)
+    ends = tf.where(value != "", position[None, :], 0)
+    count = tf.reduce_max(tf.pad(ends, [[0, 0], [1, 0]]), axis=1)
+    return tf.RaggedTensor.from_tensor(value, lengths=count), count
+
+
+def _column(value, like_lengths):
+    """A ragged [B, 1] holding `value` (a scalar or one per row)."""
+    value = tf.broadcast_to(value, tf.shape(like_lengths))
+    return tf.RaggedTensor.from_tensor(value[:, None])
+
+
+def _keep_window(tensors, start, stop):
+    """Keeps the positions in [start, stop) of each row of ragged tensors alike."""
+    lengths = tensors[0].row_lengths()
+    row_starts = tensors[0].row_starts()
+    start = tf.minimum(tf.maximum(tf.cast(start, tf.int64), 0), lengths)
+    stop = tf.minimum(tf.maximum(tf.cast(stop, tf.int64), start), lengths)
+    kept = tf.ragged.range(row_starts + start, row_starts + stop)
+    return tuple(kept.with_flat_values(tf.gather(tensor.flat_values, kept.flat_values))
+                 for tensor in tensors)
+
+
+def _shifted(values, offset, steps):
+    """Dense [B, steps]: element `offset[b, t]` of row b of ragged `values`."""
+    return tf.gather(values.to_tensor(shape=[None, steps]), offset, batch_dims=1)
+
+
+def _fit_steps(frames, steps):
+    """Cuts or zero-pads [B, F, d] to [B, steps, d]."""
+    frames = frames[:, :steps]
+    padding = steps - tf.shape(frames)[1]
+    frames = tf.pad(frames, [[0, 0], [0, padding], [0, 0]])
+    return tf.ensure_shape(frames, [None, steps, frames.shape[-1]])
+
+
+def _length_mask(length, steps):
+    length = tf.minimum(tf.cast(tf.reshape(length, [-1]), tf.int32), steps)
+    return tf.sequence_mask(length, steps, dtype=tf.int32)
+
+
+def _checked_width(value, width, name):
+    if value.shape.rank != 2 or value.shape[1] not in (None, width):
+        raise ValueError(f"{name} must be [batch, {width}], found shape {value.shape}")
+    tf.debugging.assert_equal(tf.shape(value)[1], width,
+                              message=f"{name} must have {width} steps")
+    return tf.ensure_shape(value, [None, width])

@@ -1,0 +1,391 @@
+"""GLoMoPreprocessor: equal to the numpy `encode` on every layout; tf.data, config, SavedModel.
+
+Dense inputs pad words with "" and feature rows with `PAD_ROW`, a value that
+must never reach the outputs. Feature values tell where they come from
+(`rows`: utterance base + row + column / 1000), so a row in the wrong place
+breaks the exact equality.
+"""
+
+import inspect
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from data_fixtures import TINY_VOCABULARY, mmsa_split, rows, tiny_tokenizer
+
+from glomo_keras.data import GLoMoPreprocessor, PreprocessingSettings, Utterance, encode
+
+PAD_ROW = 7e5
+DIMS = {"acoustic": 5, "visual": 4, "text": None}
+
+MAG_WORDS = [
+    ["The", "movie", "was", "good"],
+    ["I", "don't", "know", "!"],  # punctuation inside a word, and alone
+    ["playing", "it", "was", "unbelievable", "fun"],  # words of several pieces
+    ["xyz", "so good", "", "café", "日本", "so!", "..."],  # unknown, spaced, empty, CJK
+    ["great"],
+    [],  # no words
+    ["playing"] * 9,  # 18 pieces: cut at T
+]
+
+# (context sentences, punchline)
+HKT_CASES = [
+    ([["i", "know"], ["right"]], ["so", "good"]),
+    ([], ["playing"]),  # no context
+    ([["the", "movie", "was", "bad."]], ["oh", "no"]),  # "bad." is bad + "."
+    ([["i"], [], ["right"]], ["yes"]),  # an empty sentence between
+    ([[], ["oh"]], ["really"]),  # an empty first sentence
+    ([["oh"], []], ["no"]),  # an empty last sentence
+    ([[], []], ["yes", "don't"]),
+    ([["yes"]], []),  # no punchline words: its "." gets no row
+    ([["i", "know"], ["right", "it", "was", "fun"]], ["so", "unbelievable", "playing"]),
+    ([["i"]], ["playing"] * 8),  # too long: all the context, then the punchline's end
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return tiny_tokenizer()
+
+
+def make_settings(format, max_length, stored_dims=DIMS, **kwargs):
+    kwargs.setdefault("acoustic_length", max_length)
+    kwargs.setdefault("visual_length", max_length)
+    if format in ("mag", "hkt"):
+        kwargs["vocabulary"] = TINY_VOCABULARY
+    return PreprocessingSettings(format=format, max_length=max_length,
+                                 stored_dims=stored_dims, **kwargs)
+
+
+def assert_equal_to_encode(outputs, utterances, settings, tokenizer=None):
+    reference = encode(utterances, settings, tokenizer)
+    assert set(outputs) == set(reference)
+    for name, expected in reference.items():
+        actual = np.asarray(outputs[name])
+        assert actual.dtype == expected.dtype, name
+        np.testing.assert_array_equal(actual, expected, err_msg=name)
+
+
+def padded(arrays, dim):
+    """float32 [N, width, dim] from [n_i, dim] arrays; padding rows hold PAD_ROW."""
+    width = max(len(array) for array in arrays)
+    out = np.full((len(arrays), width, dim), PAD_ROW, np.float32)
+    for i, array in enumerate(arrays):
+        out[i, : len(array)] = array
+    return out
+
+
+def padded_words(word_lists):
+    width = max(len(words) for words in word_lists)
+    return [list(words) + [""] * (width - len(words)) for words in word_lists]
+
+
+def ragged(arrays):
+    """float32 ragged [N, None, dim] from [n_i, dim] arrays."""
+    return tf.RaggedTensor.from_row_lengths(
+        np.concatenate(arrays).astype(np.float32), [len(array) for array in arrays])
+
+
+def mag_utterances():
+    utterances = [
+        Utterance(words=words, acoustic=rows(len(words), 5, 1 + 10 * i),
+                  visual=rows(len(words), 4, 1.5 + 10 * i))
+        for i, words in enumerate(MAG_WORDS)
+    ]
+    utterances[1].acoustic[1, 2] = np.nan
+    utterances[2].acoustic[0, 4] = -np.inf
+    utterances[2].visual[3, 0] = np.inf
+    return utterances
+
+
+def mag_inputs(utterances):
+    return {
+        "words": padded_words([u.words for u in utterances]),
+        "acoustic": padded([u.acoustic for u in utterances], 5),
+        "visual": padded([u.visual for u in utterances], 4),
+    }
+
+
+def hkt_utterances():
+    utterances = []
+    for i, (context, words) in enumerate(HKT_CASES):
+        n_context = sum(len(sentence) for sentence in context)
+        acoustic = np.concatenate([rows(n_context, 5, 1 + 10 * i), rows(len(words), 5, 200 + i)])
+        visual = np.concatenate([rows(n_context, 4, 2 + 10 * i), rows(len(words), 4, 300 + i)])
+        utterances.append(Utterance(words=words, context=context, acoustic=acoustic,
+                                    visual=visual))
+    utterances[0].visual[1, 1] = np.nan
+    utterances[8].acoustic[-1, 0] = np.inf
+    return utterances
+
+
+def hkt_inputs(utterances, sentences=True):
+    """Dense HKT inputs; with `sentences`, the sentence ids and counts too."""
+    inputs = {"words": padded_words([u.words for u in utterances]),
+              "context_words": padded_words([u.all_words()[: -len(u.words) or None]
+                                             for u in utterances])}
+    for modality, dim in (("acoustic", 5), ("visual", 4)):
+        context_rows, word_rows = [], []
+        for u in utterances:
+            array = getattr(u, modality)
+            n_context = len(array) - len(u.words)
+            context_rows.append(array[:n_context])
+            word_rows.append(array[n_context:])
+        inputs[modality] = padded(word_rows, dim)
+        inputs[f"context_{modality}"] = padded(context_rows, dim)
+    if sentences:
+        ids = [[s for s, sentence in enumerate(u.context) for _ in sentence] for u in utterances]
+        width = len(inputs["context_words"][0])
+        inputs["context_sentence_ids"] = np.asarray(
+            [sentence_ids + [0] * (width - len(sentence_ids)) for sentence_ids in ids], np.int32)
+        inputs["context_sentences"] = np.asarray([len(u.context) for u in utterances], np.int32)
+    return inputs
+
+
+def test_words_layout_equals_encode_dense_and_ragged(tokenizer):
+    settings = make_settings("mag", 12, acoustic_columns=[4, 0, 2])
+    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    utterances = mag_utterances()
+    inputs = mag_inputs(utterances)
+    outputs = preprocessor(inputs)
+    assert_equal_to_encode(outputs, utterances, settings, tokenizer)
+    assert np.asarray(outputs["acoustic"]).shape == (7, 12, 3)
+    ragged_inputs = {
+        "words": tf.ragged.constant([u.words for u in utterances], dtype=tf.string),
+        "acoustic": ragged([u.acoustic for u in utterances]),
+        "visual": ragged([u.visual for u in utterances]),
+    }
+    assert_equal_to_encode(preprocessor(ragged_inputs), utterances, settings, tokenizer)
+
+
+def test_words_with_context_layout_equals_encode(tokenizer):
+    settings = make_settings("hkt", 12, visual_columns=[3, 1])
+    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    utterances = hkt_utterances()
+    outputs = preprocessor(hkt_inputs(utterances))
+    assert_equal_to_encode(outputs, utterances, settings, tokenizer)
+    ids = np.asarray(outputs["token_ids"])
+    assert [TINY_VOCABULARY[i] for i in ids[3]] == [
+        "[CLS]", "i", ".", ".", "right", "[SEP]", "yes", ".", "[SEP]", "[PAD]", "[PAD]", "[PAD]"]
+    # Ragged inputs give their own lengths.
+    ragged_inputs = {
+        "words": tf.ragged.constant([u.words for u in utterances], dtype=tf.string),
+        "context_words": tf.ragged.constant(
+            [[word for sentence in u.context for word in sentence] for u in utterances],
+            dtype=tf.string),
+        "context_sentence_ids": tf.ragged.constant(
+            [[s for s, sentence in enumerate(u.context) for _ in sentence] for u in utterances],
+            dtype=tf.int32),
+        "context_sentences": [len(u.context) for u in utterances],
+    }
+    for modality in ("acoustic", "visual"):
+        arrays = [(getattr(u, modality), len(u.all_words()) - len(u.words)) for u in utterances]
+        ragged_inputs[modality] = ragged([array[n:] for array, n in arrays])
+        ragged_inputs[f"context_{modality}"] = ragged([array[:n] for array, n in arrays])
+    assert_equal_to_encode(preprocessor(ragged_inputs), utterances, settings, tokenizer)
+    # Without sentence ids, a context is one sentence; 0 sentences: up to the last word's.
+    one_sentence = [u for u in utterances if len(u.context) <= 1]
+    assert len(one_sentence) == 4
+    inputs = hkt_inputs(one_sentence, sentences=False)
+    inputs["context_sentences"] = np.zeros(4, np.int32)
+    outputs = preprocessor(inputs)
+    assert_equal_to_encode(outputs, one_sentence, settings, tokenizer)
+
+
+def mmsa_utterances(split, lengths):
+    utterances = []
+    for i in range(len(split["text_bert"])):
+        utterances.append(Utterance(
+            text_bert=split["text_bert"][i], acoustic=split["audio"][i],
+            visual=split["vision"][i],
+            acoustic_length=int(split["audio_lengths"][i]) if lengths else None,
+            visual_length=int(split["vision_lengths"][i]) if lengths else None,
+        ))
+    utterances[0].acoustic[2, 1] = np.nan
+    return utterances
+
+
+def test_token_ids_layout_with_stored_lengths_equals_encode():
+    split = mmsa_split(4, length=20, audio=(24, 5), vision=(16, 6), lengths=True, seed=3)
+    utterances = mmsa_utterances(split, lengths=True)
+    settings = make_settings("mmsa", 20, {"acoustic": 5, "visual": 6, "text": None},
+                             acoustic_length=20, visual_length=18, acoustic_columns=[1, 3])
+    preprocessor = GLoMoPreprocessor.from_settings(settings)
+    text_bert = split["text_bert"]
+    outputs = preprocessor({
+        "token_ids": text_bert[:, 0], "padding_mask": text_bert[:, 1],
+        "segment_ids": text_bert[:, 2],
+        "acoustic": split["audio"], "acoustic_length": split["audio_lengths"],
+        "visual": split["vision"], "visual_length": split["vision_lengths"],
+    })
+    assert_equal_to_encode(outputs, utterances, settings)
+
+
+def test_token_ids_layout_without_lengths_shares_the_text_mask():
+    split = mmsa_split(3, length=20, audio=(20, 5), vision=(20, 6), seed=4)
+    utterances = mmsa_utterances(split, lengths=False)
+    utterances[1].acoustic = utterances[1].acoustic[:15]  # fewer frames: zero-padded
+    settings = make_settings("mmsa", 20, {"acoustic": 5, "visual": 6, "text": None})
+    preprocessor = GLoMoPreprocessor.from_settings(settings)
+    text_bert = split["text_bert"]
+    inputs = {
+        "token_ids": text_bert[:, 0], "padding_mask": text_bert[:, 1],
+        "segment_ids": text_bert[:, 2],
+        "acoustic": ragged([u.acoustic for u in utterances]), "visual": split["vision"],
+    }
+    assert_equal_to_encode(preprocessor(inputs), utterances, settings)
+    cut = GLoMoPreprocessor("token_ids", sequence_length=20, acoustic_dim=5, visual_dim=6,
+                            acoustic_length=12)
+    with pytest.raises(ValueError, match="acoustic without acoustic_length shares the text mask"):
+        cut(inputs)
+
+
+def cherma_utterances():
+    utterances = []
+    for i, (n_text, n_acoustic, n_visual) in enumerate([(3, 9, 5), (9, 2, 7), (6, 7, 1)]):
+        utterances.append(Utterance(
+            text_features=rows(n_text, 8, 1 + 10 * i), acoustic=rows(n_acoustic, 5, 2 + 10 * i),
+            visual=rows(n_visual, 6, 3 + 10 * i)))
+    utterances[1].text_features[0, 3] = np.nan
+    utterances[0].visual[4, 5] = -np.inf
+    return utterances
+
+
+def test_features_layout_equals_encode_ragged_and_with_lengths():
+    utterances = cherma_utterances()
+    settings = make_settings("cherma", 6, {"acoustic": 5, "visual": 6, "text": 8},
+                             acoustic_length=7, visual_length=5, acoustic_columns=[0, 4])
+    preprocessor = GLoMoPreprocessor.from_settings(settings)
+    fields = (("text_features", "text", 8), ("acoustic", "acoustic", 5), ("visual", "visual", 6))
+    ragged_inputs = {name: ragged([getattr(u, name) for u in utterances])
+                     for name, _, _ in fields}
+    assert_equal_to_encode(preprocessor(ragged_inputs), utterances, settings)
+    dense = {}
+    for name, modality, dim in fields:
+        arrays = [getattr(u, name) for u in utterances]
+        dense[name] = padded(arrays, dim)  # PAD_ROW after each length: becomes zeros
+        dense[f"{modality}_length"] = np.asarray([len(array) for array in arrays], np.int32)
+    assert_equal_to_encode(preprocessor(dense), utterances, settings)
+
+
+def test_tf_data_map_batched_and_unbatched(tokenizer):
+    settings = make_settings("mag", 12, acoustic_columns=[4, 0, 2])
+    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    utterances = mag_utterances()
+    inputs = mag_inputs(utterances)
+    labels = np.arange(len(utterances), dtype=np.float32)
+    elements = tf.data.Dataset.from_tensor_slices((inputs, labels))
+    for dataset in (
+        elements.batch(3).map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE),
+        elements.map(preprocessor).batch(3),  # one utterance per call
+    ):
+        batches = list(dataset.as_numpy_iterator())
+        outputs = {name: np.concatenate([batch[0][name] for batch in batches])
+                   for name in batches[0][0]}
+        assert_equal_to_encode(outputs, utterances, settings, tokenizer)
+        np.testing.assert_array_equal(np.concatenate([batch[1] for batch in batches]), labels)
+
+
+def test_one_unbatched_utterance_gives_unbatched_outputs(tokenizer):
+    settings = make_settings("hkt", 12)
+    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    utterances = hkt_utterances()
+    inputs = hkt_inputs(utterances[:1])
+    del inputs["context_sentences"]  # optional: its last sentence has words
+    single = {name: np.asarray(value)[0] for name, value in inputs.items()}
+    outputs = preprocessor(single)
+    assert np.asarray(outputs["token_ids"]).shape == (12,)
+    assert np.asarray(outputs["visual"]).shape == (12, 4)
+    reference = encode(utterances[:1], settings, tokenizer)
+    for name, expected in reference.items():
+        np.testing.assert_array_equal(np.asarray(outputs[name]), expected[0], err_msg=name)
+
+
+def test_config_round_trip_and_keras_file_keep_the_outputs(tokenizer, tmp_path):
+    settings = make_settings("mag", 12, acoustic_columns=[4, 0, 2])
+    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer, name="preprocessor")
+    config = preprocessor.get_config()
+    arguments = set(inspect.signature(GLoMoPreprocessor.__init__).parameters) - {"self", "kwargs"}
+    assert arguments <= set(config)
+    assert config["acoustic_columns"] == [4, 0, 2] and config["layout"] == "words"
+    assert config["tokenizer"]["config"]["vocabulary"] == TINY_VOCABULARY
+    # A JSON config alone rebuilds the layer, tokenizer vocabulary included.
+    rebuilt = GLoMoPreprocessor.from_config(json.loads(json.dumps(config)))
+    assert rebuilt.get_config() == config
+    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(preprocessor)))
+    assert serialized["registered_name"] == "glomo_keras>GLoMoPreprocessor"
+    assert keras.saving.deserialize_keras_object(serialized).get_config() == config
+    path = str(tmp_path / "preprocessor.keras")
+    with pytest.warns(UserWarning, match="not yet been built"):
+        keras.Sequential([preprocessor]).save(path)
+    loaded = keras.saving.load_model(path).layers[0]
+    assert isinstance(loaded, GLoMoPreprocessor) and loaded.get_config() == config
+    inputs = mag_inputs(mag_utterances())
+    expected = preprocessor(inputs)
+    for name, value in loaded(inputs).items():
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(expected[name]), err_msg=name)
+
+
+def test_traces_with_a_fixed_signature_into_a_saved_model(tokenizer, tmp_path):
+    """The `analyze` signature the export builds: raw words and stored rows in."""
+    settings = make_settings("hkt", 12, visual_columns=[3, 1])
+    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    words = tf.TensorSpec([None, None], tf.string)
+    rows_of = {"acoustic": tf.TensorSpec([None, None, 5], tf.float32),
+               "visual": tf.TensorSpec([None, None, 4], tf.float32)}
+
+    @tf.function(input_signature=[{
+        "words": words, "context_words": words, **rows_of,
+        **{f"context_{name}": spec for name, spec in rows_of.items()},
+        "context_sentence_ids": tf.TensorSpec([None, None], tf.int32),
+        "context_sentences": tf.TensorSpec([None], tf.int32),
+    }])
+    def analyze(inputs):
+        return preprocessor(inputs)
+
+    traced = analyze.get_concrete_function()
+    shapes = {name: spec.shape.as_list() for name, spec in traced.structured_outputs.items()}
+    assert shapes["token_ids"] == [None, 12] and shapes["visual"] == [None, 12, 2]
+    module = tf.Module()
+    module.analyze = analyze
+    tf.saved_model.save(module, str(tmp_path / "saved"))
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))
+    utterances = hkt_utterances()
+    inputs = {name: tf.constant(value) for name, value in hkt_inputs(utterances).items()}
+    assert_equal_to_encode(loaded.analyze(inputs), utterances, settings, tokenizer)
+
+
+def test_bad_inputs_and_arguments_get_clear_errors(tokenizer):
+    preprocessor = GLoMoPreprocessor("words", tokenizer, sequence_length=8, acoustic_dim=5,
+                                     visual_dim=4)
+    words = [["so", "good"]]
+    with pytest.raises(ValueError, match="the input 'visual' is missing"):
+        preprocessor({"words": words, "acoustic": rows(2, 5)[None]})
+    with pytest.raises(ValueError, match="acoustic has 3 columns; .* expects the 5 stored"):
+        preprocessor({"words": words, "acoustic": rows(2, 3)[None], "visual": rows(2, 4)[None]})
+    with pytest.raises(ValueError, match="visual needs one row per word"):
+        preprocessor({"words": words, "acoustic": rows(2, 5)[None], "visual": rows(1, 4)[None]})
+    with pytest.raises(ValueError, match="words must be strings"):
+        preprocessor({"words": [[1, 2]], "acoustic": rows(2, 5)[None], "visual": rows(2, 4)[None]})
+    hkt = GLoMoPreprocessor("words_with_context", tokenizer, sequence_length=8,
+                            acoustic_dim=5, visual_dim=4)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        hkt({"words": words, "acoustic": rows(2, 5)[None], "visual": rows(2, 4)[None],
+             "context_words": [["i", "know"]], "context_sentence_ids": [[1, 0]],
+             "context_acoustic": rows(2, 5)[None], "context_visual": rows(2, 4)[None]})
+    with pytest.raises(ValueError, match="needs the backbone's tokenizer"):
+        GLoMoPreprocessor("words", sequence_length=8, acoustic_dim=5, visual_dim=4)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        GLoMoPreprocessor("mag", tokenizer, sequence_length=8, acoustic_dim=5, visual_dim=4)
+    with pytest.raises(ValueError, match="acoustic_length must be sequence_length=8"):
+        GLoMoPreprocessor("words", tokenizer, sequence_length=8, acoustic_dim=5,
+                          visual_dim=4, acoustic_length=20)
+    with pytest.raises(ValueError, match=r"visual_columns must select columns in 0..3"):
+        GLoMoPreprocessor("words", tokenizer, sequence_length=8, acoustic_dim=5,
+                          visual_dim=4, visual_columns=[4])
+    other = make_settings("mag", 8)
+    other.vocabulary = TINY_VOCABULARY[:-1]
+    with pytest.raises(ValueError, match="vocabulary differs"):
+        GLoMoPreprocessor.from_settings(other, tokenizer)
