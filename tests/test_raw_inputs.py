@@ -1,0 +1,68 @@
+"""`raw_batch`: utterances → the preprocessor's dense inputs, equal to `encode` end to end."""
+
+import numpy as np
+import pytest
+from data_fixtures import mmsa_split
+from test_preprocessor import DIMS
+from test_preprocessor import cherma_utterances
+from test_preprocessor import mmsa_utterances
+from test_preprocessor import hkt_utterances
+from test_preprocessor import mag_utterances
+from test_preprocessor import make_settings
+
+from glomo_keras.data import GLoMoPreprocessor, encode
+from glomo_keras.data.errors import DataFormatError
+from glomo_keras.data.raw_inputs import raw_batch
+
+
+def _assert_matches_encode(utterances, settings):
+    preprocessor = GLoMoPreprocessor.from_settings(settings)
+    batch = raw_batch(utterances, preprocessor.layout, settings.stored_dims)
+    outputs = preprocessor(batch)
+    reference = encode(utterances, settings)
+    assert set(outputs) == set(reference)
+    for name, expected in reference.items():
+        np.testing.assert_array_equal(np.asarray(outputs[name]), expected, err_msg=name)
+
+
+def test_word_layouts_match_encode():
+    _assert_matches_encode(mag_utterances(), make_settings("mag", 8))
+    _assert_matches_encode(hkt_utterances(), make_settings(
+        "hkt", 9, acoustic_columns=[0, 2, 4], visual_columns=[1, 3]))
+
+
+def test_request_dicts_and_hkt_context_rows_come_first():
+    settings = make_settings("hkt", 9)
+    request = {"words": ["so", "good"], "context": [["i", "know"], ["right"]],
+               "acoustic": np.arange(25, dtype="float32").reshape(5, 5),
+               "visual": np.ones((5, 4), "float32")}
+    batch = raw_batch([request], "words_with_context", DIMS)
+    np.testing.assert_array_equal(batch["context_acoustic"][0, :, 0], [0, 5, 10])
+    np.testing.assert_array_equal(batch["acoustic"][0, :, 0], [15, 20])
+    assert batch["context_sentence_ids"].tolist() == [[0, 0, 1]]
+    assert batch["context_sentences"].tolist() == [2]
+    _assert_matches_encode([request], settings)
+
+
+def test_sequence_layouts_match_encode():
+    dims = {"acoustic": 5, "visual": 6, "text": None}
+    for lengths in (True, False):
+        split = mmsa_split(3, length=20, audio=(24, 5), vision=(20, 6), lengths=lengths, seed=3)
+        _assert_matches_encode(mmsa_utterances(split, lengths=lengths), make_settings(
+            "mmsa", 20, dims, acoustic_length=24 if lengths else 20))
+    _assert_matches_encode(cherma_utterances(), make_settings(
+        "cherma", 6, {"acoustic": 5, "visual": 6, "text": 8}, acoustic_length=7,
+        visual_length=5, acoustic_columns=[0, 4]))
+
+
+@pytest.mark.parametrize("utterances, message", [
+    ([], "non-empty list"),
+    ([{"words": ["a"], "acoustic": np.zeros((2, 5)), "visual": np.zeros((1, 4))}],
+     "instance 0|item 0|has 2 rows"),
+    ([{"words": ["a"], "acoustic": np.zeros((1, 6)), "visual": np.zeros((1, 4))}], "6 feature"),
+    ([{"words": "a", "acoustic": np.zeros((1, 5)), "visual": np.zeros((1, 4))}], "list of words"),
+    ([{"words": ["a"], "colour": 1}], "unknown fields"),
+])
+def test_bad_utterances_are_named(utterances, message):
+    with pytest.raises(DataFormatError, match=message):
+        raw_batch(utterances, "words", DIMS)
