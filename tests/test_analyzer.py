@@ -1,0 +1,78 @@
+"""`GLoMoSentimentAnalyzer`: raw utterances in, answers out; presets round-trip exactly."""
+
+import keras
+import numpy as np
+import pytest
+from test_export import tiny_settings
+from tiny_model import tiny_backbone
+from tiny_model import tiny_config
+
+from glomo_keras import GLoMo
+from glomo_keras.analyzer import GLoMoSentimentAnalyzer
+from glomo_keras.data import GLoMoPreprocessor
+
+
+def _analyzer(dataset="mosi"):
+    keras.utils.set_random_seed(3)
+    config = tiny_config(dataset)
+    model = GLoMo(config, tiny_backbone())
+    preprocessor = GLoMoPreprocessor.from_settings(tiny_settings(config))
+    return GLoMoSentimentAnalyzer(model, preprocessor, metadata={"run": "tiny"})
+
+
+def _utterances(config, context=False):
+    rng = np.random.default_rng(0)
+    dims = (config.acoustic_dim, config.visual_dim)
+    rows = []
+    for words in (["the", "movie", "was", "good"], ["not", "fun"], ["playing"]):
+        utterance = {"words": words}
+        sentences = [["i", "love", "it"], ["so"]] if context else []
+        n = len(words) + sum(len(s) for s in sentences)
+        if context:
+            utterance["context"] = sentences
+        utterance["acoustic"] = rng.normal(size=(n, dims[0])).astype("float32")
+        utterance["visual"] = rng.normal(size=(n, dims[1])).astype("float32")
+        rows.append(utterance)
+    return rows
+
+
+def test_analyze_regression_and_the_preset_round_trip(tmp_path):
+    analyzer = _analyzer()
+    utterances = _utterances(analyzer.config)
+    answers = analyzer.analyze(utterances)
+    assert len(answers) == 3 and set(answers[0]) == {"sentiment", "modality_weights"}
+    assert abs(sum(answers[0]["modality_weights"].values()) - 1) < 1e-5
+    expected = analyzer.predict(utterances)
+    inputs = analyzer.preprocess(utterances)
+    direct = analyzer.model.predict(inputs, verbose=0)
+    np.testing.assert_allclose(expected["prediction"], direct["prediction"], atol=1e-6)
+
+    path = analyzer.save_to_preset(tmp_path / "preset")
+    assert sorted(p.name for p in path.iterdir()) == [
+        "config.json", "metadata.json", "model.weights.h5", "preprocessor.json"]
+    loaded = GLoMoSentimentAnalyzer.from_preset(path)
+    assert loaded.metadata["run"] == "tiny" and loaded.config == analyzer.config
+    for name, value in loaded.predict(utterances).items():
+        np.testing.assert_array_equal(value, expected[name], err_msg=name)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        analyzer.save_to_preset(path)
+    (path / "preprocessor.json").unlink()
+    with pytest.raises(FileNotFoundError, match="preprocessor.json is missing"):
+        GLoMoSentimentAnalyzer.from_preset(path)
+
+
+def test_classification_answers_use_the_dataset_class_names(tmp_path):
+    analyzer = _analyzer("mustard")
+    answers = analyzer.analyze(_utterances(analyzer.config, context=True))
+    assert set(answers[0]["probabilities"]) == {"not_sarcastic", "sarcastic"}
+    assert answers[0]["label"] in {"not_sarcastic", "sarcastic"}
+    loaded = GLoMoSentimentAnalyzer.from_preset(analyzer.save_to_preset(tmp_path / "p"))
+    assert loaded.analyze(_utterances(analyzer.config, context=True)) == answers
+
+
+def test_a_preprocessor_that_does_not_fit_is_refused():
+    analyzer = _analyzer()
+    wrong = GLoMoPreprocessor("words", analyzer.preprocessor.tokenizer, sequence_length=7,
+                              acoustic_dim=9, visual_dim=analyzer.config.visual_dim)
+    with pytest.raises(ValueError, match="gives 9 acoustic features, the model takes 5"):
+        GLoMoSentimentAnalyzer(analyzer.model, wrong)
