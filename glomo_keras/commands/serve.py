@@ -46,6 +46,8 @@ def register(subparsers):
                         help="the queue holds this many full batches, and as many "
                              "utterances' requests may be in flight; beyond, requests get "
                              "503 with Retry-After at once (default 3)")
+    parser.add_argument("--batch-threads", type=int, default=1,
+                        help="batches run at the same time (default 1)")
     parser.add_argument("--max-instances", type=int, default=DEFAULT_MAX_INSTANCES,
                         help="the most instances in one request; 413 beyond "
                              f"(default {DEFAULT_MAX_INSTANCES})")
@@ -67,7 +69,8 @@ def run(args):
         server = make_server(
             args.model, name=args.name, host=args.host, port=args.port,
             max_batch_size=args.max_batch_size, batch_timeout_ms=args.batch_timeout_ms,
-            max_enqueued_batches=args.max_enqueued_batches, max_instances=args.max_instances,
+            max_enqueued_batches=args.max_enqueued_batches, batch_threads=args.batch_threads,
+            max_instances=args.max_instances,
             max_connections=args.max_connections, workers=args.workers,
             drain_timeout=args.drain_timeout,
         )

@@ -1,11 +1,14 @@
 """Dynamic batching: concurrent requests coalesced into one model call.
 
-A `Batcher` works as TensorFlow Serving's batching does. Requests submit
-their instances as parts of at most `max_batch_size` instances; a batch
-thread takes the oldest part and every waiting part of the same kind (same
-`key`, e.g. the same padded shapes) until the batch holds `max_batch_size`
-instances or the oldest part has waited `batch_timeout` seconds, runs them
-in one call of `run_batch`, and hands each part its own result.
+A `Batcher` works much as TensorFlow Serving's batching does. Requests
+submit their instances as parts of at most `max_batch_size` instances; a
+batch thread takes the oldest part and every waiting part of the same kind
+(same `key`, e.g. the same padded shapes) until the batch holds
+`max_batch_size` instances or the oldest part has waited `batch_timeout`
+seconds, runs them in one call of `run_batch`, and hands each part its own
+result. Given `incoming` (how many instances are on their way, e.g. being
+parsed), a batch stops waiting as soon as nothing is on its way, so a lone
+request never waits for the timeout.
 
 The batcher knows nothing of models: `run_batch(payloads)` takes a list of
 payloads and returns one result per payload, whatever computes it. When it
@@ -22,6 +25,9 @@ import concurrent.futures
 import dataclasses
 import threading
 import time
+
+# How often a waiting batch looks again at the instances on their way.
+INCOMING_POLL_SECONDS = 0.001
 
 
 class QueueFullError(Exception):
@@ -60,6 +66,8 @@ class Batcher:
         num_batch_threads: threads running batches (1 lets the model use
             every core for one batch).
         on_batch: optional `on_batch(size, seconds)`, called after each run.
+        incoming: optional `incoming()`, the number of instances about to be
+            submitted; a batch waits for more only while it is above 0.
 
     Example:
 
@@ -72,7 +80,7 @@ class Batcher:
     """
 
     def __init__(self, run_batch, max_batch_size=32, batch_timeout=0.002,
-                 max_enqueued_batches=4, num_batch_threads=1, on_batch=None):
+                 max_enqueued_batches=4, num_batch_threads=1, on_batch=None, incoming=None):
         if max_batch_size < 1 or max_enqueued_batches < 1 or num_batch_threads < 1:
             raise ValueError(
                 "max_batch_size, max_enqueued_batches and num_batch_threads must be "
@@ -86,6 +94,7 @@ class Batcher:
         self.batch_timeout = batch_timeout
         self.capacity = max_enqueued_batches * max_batch_size
         self.on_batch = on_batch
+        self.incoming = incoming
         self._queue = collections.deque()
         self._queued_instances = 0
         self._closing = False
@@ -132,7 +141,7 @@ class Batcher:
                 raise QueueFullError(
                     f"the server is busy: {self._queued_instances} instances are waiting "
                     f"(the queue holds {self.capacity})",
-                    retry_after=self._retry_after(),
+                    retry_after=self.retry_after(),
                 )
             now = time.monotonic()
             futures = []
@@ -144,8 +153,8 @@ class Batcher:
             self._condition.notify_all()
         return futures
 
-    def _retry_after(self):
-        """Seconds the queue takes to drain at the measured speed (at least 1)."""
+    def retry_after(self):
+        """Seconds the queue takes to drain at the measured speed (at least 1), for `Retry-After`."""
         per_instance = self._seconds_per_instance or 0.0
         return max(1, round(self._queued_instances * per_instance))
 
@@ -182,7 +191,12 @@ class Batcher:
                 remaining = first.enqueued + self.batch_timeout - time.monotonic()
                 if waiting >= self.max_batch_size or remaining <= 0 or self._closing:
                     break
-                self._condition.wait(remaining)
+                if self.incoming is None:
+                    self._condition.wait(remaining)
+                elif self.incoming() > 0:
+                    self._condition.wait(min(remaining, INCOMING_POLL_SECONDS))
+                else:
+                    break
             batch, size, kept = [], 0, collections.deque()
             for part in self._queue:
                 if part.key == first.key and size + part.size <= self.max_batch_size:

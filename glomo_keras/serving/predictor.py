@@ -100,6 +100,53 @@ def resolve_version(path):
     )
 
 
+class CachedTokenizer:
+    """A WordPiece tokenizer that remembers the pieces of the words it has seen.
+
+    `encode` tokenises each request's words with one tokenizer call (a
+    TensorFlow op); serving sees the same words again and again, so their
+    pieces are kept (up to `max_words`; then the memory starts afresh).
+    The pieces are the tokenizer's own, so the encoding is unchanged.
+
+    Args:
+        tokenizer: a KerasHub WordPiece tokenizer.
+        max_words: the most words remembered.
+
+    Example:
+
+    ```python
+    tokenizer = CachedTokenizer(settings.make_tokenizer())
+    encode(instances, settings, tokenizer)
+    ```
+    """
+
+    def __init__(self, tokenizer, max_words=100_000):
+        self.tokenizer = tokenizer
+        self.max_words = max_words
+        self._pieces = {}
+
+    def token_to_id(self, token):
+        """The id of one vocabulary token (None if absent)."""
+        return self.tokenizer.token_to_id(token)
+
+    def __call__(self, words):
+        """The piece ids of each word, as a list of lists."""
+        pieces = self._pieces
+        new = [word for word in dict.fromkeys(words) if word not in pieces]
+        if new:
+            ids = self.tokenizer(new)
+            if hasattr(ids, "to_list"):
+                ids = ids.to_list()
+            elif hasattr(ids, "tolist"):
+                ids = ids.tolist()
+            if len(pieces) + len(new) > self.max_words:
+                # A new dict: a call in another thread keeps reading its own.
+                pieces = {word: pieces[word] for word in words if word in pieces}
+                self._pieces = pieces
+            pieces.update(zip(new, ids))
+        return [pieces[word] for word in words]
+
+
 class Predictor:
     """Runs an exported GLoMo SavedModel with TensorFlow only.
 
@@ -149,7 +196,7 @@ class Predictor:
         self.export_metadata = asset["metadata"]
         self._check_class_names()
         self._tokenizer = (
-            self.settings.make_tokenizer() if self.settings.vocabulary else None
+            CachedTokenizer(self.settings.make_tokenizer()) if self.settings.vocabulary else None
         )
 
     def _check_class_names(self):
@@ -296,9 +343,9 @@ class Predictor:
         for name, array in arrays.items():
             if array.dtype.kind not in "iu" or not array.size:
                 continue
-            if name.endswith("_mask") and not np.isin(array, (0, 1)).all():
-                raise ValueError(f"input {name!r} is a mask: its values must be 0 or 1")
             low, high = int(array.min()), int(array.max())
+            if name.endswith("_mask") and (low < 0 or high > 1):
+                raise ValueError(f"input {name!r} is a mask: its values must be 0 or 1")
             if low < 0:
                 raise ValueError(f"input {name!r} holds {low}; ids must be non-negative")
             if name == "token_ids" and vocabulary_size and high >= vocabulary_size:

@@ -32,8 +32,8 @@ Under load (`ModelServer`): the HTTP side is one asyncio event loop
 JSON access log); a small thread pool parses and encodes requests; a
 `Batcher` runs the instances of concurrent `:predict` and `:analyze`
 requests together in calls of at most `max_batch_size` instances, so each
-request is also split into such chunks; a full queue or too many requests
-in flight is a 503 with `Retry-After`, at once.
+request is also split into such chunks; when the queue is full, a request
+gets a 503 with `Retry-After` at once, before it is parsed.
 """
 
 import asyncio
@@ -105,8 +105,10 @@ class ModelServer:
             requests run in chunks of this size.
         batch_timeout_ms: how long the first waiting instance waits for
             others before its batch runs anyway.
-        max_enqueued_batches: the batch queue holds this many full batches;
-            beyond, and beyond as many requests in flight, requests get 503.
+        max_enqueued_batches: the batch queue holds this many full batches
+            of instances, counting those of requests still being parsed;
+            beyond, requests get 503 at once.
+        batch_threads: batches run at the same time.
         max_instances: the most instances in one request (413 beyond).
         workers: threads that parse, encode and answer requests.
         max_connections: the most open connections (503 beyond), and the
@@ -121,6 +123,7 @@ class ModelServer:
 
     def __init__(self, address, predictor, name, max_body_bytes=DEFAULT_MAX_BODY_BYTES, *,
                  max_batch_size=16, batch_timeout_ms=2.0, max_enqueued_batches=3,
+                 batch_threads=1,
                  max_instances=DEFAULT_MAX_INSTANCES, workers=2, max_connections=1024,
                  drain_timeout=30.0, header_timeout=10.0, body_timeout=60.0,
                  keep_alive_timeout=30.0, log_stream=None):
@@ -131,12 +134,14 @@ class ModelServer:
         self.predictor = predictor
         self.model_name = name
         self.max_instances = max_instances
-        self.max_in_flight = max_batch_size * max_enqueued_batches
         self._in_flight = 0
+        self._parsing = 0
+        self._bytes_per_instance = {}
         self.batcher = Batcher(
             predictor.run_batch, max_batch_size=max_batch_size,
             batch_timeout=batch_timeout_ms / 1000, max_enqueued_batches=max_enqueued_batches,
-            on_batch=self._on_batch,
+            num_batch_threads=batch_threads, on_batch=self._on_batch,
+            incoming=lambda: self._parsing,
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, "request-worker")
         try:
@@ -257,22 +262,44 @@ class ModelServer:
         }]}
 
     async def _run_model(self, action, body, route):
-        """Parses in a worker, runs in the batcher, answers in a worker."""
-        if self._in_flight >= self.max_in_flight:
+        """Admits, parses in a worker, runs in the batcher, answers.
+
+        A request is admitted while the instances waiting (queued, plus
+        those of requests still being parsed, estimated from their bytes)
+        leave room for its own; else it gets a 503 before any parsing.
+        """
+        estimate = self._estimate_instances(action, len(body))
+        waiting = self.batcher.queued_instances + self._parsing
+        if waiting and waiting + estimate > self.batcher.capacity:
             raise QueueFullError(
-                f"the server is busy: {self._in_flight} requests are in flight "
-                f"(its limit)", retry_after=1,
+                f"the server is busy: about {waiting} instances are waiting "
+                f"(the queue holds {self.batcher.capacity})",
+                retry_after=self.batcher.retry_after(),
             )
         self._in_flight += 1
+        self._parsing += estimate
         try:
             loop = asyncio.get_running_loop()
-            job = await loop.run_in_executor(self._executor, self._prepare, action, body)
+            try:
+                job = await loop.run_in_executor(self._executor, self._prepare, action, body)
+            finally:
+                self._parsing -= estimate
+            self._learn_bytes_per_instance(action, len(body) / job.size)
             futures = self.batcher.submit(job.parts, key=job.key)
             results = await asyncio.gather(*map(asyncio.wrap_future, futures))
-            return await loop.run_in_executor(self._executor, _answer, self.predictor, job,
-                                              results, route)
+            return _answer(self.predictor, job, results, route)
         finally:
             self._in_flight -= 1
+
+    def _estimate_instances(self, action, length):
+        """The instances in a body of `length` bytes, from the mean bytes per instance."""
+        per_instance = self._bytes_per_instance.get(action)
+        return max(1, int(length / per_instance)) if per_instance else 1
+
+    def _learn_bytes_per_instance(self, action, value):
+        """A moving mean of the bytes per instance of `action`'s requests."""
+        mean = self._bytes_per_instance.get(action, value)
+        self._bytes_per_instance[action] = 0.9 * mean + 0.1 * value
 
     def _prepare(self, action, body):
         request = _parse_json(body)
