@@ -1,9 +1,9 @@
 """Tests for `glomo_keras.serving.http_server` over raw sockets (no model needed)."""
 
 import asyncio
-import http.client
 import io
 import json
+import re
 import socket
 import threading
 
@@ -56,12 +56,32 @@ def running():
     server.stop()
 
 
-def read_response(sock, method="GET"):
-    """(status, headers, body bytes) of the next answer on `sock`; it must have a status line."""
-    response = http.client.HTTPResponse(sock, method=method)
-    response.begin()
-    body = response.read()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+class Reader:
+    """Reads the answers of one connection, with one buffer for all of them."""
+
+    def __init__(self, sock):
+        self.file = sock.makefile("rb")
+
+    def response(self, method="GET"):
+        """(status, headers, body bytes) of the next answer; it must have a status line."""
+        line = self.file.readline()
+        match = re.match(rb"HTTP/1\.1 (\d{3}) [A-Za-z]", line)
+        assert match, f"no status line: {line[:100]!r}"
+        headers = {}
+        while True:
+            line = self.file.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", 0))
+        body = b"" if method == "HEAD" else self.file.read(length)
+        return int(match[1]), headers, body
+
+
+def read_response(sock):
+    """The next answer on a socket whose answers are read one at a time."""
+    return Reader(sock).response()
 
 
 def exchange(running, data, half_close=False):
@@ -74,11 +94,12 @@ def exchange(running, data, half_close=False):
 
 def test_keep_alive_request_ids_and_access_log(running):
     with running.connect() as sock:
+        reader = Reader(sock)
         for index in range(3):
             body = f"{{\"n\": {index}}}".encode()
             sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nX-Request-Id: req-%d\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (index, len(body), body))
-            status, headers, answer = read_response(sock)
+            status, headers, answer = reader.response()
             assert status == 200 and headers["x-request-id"] == f"req-{index}"
             assert json.loads(answer) == {"method": "POST", "path": "/echo",
                                           "body": body.decode()}
@@ -99,9 +120,10 @@ def test_keep_alive_request_ids_and_access_log(running):
 def test_head_omits_the_body(running):
     with running.connect() as sock:
         sock.sendall(b"HEAD /x HTTP/1.1\r\n\r\nGET /y HTTP/1.1\r\n\r\n")
-        status, headers, body = read_response(sock, method="HEAD")
+        reader = Reader(sock)
+        status, headers, body = reader.response(method="HEAD")
         assert status == 200 and int(headers["content-length"]) > 0 and body == b""
-        status, _, body = read_response(sock)  # the next answer follows at once
+        status, _, body = reader.response()  # the next answer follows at once
         assert json.loads(body)["path"] == "/y"
 
 
@@ -149,9 +171,11 @@ def test_protocol_errors_are_json_with_a_status_line(running, data, half_close, 
 def test_expect_100_continue(running):
     with running.connect() as sock:
         sock.sendall(b"POST /e HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
-        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        reader = Reader(sock)
+        assert reader.file.readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert reader.file.readline() == b"\r\n"
         sock.sendall(b"abcd")
-        status, _, body = read_response(sock)
+        status, _, body = reader.response()
         assert status == 200 and json.loads(body)["body"] == "abcd"
     # A body over the limit is refused before it is sent.
     status, _, body = exchange(
