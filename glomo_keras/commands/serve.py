@@ -21,7 +21,7 @@ import sys
 
 def register(subparsers):
     """Adds the `serve` command to `subparsers`."""
-    from glomo_keras.serving.server import DEFAULT_MAX_INSTANCES
+    from glomo_keras.serving import server
 
     parser = subparsers.add_parser(
         "serve", help="serve an exported model (TF Serving REST API plus :analyze)"
@@ -35,30 +35,32 @@ def register(subparsers):
                         help="the port (default 8501; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="the address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--max-batch-size", type=int, default=16,
-                        help="the most utterances in one model call; concurrent requests "
+    parser.add_argument("--max-batch-size", type=int, default=server.DEFAULT_MAX_BATCH_SIZE,
+                        help="the most utterances in one model call: concurrent requests "
                              "are batched up to it, larger requests run in chunks of it "
-                             "(default 16; 1 turns batching off)")
-    parser.add_argument("--batch-timeout-ms", type=float, default=2.0,
-                        help="how long a waiting utterance waits for others before its "
-                             "batch runs anyway (default 2)")
-    parser.add_argument("--max-enqueued-batches", type=int, default=3,
-                        help="the queue holds this many full batches, and as many "
-                             "utterances' requests may be in flight; beyond, requests get "
-                             "503 with Retry-After at once (default 3)")
-    parser.add_argument("--batch-threads", type=int, default=1,
-                        help="batches run at the same time (default 1)")
-    parser.add_argument("--max-instances", type=int, default=DEFAULT_MAX_INSTANCES,
+                             "(default %(default)s; 1 turns batching off)")
+    parser.add_argument("--batch-timeout-ms", type=float,
+                        default=server.DEFAULT_BATCH_TIMEOUT_MS,
+                        help="how long a batch that is not full may wait for requests "
+                             "being parsed; it never waits when none is (default %(default)s)")
+    parser.add_argument("--max-enqueued-batches", type=int,
+                        default=server.DEFAULT_MAX_ENQUEUED_BATCHES,
+                        help="the queue holds this many full batches of utterances; "
+                             "beyond, requests get 503 with Retry-After at once "
+                             "(default %(default)s)")
+    parser.add_argument("--batch-threads", type=int, default=server.DEFAULT_BATCH_THREADS,
+                        help="batches run at the same time (default %(default)s)")
+    parser.add_argument("--max-instances", type=int, default=server.DEFAULT_MAX_INSTANCES,
                         help="the most instances in one request; 413 beyond "
-                             f"(default {DEFAULT_MAX_INSTANCES})")
-    parser.add_argument("--max-connections", type=int, default=1024,
+                             "(default %(default)s)")
+    parser.add_argument("--max-connections", type=int, default=server.DEFAULT_MAX_CONNECTIONS,
                         help="the most open connections (503 beyond) and the listen "
-                             "backlog (default 1024)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="threads that parse and encode requests (default 2)")
-    parser.add_argument("--drain-timeout", type=float, default=30.0,
+                             "backlog (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=server.DEFAULT_WORKERS,
+                        help="threads that parse and encode requests (default %(default)s)")
+    parser.add_argument("--drain-timeout", type=float, default=server.DEFAULT_DRAIN_TIMEOUT,
                         help="seconds a SIGTERM/SIGINT waits for the requests in flight "
-                             "(default 30)")
+                             "(default %(default)s)")
     parser.set_defaults(func=run)
 
 

@@ -65,8 +65,16 @@ from glomo_keras.serving.predictor import (
     check_finite,
 )
 
+# The defaults of `ModelServer` and `glomo-keras serve`.
 DEFAULT_MAX_BODY_BYTES = 10 * 2**20
-DEFAULT_MAX_INSTANCES = 1024
+DEFAULT_MAX_INSTANCES = 256
+DEFAULT_MAX_BATCH_SIZE = 16
+DEFAULT_BATCH_TIMEOUT_MS = 10.0
+DEFAULT_MAX_ENQUEUED_BATCHES = 3
+DEFAULT_BATCH_THREADS = 1
+DEFAULT_WORKERS = 2
+DEFAULT_MAX_CONNECTIONS = 1024
+DEFAULT_DRAIN_TIMEOUT = 30.0
 METRICS_PATH = "/monitoring/prometheus/metrics"
 ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
@@ -103,8 +111,8 @@ class ModelServer:
         max_body_bytes: the largest request body accepted (413 beyond).
         max_batch_size: the most instances in one model call; larger
             requests run in chunks of this size.
-        batch_timeout_ms: how long the first waiting instance waits for
-            others before its batch runs anyway.
+        batch_timeout_ms: how long a batch that is not full may wait for
+            the requests being parsed (it never waits when none is).
         max_enqueued_batches: the batch queue holds this many full batches
             of instances, counting those of requests still being parsed;
             beyond, requests get 503 at once.
@@ -122,10 +130,12 @@ class ModelServer:
     """
 
     def __init__(self, address, predictor, name, max_body_bytes=DEFAULT_MAX_BODY_BYTES, *,
-                 max_batch_size=16, batch_timeout_ms=2.0, max_enqueued_batches=3,
-                 batch_threads=1,
-                 max_instances=DEFAULT_MAX_INSTANCES, workers=2, max_connections=1024,
-                 drain_timeout=30.0, header_timeout=10.0, body_timeout=60.0,
+                 max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+                 batch_timeout_ms=DEFAULT_BATCH_TIMEOUT_MS,
+                 max_enqueued_batches=DEFAULT_MAX_ENQUEUED_BATCHES,
+                 batch_threads=DEFAULT_BATCH_THREADS, max_instances=DEFAULT_MAX_INSTANCES,
+                 workers=DEFAULT_WORKERS, max_connections=DEFAULT_MAX_CONNECTIONS,
+                 drain_timeout=DEFAULT_DRAIN_TIMEOUT, header_timeout=10.0, body_timeout=60.0,
                  keep_alive_timeout=30.0, log_stream=None):
         if max_instances < 1 or workers < 1:
             raise ValueError(
@@ -422,6 +432,8 @@ def _parse_json(body):
         request = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         raise HTTPError(400, f"malformed JSON: {error}") from None
+    except ValueError:  # Python's limit on the digits of an integer
+        raise HTTPError(400, "malformed JSON: a number has too many digits") from None
     except RecursionError:
         raise HTTPError(400, "malformed JSON: nested too deeply") from None
     if not isinstance(request, dict):
