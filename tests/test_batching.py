@@ -1,5 +1,6 @@
 """Tests for `glomo_keras.serving.batching.Batcher` (plain Python payloads)."""
 
+import contextlib
 import threading
 
 import pytest
@@ -8,12 +9,17 @@ from glomo_keras.serving.batching import Batcher, QueueFullError
 
 
 class Recording:
-    """A `run_batch` that doubles numbers, records each batch and can be held."""
+    """A `run_batch` that doubles numbers, records each batch and waits at a gate.
 
-    def __init__(self):
+    Args:
+        held: the gate starts closed (the first batch waits until it opens).
+    """
+
+    def __init__(self, held=False):
         self.batches = []
         self.gate = threading.Event()
-        self.gate.set()
+        if not held:
+            self.gate.set()
         self.running = threading.Event()
 
     def __call__(self, payloads):
@@ -25,22 +31,29 @@ class Recording:
         return [payload * 2 for payload in payloads]
 
 
-def test_concurrent_parts_run_in_one_batch_and_get_their_own_results():
-    run = Recording()
-    batcher = Batcher(run, max_batch_size=8, batch_timeout=10.0)
+@contextlib.contextmanager
+def running_batcher(run, **options):
+    """A `Batcher` of `run`, closed (with the gate open) at the end."""
+    batcher = Batcher(run, **options)
     try:
-        futures = [batcher.submit([(value, 1)])[0] for value in range(8)]
-        assert [future.result(10) for future in futures] == [0, 2, 4, 6, 8, 10, 12, 14]
-        assert run.batches == [list(range(8))]  # full: it did not wait for the timeout
+        yield batcher
     finally:
+        run.gate.set()
         batcher.close()
 
 
-def test_batches_hold_at_most_max_batch_size_and_one_key():
+def test_concurrent_parts_run_in_one_batch_and_get_their_own_results():
     run = Recording()
-    run.gate.clear()
-    batcher = Batcher(run, max_batch_size=4, batch_timeout=0.0, max_enqueued_batches=10)
-    try:
+    with running_batcher(run, max_batch_size=8, batch_timeout=10.0) as batcher:
+        futures = [batcher.submit([(value, 1)])[0] for value in range(8)]
+        assert [future.result(10) for future in futures] == [0, 2, 4, 6, 8, 10, 12, 14]
+        assert run.batches == [list(range(8))]  # full: it did not wait for the timeout
+
+
+def test_batches_hold_at_most_max_batch_size_and_one_key():
+    run = Recording(held=True)
+    options = dict(max_batch_size=4, batch_timeout=0.0, max_enqueued_batches=10)
+    with running_batcher(run, **options) as batcher:
         first = batcher.submit([(100, 1)])  # runs alone and holds the thread
         assert run.running.wait(10)
         futures = batcher.submit([(1, 3), (2, 3)], key="a")
@@ -50,15 +63,11 @@ def test_batches_hold_at_most_max_batch_size_and_one_key():
         run.gate.set()
         assert [future.result(10) for future in first + futures] == [200, 2, 4, 6, 8]
         assert run.batches == [[100], [1, 4], [2], [3]]
-    finally:
-        batcher.close()
 
 
 def test_an_error_stays_with_its_own_part():
-    run = Recording()
-    run.gate.clear()
-    batcher = Batcher(run, max_batch_size=8, batch_timeout=0.0)
-    try:
+    run = Recording(held=True)
+    with running_batcher(run, max_batch_size=8, batch_timeout=0.0) as batcher:
         blocker = batcher.submit([(0, 1)])[0]
         assert run.running.wait(10)
         good, bad, other = (batcher.submit([(value, 1)])[0] for value in (5, "bad", 7))
@@ -68,15 +77,12 @@ def test_an_error_stays_with_its_own_part():
         with pytest.raises(ValueError, match="a bad payload"):
             bad.result(10)
         assert run.batches[1] == [5, "bad", 7]  # tried together, then each alone
-    finally:
-        batcher.close()
 
 
 def test_a_full_queue_refuses_at_once_but_an_empty_one_takes_any_request():
-    run = Recording()
-    run.gate.clear()
-    batcher = Batcher(run, max_batch_size=2, batch_timeout=0.0, max_enqueued_batches=2)
-    try:
+    run = Recording(held=True)
+    options = dict(max_batch_size=2, batch_timeout=0.0, max_enqueued_batches=2)
+    with running_batcher(run, **options) as batcher:
         running = batcher.submit([(0, 1)])
         assert run.running.wait(10)
         queued = batcher.submit([(1, 2), (2, 2)])  # 4 instances: the queue is full
@@ -89,27 +95,22 @@ def test_a_full_queue_refuses_at_once_but_an_empty_one_takes_any_request():
         assert [future.result(10) for future in large] == [0, 2, 4, 6, 8]
         with pytest.raises(ValueError, match="exceed max_batch_size"):
             batcher.submit([(1, 3)])
-    finally:
-        batcher.close()
 
 
 def test_a_lone_part_does_not_wait_for_the_timeout_when_nothing_is_incoming():
     run = Recording()
     incoming = [1]
-    batcher = Batcher(run, max_batch_size=8, batch_timeout=60.0, incoming=lambda: incoming[0])
-    try:
+    options = dict(max_batch_size=8, batch_timeout=60.0, incoming=lambda: incoming[0])
+    with running_batcher(run, **options) as batcher:
         future = batcher.submit([(21, 1)])[0]
         with pytest.raises(TimeoutError):  # something is incoming: the batch waits
             future.result(0.3)
         incoming[0] = 0
         assert future.result(10) == 42
-    finally:
-        batcher.close()
 
 
 def test_close_runs_what_is_queued_then_refuses():
-    run = Recording()
-    run.gate.clear()
+    run = Recording(held=True)
     batcher = Batcher(run, max_batch_size=1, batch_timeout=0.0, max_enqueued_batches=5)
     futures = [batcher.submit([(value, 1)])[0] for value in range(3)]
     assert run.running.wait(10)
