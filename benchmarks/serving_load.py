@@ -319,7 +319,8 @@ def run_phase(server, instances, per_request, concurrency, seconds, references):
     batches = None
     if before and after and after[0] > before[0]:
         batches = (after[1] - before[1]) / (after[0] - before[0])
-    name = f"{per_request} utterance{'s' if per_request > 1 else ''} a request, concurrency {concurrency}"
+    plural = "s" if per_request > 1 else ""
+    name = f"{per_request} utterance{plural} a request, concurrency {concurrency}"
     row = summarise(name, recorder, seconds, per_request, batches)
     differences = [
         abs(value - references[index % len(instances)])

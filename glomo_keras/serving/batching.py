@@ -154,7 +154,7 @@ class Batcher:
         return futures
 
     def retry_after(self):
-        """Seconds the queue takes to drain at the measured speed (at least 1), for `Retry-After`."""
+        """Seconds the queue takes to drain at the measured speed (at least 1): `Retry-After`."""
         per_instance = self._seconds_per_instance or 0.0
         return max(1, round(self._queued_instances * per_instance))
 

@@ -88,4 +88,5 @@ class ServingMetrics:
 
     def exposition(self):
         """`(body bytes, content type)` in the Prometheus text format."""
-        return prometheus_client.generate_latest(self.registry), prometheus_client.CONTENT_TYPE_LATEST
+        body = prometheus_client.generate_latest(self.registry)
+        return body, prometheus_client.CONTENT_TYPE_LATEST
