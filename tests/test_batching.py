@@ -97,16 +97,35 @@ def test_a_full_queue_refuses_at_once_but_an_empty_one_takes_any_request():
             batcher.submit([(1, 3)])
 
 
-def test_a_lone_part_does_not_wait_for_the_timeout_when_nothing_is_incoming():
+def test_batches_wait_only_while_reserved_instances_are_on_their_way():
     run = Recording()
-    incoming = [1]
-    options = dict(max_batch_size=8, batch_timeout=60.0, incoming=lambda: incoming[0])
-    with running_batcher(run, **options) as batcher:
-        future = batcher.submit([(21, 1)])[0]
-        with pytest.raises(TimeoutError):  # something is incoming: the batch waits
+    with running_batcher(run, max_batch_size=8, batch_timeout=60.0) as batcher:
+        assert batcher.submit([(1, 1)])[0].result(10) == 2  # nothing reserved: no wait
+        first = batcher.reserve(1)
+        second = batcher.reserve(2)
+        future = batcher.submit([(21, 1)], reservation=first)[0]
+        with pytest.raises(TimeoutError):  # two instances are on their way: it waits
             future.result(0.3)
-        incoming[0] = 0
+        batcher.release(second)  # they will not come after all
         assert future.result(10) == 42
+        assert run.batches == [[1], [21]]
+        assert batcher.reserved_instances == 0
+
+
+def test_reservations_count_against_the_queue_and_are_never_refused_later():
+    run = Recording(held=True)
+    options = dict(max_batch_size=2, batch_timeout=0.0, max_enqueued_batches=2)
+    with running_batcher(run, **options) as batcher:
+        running = batcher.submit([(0, 1)])
+        assert run.running.wait(10)
+        reservation = batcher.reserve(3)
+        with pytest.raises(QueueFullError, match="3 instances are waiting"):
+            batcher.reserve(2)
+        # Submitted against its reservation, a request is taken even over the estimate.
+        futures = batcher.submit([(1, 2), (2, 2), (3, 1)], reservation=reservation)
+        assert batcher.queued_instances == 5 and batcher.reserved_instances == 0
+        run.gate.set()
+        assert [future.result(10) for future in running + futures] == [0, 2, 4, 6]
 
 
 def test_close_runs_what_is_queued_then_refuses():

@@ -6,18 +6,23 @@ batch thread takes the oldest part and every waiting part of the same kind
 (same `key`, e.g. the same padded shapes) until the batch holds
 `max_batch_size` instances or the oldest part has waited `batch_timeout`
 seconds, runs them in one call of `run_batch`, and hands each part its own
-result. Given `incoming` (how many instances are on their way, e.g. being
-parsed), a batch stops waiting as soon as nothing is on its way, so a lone
-request never waits for the timeout.
+result.
+
+A request can `reserve` room for its instances before it has them (while
+it is parsed) and `submit` them against the reservation later. Waiting
+batches wait only while some reservation is open (instances are on their
+way), so a lone request never waits for the timeout.
 
 The batcher knows nothing of models: `run_batch(payloads)` takes a list of
 payloads and returns one result per payload, whatever computes it. When it
 raises for a batch of several parts, each part is run alone, so one
 request's bad input never fails another's.
 
-The queue is bounded: when the waiting instances would exceed
-`max_enqueued_batches * max_batch_size`, `submit` raises `QueueFullError`
-at once (the server answers 503), instead of letting latency grow.
+The queue is bounded: when the waiting instances (queued or reserved) would
+exceed `max_enqueued_batches * max_batch_size`, `reserve` (or `submit`
+without a reservation) raises `QueueFullError` at once (the server answers
+503), instead of letting latency grow. An empty queue takes any request,
+however large, so that no request is refused forever.
 """
 
 import collections
@@ -25,9 +30,6 @@ import concurrent.futures
 import dataclasses
 import threading
 import time
-
-# How often a waiting batch looks again at the instances on their way.
-INCOMING_POLL_SECONDS = 0.001
 
 
 class QueueFullError(Exception):
@@ -66,8 +68,6 @@ class Batcher:
         num_batch_threads: threads running batches (1 lets the model use
             every core for one batch).
         on_batch: optional `on_batch(size, seconds)`, called after each run.
-        incoming: optional `incoming()`, the number of instances about to be
-            submitted; a batch waits for more only while it is above 0.
 
     Example:
 
@@ -80,7 +80,7 @@ class Batcher:
     """
 
     def __init__(self, run_batch, max_batch_size=32, batch_timeout=0.002,
-                 max_enqueued_batches=4, num_batch_threads=1, on_batch=None, incoming=None):
+                 max_enqueued_batches=4, num_batch_threads=1, on_batch=None):
         if max_batch_size < 1 or max_enqueued_batches < 1 or num_batch_threads < 1:
             raise ValueError(
                 "max_batch_size, max_enqueued_batches and num_batch_threads must be "
@@ -94,9 +94,9 @@ class Batcher:
         self.batch_timeout = batch_timeout
         self.capacity = max_enqueued_batches * max_batch_size
         self.on_batch = on_batch
-        self.incoming = incoming
         self._queue = collections.deque()
         self._queued_instances = 0
+        self._reserved_instances = 0
         self._closing = False
         self._condition = threading.Condition()
         self._seconds_per_instance = None
@@ -112,20 +112,50 @@ class Batcher:
         """The instances waiting for a batch."""
         return self._queued_instances
 
-    def submit(self, parts, key=None):
+    @property
+    def reserved_instances(self):
+        """The instances reserved but not submitted yet."""
+        return self._reserved_instances
+
+    def reserve(self, size):
+        """Reserves room for `size` instances that will be submitted soon.
+
+        Args:
+            size: the instances expected (an estimate will do).
+
+        Returns:
+            the reservation, to pass to `submit` or `release`.
+
+        Raises:
+            QueueFullError: no room (see the module doc).
+            RuntimeError: the batcher is closed.
+        """
+        with self._condition:
+            self._check_room(size)
+            self._reserved_instances += size
+        return size
+
+    def release(self, reservation):
+        """Gives back a reservation that will not be submitted."""
+        with self._condition:
+            self._reserved_instances -= reservation
+            self._condition.notify_all()
+
+    def submit(self, parts, key=None, reservation=None):
         """Enqueues one request's parts, all or none.
 
         Args:
             parts: a list of `(payload, size)`, each of at most
                 `max_batch_size` instances.
             key: parts batch together only with parts of an equal key.
+            reservation: from `reserve`; the parts then take its place and are
+                never refused. Without one, the queue must have room.
 
         Returns:
             a `concurrent.futures.Future` per part, holding its result.
 
         Raises:
-            QueueFullError: the queue has no room (an empty queue always takes
-                a request, however large, so no request is refused forever).
+            QueueFullError: no reservation and no room (see the module doc).
             RuntimeError: the batcher is closed.
         """
         size = sum(part_size for _, part_size in parts)
@@ -135,14 +165,10 @@ class Batcher:
                 f"parts of {oversized} instances exceed max_batch_size {self.max_batch_size}"
             )
         with self._condition:
-            if self._closing:
-                raise RuntimeError("the batcher is closed")
-            if self._queued_instances and self._queued_instances + size > self.capacity:
-                raise QueueFullError(
-                    f"the server is busy: {self._queued_instances} instances are waiting "
-                    f"(the queue holds {self.capacity})",
-                    retry_after=self.retry_after(),
-                )
+            if reservation is None:
+                self._check_room(size)
+            else:
+                self._reserved_instances -= reservation
             now = time.monotonic()
             futures = []
             for payload, part_size in parts:
@@ -152,6 +178,18 @@ class Batcher:
             self._queued_instances += size
             self._condition.notify_all()
         return futures
+
+    def _check_room(self, size):
+        """Raises unless `size` more instances fit (called with the lock held)."""
+        if self._closing:
+            raise RuntimeError("the batcher is closed")
+        waiting = self._queued_instances + self._reserved_instances
+        if waiting and waiting + size > self.capacity:
+            raise QueueFullError(
+                f"the server is busy: {waiting} instances are waiting "
+                f"(the queue holds {self.capacity})",
+                retry_after=self.retry_after(),
+            )
 
     def retry_after(self):
         """Seconds the queue takes to drain at the measured speed (at least 1): `Retry-After`."""
@@ -191,12 +229,9 @@ class Batcher:
                 remaining = first.enqueued + self.batch_timeout - time.monotonic()
                 if waiting >= self.max_batch_size or remaining <= 0 or self._closing:
                     break
-                if self.incoming is None:
-                    self._condition.wait(remaining)
-                elif self.incoming() > 0:
-                    self._condition.wait(min(remaining, INCOMING_POLL_SECONDS))
-                else:
-                    break
+                if not self._reserved_instances:
+                    break  # nothing is on its way
+                self._condition.wait(remaining)
             batch, size, kept = [], 0, collections.deque()
             for part in self._queue:
                 if part.key == first.key and size + part.size <= self.max_batch_size:

@@ -114,8 +114,8 @@ class ModelServer:
         batch_timeout_ms: how long a batch that is not full may wait for
             the requests being parsed (it never waits when none is).
         max_enqueued_batches: the batch queue holds this many full batches
-            of instances, counting those of requests still being parsed;
-            beyond, requests get 503 at once.
+            of instances, counting those of requests still being parsed
+            (estimated from their bytes); beyond, requests get 503 at once.
         batch_threads: batches run at the same time.
         max_instances: the most instances in one request (413 beyond).
         workers: threads that parse, encode and answer requests.
@@ -145,13 +145,11 @@ class ModelServer:
         self.model_name = name
         self.max_instances = max_instances
         self._in_flight = 0
-        self._parsing = 0
         self._bytes_per_instance = {}
         self.batcher = Batcher(
             predictor.run_batch, max_batch_size=max_batch_size,
             batch_timeout=batch_timeout_ms / 1000, max_enqueued_batches=max_enqueued_batches,
             num_batch_threads=batch_threads, on_batch=self._on_batch,
-            incoming=lambda: self._parsing,
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, "request-worker")
         try:
@@ -272,30 +270,23 @@ class ModelServer:
         }]}
 
     async def _run_model(self, action, body, route):
-        """Admits, parses in a worker, runs in the batcher, answers.
+        """Reserves room in the queue, parses in a worker, runs in the batcher, answers.
 
-        A request is admitted while the instances waiting (queued, plus
-        those of requests still being parsed, estimated from their bytes)
-        leave room for its own; else it gets a 503 before any parsing.
+        The reservation is the request's instances estimated from its bytes;
+        without room the request gets a 503 at once, before any parsing, and
+        once it has room it is never refused later.
         """
-        estimate = self._estimate_instances(action, len(body))
-        waiting = self.batcher.queued_instances + self._parsing
-        if waiting and waiting + estimate > self.batcher.capacity:
-            raise QueueFullError(
-                f"the server is busy: about {waiting} instances are waiting "
-                f"(the queue holds {self.batcher.capacity})",
-                retry_after=self.batcher.retry_after(),
-            )
+        reservation = self.batcher.reserve(self._estimate_instances(action, len(body)))
         self._in_flight += 1
-        self._parsing += estimate
         try:
             loop = asyncio.get_running_loop()
             try:
                 job = await loop.run_in_executor(self._executor, self._prepare, action, body)
-            finally:
-                self._parsing -= estimate
+            except BaseException:
+                self.batcher.release(reservation)
+                raise
             self._learn_bytes_per_instance(action, len(body) / job.size)
-            futures = self.batcher.submit(job.parts, key=job.key)
+            futures = self.batcher.submit(job.parts, key=job.key, reservation=reservation)
             results = await asyncio.gather(*map(asyncio.wrap_future, futures))
             return _answer(self.predictor, job, results, route)
         finally:
