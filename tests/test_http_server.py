@@ -34,8 +34,9 @@ class Running:
             raise RuntimeError("the handler broke")
         if request.path == "/refused":
             raise HTTPError(429, "too many", [("Retry-After", "3")])
+        body = await request.read_body()
         return json_response(200, {"method": request.method, "path": request.path,
-                                    "body": request.body.decode("latin-1")})
+                                    "body": body.decode("latin-1")})
 
     def stop(self):
         self.server.shutdown()
@@ -181,6 +182,17 @@ def test_expect_100_continue(running):
     status, _, body = exchange(
         running, b"POST /e HTTP/1.1\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n")
     assert status == 413
+
+
+def test_a_handler_can_refuse_before_the_body_is_sent(running):
+    with running.connect() as sock:
+        sock.sendall(b"POST /refused HTTP/1.1\r\nContent-Length: 500\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        status, headers, body = read_response(sock)  # no 100 Continue first
+        assert status == 429 and headers["connection"] == "close"
+    with running.connect() as sock:  # without Expect the body is dropped, the answer read
+        sock.sendall(b"POST /refused HTTP/1.1\r\nContent-Length: 500\r\n\r\n" + b"x" * 500)
+        assert read_response(sock)[0] == 429
 
 
 def test_handler_errors_are_json(running):

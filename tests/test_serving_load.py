@@ -4,7 +4,9 @@ The served Predictor can hold its batch thread at a gate, so that requests
 pile up in the queue in a known order; everything else is the real server.
 """
 
+import http.client
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -145,6 +147,12 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(gated):
                                    {"instances": [words_instance(["late"])]})
     assert status == 503 and int(headers["Retry-After"]) >= 1
     assert "busy" in answer["error"] and f"the queue holds {capacity}" in answer["error"]
+    with socket.create_connection(server.server_address[:2], timeout=60) as sock:
+        sock.sendall(b"POST /v1/models/tiny:analyze HTTP/1.1\r\nContent-Length: 5000\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        response = http.client.HTTPResponse(sock)
+        response.begin()  # refused on its head: the body is never sent
+        assert response.status == 503 and "busy" in json.loads(response.read())["error"]
     server.predictor.gate.set()
     for thread in threads + [held]:
         thread.join(60)

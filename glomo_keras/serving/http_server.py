@@ -1,9 +1,11 @@
 """An asyncio HTTP/1.1 server whose every answer, errors included, is JSON.
 
-Standard library only (`asyncio`). `HttpServer(handler, host, port)` reads
-requests and passes each to `await handler(request)`, which returns a
-`Response` or raises `HTTPError`. The server itself answers what never
-reaches the handler, always with a status line and `{"error": "..."}`:
+Standard library only (`asyncio`). `HttpServer(handler, host, port)`
+reads the head of each request and passes it to `await handler(request)`,
+which reads the body with `await request.read_body()` if it wants it (so
+it can refuse a request before its body is sent) and returns a `Response`
+or raises `HTTPError`. The server itself answers what never reaches the
+handler, always with a status line and `{"error": "..."}`:
 
 - a malformed request line or header, binary junk, an HTTP version other
   than 1.x (505), a request line over 8 KiB (414), a header block over
@@ -84,7 +86,11 @@ class HTTPError(Exception):
 
 @dataclasses.dataclass
 class Request:
-    """One HTTP request as read from the connection.
+    """One HTTP request: its head as read, its body read on demand.
+
+    The handler reads the body with `await request.read_body()`, so that it
+    can refuse a request (e.g. 503 when busy) before the body is sent; an
+    unread body closes the connection after the answer.
 
     Args:
         method: e.g. `"POST"`.
@@ -92,9 +98,10 @@ class Request:
         path: its path, percent-decoding not applied, e.g. `"/v1/models/m:predict"`.
         version: `"HTTP/1.1"` or `"HTTP/1.0"`.
         headers: `{lower-case name: value}` (the last of repeated fields).
-        body: the body bytes.
+        content_length: the body's length in bytes (0 without a body).
         request_id: the id of the access log line and `X-Request-Id`.
         client: `"host:port"` of the client.
+        body: the body bytes once read, else None.
     """
 
     method: str
@@ -102,9 +109,22 @@ class Request:
     path: str
     version: str
     headers: dict
-    body: bytes
+    content_length: int
     request_id: str
     client: str
+    body: bytes = None
+    reader: object = dataclasses.field(default=None, repr=False)
+
+    async def read_body(self):
+        """The body bytes, read on the first call.
+
+        Raises:
+            HTTPError: 408 when it does not arrive in time, 400 when the
+                connection ends before it is whole.
+        """
+        if self.body is None:
+            self.body = await self.reader()
+        return self.body
 
 
 @dataclasses.dataclass
@@ -162,8 +182,9 @@ class HttpServer:
     holds the port even when `port` is 0.
 
     Args:
-        handler: `async handler(request) -> Response`; it may raise
-            `HTTPError` (answered as JSON) or any exception (a JSON 500).
+        handler: `async handler(request) -> Response`; it reads the body
+            with `await request.read_body()` and may raise `HTTPError`
+            (answered as JSON) or any exception (a JSON 500).
         host: the address to bind.
         port: the port; 0 picks a free one.
         max_body_bytes: the largest request body accepted.
@@ -182,7 +203,8 @@ class HttpServer:
 
     ```python
     async def hello(request):
-        return json_response(200, {"path": request.path})
+        body = await request.read_body()
+        return json_response(200, {"path": request.path, "bytes": len(body)})
 
     server = HttpServer(hello, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever).start()
@@ -335,7 +357,8 @@ class HttpServer:
             await self._linger(reader, writer)
             return False
         response = await self._respond(request)
-        keep_alive = keep_alive and not self._stop.is_set()
+        unread = request.content_length and request.body is None
+        keep_alive = keep_alive and not unread and not self._stop.is_set()
         await self._send(writer, request, connection, response, start, keep_alive)
         if not keep_alive:
             await self._linger(reader, writer)
@@ -372,20 +395,24 @@ class HttpServer:
                 413, f"the request body has {length} bytes; the limit is "
                 f"{self.max_body_bytes} bytes",
             )
-        if length and version == "HTTP/1.1" and "100-continue" in headers.get("expect", "").lower():
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = b""
-        if length:
+        expects_continue = "100-continue" in headers.get("expect", "").lower()
+
+        async def read_body():
+            if not length:
+                return b""
+            if expects_continue and version == "HTTP/1.1":
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             try:
-                body = await asyncio.wait_for(reader.readexactly(length), self.body_timeout)
+                return await asyncio.wait_for(reader.readexactly(length), self.body_timeout)
             except asyncio.TimeoutError:
                 raise HTTPError(408, "the request body did not arrive in time") from None
             except asyncio.IncompleteReadError as error:
                 raise HTTPError(
                     400, f"the request body ended after {len(error.partial)} of {length} bytes"
                 ) from None
-        request = Request(method, target, path, version, headers, body, request_id,
-                          connection.client)
+
+        request = Request(method, target, path, version, headers, length, request_id,
+                          connection.client, reader=read_body)
         return request, keep_alive
 
     async def _read_head(self, first, reader):
@@ -560,7 +587,7 @@ class HttpServer:
             "path": request.target[:500] if request else None,
             "status": response.status,
             "ms": round(1000 * seconds, 1),
-            "bytes_in": len(request.body) if request else 0,
+            "bytes_in": len(request.body) if request and request.body else 0,
             "bytes_out": len(response.body),
             "route": response.route,
             **response.log,

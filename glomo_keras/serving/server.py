@@ -33,7 +33,7 @@ JSON access log); a small thread pool parses and encodes requests; a
 `Batcher` runs the instances of concurrent `:predict` and `:analyze`
 requests together in calls of at most `max_batch_size` instances, so each
 request is also split into such chunks; when the queue is full, a request
-gets a 503 with `Retry-After` at once, before it is parsed.
+gets a 503 with `Retry-After` at once, before its body is even read.
 """
 
 import asyncio
@@ -225,7 +225,7 @@ class ModelServer:
                 return json_response(200, self._status(), route=route)
             if action == "/metadata":
                 return Response(200, self._metadata, route=route)
-            return await self._run_model(action, request.body, route)
+            return await self._run_model(action, request, route)
         except HTTPError as error:
             return error_response(error.status, error.message, error.headers, route)
         except QueueFullError as error:
@@ -269,18 +269,20 @@ class ModelServer:
             "status": {"error_code": "OK", "error_message": ""},
         }]}
 
-    async def _run_model(self, action, body, route):
-        """Reserves room in the queue, parses in a worker, runs in the batcher, answers.
+    async def _run_model(self, action, request, route):
+        """Reserves room in the queue, reads and parses, runs in the batcher, answers.
 
-        The reservation is the request's instances estimated from its bytes;
-        without room the request gets a 503 at once, before any parsing, and
-        once it has room it is never refused later.
+        The reservation is the request's instances estimated from its
+        `Content-Length`: without room the request gets a 503 at once, before
+        its body is read; once it has room it is never refused later.
         """
-        reservation = self.batcher.reserve(self._estimate_instances(action, len(body)))
+        estimate = self._estimate_instances(action, request.content_length)
+        reservation = self.batcher.reserve(estimate)
         self._in_flight += 1
         try:
             loop = asyncio.get_running_loop()
             try:
+                body = await request.read_body()
                 job = await loop.run_in_executor(self._executor, self._prepare, action, body)
             except BaseException:
                 self.batcher.release(reservation)
