@@ -9,7 +9,8 @@ serves an existing export instead.
 
 Then it starts `glomo-keras serve` as a subprocess and measures, with
 closed-loop clients on loopback (each sends its next request as soon as it
-has its answer; keep-alive connections):
+has its answer; keep-alive connections; after a 503, once its Retry-After
+has passed), counting what completes in `--seconds` after a 3 s warm-up:
 
 - `:analyze` with 1 utterance a request at concurrency 1, 4, 16, 64;
 - 16 utterances a request at concurrency 1 and 64;
@@ -50,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 CLIENT_TIMEOUT_S = 30.0
+WARM_UP_S = 3.0
 BURST_CONNECTIONS = 200
 SEQUENCE_LENGTH = 48
 
@@ -121,12 +123,12 @@ class Server:
     def log_size(self):
         return self.log_path.stat().st_size
 
-    def logged_seconds(self, offset):
-        """{status: [server-side seconds]} of the access log lines after `offset` bytes."""
+    def logged_seconds(self, offset, end):
+        """{status: [server-side seconds]} of the access log lines between two offsets."""
         seconds = {}
         with open(self.log_path, "rb") as file:
             file.seek(offset)
-            for line in file:
+            for line in file.read(end - offset).splitlines():
                 try:
                     record = json.loads(line)
                 except ValueError:
@@ -245,12 +247,17 @@ class Recorder:
                 self.answers.setdefault(first + offset, []).append(prediction["sentiment"])
 
 
-async def closed_loop(server, bodies, per_request, concurrency, seconds, recorder):
-    """`concurrency` clients, each sending its next request once answered, for `seconds`.
+async def closed_loop(server, bodies, per_request, concurrency, warm, seconds, recorder):
+    """`concurrency` clients, each sending its next request once answered.
 
-    A client that gets a 503 waits the `Retry-After` seconds it names.
+    They run for `warm` + `seconds`; only what completes in the last
+    `seconds` (the steady state) is recorded. A client that gets a 503 waits
+    the `Retry-After` seconds it names. Returns `(snapshot at the window's
+    start, snapshot at its end)` of `server_snapshot`.
     """
-    deadline = time.perf_counter() + seconds
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter() + warm
+    deadline = start + seconds
 
     async def client(index):
         connection = Connection(server)
@@ -260,16 +267,29 @@ async def closed_loop(server, bodies, per_request, concurrency, seconds, recorde
             try:
                 status, data, elapsed, retry_after = await asyncio.wait_for(
                     connection.post(server.path + ":analyze", bodies[first]), CLIENT_TIMEOUT_S)
-                recorder.add(status, elapsed, first, data)
+                if start <= time.perf_counter() <= deadline:
+                    recorder.add(status, elapsed, first, data)
                 if status == 503:
                     await asyncio.sleep(min(retry_after, max(0.0, deadline - time.perf_counter())))
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as error:
-                recorder.add_error(error)
+                if start <= time.perf_counter() <= deadline:
+                    recorder.add_error(error)
                 connection.close()
             position += concurrency
         connection.close()
 
+    async def snapshot(at):
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        return await loop.run_in_executor(None, server_snapshot, server)
+
+    snapshots = asyncio.gather(snapshot(start), snapshot(deadline))
     await asyncio.gather(*(client(index) for index in range(concurrency)))
+    return await snapshots
+
+
+def server_snapshot(server):
+    """(access log size, batch metrics) of the server now."""
+    return server.log_size(), metrics_sample(server)
 
 
 def percentile(values, q):
@@ -307,15 +327,10 @@ def run_phase(server, instances, per_request, concurrency, seconds, references):
                                   for k in range(per_request)]}).encode()
         for first in range(len(instances))
     ]
-    warm = Recorder()
-    asyncio.run(closed_loop(server, bodies, per_request, concurrency, min(2.0, seconds / 4),
-                            warm))
-    before = metrics_sample(server)
-    offset = server.log_size()
     recorder = Recorder()
-    asyncio.run(closed_loop(server, bodies, per_request, concurrency, seconds, recorder))
-    logged = server.logged_seconds(offset)
-    after = metrics_sample(server)
+    (offset, before), (end, after) = asyncio.run(closed_loop(
+        server, bodies, per_request, concurrency, WARM_UP_S, seconds, recorder))
+    logged = server.logged_seconds(offset, end)
     batches = None
     if before and after and after[0] > before[0]:
         batches = (after[1] - before[1]) / (after[0] - before[0])
@@ -533,7 +548,8 @@ def main(argv=None):
         "seconds_per_load": args.seconds,
         "client": "closed loop on loopback: asyncio clients in one thread, one keep-alive "
                   "connection each, the next request as soon as an answer arrives (after a "
-                  "503, once the Retry-After seconds have passed)",
+                  "503, once the Retry-After seconds have passed); answers counted when "
+                  f"they complete in the {args.seconds} s after a {WARM_UP_S} s warm-up",
         "phases": phases,
         "burst": burst_row,
         "sigterm": sigterm_row,

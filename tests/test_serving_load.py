@@ -57,7 +57,8 @@ def gated(tmp_path_factory):
     path = export_saved_model(model, settings, tmp_path_factory.mktemp("models") / "tiny")
     predictor = GatedPredictor(path)
     server = ModelServer(("127.0.0.1", 0), predictor, "tiny", max_batch_size=MAX_BATCH_SIZE,
-                         batch_timeout_ms=0, max_enqueued_batches=MAX_ENQUEUED_BATCHES)
+                         batch_timeout_ms=0, max_enqueued_batches=MAX_ENQUEUED_BATCHES,
+                         batch_threads=1)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server, model, settings

@@ -65,8 +65,8 @@ class Batcher:
             before its batch runs anyway.
         max_enqueued_batches: the queue holds at most this many full batches
             of instances (`max_batch_size` each).
-        num_batch_threads: threads running batches (1 lets the model use
-            every core for one batch).
+        num_batch_threads: threads running batches at the same time (on
+            a small CPU, two calls at once use the cores better than one).
         on_batch: optional `on_batch(size, seconds)`, called after each run.
 
     Example:
@@ -194,7 +194,8 @@ class Batcher:
     def retry_after(self):
         """Seconds the queue takes to drain at the measured speed (at least 1): `Retry-After`."""
         per_instance = self._seconds_per_instance or 0.0
-        return max(1, round(self._queued_instances * per_instance))
+        waiting = self._queued_instances + self._reserved_instances
+        return max(1, round(waiting * per_instance / len(self._threads)))
 
     def close(self, timeout=None):
         """Runs what is queued, then stops the batch threads.
