@@ -464,8 +464,10 @@ def check_targets(phases, burst_row, sigterm_row):
         targets["c16 p99 <= 0.6 s"] = [c16["p99_s"], (c16["p99_s"] or 99) <= 0.6]
     if c64:
         targets["c64 p99 <= 2 s"] = [c64["p99_s"], (c64["p99_s"] or 99) <= 2]
-        busy = c64["busy_503_max_s"]
-        targets["c64 503s within 100 ms"] = [busy, busy is None or busy <= 0.1]
+        busy = [row["busy_503_max_s"] for row in phases
+                if row["load"].endswith("concurrency 64") and row["busy_503"]]
+        targets["c64 (1 and 16 utterances) 503s within 100 ms"] = [
+            max(busy) if busy else "no 503", not busy or max(busy) <= 0.1]
         targets["c64 0 timeouts"] = [c64["timeouts"], c64["timeouts"] == 0]
     targets["burst: all connected within 1 s"] = [
         burst_row["connect_max_s"],
