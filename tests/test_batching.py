@@ -42,6 +42,16 @@ def running_batcher(run, **options):
         batcher.close()
 
 
+@contextlib.contextmanager
+def busy_batcher(**options):
+    """`(run, batcher, futures)`: the one batch thread held running the payload 0."""
+    run = Recording(held=True)
+    with running_batcher(run, **options) as batcher:
+        futures = batcher.submit([(0, 1)])
+        assert run.running.wait(10)
+        yield run, batcher, futures
+
+
 def test_concurrent_parts_run_in_one_batch_and_get_their_own_results():
     run = Recording()
     with running_batcher(run, max_batch_size=8, batch_timeout=10.0) as batcher:
@@ -51,25 +61,19 @@ def test_concurrent_parts_run_in_one_batch_and_get_their_own_results():
 
 
 def test_batches_hold_at_most_max_batch_size_and_one_key():
-    run = Recording(held=True)
     options = dict(max_batch_size=4, batch_timeout=0.0, max_enqueued_batches=10)
-    with running_batcher(run, **options) as batcher:
-        first = batcher.submit([(100, 1)])  # runs alone and holds the thread
-        assert run.running.wait(10)
+    with busy_batcher(**options) as (run, batcher, first):
         futures = batcher.submit([(1, 3), (2, 3)], key="a")
         futures += batcher.submit([(3, 1)], key="b")
         futures += batcher.submit([(4, 1)], key="a")
         assert batcher.queued_instances == 8
         run.gate.set()
-        assert [future.result(10) for future in first + futures] == [200, 2, 4, 6, 8]
-        assert run.batches == [[100], [1, 4], [2], [3]]
+        assert [future.result(10) for future in first + futures] == [0, 2, 4, 6, 8]
+        assert run.batches == [[0], [1, 4], [2], [3]]
 
 
 def test_an_error_stays_with_its_own_part():
-    run = Recording(held=True)
-    with running_batcher(run, max_batch_size=8, batch_timeout=0.0) as batcher:
-        blocker = batcher.submit([(0, 1)])[0]
-        assert run.running.wait(10)
+    with busy_batcher(max_batch_size=8, batch_timeout=0.0) as (run, batcher, (blocker,)):
         good, bad, other = (batcher.submit([(value, 1)])[0] for value in (5, "bad", 7))
         run.gate.set()
         assert blocker.result(10) == 0
@@ -80,11 +84,8 @@ def test_an_error_stays_with_its_own_part():
 
 
 def test_a_full_queue_refuses_at_once_but_an_empty_one_takes_any_request():
-    run = Recording(held=True)
     options = dict(max_batch_size=2, batch_timeout=0.0, max_enqueued_batches=2)
-    with running_batcher(run, **options) as batcher:
-        running = batcher.submit([(0, 1)])
-        assert run.running.wait(10)
+    with busy_batcher(**options) as (run, batcher, running):
         queued = batcher.submit([(1, 2), (2, 2)])  # 4 instances: the queue is full
         with pytest.raises(QueueFullError, match="4 instances are waiting") as error:
             batcher.submit([(3, 1)])
@@ -113,11 +114,8 @@ def test_batches_wait_only_while_reserved_instances_are_on_their_way():
 
 
 def test_reservations_count_against_the_queue_and_are_never_refused_later():
-    run = Recording(held=True)
     options = dict(max_batch_size=2, batch_timeout=0.0, max_enqueued_batches=2)
-    with running_batcher(run, **options) as batcher:
-        running = batcher.submit([(0, 1)])
-        assert run.running.wait(10)
+    with busy_batcher(**options) as (run, batcher, running):
         reservation = batcher.reserve(3)
         with pytest.raises(QueueFullError, match="3 instances are waiting"):
             batcher.reserve(2)

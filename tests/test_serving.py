@@ -235,6 +235,8 @@ def bad_requests(batch):
          ["-Infinity"]),
         ("overflow", "POST", ":analyze", nan_body.replace("NaN", "1e999").encode(), 400,
          ["1e999"]),
+        ("5000-digit integer", "POST", ":analyze", nan_body.replace("NaN", "9" * 5000).encode(),
+         400, ["too many digits"]),
         ("too large", "POST", ":predict", b" " * (MAX_BODY_BYTES + 1), 413,
          [str(MAX_BODY_BYTES + 1), str(MAX_BODY_BYTES)]),
         ("unknown model", "GET", "@/v1/models/nope", None, 404, ["'nope'", MOSI]),
