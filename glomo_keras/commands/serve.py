@@ -42,7 +42,8 @@ def register(subparsers):
     parser.add_argument("--batch-timeout-ms", type=float,
                         default=server.DEFAULT_BATCH_TIMEOUT_MS,
                         help="how long a batch that is not full may wait for requests "
-                             "being parsed; it never waits when none is (default %(default)s)")
+                             "being read or parsed; it never waits when none is "
+                             "(default %(default)s)")
     parser.add_argument("--max-enqueued-batches", type=int,
                         default=server.DEFAULT_MAX_ENQUEUED_BATCHES,
                         help="the queue holds this many full batches of utterances; "

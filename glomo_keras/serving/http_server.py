@@ -102,6 +102,7 @@ class Request:
         request_id: the id of the access log line and `X-Request-Id`.
         client: `"host:port"` of the client.
         body: the body bytes once read, else None.
+        reader: the coroutine function that reads the body (the server's).
     """
 
     method: str

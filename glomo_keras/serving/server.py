@@ -112,10 +112,11 @@ class ModelServer:
         max_batch_size: the most instances in one model call; larger
             requests run in chunks of this size.
         batch_timeout_ms: how long a batch that is not full may wait for
-            the requests being parsed (it never waits when none is).
+            the requests being read or parsed (it never waits when none is).
         max_enqueued_batches: the batch queue holds this many full batches
-            of instances, counting those of requests still being parsed
-            (estimated from their bytes); beyond, requests get 503 at once.
+            of instances, counting those of requests still being read or
+            parsed (estimated from their `Content-Length`); beyond, requests
+            get 503 at once.
         batch_threads: batches run at the same time.
         max_instances: the most instances in one request (413 beyond).
         workers: threads that parse, encode and answer requests.
