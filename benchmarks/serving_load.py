@@ -488,13 +488,16 @@ def check_targets(phases, burst_row, sigterm_row):
 
 def print_table(phases, burst_row, sigterm_row, targets):
     print(f"{'load':<46}{'answered/s':>11}{'utt/s':>8}{'p50 s':>8}{'p99 s':>8}"
-          f"{'503':>6}{'503 max s':>10}{'timeouts':>9}{'batch':>7}{'load':>6}")
+          f"{'503':>6}{'503 max s':>10}{'(server)':>9}{'timeouts':>9}{'batch':>7}{'load':>6}")
     for row in phases:
         batch = "" if row["mean_batch_size"] is None else f"{row['mean_batch_size']:.1f}"
         busy_max = "" if row["busy_503_max_s"] is None else f"{row['busy_503_max_s']:.3f}"
+        server_max = ("" if row["server_busy_503_max_s"] is None
+                      else f"{row['server_busy_503_max_s']:.3f}")
         print(f"{row['load']:<46}{row['answered_per_s']:>11.1f}{row['utterances_per_s']:>8.1f}"
               f"{row['p50_s'] or 0:>8.3f}{row['p99_s'] or 0:>8.3f}{row['busy_503']:>6}"
-              f"{busy_max:>10}{row['timeouts']:>9}{batch:>7}{row['load_average']:>6}")
+              f"{busy_max:>10}{server_max:>9}{row['timeouts']:>9}{batch:>7}"
+              f"{row['load_average']:>6}")
     print(f"burst of {burst_row['connections']} connections: {burst_row['statuses']}, "
           f"slowest connect {burst_row['connect_max_s']:.3f} s, last answer "
           f"{burst_row['last_answer_s']:.2f} s")
