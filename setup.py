@@ -25,6 +25,7 @@ setup(
         "scikit-learn",
         "tensorboard",
         "safetensors",
+        "prometheus_client",
     ],
     extras_require={
         "jax": ["jax>=0.4.30"],

@@ -1,17 +1,21 @@
 """Tests for `glomo_keras.serving`: the Predictor and the REST server over real HTTP."""
 
+import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
 import keras
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from test_export import outputs_of
 from test_export import tiny_settings
 from tiny_model import tiny_backbone
@@ -25,6 +29,8 @@ from glomo_keras.serving import Predictor
 from glomo_keras.serving import make_server
 
 MAX_BODY_BYTES = 2**20
+MAX_INSTANCES = 40
+MAX_BATCH_SIZE = 4
 MOSI = "tiny_mosi"
 MUSTARD = "tiny_mustard"
 
@@ -50,7 +56,8 @@ class Served:
         self.model = model
         self.settings = settings
         self.path = export_saved_model(model, settings, base)
-        self.server = make_server(base, port=0, max_body_bytes=max_body_bytes)
+        self.server = make_server(base, port=0, max_body_bytes=max_body_bytes,
+                                  max_instances=MAX_INSTANCES, max_batch_size=MAX_BATCH_SIZE)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = self.server.url
@@ -228,6 +235,8 @@ def bad_requests(batch):
          ["-Infinity"]),
         ("overflow", "POST", ":analyze", nan_body.replace("NaN", "1e999").encode(), 400,
          ["1e999"]),
+        ("5000-digit integer", "POST", ":analyze", nan_body.replace("NaN", "9" * 5000).encode(),
+         400, ["too many digits"]),
         ("too large", "POST", ":predict", b" " * (MAX_BODY_BYTES + 1), 413,
          [str(MAX_BODY_BYTES + 1), str(MAX_BODY_BYTES)]),
         ("unknown model", "GET", "@/v1/models/nope", None, 404, ["'nope'", MOSI]),
@@ -236,6 +245,41 @@ def bad_requests(batch):
         ("GET predict", "GET", ":predict", None, 405, ["GET", "POST"]),
         ("POST status", "POST", "", b"{}", 405, ["POST", "GET"]),
         ("DELETE", "DELETE", "", None, 405, ["DELETE"]),
+        # The wrong answers of issue 11: each was accepted or a 5xx before.
+        ("lone surrogate", "POST", ":analyze",
+         b'{"instances": [{"words": ["\\ud800"], "acoustic": [[0, 0, 0, 0, 0]], '
+         b'"visual": [[0, 0, 0]]}]}', 400, ["instance 0", "'words'", "lone surrogate"]),
+        ("no words", "POST", ":analyze",
+         encoded({"instances": [{"words": [], "acoustic": [], "visual": []}]}), 400,
+         ["instance 0", "'words'", "no words"]),
+        ("blank word", "POST", ":analyze",
+         encoded({"instances": [words_instance(["so", " "])]}), 400, ["word 1", "blank"]),
+        ("boolean feature", "POST", ":analyze",
+         encoded({"instances": [{**words_instance(["good"]),
+                                 "acoustic": [[True, 0.5, 0, 0, 0]]}]}), 400,
+         ["instance 0", "'acoustic'", "true/false"]),
+        ("non-finite outputs", "POST", ":analyze",
+         encoded({"instances": [words_instance(["good"]),
+                                {**words_instance(["good"]), "acoustic": [[3e38] * 5]}]}),
+         400, ["instances [1]", "not finite"]),
+        ("token id -1", "POST", ":predict",
+         encoded(_columnar(batch, token_ids=np.where(batch["token_ids"] > 0, -1, 0).tolist())),
+         400, ["'token_ids'", "-1", "non-negative"]),
+        ("token id past the vocabulary", "POST", ":predict",
+         encoded(_columnar(batch, token_ids=np.full((4, 7), 20).tolist())), 400,
+         ["'token_ids'", "20 tokens"]),
+        ("mask of 2", "POST", ":predict",
+         encoded(_columnar(batch, visual_mask=(2 * batch["visual_mask"]).tolist())), 400,
+         ["'visual_mask'", "0 or 1"]),
+        ("boolean input", "POST", ":predict",
+         encoded(_columnar(batch, padding_mask=[[True, 1, 1, 0, 0, 0, 0]] * 4)), 400,
+         ["'padding_mask'", "true/false"]),
+        ("too many instances", "POST", ":analyze",
+         encoded({"instances": [words_instance(["good"])] * (MAX_INSTANCES + 1)}), 413,
+         [f"{MAX_INSTANCES + 1} instances", f"limit is {MAX_INSTANCES}"]),
+        ("too many rows", "POST", ":predict",
+         encoded({"instances": [rows[0]] * (MAX_INSTANCES + 1)}), 413,
+         [f"{MAX_INSTANCES + 1} instances"]),
     ]
 
 
@@ -270,13 +314,101 @@ def test_concurrent_requests(served):
     assert results == [200] * 4
 
 
-def test_each_request_is_logged(served, capfd):
+def test_each_request_is_logged_as_json_with_a_request_id(served, capfd):
     item = served[MOSI]
     capfd.readouterr()
-    call(item.url + "/metadata")
-    lines = capfd.readouterr().err.splitlines()
-    assert len(lines) == 1
-    assert f"GET /v1/models/{MOSI}/metadata 200" in lines[0] and lines[0].endswith(" ms")
+    request = urllib.request.Request(item.url + "/metadata", headers={"X-Request-Id": "abc-1"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.headers["X-Request-Id"] == "abc-1"
+    call(item.url + ":analyze", {"instances": []})
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines()]
+    assert len(lines) == 2
+    assert lines[0]["request_id"] == "abc-1" and lines[0]["status"] == 200
+    assert lines[0]["method"] == "GET" and lines[0]["path"] == f"/v1/models/{MOSI}/metadata"
+    assert lines[0]["ms"] >= 0 and lines[0]["route"] == "metadata"
+    assert lines[1]["status"] == 400 and "non-empty list" in lines[1]["error"]
+    assert len(lines[1]["request_id"]) == 32
+
+
+def test_protocol_errors_head_and_options_are_answered_properly(served):
+    item = served[MOSI]
+    host, port = item.server.server_address[:2]
+    path = f"/v1/models/{MOSI}".encode()
+    cases = [
+        (b"HEAD " + path + b" HTTP/1.1\r\n\r\n", 200, None),
+        (b"OPTIONS " + path + b":analyze HTTP/1.1\r\n\r\n", 204, None),
+        (b"GARBAGE\r\n\r\n", 400, "malformed request line"),
+        (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", 400, "not ASCII"),
+        (b"GET " + path + b" HTTP/2.0\r\n\r\n", 505, "HTTP/2.0"),
+        (b"GET /" + b"x" * 10000 + b" HTTP/1.1\r\n\r\n", 414, "request line"),
+        (b"GET " + path + b" HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n", 431, "header"),
+        (b"POST " + path + b":analyze HTTP/1.1\r\nContent-Length: 2\r\n"
+         b"Content-Length: 3\r\n\r\n{}", 400, "conflicting Content-Length"),
+        (b"POST " + path + b":analyze HTTP/1.1\r\nContent-Length: 1_0\r\n\r\n0123456789",
+         400, "invalid Content-Length"),
+    ]
+    for raw, status, words in cases:
+        with socket.create_connection((host, port), timeout=30) as sock:
+            sock.sendall(raw)
+            method = "HEAD" if raw.startswith(b"HEAD") else "GET"
+            response = http.client.HTTPResponse(sock, method=method)
+            response.begin()  # fails unless the answer has a status line
+            body = response.read()
+        assert response.status == status, (raw[:40], response.status, body)
+        if words is not None:
+            assert response.getheader("Content-Type") == "application/json"
+            assert words in json.loads(body)["error"], (words, body)
+        elif status == 204:
+            assert response.getheader("Allow") == "POST, OPTIONS"
+        else:
+            assert body == b"" and int(response.getheader("Content-Length")) > 0
+    assert call(item.url)[0] == 200
+
+
+def test_large_requests_run_in_chunks_over_one_keep_alive_connection(served):
+    item = served[MOSI]
+    instances = [words_instance(["so", "good", "fun"][: 1 + seed % 3], seed=seed)
+                 for seed in range(3 * MAX_BATCH_SIZE + 1)]
+    expected = outputs_of(item.model, encode(instances, item.settings))["prediction"][:, 0]
+    host, port = item.server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    sockets = []
+    for _ in range(2):
+        connection.request("POST", f"/v1/models/{MOSI}:analyze",
+                           json.dumps({"instances": instances}))
+        sockets.append(connection.sock)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        assert response.status == 200 and response.version == 11 and not response.will_close
+        got = [prediction["sentiment"] for prediction in answer["predictions"]]
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert sockets[0] is sockets[1] is not None  # both on one connection
+    connection.close()
+
+
+def test_metrics_in_prometheus_text_format(served):
+    item = served[MOSI]
+    root = item.url.split("/v1/")[0]
+    call(item.url + ":analyze", _good_analyze())
+    call(item.url + ":analyze", {"instances": "nope"})
+    with urllib.request.urlopen(root + "/monitoring/prometheus/metrics", timeout=60) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    requests = {
+        (sample.labels["route"], sample.labels["status"]): sample.value
+        for sample in families["glomo_serving_requests"].samples
+        if sample.name == "glomo_serving_requests_total"
+    }
+    assert requests[("analyze", "200")] >= 1 and requests[("analyze", "400")] >= 1
+    latency = families["glomo_serving_request_duration_seconds"]
+    assert any(s.name.endswith("_bucket") and s.labels["route"] == "analyze"
+               for s in latency.samples)
+    batch_sizes = {s.name: s.value for s in families["glomo_serving_batch_size"].samples}
+    assert batch_sizes["glomo_serving_batch_size_count"] >= 1
+    for name in ("glomo_serving_queued_instances", "glomo_serving_requests_in_flight",
+                 "glomo_serving_open_connections"):
+        assert name in families
 
 
 def test_predictor_resolves_folders_and_validates_inputs(served):
@@ -306,7 +438,7 @@ def test_predictor_resolves_folders_and_validates_inputs(served):
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_serve_command_binds_localhost_and_stops_cleanly(served, tmp_path, stop):
+def test_serve_command_finishes_requests_in_flight_on_a_signal(served, tmp_path, stop):
     base = served[MOSI].path.parent
     log = open(tmp_path / "stderr.txt", "w+")
     process = subprocess.Popen(
@@ -321,12 +453,31 @@ def test_serve_command_binds_localhost_and_stops_cleanly(served, tmp_path, stop)
         assert "http://127.0.0.1:" in line, (line, log.read()[-3000:])
         url = line.split(" at ")[-1].strip()
         assert url.endswith("/v1/models/sentiment")
-        status, answer = call(url)
-        assert status == 200
-        assert answer["model_version_status"][0]["state"] == "AVAILABLE"
+        port = int(url.split(":")[2].split("/")[0])
+        idle, busy = (socket.create_connection(("127.0.0.1", port), timeout=60)
+                      for _ in range(2))
+        for sock in (idle, busy):  # one answer each: both connections are open
+            sock.sendall(b"GET /v1/models/sentiment HTTP/1.1\r\n\r\n")
+            response = http.client.HTTPResponse(sock)
+            response.begin()
+            assert json.loads(response.read())["model_version_status"][0]["state"] == "AVAILABLE"
+        body = json.dumps(_good_analyze()).encode()
+        busy.sendall(b"POST /v1/models/sentiment:analyze HTTP/1.1\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body[:10]))
+        time.sleep(0.5)  # the server reads the head and waits for the body
         process.send_signal(stop)
+        time.sleep(0.3)
+        busy.sendall(body[10:])
+        response = http.client.HTTPResponse(busy)
+        response.begin()
+        answer = json.loads(response.read())
+        assert response.status == 200 and "sentiment" in answer["predictions"][0]
+        assert response.getheader("Connection") == "close"
         assert process.wait(timeout=60) == 0
         assert "Server stopped." in process.stdout.read()
+        assert idle.recv(10) == b""  # the idle connection was closed
+        idle.close()
+        busy.close()
     finally:
         if process.poll() is None:
             process.kill()

@@ -6,7 +6,11 @@
   in training) and `metadata`.
 - `make_server(model_base, name)` is a REST server with TensorFlow
   Serving's API (`/v1/models/<name>`, `/metadata`, `:predict`) plus
-  `:analyze` for raw utterances; `glomo-keras serve` runs it.
+  `:analyze` for raw utterances and Prometheus metrics; `glomo-keras serve`
+  runs it. It is built from `http_server.HttpServer` (asyncio HTTP/1.1,
+  JSON errors, limits, timeouts, graceful stop, access log),
+  `batching.Batcher` (dynamic batching with a bounded queue) and
+  `metrics.ServingMetrics`.
 
 Example:
 

@@ -5,6 +5,11 @@ The Predictor loads the `serving_default` signature with
 asset; it never builds a Keras model. `predict` runs model inputs,
 `analyze` runs raw utterances through `glomo_keras.data.encode` first, so a
 request is tokenised, aligned and padded exactly as training did.
+
+Each of them is three steps that a server can take apart to batch requests:
+`check_inputs` / `encode_instances` (validate one request), `run_batch`
+(one call of the signature for the inputs of several requests) and
+`check_finite` / `describe` (one request's answer).
 """
 
 import json
@@ -95,6 +100,53 @@ def resolve_version(path):
     )
 
 
+class CachedTokenizer:
+    """A WordPiece tokenizer that remembers the pieces of the words it has seen.
+
+    `encode` tokenises each request's words with one tokenizer call (a
+    TensorFlow op); serving sees the same words again and again, so their
+    pieces are kept (up to `max_words`; then the memory starts afresh).
+    The pieces are the tokenizer's own, so the encoding is unchanged.
+
+    Args:
+        tokenizer: a KerasHub WordPiece tokenizer.
+        max_words: the most words remembered.
+
+    Example:
+
+    ```python
+    tokenizer = CachedTokenizer(settings.make_tokenizer())
+    encode(instances, settings, tokenizer)
+    ```
+    """
+
+    def __init__(self, tokenizer, max_words=100_000):
+        self.tokenizer = tokenizer
+        self.max_words = max_words
+        self._pieces = {}
+
+    def token_to_id(self, token):
+        """The id of one vocabulary token (None if absent)."""
+        return self.tokenizer.token_to_id(token)
+
+    def __call__(self, words):
+        """The piece ids of each word, as a list of lists."""
+        pieces = self._pieces
+        new = [word for word in dict.fromkeys(words) if word not in pieces]
+        if new:
+            ids = self.tokenizer(new)
+            if hasattr(ids, "to_list"):
+                ids = ids.to_list()
+            elif hasattr(ids, "tolist"):
+                ids = ids.tolist()
+            if len(pieces) + len(new) > self.max_words:
+                # A new dict: a call in another thread keeps reading its own.
+                pieces = {word: pieces[word] for word in words if word in pieces}
+                self._pieces = pieces
+            pieces.update(zip(new, ids))
+        return [pieces[word] for word in words]
+
+
 class Predictor:
     """Runs an exported GLoMo SavedModel with TensorFlow only.
 
@@ -144,7 +196,7 @@ class Predictor:
         self.export_metadata = asset["metadata"]
         self._check_class_names()
         self._tokenizer = (
-            self.settings.make_tokenizer() if self.settings.vocabulary else None
+            CachedTokenizer(self.settings.make_tokenizer()) if self.settings.vocabulary else None
         )
 
     def _check_class_names(self):
@@ -163,8 +215,8 @@ class Predictor:
 
         Args:
             inputs: `{name: array-like}` with every input of the signature,
-                batch axis first (spec "Inputs"); ids and masks integral,
-                features finite numbers.
+                batch axis first (spec "Inputs"); ids non-negative integers,
+                masks 0 or 1, features finite numbers.
 
         Returns:
             `{"prediction", "global_weights", "local_weights": np.ndarray}`.
@@ -172,14 +224,38 @@ class Predictor:
         Raises:
             ValueError: a missing or unknown input, a value of the wrong kind,
                 rank or feature dim, inconsistent batch or sequence lengths,
-                a sequence longer than the model was trained for, or a
-                non-finite feature value. The message names the input.
+                a sequence longer than the model was trained for, a
+                non-finite feature value, a negative id, a mask other than
+                0/1, a boolean; or outputs that are not finite (inputs too
+                large for the model). The message names the input.
 
         Example:
 
         ```python
         outputs = predictor.predict(encode(utterances, predictor.settings))
         outputs["prediction"].shape   # (N, 1)
+        ```
+        """
+        outputs = self.run_batch([self.check_inputs(inputs)])[0]
+        check_finite(outputs)
+        return outputs
+
+    def check_inputs(self, inputs):
+        """Model inputs as arrays of the signature's dtypes, or a ValueError.
+
+        Args:
+            inputs: `{name: array-like}` as for `predict`.
+
+        Returns:
+            `{name: np.ndarray}`, ready for `run_batch`.
+
+        Raises:
+            ValueError: as for `predict`, naming the input.
+
+        Example:
+
+        ```python
+        arrays = predictor.check_inputs({"token_ids": [[2, 7, 3]], ...})
         ```
         """
         if not isinstance(inputs, dict):
@@ -198,12 +274,45 @@ class Predictor:
             for name, spec in self.input_specs.items()
         }
         self._check_lengths(arrays)
-        tensors = {name: tf.constant(array) for name, array in arrays.items()}
+        self._check_ids(arrays)
+        return arrays
+
+    def run_batch(self, batch):
+        """Runs the inputs of several requests in one call of the signature.
+
+        Args:
+            batch: a list of input dicts from `check_inputs` (or
+                `encode_instances`), whose arrays have equal shapes but for
+                the batch axis.
+
+        Returns:
+            one `{"prediction", "global_weights", "local_weights":
+            np.ndarray}` per input dict, in order.
+
+        Raises:
+            ValueError: the model refused the inputs.
+
+        Example:
+
+        ```python
+        first, second = predictor.run_batch([arrays_a, arrays_b])
+        ```
+        """
+        sizes = [len(next(iter(inputs.values()))) for inputs in batch]
+        tensors = {
+            name: tf.constant(np.concatenate([inputs[name] for inputs in batch]))
+            for name in self.input_specs
+        }
         try:
             outputs = self._function(**tensors)
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(f"the model rejected the inputs: {error.message}") from None
-        return {name: outputs[name].numpy() for name in OUTPUT_NAMES}
+        arrays = {name: outputs[name].numpy() for name in OUTPUT_NAMES}
+        bounds = np.cumsum([0] + sizes)
+        return [
+            {name: array[start:stop] for name, array in arrays.items()}
+            for start, stop in zip(bounds[:-1], bounds[1:])
+        ]
 
     def _check_lengths(self, arrays):
         sizes = {name: array.shape[0] for name, array in arrays.items()}
@@ -226,6 +335,23 @@ class Predictor:
                 raise ValueError(
                     f"input {name!r} has {length} steps; this model takes 1 to "
                     f"{limits[group[0]]} (the padded length of its training data)"
+                )
+
+    def _check_ids(self, arrays):
+        """Refuses negative ids (the embedding would wrap them) and masks other than 0/1."""
+        vocabulary_size = len(self.settings.vocabulary or ())
+        for name, array in arrays.items():
+            if array.dtype.kind not in "iu" or not array.size:
+                continue
+            low, high = int(array.min()), int(array.max())
+            if name.endswith("_mask") and (low < 0 or high > 1):
+                raise ValueError(f"input {name!r} is a mask: its values must be 0 or 1")
+            if low < 0:
+                raise ValueError(f"input {name!r} holds {low}; ids must be non-negative")
+            if name == "token_ids" and vocabulary_size and high >= vocabulary_size:
+                raise ValueError(
+                    f"input 'token_ids' holds {high}; this model's vocabulary has "
+                    f"{vocabulary_size} tokens (ids 0 to {vocabulary_size - 1})"
                 )
 
     def _sequence_limits(self):
@@ -264,8 +390,9 @@ class Predictor:
             softmax of the logits.
 
         Raises:
-            ValueError: an instance does not fit the model; the message names
-                the instance index and the field.
+            ValueError: an instance does not fit the model (the message names
+                the instance index and the field), or its outputs are not
+                finite (feature values too large for the model).
 
         Example:
 
@@ -275,22 +402,33 @@ class Predictor:
         # [{"sentiment": -1.2, "modality_weights": {"text": 0.5, ...}}]
         ```
         """
+        outputs = self.run_batch([self.encode_instances(instances)])[0]
+        check_finite(outputs)
+        return self.describe(outputs)
+
+    def encode_instances(self, instances):
+        """The model inputs of `analyze` instances, or a ValueError naming the instance.
+
+        Besides what `glomo_keras.data.encode` checks, words must be
+        non-empty strings of valid Unicode (no lone surrogates), `words` a
+        non-empty list, and feature values numbers (booleans are refused).
+
+        Args:
+            instances: as for `analyze`.
+
+        Returns:
+            `{name: np.ndarray}`, ready for `run_batch`.
+
+        Example:
+
+        ```python
+        arrays = predictor.encode_instances([{"words": ["so", "good"], ...}])
+        ```
+        """
         if not isinstance(instances, (list, tuple)) or not instances:
             raise ValueError("instances must be a non-empty list of utterances")
-        allowed = REQUEST_FIELDS[self.settings.format]
         for index, instance in enumerate(instances):
-            if not isinstance(instance, dict):
-                raise ValueError(
-                    f"instance {index}: expected an object with the fields "
-                    f"{list(allowed)}, found a {type(instance).__name__}"
-                )
-            unknown = sorted(set(instance) - set(allowed))
-            if unknown:
-                raise ValueError(
-                    f"instance {index}: unknown fields {unknown}; a "
-                    f"{self.settings.format!r} model takes {list(allowed)}"
-                )
-            self._check_feature_dims(index, instance)
+            self._check_instance(index, instance)
         try:
             inputs = encode(instances, self.settings, self._tokenizer)
         except DataFormatError as error:
@@ -298,26 +436,75 @@ class Predictor:
             if error.field is not None:
                 where += f", field {error.field!r}"
             raise ValueError(f"{where}: {error.detail}") from None
-        outputs = self.predict(inputs)
-        return [
-            self._describe(outputs, index) for index in range(len(instances))
-        ]
+        return self.check_inputs(inputs)
 
-    def _check_feature_dims(self, index, instance):
-        """Names the expected dim when feature rows have the wrong width."""
+    def _check_instance(self, index, instance):
+        """What `encode` lets through but a request must not hold."""
+        allowed = REQUEST_FIELDS[self.settings.format]
+        if not isinstance(instance, dict):
+            raise ValueError(
+                f"instance {index}: expected an object with the fields "
+                f"{list(allowed)}, found a {type(instance).__name__}"
+            )
+        unknown = sorted(set(instance) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"instance {index}: unknown fields {unknown}; a "
+                f"{self.settings.format!r} model takes {list(allowed)}"
+            )
+        if "words" in allowed:
+            _check_words(index, "words", instance.get("words"), allow_empty=False)
+            context = instance.get("context")
+            if isinstance(context, (list, tuple)):
+                for sentence in context:
+                    _check_words(index, "context", sentence, allow_empty=True)
+        for field in ("acoustic_length", "visual_length"):
+            value = instance.get(field)
+            if isinstance(value, bool) or (value is not None and not isinstance(value, int)):
+                raise ValueError(
+                    f"instance {index}, field {field!r}: expected an integer, "
+                    f"found {value!r}"
+                )
+        self._check_features(index, instance)
+
+    def _check_features(self, index, instance):
+        """Refuses booleans and names the expected dim when rows have the wrong width."""
         for field, modality in FEATURE_FIELDS:
-            dim = self.settings.stored_dims.get(modality)
-            if field not in instance or dim is None:
+            if field not in instance:
                 continue
             try:
                 shape = np.shape(instance[field])
             except ValueError:
                 continue  # ragged: `encode` names the problem
-            if len(shape) == 2 and shape[0] and shape[1] != dim:
+            if len(shape) <= 2 and _holds_bool(instance[field]):
+                raise ValueError(
+                    f"instance {index}, field {field!r}: feature values must be "
+                    "numbers, found true/false"
+                )
+            dim = self.settings.stored_dims.get(modality)
+            if dim is not None and len(shape) == 2 and shape[0] and shape[1] != dim:
                 raise ValueError(
                     f"instance {index}, field {field!r}: expected rows of {dim} values "
                     f"(the model's stored {modality} dim), found shape {shape}"
                 )
+
+    def describe(self, outputs):
+        """The `analyze` answer of each instance of one output dict.
+
+        Args:
+            outputs: `{"prediction", "global_weights", ...: np.ndarray}` of
+                N instances (from `run_batch`), finite.
+
+        Returns:
+            a list of N dicts, as `analyze` returns.
+
+        Example:
+
+        ```python
+        predictor.describe(predictor.run_batch([arrays])[0])
+        ```
+        """
+        return [self._describe(outputs, index) for index in range(len(outputs["prediction"]))]
 
     def _describe(self, outputs, index):
         weights = outputs["global_weights"][index]
@@ -381,6 +568,70 @@ class Predictor:
         }
 
 
+def check_finite(outputs):
+    """Refuses outputs that are not finite, naming the instances.
+
+    Finite inputs can still overflow inside the model (features near the
+    float32 limit); such an answer would be `NaN` in JSON, which is invalid.
+
+    Args:
+        outputs: `{name: np.ndarray}` with the batch axis first.
+
+    Raises:
+        ValueError: some output of some instance is nan or inf.
+
+    Example:
+
+    ```python
+    check_finite(predictor.run_batch([arrays])[0])
+    ```
+    """
+    bad = np.zeros(len(outputs["prediction"]), bool)
+    for array in outputs.values():
+        bad |= ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"the model's outputs for instances {np.flatnonzero(bad).tolist()[:10]} are "
+            "not finite (nan or inf): their input values are too large for the model"
+        )
+
+
+def _check_words(index, field, words, allow_empty):
+    """Words must be non-empty strings of valid Unicode; `encode` checks the rest."""
+    if not isinstance(words, (list, tuple)):
+        return  # `encode` names the problem
+    if not words and not allow_empty:
+        raise ValueError(f"instance {index}, field {field!r}: the utterance has no words")
+    for position, word in enumerate(words):
+        if not isinstance(word, str):
+            continue
+        if not word.strip():
+            raise ValueError(
+                f"instance {index}, field {field!r}: word {position} is empty or blank"
+            )
+        if not word.isascii():
+            try:
+                word.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(
+                    f"instance {index}, field {field!r}: word {position} is not valid "
+                    "Unicode text (it holds a lone surrogate such as \\ud800)"
+                ) from None
+
+
+def _holds_bool(value):
+    """Whether a nested list (or an array) of numbers holds a boolean."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "b"
+    if not isinstance(value, (list, tuple)):
+        return False
+    if value and not isinstance(value[0], (list, tuple, np.ndarray)):
+        return bool(set(map(type, value)) & {bool, np.bool_})
+    return any(_holds_bool(item) for item in value)
+
+
 def _describe_specs(specs):
     return {
         name: {"dtype": spec.dtype.name, "shape": spec.shape.as_list()}
@@ -411,6 +662,8 @@ def _checked_array(name, value, spec):
                 f"input {name!r} must have {dim} values on axis {axis} (shape "
                 f"{_shape_text(spec.shape)}), found shape {array.shape}"
             )
+    if _holds_bool(value):
+        raise ValueError(f"input {name!r} must hold numbers, found true/false")
     if spec.dtype.is_integer:
         info = np.iinfo(spec.dtype.as_numpy_dtype)
         integral = np.isfinite(array).all() and (np.round(array) == array).all()

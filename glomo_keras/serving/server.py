@@ -1,8 +1,7 @@
 """A REST server with TensorFlow Serving's API for an exported GLoMo model.
 
-Standard library only (`http.server.ThreadingHTTPServer`) plus a
-`Predictor`. Routes (`<name>` is the model name; `/versions/<v>` may follow
-it, as in TF Serving):
+Routes (`<name>` is the model name; `/versions/<v>` may follow it, as in
+TF Serving):
 
 - `GET /v1/models/<name>`: the version status, `AVAILABLE` once loaded.
 - `GET /v1/models/<name>/metadata`: the `serving_default` signature and the
@@ -19,80 +18,159 @@ it, as in TF Serving):
   "modality_weights": {"text", "acoustic", "visual"}}, ...]}`
   (classification: `"probabilities"` and `"label"` in place of
   `"sentiment"`).
+- `GET /monitoring/prometheus/metrics`: Prometheus metrics (`metrics.py`).
 
-Every error is a 4xx (5xx for a server fault) with the body
+HEAD works wherever GET does; OPTIONS answers 204 with `Allow`.
+
+Every error is a 4xx (5xx for a server fault or overload) with the body
 `{"error": "..."}` naming the problem; the server keeps serving. JSON
-numbers must be finite (`NaN`, `Infinity` and overflowing literals are
-refused). Each request is logged to stderr: method, path, status and
-milliseconds.
+numbers must be finite both ways (`NaN`, `Infinity` and overflowing
+literals are refused; outputs that are not finite are a 400).
+
+Under load (`ModelServer`): the HTTP side is one asyncio event loop
+(`http_server.py`: keep-alive, timeouts, connection limit, graceful stop,
+JSON access log); a small thread pool parses and encodes requests; a
+`Batcher` runs the instances of concurrent `:predict` and `:analyze`
+requests together in calls of at most `max_batch_size` instances, so each
+request is also split into such chunks; when the queue is full, a request
+gets a 503 with `Retry-After` at once, before its body is even read.
 """
 
-import http.server
+import asyncio
+import concurrent.futures
+import dataclasses
 import json
 import math
 import re
-import socket
 import sys
-import time
 import traceback
-import urllib.parse
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
-from glomo_keras.serving.predictor import OUTPUT_NAMES, SIGNATURE_NAME, Predictor
+from glomo_keras.serving.batching import Batcher, QueueFullError
+from glomo_keras.serving.http_server import (
+    HTTPError,
+    HttpServer,
+    Response,
+    error_response,
+    json_response,
+)
+from glomo_keras.serving.metrics import ServingMetrics
+from glomo_keras.serving.predictor import (
+    OUTPUT_NAMES,
+    SIGNATURE_NAME,
+    Predictor,
+    check_finite,
+)
 
+# The defaults of `ModelServer` and `glomo-keras serve`.
 DEFAULT_MAX_BODY_BYTES = 10 * 2**20
-# An oversized body is read and dropped up to this size before the 413 is
-# sent, so the client reads the answer instead of a connection reset.
-DRAIN_LIMIT_BYTES = 64 * 2**20
+DEFAULT_MAX_INSTANCES = 256
+DEFAULT_MAX_BATCH_SIZE = 16
+DEFAULT_BATCH_TIMEOUT_MS = 10.0
+DEFAULT_MAX_ENQUEUED_BATCHES = 3
+DEFAULT_BATCH_THREADS = 2
+DEFAULT_WORKERS = 2
+DEFAULT_MAX_CONNECTIONS = 1024
+DEFAULT_DRAIN_TIMEOUT = 30.0
+METRICS_PATH = "/monitoring/prometheus/metrics"
 ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
     r"(?P<action>/metadata|:predict|:analyze)?$"
 )
-ROUTE_METHODS = {None: "GET", "/metadata": "GET", ":predict": "POST", ":analyze": "POST"}
+ROUTE_NAMES = {None: "status", "/metadata": "metadata", ":predict": "predict",
+               ":analyze": "analyze"}
 API = (
     "GET /v1/models/<name>, GET /v1/models/<name>/metadata, "
-    "POST /v1/models/<name>:predict, POST /v1/models/<name>:analyze"
+    "POST /v1/models/<name>:predict, POST /v1/models/<name>:analyze, "
+    f"GET {METRICS_PATH}"
 )
+GET_METHODS = ("GET", "HEAD", "OPTIONS")
+POST_METHODS = ("POST", "OPTIONS")
 
 
-class RequestError(Exception):
-    """A request the server refuses, with its HTTP status.
+@dataclasses.dataclass
+class _Job:
+    """A parsed model request: its input chunks and how to answer it."""
 
-    Args:
-        status: the HTTP status code (4xx).
-        message: what is wrong, for the `{"error": ...}` body.
-        allow: the allowed method, for a 405's `Allow` header.
-    """
-
-    def __init__(self, status, message, allow=None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.allow = allow
+    kind: str  # "analyze", "rows" or "columns"
+    parts: list  # [(inputs, size)], each at most max_batch_size instances
+    key: tuple  # the shapes the chunks share, for the batcher
+    size: int
 
 
-class ModelServer(http.server.ThreadingHTTPServer):
-    """A threading HTTP server of one model (build it with `make_server`).
+class ModelServer:
+    """A server of one model (build it with `make_server`).
 
     Args:
         address: `(host, port)`; port 0 picks a free port.
         predictor: the `Predictor` to serve.
         name: the model name of the URLs.
         max_body_bytes: the largest request body accepted (413 beyond).
+        max_batch_size: the most instances in one model call; larger
+            requests run in chunks of this size.
+        batch_timeout_ms: how long a batch that is not full may wait for
+            the requests being read or parsed (it never waits when none is).
+        max_enqueued_batches: the batch queue holds this many full batches
+            of instances, counting those of requests still being read or
+            parsed (estimated from their `Content-Length`); beyond, requests
+            get 503 at once.
+        batch_threads: batches run at the same time.
+        max_instances: the most instances in one request (413 beyond).
+        workers: threads that parse, encode and answer requests.
+        max_connections: the most open connections (503 beyond), and the
+            listen backlog.
+        drain_timeout: seconds a stop waits for the requests in flight.
+        header_timeout, body_timeout, keep_alive_timeout: see `HttpServer`.
+        log_stream: where the JSON access log goes (default stderr).
+
+    Attributes:
+        predictor, model_name, batcher, metrics, server_address, url.
     """
 
-    daemon_threads = True
-
-    def __init__(self, address, predictor, name, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
+    def __init__(self, address, predictor, name, max_body_bytes=DEFAULT_MAX_BODY_BYTES, *,
+                 max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+                 batch_timeout_ms=DEFAULT_BATCH_TIMEOUT_MS,
+                 max_enqueued_batches=DEFAULT_MAX_ENQUEUED_BATCHES,
+                 batch_threads=DEFAULT_BATCH_THREADS, max_instances=DEFAULT_MAX_INSTANCES,
+                 workers=DEFAULT_WORKERS, max_connections=DEFAULT_MAX_CONNECTIONS,
+                 drain_timeout=DEFAULT_DRAIN_TIMEOUT, header_timeout=10.0, body_timeout=60.0,
+                 keep_alive_timeout=30.0, log_stream=None):
+        if max_instances < 1 or workers < 1:
+            raise ValueError(
+                f"max_instances and workers must be at least 1, not {max_instances}, {workers}"
+            )
         self.predictor = predictor
         self.model_name = name
-        self.max_body_bytes = max_body_bytes
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, RequestHandler)
+        self.max_instances = max_instances
+        self._in_flight = 0
+        self._bytes_per_instance = {}
+        self.batcher = Batcher(
+            predictor.run_batch, max_batch_size=max_batch_size,
+            batch_timeout=batch_timeout_ms / 1000, max_enqueued_batches=max_enqueued_batches,
+            num_batch_threads=batch_threads, on_batch=self._on_batch,
+        )
+        self._executor = concurrent.futures.ThreadPoolExecutor(workers, "request-worker")
+        try:
+            self.http = HttpServer(
+                self._handle, address[0], address[1], max_body_bytes=max_body_bytes,
+                max_connections=max_connections, header_timeout=header_timeout,
+                body_timeout=body_timeout, keep_alive_timeout=keep_alive_timeout,
+                drain_timeout=drain_timeout, log_stream=log_stream,
+            )
+        except OSError:
+            self.batcher.close()
+            self._executor.shutdown()
+            raise
+        self.metrics = ServingMetrics(
+            lambda: self.batcher.queued_instances, lambda: self._in_flight,
+            lambda: self.http.open_connections,
+        )
+        self.http.on_response = self.metrics.observe_request
+        self.server_address = self.http.server_address
+        self._metadata = json.dumps(_metadata(name, predictor.metadata())).encode("utf-8")
 
     @property
     def url(self):
@@ -101,9 +179,168 @@ class ModelServer(http.server.ThreadingHTTPServer):
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}/v1/models/{self.model_name}"
 
+    def serve_forever(self):
+        """Serves until `shutdown` or `request_shutdown`, then drains and returns."""
+        self.http.serve_forever()
+
+    def request_shutdown(self):
+        """Starts a graceful stop without waiting (safe in a signal handler); twice: at once."""
+        self.http.request_stop()
+
+    def shutdown(self):
+        """Stops gracefully and waits until `serve_forever` has returned."""
+        self.http.shutdown()
+
+    def server_close(self):
+        """Closes the socket, then finishes the queued batches and stops the threads."""
+        self.http.server_close()
+        self.batcher.close()
+        self._executor.shutdown()
+
+    def _on_batch(self, size, seconds):
+        self.metrics.observe_batch(size, seconds)
+
+    async def _handle(self, request):
+        route = "unknown"
+        try:
+            if request.path == METRICS_PATH:
+                route = "metrics"
+                self._check_method(request, GET_METHODS)
+                if request.method == "OPTIONS":
+                    return _options(GET_METHODS, route)
+                body, content_type = self.metrics.exposition()
+                return Response(200, body, content_type=content_type, route=route)
+            if request.path == "*" and request.method == "OPTIONS":
+                return _options(("GET", "HEAD", "POST", "OPTIONS"), "options")
+            match = ROUTE.match(request.path)
+            if match is None:
+                raise HTTPError(404, f"unknown path {request.path!r}; the API is {API}")
+            action = match["action"]
+            route = ROUTE_NAMES[action]
+            allowed = POST_METHODS if action in (":predict", ":analyze") else GET_METHODS
+            self._check_method(request, allowed)
+            self._check_model(match["name"], match["version"])
+            if request.method == "OPTIONS":
+                return _options(allowed, route)
+            if action is None:
+                return json_response(200, self._status(), route=route)
+            if action == "/metadata":
+                return Response(200, self._metadata, route=route)
+            return await self._run_model(action, request, route)
+        except HTTPError as error:
+            return error_response(error.status, error.message, error.headers, route)
+        except QueueFullError as error:
+            return error_response(
+                503, f"{error}; retry after {error.retry_after} s",
+                [("Retry-After", str(error.retry_after))], route,
+            )
+        except ValueError as error:
+            return error_response(400, str(error), route=route)
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            return error_response(500, f"internal error: {type(error).__name__}: {error}",
+                                  route=route)
+
+    @staticmethod
+    def _check_method(request, allowed):
+        if request.method not in allowed:
+            expected = allowed[0]
+            raise HTTPError(
+                405, f"{request.method} is not allowed on {request.path}; use {expected}",
+                [("Allow", ", ".join(allowed))],
+            )
+
+    def _check_model(self, name, version):
+        served = self.model_name
+        if name != served:
+            raise HTTPError(
+                404, f"model {name!r} is not served here; this server serves {served!r}"
+            )
+        available = self.predictor.version
+        if version is not None and int(version) != available:
+            raise HTTPError(
+                404, f"version {version} of model {name!r} is not available; "
+                f"the available version is {available}"
+            )
+
+    def _status(self):
+        return {"model_version_status": [{
+            "version": str(self.predictor.version),
+            "state": "AVAILABLE",
+            "status": {"error_code": "OK", "error_message": ""},
+        }]}
+
+    async def _run_model(self, action, request, route):
+        """Reserves room in the queue, reads and parses, runs in the batcher, answers.
+
+        The reservation is the request's instances estimated from its
+        `Content-Length`: without room the request gets a 503 at once, before
+        its body is read; once it has room it is never refused later.
+        """
+        estimate = self._estimate_instances(action, request.content_length)
+        reservation = self.batcher.reserve(estimate)
+        self._in_flight += 1
+        try:
+            loop = asyncio.get_running_loop()
+            try:
+                body = await request.read_body()
+                job = await loop.run_in_executor(self._executor, self._prepare, action, body)
+            except BaseException:
+                self.batcher.release(reservation)
+                raise
+            self._learn_bytes_per_instance(action, len(body) / job.size)
+            futures = self.batcher.submit(job.parts, key=job.key, reservation=reservation)
+            results = await asyncio.gather(*map(asyncio.wrap_future, futures))
+            return _answer(self.predictor, job, results, route)
+        finally:
+            self._in_flight -= 1
+
+    def _estimate_instances(self, action, length):
+        """The instances in a body of `length` bytes, from the mean bytes per instance."""
+        per_instance = self._bytes_per_instance.get(action)
+        return max(1, int(length / per_instance)) if per_instance else 1
+
+    def _learn_bytes_per_instance(self, action, value):
+        """A moving mean of the bytes per instance of `action`'s requests."""
+        mean = self._bytes_per_instance.get(action, value)
+        self._bytes_per_instance[action] = 0.9 * mean + 0.1 * value
+
+    def _prepare(self, action, body):
+        request = _parse_json(body)
+        predictor = self.predictor
+        if action == ":analyze":
+            if set(request) != {"instances"}:
+                raise HTTPError(
+                    400, 'an analyze request is {"instances": [...]}; '
+                    f"found the keys {sorted(request)}"
+                )
+            self._check_count(request["instances"])
+            kind, inputs = "analyze", predictor.encode_instances(request["instances"])
+        else:
+            kind, inputs = _predict_inputs(request, sorted(predictor.input_specs),
+                                           self._check_count)
+            inputs = predictor.check_inputs(inputs)
+        size = len(inputs[next(iter(inputs))])
+        step = self.batcher.max_batch_size
+        parts = [
+            ({name: array[start:start + step] for name, array in inputs.items()},
+             min(step, size - start))
+            for start in range(0, size, step)
+        ]
+        key = tuple((name, array.shape[1:], array.dtype.str)
+                    for name, array in sorted(inputs.items()))
+        return _Job(kind, parts, key, size)
+
+    def _check_count(self, items):
+        if isinstance(items, (list, tuple)) and len(items) > self.max_instances:
+            raise HTTPError(
+                413, f"the request holds {len(items)} instances; the limit is "
+                f"{self.max_instances} per request: send several requests"
+            )
+
 
 def make_server(model_base, name=None, host="127.0.0.1", port=8501,
-                max_body_bytes=DEFAULT_MAX_BODY_BYTES):
+                max_body_bytes=DEFAULT_MAX_BODY_BYTES, **options):
     """A server of the exported model in `model_base`, ready to `serve_forever()`.
 
     Args:
@@ -113,6 +350,8 @@ def make_server(model_base, name=None, host="127.0.0.1", port=8501,
         host: the address to bind; 127.0.0.1 (this machine only) by default.
         port: the port; 0 picks a free one (see `server.server_address`).
         max_body_bytes: the largest request body accepted (10 MiB default).
+        **options: the other arguments of `ModelServer` (batching, limits,
+            timeouts).
 
     Returns:
         a `ModelServer`; run `serve_forever()`, stop with `shutdown()` from
@@ -121,230 +360,109 @@ def make_server(model_base, name=None, host="127.0.0.1", port=8501,
     Example:
 
     ```python
-    server = make_server("saved_models/mosi", port=0)
+    server = make_server("saved_models/mosi", port=0, max_batch_size=16)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(server.url)   # http://127.0.0.1:41234/v1/models/mosi
     ```
     """
     predictor = Predictor(model_base)
-    return ModelServer((host, port), predictor, name or predictor.name, max_body_bytes)
+    return ModelServer((host, port), predictor, name or predictor.name, max_body_bytes,
+                       **options)
 
 
-class RequestHandler(http.server.BaseHTTPRequestHandler):
-    """Answers one HTTP request of TF Serving's REST API (see the module doc)."""
-
-    server_version = "glomo-keras"
-    # Seconds a client may stall while sending its request.
-    timeout = 60
-
-    def do_GET(self):
-        self._handle("GET")
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_PUT(self):
-        self._handle("PUT")
-
-    def do_DELETE(self):
-        self._handle("DELETE")
-
-    def do_PATCH(self):
-        self._handle("PATCH")
-
-    def log_request(self, code="-", size="-"):
-        """Silenced: `_handle` logs each request once, with its duration."""
-
-    def _handle(self, method):
-        start = time.perf_counter()
-        allow = None
-        try:
-            body = self._read_body(required=method == "POST")
-            status, payload = 200, self._route(method, body)
-        except RequestError as error:
-            status, payload, allow = error.status, {"error": error.message}, error.allow
-        except ValueError as error:
-            status, payload = 400, {"error": str(error)}
-        except Exception as error:
-            traceback.print_exc(file=sys.stderr)
-            status = 500
-            payload = {"error": f"internal error: {type(error).__name__}: {error}"}
-        # Logged before the answer leaves, so a client never outruns its log line.
-        milliseconds = 1000 * (time.perf_counter() - start)
-        self.log_message("%s %s %d %.1f ms", method, self.path, status, milliseconds)
-        self._send_json(status, payload, allow)
-
-    def _read_body(self, required):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise RequestError(411, "chunked request bodies are not supported; send Content-Length")
-        text = self.headers.get("Content-Length")
-        if text is None:
-            if required:
-                raise RequestError(411, "a Content-Length header is required")
-            return b""
-        try:
-            length = int(text)
-        except ValueError:
-            length = -1
-        if length < 0:
-            raise RequestError(400, f"invalid Content-Length {text!r}")
-        limit = self.server.max_body_bytes
-        if length > limit:
-            if length <= DRAIN_LIMIT_BYTES:
-                self._discard(length)
-            raise RequestError(
-                413, f"the request body has {length} bytes; the limit is {limit} bytes"
-            )
-        try:
-            body = self.rfile.read(length)
-        except TimeoutError:
-            raise RequestError(408, "the request body did not arrive in time") from None
-        if len(body) != length:
-            raise RequestError(
-                400, f"the request body ended after {len(body)} of {length} bytes"
-            )
-        return body
-
-    def _discard(self, length):
-        try:
-            while length > 0:
-                chunk = self.rfile.read(min(length, 2**16))
-                if not chunk:
-                    return
-                length -= len(chunk)
-        except TimeoutError:
-            return
-
-    def _route(self, method, body):
-        path = urllib.parse.urlsplit(self.path).path
-        match = ROUTE.match(path)
-        if match is None:
-            raise RequestError(404, f"unknown path {path!r}; the API is {API}")
-        action = match["action"]
-        expected = ROUTE_METHODS[action]
-        if method != expected:
-            raise RequestError(
-                405, f"{method} is not allowed on {path}; use {expected}", allow=expected
-            )
-        self._check_model(match["name"], match["version"])
-        predictor = self.server.predictor
-        if action is None:
-            return {"model_version_status": [{
-                "version": str(predictor.version),
-                "state": "AVAILABLE",
-                "status": {"error_code": "OK", "error_message": ""},
-            }]}
-        if action == "/metadata":
-            return _metadata(self.server.model_name, predictor.metadata())
-        request = _parse_json(body)
-        if action == ":predict":
-            return _predict(predictor, request)
-        if set(request) != {"instances"}:
-            raise RequestError(
-                400, 'an analyze request is {"instances": [...]}; '
-                f"found the keys {sorted(request)}"
-            )
-        return {"predictions": predictor.analyze(request["instances"])}
-
-    def _check_model(self, name, version):
-        served = self.server.model_name
-        if name != served:
-            raise RequestError(
-                404, f"model {name!r} is not served here; this server serves {served!r}"
-            )
-        available = self.server.predictor.version
-        if version is not None and int(version) != available:
-            raise RequestError(
-                404, f"version {version} of model {name!r} is not available; "
-                f"the available version is {available}"
-            )
-
-    def _send_json(self, status, payload, allow=None):
-        data = json.dumps(payload).encode("utf-8")
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if allow:
-                self.send_header("Allow", allow)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+def _options(allowed, route):
+    return Response(204, headers=[("Allow", ", ".join(allowed))], route=route)
 
 
-def _parse_json(body):
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RequestError(400, "the request body is not UTF-8 text") from None
-    try:
-        request = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as error:
-        raise RequestError(400, f"malformed JSON: {error}") from None
-    except RecursionError:
-        raise RequestError(400, "malformed JSON: nested too deeply") from None
-    if not isinstance(request, dict):
-        raise RequestError(
-            400, f"the request body must be a JSON object, found {type(request).__name__}"
-        )
-    return request
-
-
-def _refuse_constant(name):
-    raise RequestError(400, f"non-finite number {name} in the request; numbers must be finite")
-
-
-def _finite_float(text):
-    value = float(text)
-    if not math.isfinite(value):
-        raise RequestError(400, f"number {text} is out of range; numbers must be finite")
-    return value
-
-
-def _predict(predictor, request):
+def _predict_inputs(request, names, check_count):
+    """`(kind, inputs)` of a predict request: `"rows"` or `"columns"` and `{name: value}`."""
     unknown = sorted(set(request) - {"instances", "inputs", "signature_name"})
     formats = [key for key in ("instances", "inputs") if key in request]
     if unknown or len(formats) != 1:
-        raise RequestError(
+        raise HTTPError(
             400, 'a predict request holds exactly one of "instances" (row format) or '
             f'"inputs" (columnar format), and optionally "signature_name"; found the keys '
             f"{sorted(request)}"
         )
     signature = request.get("signature_name", SIGNATURE_NAME)
     if signature != SIGNATURE_NAME:
-        raise RequestError(
+        raise HTTPError(
             400, f"unknown signature_name {signature!r}; this model has {SIGNATURE_NAME!r}"
         )
     if formats == ["inputs"]:
-        if not isinstance(request["inputs"], dict):
-            raise RequestError(400, '"inputs" must be an object mapping input names to batches')
-        outputs = predictor.predict(request["inputs"])
-        return {"outputs": {name: outputs[name].tolist() for name in OUTPUT_NAMES}}
-    inputs = _stack_instances(request["instances"], sorted(predictor.input_specs))
-    outputs = predictor.predict(inputs)
-    size = len(request["instances"])
-    return {"predictions": [
-        {name: outputs[name][index].tolist() for name in OUTPUT_NAMES}
-        for index in range(size)
-    ]}
+        inputs = request["inputs"]
+        if not isinstance(inputs, dict):
+            raise HTTPError(400, '"inputs" must be an object mapping input names to batches')
+        for value in inputs.values():
+            check_count(value)
+        return "columns", inputs
+    check_count(request["instances"])
+    return "rows", _stack_instances(request["instances"], names)
+
+
+def _answer(predictor, job, results, route):
+    """The JSON answer of a job from its chunks' outputs."""
+    outputs = {name: np.concatenate([result[name] for result in results])
+               for name in OUTPUT_NAMES}
+    check_finite(outputs)
+    if job.kind == "analyze":
+        payload = {"predictions": predictor.describe(outputs)}
+    elif job.kind == "columns":
+        payload = {"outputs": {name: outputs[name].tolist() for name in OUTPUT_NAMES}}
+    else:
+        payload = {"predictions": [
+            {name: outputs[name][index].tolist() for name in OUTPUT_NAMES}
+            for index in range(job.size)
+        ]}
+    return json_response(200, payload, route=route, log={"instances": job.size})
+
+
+def _parse_json(body):
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPError(400, "the request body is not UTF-8 text") from None
+    try:
+        request = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as error:
+        raise HTTPError(400, f"malformed JSON: {error}") from None
+    except ValueError:  # Python's limit on the digits of an integer
+        raise HTTPError(400, "malformed JSON: a number has too many digits") from None
+    except RecursionError:
+        raise HTTPError(400, "malformed JSON: nested too deeply") from None
+    if not isinstance(request, dict):
+        raise HTTPError(
+            400, f"the request body must be a JSON object, found {type(request).__name__}"
+        )
+    return request
+
+
+def _refuse_constant(name):
+    raise HTTPError(400, f"non-finite number {name} in the request; numbers must be finite")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise HTTPError(400, f"number {text} is out of range; numbers must be finite")
+    return value
 
 
 def _stack_instances(instances, names):
     """Row-format instances -> `{name: batch array}`, with errors naming the instance."""
     if not isinstance(instances, list) or not instances:
-        raise RequestError(400, '"instances" must be a non-empty list of objects')
+        raise HTTPError(400, '"instances" must be a non-empty list of objects')
     columns = {name: [] for name in names}
     for index, instance in enumerate(instances):
         if not isinstance(instance, dict):
-            raise RequestError(
+            raise HTTPError(
                 400, f"instance {index}: expected an object with the inputs {names}, "
                 f"found {type(instance).__name__}"
             )
         missing = sorted(set(names) - set(instance))
         unknown = sorted(set(instance) - set(names))
         if missing or unknown:
-            raise RequestError(
+            raise HTTPError(
                 400, f"instance {index}: expected the inputs {names}; "
                 f"missing {missing}, unknown {unknown}"
             )
@@ -354,12 +472,12 @@ def _stack_instances(instances, names):
             except ValueError:
                 value = None
             if value is None or value.dtype.kind not in "iuf":
-                raise RequestError(
+                raise HTTPError(
                     400, f"instance {index}, input {name!r}: not a rectangular array of numbers"
                 )
             first = columns[name][0] if columns[name] else value
             if value.shape != first.shape:
-                raise RequestError(
+                raise HTTPError(
                     400, f"instance {index}, input {name!r}: shape {value.shape} differs "
                     f"from instance 0's {first.shape}; row-format instances must have "
                     "equal shapes (pad them, or use the columnar format)"

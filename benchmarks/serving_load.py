@@ -1,0 +1,573 @@
+"""Load test of `glomo-keras serve`: batching, back-pressure, bursts, SIGTERM.
+
+Builds the model first, so that it needs no earlier run: GLoMo with the
+MOSEI configuration (T = 48, as the sample recipe trains it) on the offline
+`minilm` backbone (all-MiniLM-L6-v2 weights), UNTRAINED (random GLoMo
+weights: the cost of a request does not depend on training), fitted to the
+built-in MOSEI-layout sample and exported as a SavedModel. `--model DIR`
+serves an existing export instead.
+
+Then it starts `glomo-keras serve` as a subprocess and measures, with
+closed-loop clients on loopback (each sends its next request as soon as it
+has its answer; keep-alive connections; after a 503, once its Retry-After
+has passed), counting what completes in `--seconds` after a 3 s warm-up:
+
+- `:analyze` with 1 utterance a request at concurrency 1, 4, 16, 64;
+- 16 utterances a request at concurrency 1 and 64;
+- a burst: 200 connections opened at once, one request each;
+- SIGTERM while requests are in flight: are they all answered, exit code.
+
+Utterances come from the sample's test split (non-finite values set to 0).
+Each answer is compared with the same utterance's answer computed alone
+(max abs difference). Prints a table and writes JSON.
+
+Usage:
+
+```
+python benchmarks/serving_load.py [--output benchmarks/results/serving_load.json]
+    [--seconds 12] [--model saved_models/mosei] [--serve-args "--max-batch-size 16"]
+```
+"""
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import pathlib
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+CLIENT_TIMEOUT_S = 30.0
+WARM_UP_S = 3.0
+BURST_CONNECTIONS = 200
+SEQUENCE_LENGTH = 48
+
+
+def log(message):
+    """One progress line on stderr."""
+    print(f"[serving_load {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def load_average():
+    """The 1-minute load average (contention from other processes)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def build_model(folder):
+    """Exports an untrained MOSEI GLoMo on MiniLM fitted to the built-in sample."""
+    import keras
+
+    from glomo_keras import GLoMo, GLoMoConfig
+    from glomo_keras.backbones import load_backbone
+    from glomo_keras.data import sample
+    from glomo_keras.export import export_saved_model
+    from glomo_keras.training.trainer import prepare_data
+
+    keras.utils.set_random_seed(1)
+    backbone, tokenizer = load_backbone("minilm")
+    sample_path = sample.write(pathlib.Path(folder) / "sample.pkl")
+    config = GLoMoConfig.for_dataset("mosei", max_sequence_length=SEQUENCE_LENGTH)
+    config, data = prepare_data(config, sample_path, tokenizer, use_cache=False)
+    model = GLoMo(config, backbone)
+    return export_saved_model(model, data.settings, pathlib.Path(folder) / "mosei",
+                              metadata={"benchmark": "untrained, serving_load.py"})
+
+
+def utterances(count=200):
+    """`:analyze` instances from the sample's test split, non-finite values set to 0."""
+    from glomo_keras.data import sample
+
+    items = sample.build()["test"][:count]
+    result = []
+    for (words, visual, acoustic), _, _ in items:
+        result.append({
+            "words": list(words),
+            "acoustic": np.nan_to_num(np.asarray(acoustic), nan=0, posinf=0, neginf=0).tolist(),
+            "visual": np.nan_to_num(np.asarray(visual), nan=0, posinf=0, neginf=0).tolist(),
+        })
+    return result
+
+
+class Server:
+    """`glomo-keras serve` in a subprocess on a free port."""
+
+    def __init__(self, model, extra_args, log_path):
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "glomo_keras", "serve", "--model", str(model),
+             "--port", "0", "--name", "mosei", *extra_args],
+            stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=ROOT,
+        )
+        line = self.process.stdout.readline()
+        if " at http" not in line:
+            self.process.kill()
+            raise SystemExit(f"the server did not start: {line!r}; see {log_path}")
+        self.url = line.split(" at ")[-1].strip()
+        parts = urllib.parse.urlsplit(self.url)
+        self.host, self.port, self.path = parts.hostname, parts.port, parts.path
+
+    def log_size(self):
+        return self.log_path.stat().st_size
+
+    def logged_seconds(self, offset, end):
+        """{status: [server-side seconds]} of the access log lines between two offsets."""
+        seconds = {}
+        with open(self.log_path, "rb") as file:
+            file.seek(offset)
+            for line in file.read(end - offset).splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # not an access log line
+                if isinstance(record, dict) and "status" in record and "ms" in record:
+                    seconds.setdefault(record["status"], []).append(record["ms"] / 1000)
+        return seconds
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 client connection (asyncio), as a load generator needs."""
+
+    def __init__(self, server):
+        self.server = server
+        self.reader = self.writer = None
+
+    async def open(self):
+        self.reader, self.writer = await asyncio.open_connection(self.server.host,
+                                                                 self.server.port)
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def post(self, path, body):
+        """(status, answer bytes, seconds, Retry-After seconds) of one POST."""
+        start = time.perf_counter()
+        if self.writer is None:
+            await self.open()
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.server.host}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("the server closed the connection")
+        headers = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        data = await self.reader.readexactly(int(headers.get("content-length", 0)))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        retry_after = float(headers.get("retry-after", 0))
+        return int(status_line.split()[1]), data, time.perf_counter() - start, retry_after
+
+
+def post_once(server, body):
+    """(status, answer bytes) of one request on its own connection (http.client)."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=CLIENT_TIMEOUT_S)
+    try:
+        connection.request("POST", server.path + ":analyze", body,
+                           {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def metrics_sample(server):
+    """(batches, instances batched) from the server's metrics, or None."""
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        connection.request("GET", "/monitoring/prometheus/metrics")
+        response = connection.getresponse()
+        text = response.read().decode()
+        if response.status != 200:
+            return None
+    except OSError:
+        return None
+    finally:
+        connection.close()
+    values = {}
+    for line in text.splitlines():
+        for name in ("glomo_serving_batch_size_count", "glomo_serving_batch_size_sum"):
+            if line.startswith(name + " "):
+                values[name] = float(line.split()[1])
+    if len(values) < 2:
+        return None
+    return values["glomo_serving_batch_size_count"], values["glomo_serving_batch_size_sum"]
+
+
+class Recorder:
+    """Answers of one phase: latencies by status, and answers per utterance."""
+
+    def __init__(self):
+        self.latencies = {}
+        self.timeouts = 0
+        self.failures = []
+        self.answers = {}
+
+    def add_error(self, error):
+        if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+            self.timeouts += 1
+        else:
+            self.failures.append(f"{type(error).__name__}: {error}")
+
+    def add(self, status, seconds, first, data):
+        self.latencies.setdefault(status, []).append(seconds)
+        if status == 200:
+            predictions = json.loads(data)["predictions"]
+            for offset, prediction in enumerate(predictions):
+                self.answers.setdefault(first + offset, []).append(prediction["sentiment"])
+
+
+async def closed_loop(server, bodies, per_request, concurrency, warm, seconds, recorder):
+    """`concurrency` clients, each sending its next request once answered.
+
+    They run for `warm` + `seconds`; only what completes in the last
+    `seconds` (the steady state) is recorded. A client that gets a 503 waits
+    the `Retry-After` seconds it names. Returns `(snapshot at the window's
+    start, snapshot at its end)` of `server_snapshot`.
+    """
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter() + warm
+    deadline = start + seconds
+
+    async def client(index):
+        connection = Connection(server)
+        position = index
+        while time.perf_counter() < deadline:
+            first = (position * per_request) % len(bodies)
+            try:
+                status, data, elapsed, retry_after = await asyncio.wait_for(
+                    connection.post(server.path + ":analyze", bodies[first]), CLIENT_TIMEOUT_S)
+                if start <= time.perf_counter() <= deadline:
+                    recorder.add(status, elapsed, first, data)
+                if status == 503:
+                    await asyncio.sleep(min(retry_after, max(0.0, deadline - time.perf_counter())))
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as error:
+                if start <= time.perf_counter() <= deadline:
+                    recorder.add_error(error)
+                connection.close()
+            position += concurrency
+        connection.close()
+
+    async def snapshot(at):
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        return await loop.run_in_executor(None, server_snapshot, server)
+
+    snapshots = asyncio.gather(snapshot(start), snapshot(deadline))
+    await asyncio.gather(*(client(index) for index in range(concurrency)))
+    return await snapshots
+
+
+def server_snapshot(server):
+    """(access log size, batch metrics) of the server now."""
+    return server.log_size(), metrics_sample(server)
+
+
+def percentile(values, q):
+    return float(np.percentile(values, q)) if values else None
+
+
+def summarise(name, recorder, seconds, per_request, batches):
+    ok = recorder.latencies.get(200, [])
+    busy = recorder.latencies.get(503, [])
+    others = {str(status): len(values) for status, values in recorder.latencies.items()
+              if status not in (200, 503)}
+    return {
+        "load": name,
+        "answered": len(ok),
+        "answered_per_s": len(ok) / seconds,
+        "utterances_per_s": len(ok) * per_request / seconds,
+        "p50_s": percentile(ok, 50),
+        "p99_s": percentile(ok, 99),
+        "max_s": max(ok) if ok else None,
+        "busy_503": len(busy),
+        "busy_503_p99_s": percentile(busy, 99),
+        "busy_503_max_s": max(busy) if busy else None,
+        "timeouts": recorder.timeouts,
+        "other_statuses": others,
+        "failures": len(recorder.failures),
+        "failure_examples": recorder.failures[:3],
+        "mean_batch_size": batches,
+        "load_average": load_average(),
+    }
+
+
+def run_phase(server, instances, per_request, concurrency, seconds, references):
+    bodies = [
+        json.dumps({"instances": [instances[(first + k) % len(instances)]
+                                  for k in range(per_request)]}).encode()
+        for first in range(len(instances))
+    ]
+    recorder = Recorder()
+    (offset, before), (end, after) = asyncio.run(closed_loop(
+        server, bodies, per_request, concurrency, WARM_UP_S, seconds, recorder))
+    logged = server.logged_seconds(offset, end)
+    batches = None
+    if before and after and after[0] > before[0]:
+        batches = (after[1] - before[1]) / (after[0] - before[0])
+    plural = "s" if per_request > 1 else ""
+    name = f"{per_request} utterance{plural} a request, concurrency {concurrency}"
+    row = summarise(name, recorder, seconds, per_request, batches)
+    differences = [
+        abs(value - references[index % len(instances)])
+        for index, values in recorder.answers.items() for value in values
+        if index % len(instances) in references
+    ]
+    row["max_abs_difference_vs_alone"] = max(differences) if differences else None
+    row["server_p99_s"] = percentile(logged.get(200, []), 99)
+    row["server_busy_503_max_s"] = max(logged[503]) if logged.get(503) else None
+    log(f"{name}: {row['utterances_per_s']:.1f} utterances/s, p50 {row['p50_s']}, "
+        f"p99 {row['p99_s']}, 503 {row['busy_503']}, timeouts {row['timeouts']}, "
+        f"load {row['load_average']}")
+    return row
+
+
+def reference_answers(server, instances, count=40):
+    """Each of the first `count` utterances answered alone, one at a time."""
+    references = {}
+    for index in range(count):
+        status, data = post_once(server, json.dumps({"instances": [instances[index]]}).encode())
+        if status != 200:
+            raise SystemExit(f"utterance {index} alone: {status} {data[:300]!r}")
+        references[index] = json.loads(data)["predictions"][0]["sentiment"]
+    return references
+
+
+async def burst(server, instances, connections=BURST_CONNECTIONS):
+    """`connections` clients connect at once and send one request each."""
+
+    async def client(index):
+        body = json.dumps({"instances": [instances[index % len(instances)]]}).encode()
+        connection = Connection(server)
+        start = time.perf_counter()
+        record = {"connect_s": None, "status": None}
+        try:
+            await asyncio.wait_for(connection.open(), CLIENT_TIMEOUT_S)
+            record["connect_s"] = time.perf_counter() - start
+            status, _, _, _ = await asyncio.wait_for(
+                connection.post(server.path + ":analyze", body), CLIENT_TIMEOUT_S)
+            record["status"] = status
+        except asyncio.TimeoutError:
+            record["status"] = "timeout"
+        except (OSError, asyncio.IncompleteReadError) as error:
+            record["status"] = type(error).__name__
+        record["total_s"] = time.perf_counter() - start
+        connection.close()
+        return record
+
+    results = await asyncio.gather(*(client(index) for index in range(connections)))
+    statuses = {}
+    for record in results:
+        statuses[str(record["status"])] = statuses.get(str(record["status"]), 0) + 1
+    connects = [r["connect_s"] for r in results if r["connect_s"] is not None]
+    totals = [r["total_s"] for r in results]
+    row = {
+        "connections": connections,
+        "statuses": statuses,
+        "connected": len(connects),
+        "connect_max_s": max(connects) if connects else None,
+        "last_answer_s": max(totals),
+        "answered_or_503": statuses.get("200", 0) + statuses.get("503", 0),
+        "load_average": load_average(),
+    }
+    log(f"burst of {connections}: {statuses}, connect max {row['connect_max_s']:.3f} s, "
+        f"last answer {row['last_answer_s']:.2f} s")
+    return row
+
+
+async def sigterm_in_flight(server, instances, requests=32):
+    """Sends `requests` concurrent requests, SIGTERM 0.1 s later; are all answered?"""
+    connections = [Connection(server) for _ in range(requests)]
+    await asyncio.gather(*(connection.open() for connection in connections))
+
+    async def client(index):
+        body = json.dumps({"instances": [instances[index % len(instances)]]}).encode()
+        try:
+            status, _, _, _ = await asyncio.wait_for(
+                connections[index].post(server.path + ":analyze", body), CLIENT_TIMEOUT_S)
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as error:
+            status = type(error).__name__
+        connections[index].close()
+        return status, time.perf_counter()
+
+    tasks = [asyncio.ensure_future(client(index)) for index in range(requests)]
+    await asyncio.sleep(0.1)
+    signalled = time.perf_counter()
+    server.process.send_signal(signal.SIGTERM)
+    results = await asyncio.gather(*tasks)
+    loop = asyncio.get_running_loop()
+    try:
+        code = await loop.run_in_executor(None, server.process.wait, 60)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        code = "did not exit in 60 s"
+    exited = time.perf_counter()
+    statuses = {}
+    for status, _ in results:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    row = {
+        "requests": requests,
+        "statuses": statuses,
+        "answered_after_sigterm": sum(1 for status, at in results
+                                      if status == 200 and at > signalled),
+        "exit_code": code,
+        "exit_after_s": exited - signalled,
+    }
+    log(f"SIGTERM with {requests} in flight: {statuses}, "
+        f"{row['answered_after_sigterm']} answered after the signal, exit {code} "
+        f"after {row['exit_after_s']:.2f} s")
+    return row
+
+
+def check_targets(phases, burst_row, sigterm_row):
+    """The issue's "done when" figures, each with the measured value."""
+    by_name = {row["load"]: row for row in phases}
+    c16 = by_name.get("1 utterance a request, concurrency 16")
+    c64 = by_name.get("1 utterance a request, concurrency 64")
+    batched = by_name.get("16 utterances a request, concurrency 1")
+    targets = {}
+    if c16 and batched:
+        targets["c16 >= 65 utterances/s"] = [round(c16["utterances_per_s"], 1),
+                                             c16["utterances_per_s"] >= 65]
+        ratio = c16["utterances_per_s"] / batched["utterances_per_s"]
+        targets["c16 >= 0.9x one client of 16-utterance requests"] = [round(ratio, 2),
+                                                                      ratio >= 0.9]
+        targets["c16 p99 <= 0.6 s"] = [c16["p99_s"], (c16["p99_s"] or 99) <= 0.6]
+    if c64:
+        targets["c64 p99 <= 2 s"] = [c64["p99_s"], (c64["p99_s"] or 99) <= 2]
+        busy = [row["busy_503_max_s"] for row in phases
+                if row["load"].endswith("concurrency 64") and row["busy_503"]]
+        targets["c64 (1 and 16 utterances) 503s within 100 ms"] = [
+            max(busy) if busy else "no 503", not busy or max(busy) <= 0.1]
+        targets["c64 0 timeouts"] = [c64["timeouts"], c64["timeouts"] == 0]
+    targets["burst: all connected within 1 s"] = [
+        burst_row["connect_max_s"],
+        burst_row["connected"] == burst_row["connections"]
+        and burst_row["connect_max_s"] <= 1.0,
+    ]
+    targets["burst: all answered or 503 within 10 s"] = [
+        burst_row["last_answer_s"],
+        burst_row["answered_or_503"] == burst_row["connections"]
+        and burst_row["last_answer_s"] <= 10,
+    ]
+    targets["SIGTERM: all in flight answered, exit 0"] = [
+        sigterm_row["statuses"], sigterm_row["statuses"] == {"200": sigterm_row["requests"]}
+        and sigterm_row["exit_code"] == 0,
+    ]
+    return targets
+
+
+def print_table(phases, burst_row, sigterm_row, targets):
+    print(f"{'load':<46}{'answered/s':>11}{'utt/s':>8}{'p50 s':>8}{'p99 s':>8}"
+          f"{'503':>6}{'503 max s':>10}{'(server)':>9}{'timeouts':>9}{'batch':>7}{'load':>6}")
+    for row in phases:
+        batch = "" if row["mean_batch_size"] is None else f"{row['mean_batch_size']:.1f}"
+        busy_max = "" if row["busy_503_max_s"] is None else f"{row['busy_503_max_s']:.3f}"
+        server_max = ("" if row["server_busy_503_max_s"] is None
+                      else f"{row['server_busy_503_max_s']:.3f}")
+        print(f"{row['load']:<46}{row['answered_per_s']:>11.1f}{row['utterances_per_s']:>8.1f}"
+              f"{row['p50_s'] or 0:>8.3f}{row['p99_s'] or 0:>8.3f}{row['busy_503']:>6}"
+              f"{busy_max:>10}{server_max:>9}{row['timeouts']:>9}{batch:>7}"
+              f"{row['load_average']:>6}")
+    print(f"burst of {burst_row['connections']} connections: {burst_row['statuses']}, "
+          f"slowest connect {burst_row['connect_max_s']:.3f} s, last answer "
+          f"{burst_row['last_answer_s']:.2f} s")
+    print(f"SIGTERM with {sigterm_row['requests']} requests in flight: {sigterm_row['statuses']}, "
+          f"exit code {sigterm_row['exit_code']} after {sigterm_row['exit_after_s']:.2f} s")
+    for name, (value, met) in targets.items():
+        print(f"  {'met ' if met else 'MISS'}  {name}: {value}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", default=str(ROOT / "benchmarks/results/serving_load.json"))
+    parser.add_argument("--seconds", type=float, default=12.0,
+                        help="seconds each closed-loop load runs (default 12)")
+    parser.add_argument("--model", default=None,
+                        help="serve this export instead of building the benchmark model")
+    parser.add_argument("--serve-args", default="",
+                        help="extra flags of glomo-keras serve, e.g. '--max-batch-size 32'")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    load_before = load_average()
+    with tempfile.TemporaryDirectory(prefix="serving_load_") as folder:
+        if args.model:
+            model, how = args.model, f"the export {args.model}"
+        else:
+            log("building the model: MOSEI config (T 48), minilm backbone, untrained, exported")
+            model = build_model(folder).parent
+            how = ("GLoMo, MOSEI configuration with T = 48, minilm backbone (all-MiniLM-L6-v2 "
+                   "weights), GLoMo layers untrained, fitted to the built-in MOSEI-layout "
+                   "sample and exported")
+        instances = utterances()
+        server = Server(model, shlex.split(args.serve_args), pathlib.Path(folder) / "access.log")
+        log(f"serving at {server.url}")
+        try:
+            references = reference_answers(server, instances)
+            phases = []
+            for per_request, concurrencies in ((1, (1, 4, 16, 64)), (16, (1, 64))):
+                for concurrency in concurrencies:
+                    phases.append(run_phase(server, instances, per_request, concurrency,
+                                            args.seconds, references))
+            burst_row = asyncio.run(burst(server, instances))
+            time.sleep(1.0)
+            sigterm_row = asyncio.run(sigterm_in_flight(server, instances))
+        finally:
+            server.stop()
+    targets = check_targets(phases, burst_row, sigterm_row)
+    results = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "load_average_before": load_before, "load_average_after": load_average()},
+        "model": how,
+        "serve_args": args.serve_args,
+        "seconds_per_load": args.seconds,
+        "client": "closed loop on loopback: asyncio clients in one thread, one keep-alive "
+                  "connection each, the next request as soon as an answer arrives (after a "
+                  "503, once the Retry-After seconds have passed); answers counted when "
+                  f"they complete in the {args.seconds} s after a {WARM_UP_S} s warm-up",
+        "phases": phases,
+        "burst": burst_row,
+        "sigterm": sigterm_row,
+        "targets": targets,
+        "wall_s": time.perf_counter() - started,
+    }
+    output = pathlib.Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"model: {how}")
+    print_table(phases, burst_row, sigterm_row, targets)
+    print(f"written to {output} ({results['wall_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
