@@ -2,11 +2,25 @@
 
 `export_saved_model(model, settings, "saved_models/mosi")` writes the next
 version folder `saved_models/mosi/<version>/` (TF Serving's layout) holding
-a SavedModel whose `serving_default` signature takes the model's named
-inputs (spec "Inputs") and returns `prediction`, `global_weights` and
-`local_weights`, and the asset `assets/glomo_preprocessing.json` with the
-preprocessing settings, so that serving encodes a request as training did.
-`tf.saved_model.load` reads the result without glomo_keras.
+a SavedModel with two signatures and the asset
+`assets/glomo_preprocessing.json` (the preprocessing settings, the model
+config, metadata):
+
+- `serving_default` takes the model's named inputs (spec "Inputs") and
+  returns `prediction`, `global_weights` and `local_weights`;
+- `analyze` (word-level models: MAG, HKT) takes raw utterances, the inputs of
+  `GLoMoPreprocessor` (see `glomo_keras.data.raw_inputs`): `words` tf.string
+  [B, W] (the empty string pads), `acoustic` float32 [B, W, A] and `visual`
+  [B, W, V] as stored, before the column selection; HKT models add
+  `context_words` [B, C], `context_sentence_ids` int32 [B, C],
+  `context_sentences` int32 [B], `context_acoustic`, `context_visual`. It
+  runs the preprocessor (WordPiece, alignment, columns, padding) and the
+  model in one graph and returns the three outputs, plus `probabilities`
+  and `label` (tf.string, the class name) for classification.
+
+`tf.saved_model.load` reads the result without glomo_keras; `analyze` uses
+TensorFlow Text's tokenizer ops, so a plain-Python process imports
+`tensorflow_text` first (TF Serving has them built in).
 
 The SavedModel is traced by the TensorFlow backend. Under another backend
 (JAX, PyTorch) the model is saved as a `.keras` file and a short
@@ -24,16 +38,19 @@ import tempfile
 
 import keras
 
-from glomo_keras.data import PreprocessingSettings
-from glomo_keras.serving.predictor import ASSET_NAME, SIGNATURE_NAME, model_versions
+from glomo_keras.data import GLoMoPreprocessor, PreprocessingSettings
+from glomo_keras.serving.predictor import ASSET_NAME, OUTPUT_NAMES, SIGNATURE_NAME, model_versions
+
+ANALYZE_SIGNATURE = "analyze"
 
 # The TensorFlow-backend process that exports a `.keras` file (argv: the
-# `.keras` path, the SavedModel folder).
+# `.keras` path, the settings JSON, the SavedModel folder).
 _EXPORT_SCRIPT = (
-    "import sys, keras\n"
+    "import json, sys, keras\n"
     "from glomo_keras.export import write_serving_archive\n"
     "model = keras.saving.load_model(sys.argv[1], compile=False)\n"
-    "write_serving_archive(model, sys.argv[2])\n"
+    "settings = json.load(open(sys.argv[2], encoding='utf-8'))\n"
+    "write_serving_archive(model, sys.argv[3], settings)\n"
 )
 
 
@@ -48,7 +65,8 @@ def export_saved_model(model, settings, export_base, metadata=None):
     Args:
         model: a built `GLoMo` (any Keras backend).
         settings: the `PreprocessingSettings` (or its `to_dict()`) the
-            model's training data was encoded with.
+            model's training data was encoded with, or its
+            `GLoMoPreprocessor` (a preset's).
         export_base: the model folder, e.g. `saved_models/mosi`.
         metadata: an optional JSON-serialisable dict saved with the model
             (e.g. the run name, the validation metrics).
@@ -71,8 +89,7 @@ def export_saved_model(model, settings, export_base, metadata=None):
     signature(**inputs)["prediction"]
     ```
     """
-    if isinstance(settings, dict):
-        settings = PreprocessingSettings.from_dict(settings)
+    settings = as_settings(settings, model.config)
     check_settings(model, settings)
     asset = json.dumps(
         {
@@ -88,9 +105,9 @@ def export_saved_model(model, settings, export_base, metadata=None):
     try:
         archive = staging / "saved_model"
         if keras.backend.backend() == "tensorflow":
-            write_serving_archive(model, archive)
+            write_serving_archive(model, archive, settings)
         else:
-            _write_in_tensorflow_process(model, staging, archive)
+            _write_in_tensorflow_process(model, settings, staging, archive)
         (archive / "assets").mkdir(exist_ok=True)
         (archive / "assets" / ASSET_NAME).write_text(asset, encoding="utf-8")
         target = export_base / str(1 + max(model_versions(export_base), default=0))
@@ -100,16 +117,85 @@ def export_saved_model(model, settings, export_base, metadata=None):
     return target
 
 
-def write_serving_archive(model, path):
+def as_settings(settings, config):
+    """`PreprocessingSettings` from settings, their dict, or a `GLoMoPreprocessor`.
+
+    Example:
+
+    ```python
+    as_settings(analyzer.preprocessor, analyzer.config).format   # "mag"
+    ```
+    """
+    if isinstance(settings, GLoMoPreprocessor):
+        return settings.to_settings(config.task, config.class_names, config.dataset)
+    if isinstance(settings, dict):
+        return PreprocessingSettings.from_dict(settings)
+    return settings
+
+
+def analyze_input_signature(settings):
+    """The `analyze` signature's inputs: raw utterances as `raw_batch` gives them.
+
+    Args:
+        settings: the `PreprocessingSettings` of a word-level model.
+
+    Returns:
+        `{name: tf.TensorSpec}`.
+    """
+    import tensorflow as tf
+
+    dims = settings.stored_dims
+
+    def spec(shape, dtype, name):
+        return tf.TensorSpec(shape, dtype, name=name)
+
+    specs = {"words": spec([None, None], tf.string, "words")}
+    prefixes = [""] + (["context_"] if settings.format == "hkt" else [])
+    for prefix in prefixes:
+        for modality in ("acoustic", "visual"):
+            name = f"{prefix}{modality}"
+            specs[name] = spec([None, None, dims[modality]], tf.float32, name)
+    if settings.format == "hkt":
+        specs["context_words"] = spec([None, None], tf.string, "context_words")
+        specs["context_sentence_ids"] = spec([None, None], tf.int32, "context_sentence_ids")
+        specs["context_sentences"] = spec([None], tf.int32, "context_sentences")
+    return specs
+
+
+def _analyze_function(model, settings):
+    """Raw utterances → preprocessor → model (→ class probabilities and name)."""
+    import tensorflow as tf
+
+    preprocessor = GLoMoPreprocessor.from_settings(settings)
+    config = model.config
+    class_names = (tf.constant([str(name) for name in config.class_names])
+                   if config.task == "classification" else None)
+
+    def analyze(inputs):
+        outputs = model(preprocessor(inputs), training=False)
+        result = {name: tf.cast(outputs[name], tf.float32) for name in OUTPUT_NAMES}
+        if class_names is not None:
+            result["probabilities"] = tf.nn.softmax(result["prediction"], axis=-1)
+            result["label"] = tf.gather(class_names, tf.argmax(result["prediction"], axis=-1))
+        return result
+
+    return preprocessor, analyze
+
+
+def write_serving_archive(model, path, settings=None):
     """Writes the SavedModel of `model` (TensorFlow backend only).
 
     The `serving_default` signature takes one `tf.TensorSpec` per model
     input, named as the input, with the batch and sequence dims None and
-    the feature dims fixed; it runs the model with `training=False`.
+    the feature dims fixed; it runs the model with `training=False`. Given
+    the settings of a word-level model (MAG, HKT), the `analyze` signature
+    takes raw utterances (see the module doc).
 
     Args:
         model: a built functional Keras model with named dict inputs.
         path: the SavedModel folder to write.
+        settings: its `PreprocessingSettings` (or their dict), or None for
+            `serving_default` alone.
 
     Example:
 
@@ -136,6 +222,13 @@ def write_serving_archive(model, path):
         lambda inputs: model(inputs, training=False),
         input_signature=[signature],
     )
+    if settings is not None:
+        settings = as_settings(settings, model.config)
+        if settings.format in ("mag", "hkt"):
+            preprocessor, analyze = _analyze_function(model, settings)
+            archive.track(preprocessor)
+            archive.add_endpoint(ANALYZE_SIGNATURE, analyze,
+                                 input_signature=[analyze_input_signature(settings)])
     archive.write_out(str(path), verbose=False)
 
 
@@ -180,12 +273,14 @@ def check_settings(model, settings):
         )
 
 
-def _write_in_tensorflow_process(model, staging, archive):
+def _write_in_tensorflow_process(model, settings, staging, archive):
     keras_path = staging / "model.keras"
     model.save(keras_path)
+    settings_path = staging / "settings.json"
+    settings_path.write_text(json.dumps(settings.to_dict()), encoding="utf-8")
     environment = {**os.environ, "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(
-        [sys.executable, "-c", _EXPORT_SCRIPT, str(keras_path), str(archive)],
+        [sys.executable, "-c", _EXPORT_SCRIPT, str(keras_path), str(settings_path), str(archive)],
         env=environment,
         capture_output=True,
         text=True,

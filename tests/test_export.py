@@ -28,11 +28,12 @@ assert len(TINY_VOCABULARY) == VOCABULARY_SIZE
 
 METADATA = {"run": "runs/tiny", "seed": 5576, "test": {"mae": 0.5}}
 
-# Run in a fresh interpreter: plain TensorFlow, no glomo_keras.
+# Run in a fresh interpreter: TensorFlow (and TensorFlow Text's ops), no glomo_keras.
 FRESH_PROCESS_CHECK = """
 import json, sys
 import numpy as np
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the `analyze` signature's tokenizer ops)
 
 folder, batch_path = sys.argv[1], sys.argv[2]
 signature = tf.saved_model.load(folder).signatures["serving_default"]
@@ -173,8 +174,8 @@ def test_mismatched_settings_are_refused_before_writing(exported, tmp_path):
 def test_a_failed_export_leaves_no_version(exported, tmp_path, monkeypatch):
     model, *_ = exported
 
-    def crash(*args):
-        path = args[-1]
+    def crash(model, *args):
+        path = [arg for arg in args if isinstance(arg, os.PathLike)][-1]  # the SavedModel folder
         os.makedirs(path)
         (path / "saved_model.pb").write_bytes(b"half")
         raise RuntimeError("disk full")

@@ -42,7 +42,7 @@ class GatedPredictor(Predictor):
         self.batch_sizes = []
 
     def run_batch(self, batch):
-        self.batch_sizes.append([len(inputs["token_ids"]) for inputs in batch])
+        self.batch_sizes.append([len(next(iter(inputs.values()))) for inputs in batch])
         self.entered.set()
         assert self.gate.wait(60)
         return super().run_batch(batch)

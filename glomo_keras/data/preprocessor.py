@@ -466,6 +466,39 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             value = tf.gather(value, list(columns), axis=2)
         return value
 
+    def to_settings(self, task, class_names=None, dataset=None):
+        """The `PreprocessingSettings` of this preprocessor (the inverse of `from_settings`).
+
+        Args:
+            task: "regression" or "classification" (the model's).
+            class_names: the class names (classification).
+            dataset: the dataset name, when known.
+
+        Example:
+
+        ```python
+        settings = preprocessor.to_settings(config.task, config.class_names, config.dataset)
+        ```
+        """
+        layout_formats = {layout: name for name, layout in FORMAT_LAYOUTS.items()}
+        tokenizer = self.tokenizer
+        return PreprocessingSettings(
+            format=layout_formats[self.layout],
+            max_length=self.sequence_length,
+            acoustic_length=self.acoustic_length or self.sequence_length,
+            visual_length=self.visual_length or self.sequence_length,
+            stored_dims={"acoustic": self.acoustic_dim, "visual": self.visual_dim,
+                         "text": self.text_dim},
+            task=task,
+            class_names=None if class_names is None else list(class_names),
+            acoustic_columns=_as_list(self.acoustic_columns),
+            visual_columns=_as_list(self.visual_columns),
+            vocabulary=None if tokenizer is None else list(tokenizer.get_vocabulary()),
+            lowercase=bool(getattr(tokenizer, "lowercase", True)),
+            strip_accents=bool(getattr(tokenizer, "strip_accents", False)),
+            dataset=dataset,
+        )
+
     def get_config(self):
         config = super().get_config()
         if self.tokenizer is not None and config["tokenizer"]["config"].get("vocabulary") is None:

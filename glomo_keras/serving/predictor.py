@@ -2,9 +2,12 @@
 
 The Predictor loads the `serving_default` signature with
 `tf.saved_model.load` and the preprocessing settings from the export's
-asset; it never builds a Keras model. `predict` runs model inputs,
-`analyze` runs raw utterances through `glomo_keras.data.encode` first, so a
-request is tokenised, aligned and padded exactly as training did.
+asset; it never builds a Keras model. `predict` runs model inputs.
+`analyze` runs raw utterances: word-level models (MAG, HKT) through the
+SavedModel's `analyze` signature, whose preprocessor tokenises, aligns and
+pads in the graph as training did (the same answers any TensorFlow runtime
+gives); MMSA and CHERMA models through `glomo_keras.data.encode` and
+`serving_default`.
 
 Each of them is three steps that a server can take apart to batch requests:
 `check_inputs` / `encode_instances` (validate one request), `run_batch`
@@ -18,12 +21,17 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from glomo_keras.answers import describe_outputs
 from glomo_keras.data import DataFormatError, PreprocessingSettings, encode
+from glomo_keras.data.raw_inputs import raw_batch
 
 ASSET_NAME = "glomo_preprocessing.json"
 SIGNATURE_NAME = "serving_default"
+ANALYZE_SIGNATURE = "analyze"
+# The preprocessor layout of each data format, for `raw_batch`.
+FORMAT_LAYOUTS = {"mag": "words", "hkt": "words_with_context", "mmsa": "token_ids",
+                  "cherma": "features"}
 OUTPUT_NAMES = ("prediction", "global_weights", "local_weights")
-MODALITY_NAMES = ("text", "acoustic", "visual")
 
 # Inputs that share their sequence axis (axis 1).
 SEQUENCE_GROUPS = (
@@ -195,9 +203,16 @@ class Predictor:
         self.model_config = asset["model_config"]
         self.export_metadata = asset["metadata"]
         self._check_class_names()
+        self._analyze = self._loaded.signatures.get(ANALYZE_SIGNATURE)
         self._tokenizer = (
-            CachedTokenizer(self.settings.make_tokenizer()) if self.settings.vocabulary else None
+            CachedTokenizer(self.settings.make_tokenizer())
+            if self.settings.vocabulary and self._analyze is None else None
         )
+
+    @property
+    def raw_analyze(self):
+        """Whether `analyze` runs raw utterances through the `analyze` signature."""
+        return self._analyze is not None
 
     def _check_class_names(self):
         width = self.output_specs["prediction"].shape[-1]
@@ -299,12 +314,16 @@ class Predictor:
         ```
         """
         sizes = [len(next(iter(inputs.values()))) for inputs in batch]
-        tensors = {
-            name: tf.constant(np.concatenate([inputs[name] for inputs in batch]))
-            for name in self.input_specs
-        }
+        if "words" in batch[0]:
+            function, tensors = self._analyze, _padded_raw_batch(batch)
+        else:
+            function = self._function
+            tensors = {
+                name: tf.constant(np.concatenate([inputs[name] for inputs in batch]))
+                for name in self.input_specs
+            }
         try:
-            outputs = self._function(**tensors)
+            outputs = function(**tensors)
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(f"the model rejected the inputs: {error.message}") from None
         arrays = {name: outputs[name].numpy() for name in OUTPUT_NAMES}
@@ -430,6 +449,9 @@ class Predictor:
         for index, instance in enumerate(instances):
             self._check_instance(index, instance)
         try:
+            if self._analyze is not None:
+                return raw_batch(instances, FORMAT_LAYOUTS[self.settings.format],
+                                 self.settings.stored_dims)
             inputs = encode(instances, self.settings, self._tokenizer)
         except DataFormatError as error:
             where = f"instance {error.index}" if error.index is not None else "request"
@@ -504,25 +526,7 @@ class Predictor:
         predictor.describe(predictor.run_batch([arrays])[0])
         ```
         """
-        return [self._describe(outputs, index) for index in range(len(outputs["prediction"]))]
-
-    def _describe(self, outputs, index):
-        weights = outputs["global_weights"][index]
-        result = {}
-        prediction = outputs["prediction"][index]
-        if self.settings.task == "regression":
-            result["sentiment"] = float(prediction[0])
-        else:
-            probabilities = _softmax(prediction.astype(np.float64))
-            names = self.settings.class_names
-            result["probabilities"] = {
-                str(name): float(p) for name, p in zip(names, probabilities)
-            }
-            result["label"] = str(names[int(np.argmax(probabilities))])
-        result["modality_weights"] = {
-            name: float(weight) for name, weight in zip(MODALITY_NAMES, weights)
-        }
-        return result
+        return describe_outputs(outputs, self.settings.task, self.settings.class_names)
 
     def metadata(self):
         """The signature, version and preprocessing of the model, as JSON-ready data.
@@ -546,6 +550,7 @@ class Predictor:
             "name": self.name,
             "version": self.version,
             "signature_name": SIGNATURE_NAME,
+            "signatures": sorted(self._loaded.signatures),
             "inputs": _describe_specs(self.input_specs),
             "outputs": _describe_specs(self.output_specs),
             "preprocessing": {
@@ -683,6 +688,21 @@ def _shape_text(shape):
     return f"[{', '.join(dims)}]"
 
 
-def _softmax(logits):
-    exponentials = np.exp(logits - logits.max())
-    return exponentials / exponentials.sum()
+def _padded_raw_batch(batch):
+    """The raw inputs of several requests, padded to their longest and stacked.
+
+    Words pad with the empty string, features and sentence ids with zeros,
+    so padding is what the preprocessor ignores.
+    """
+    tensors = {}
+    for name in batch[0]:
+        arrays = [inputs[name] for inputs in batch]
+        width = max(array.shape[1] for array in arrays) if arrays[0].ndim > 1 else None
+        if width is not None:
+            fill = "" if arrays[0].dtype == object else 0
+            arrays = [np.pad(array, [(0, 0), (0, width - array.shape[1])]
+                             + [(0, 0)] * (array.ndim - 2), constant_values=fill)
+                      for array in arrays]
+        stacked = np.concatenate(arrays)
+        tensors[name] = tf.constant(stacked.astype(str) if stacked.dtype == object else stacked)
+    return tensors

@@ -327,8 +327,12 @@ class ModelServer:
              min(step, size - start))
             for start in range(0, size, step)
         ]
-        key = tuple((name, array.shape[1:], array.dtype.str)
-                    for name, array in sorted(inputs.items()))
+        if kind == "analyze" and predictor.raw_analyze:
+            # Raw utterances of any length batch together: `run_batch` pads.
+            key = ("analyze",)
+        else:
+            key = tuple((name, array.shape[1:], array.dtype.str)
+                        for name, array in sorted(inputs.items()))
         return _Job(kind, parts, key, size)
 
     def _check_count(self, items):

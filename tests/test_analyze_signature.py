@@ -1,0 +1,104 @@
+"""The SavedModel's `analyze` signature: raw utterances in any TensorFlow process.
+
+A fresh interpreter that imports only TensorFlow (and TensorFlow Text, whose
+tokenizer ops the graph uses) answers raw utterances exactly as the Python
+paths do: the training pipeline's encoding through the Keras model, and the
+`Predictor` (the REST server's `:analyze`).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from test_export import outputs_of
+from test_export import tiny_settings
+from tiny_model import tiny_backbone
+from tiny_model import tiny_config
+
+from glomo_keras import GLoMo
+from glomo_keras.data import encode
+from glomo_keras.data.raw_inputs import raw_batch
+from glomo_keras.export import export_saved_model
+from glomo_keras.serving import Predictor
+
+FRESH_ANALYZE = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the tokenizer's ops)
+
+folder, batch_path = sys.argv[1], sys.argv[2]
+analyze = tf.saved_model.load(folder).signatures["analyze"]
+batch = dict(np.load(batch_path))
+outputs = analyze(**{name: tf.constant(value) for name, value in batch.items()})
+result = {name: value.numpy().tolist() if value.dtype != tf.string
+          else [v.decode() for v in value.numpy()] for name, value in outputs.items()}
+result["inputs"] = sorted(analyze.structured_input_signature[1])
+result["glomo_keras_imported"] = any(m.startswith("glomo_keras") for m in sys.modules)
+print(json.dumps(result))
+"""
+
+
+def utterances(config, context):
+    rng = np.random.default_rng(1)
+    result = []
+    for words in (["the", "movie", "was", "good"], ["not", "fun", "playing"], ["i"]):
+        sentences = [["i", "love", "it"], ["so"]] if context else []
+        rows = len(words) + sum(len(s) for s in sentences)
+        utterance = {"words": words,
+                     "acoustic": rng.normal(size=(rows, config.acoustic_dim)).astype("float32"),
+                     "visual": rng.normal(size=(rows, config.visual_dim)).astype("float32")}
+        if context:
+            utterance["context"] = sentences
+        result.append(utterance)
+    result[1]["acoustic"][0, 0] = np.nan  # replaced by 0, as training does
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["mosi", "mustard"])
+def test_a_fresh_tensorflow_process_analyzes_raw_utterances(dataset, tmp_path):
+    keras.utils.set_random_seed(11)
+    config = tiny_config(dataset)
+    model = GLoMo(config, tiny_backbone())
+    settings = tiny_settings(config)
+    folder = export_saved_model(model, settings, tmp_path / dataset)
+    batch_utterances = utterances(config, context=dataset == "mustard")
+    layout = "words_with_context" if dataset == "mustard" else "words"
+    batch = raw_batch(batch_utterances, layout, settings.stored_dims)
+    batch = {name: value.astype(str) if value.dtype == object else value
+             for name, value in batch.items()}
+    np.savez(tmp_path / "batch.npz", **batch)
+    run = subprocess.run([sys.executable, "-c", FRESH_ANALYZE, str(folder),
+                          str(tmp_path / "batch.npz")], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    answer = json.loads(run.stdout.strip().splitlines()[-1])
+    assert answer["glomo_keras_imported"] is False
+    assert answer["inputs"] == sorted(batch)
+
+    expected = outputs_of(model, encode(batch_utterances, settings))
+    for name, value in expected.items():
+        np.testing.assert_allclose(np.asarray(answer[name]), value, atol=1e-5, err_msg=name)
+    predictor = Predictor(folder)
+    assert predictor.raw_analyze
+    described = predictor.analyze(batch_utterances)
+    for index, row in enumerate(described):
+        key = "sentiment" if config.task == "regression" else "label"
+        if key == "sentiment":
+            assert abs(row["sentiment"] - answer["prediction"][index][0]) <= 1e-5
+        else:
+            assert row["label"] == answer["label"][index]
+            assert set(row["probabilities"]) == {"not_sarcastic", "sarcastic"}
+            np.testing.assert_allclose(list(row["probabilities"].values()),
+                                       answer["probabilities"][index], atol=1e-5)
+
+    shown = subprocess.run(["saved_model_cli", "show", "--all", "--dir", str(folder)],
+                           capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "signature_def['analyze']" in shown.stdout
+    assert "signature_def['serving_default']" in shown.stdout
