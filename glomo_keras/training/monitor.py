@@ -72,7 +72,7 @@ def predict_with_gates(model, dataset, count=None):
     outputs, gates = predict_with_gates(model, valid_dataset)
     ```
     """
-    outputs = gate_probe(model).predict(dataset.map(lambda inputs, label: inputs), verbose=0)
+    outputs = gate_probe(model).predict(dataset.map(_inputs_only), verbose=0)
     outputs = {name: value[:count] for name, value in outputs.items()}
     gates = {
         name: keras.ops.convert_to_numpy(
@@ -81,6 +81,10 @@ def predict_with_gates(model, dataset, count=None):
         for name, layer in moe_layers(model).items()
     }
     return outputs, gates
+
+
+def _inputs_only(inputs, label):
+    return inputs
 
 
 def validation_loss(model, labels, predictions):
