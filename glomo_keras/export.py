@@ -8,6 +8,10 @@ inputs (spec "Inputs") and returns `prediction`, `global_weights` and
 preprocessing settings, so that serving encodes a request as training did.
 `tf.saved_model.load` reads the result without glomo_keras.
 
+A mixed-precision model is exported as a float32 copy with the same
+weights (`float32_copy`): the signature's outputs are float32 and CPUs,
+which mostly lack fast bfloat16, serve it at full speed.
+
 The SavedModel is traced by the TensorFlow backend. Under another backend
 (JAX, PyTorch) the model is saved as a `.keras` file and a short
 TensorFlow-backend Python process (on the CPU) loads and exports it, so the
@@ -74,6 +78,7 @@ def export_saved_model(model, settings, export_base, metadata=None):
     if isinstance(settings, dict):
         settings = PreprocessingSettings.from_dict(settings)
     check_settings(model, settings)
+    model = float32_copy(model)
     asset = json.dumps(
         {
             "preprocessing": settings.to_dict(),
@@ -98,6 +103,41 @@ def export_saved_model(model, settings, export_base, metadata=None):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def float32_copy(model):
+    """The model itself if it computes in float32, else a float32 copy.
+
+    A model built under a mixed-precision policy (`mixed_bfloat16`,
+    `mixed_float16`) keeps float32 variables; the copy is built from its
+    config under the float32 policy (the backbone's own dtype too) and gets
+    the same weights.
+
+    Args:
+        model: a built `GLoMo`.
+
+    Example:
+
+    ```python
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = GLoMo(config, backbone)
+    float32_copy(model).output["prediction"].dtype  # "float32"
+    ```
+    """
+    if all(layer.compute_dtype == "float32" for layer in model._flatten_layers()):
+        return model
+    config = model.get_config()
+    if config.get("backbone") is not None:
+        config["backbone"] = json.loads(json.dumps(config["backbone"]))
+        config["backbone"]["config"]["dtype"] = "float32"
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        copy = type(model).from_config(config)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def write_serving_archive(model, path):
