@@ -204,6 +204,53 @@ def savedmodel_latency(model, inputs, calls):
             "p99_ms": float(np.percentile(latencies, 99)), "calls": calls}
 
 
+def torch_eager_reference(inputs, labels, steps):
+    """Seconds per training step of an eager PyTorch bert-base + Linear(1).
+
+    `nn.TransformerEncoder` at the bert-base shape (12 x 768, 12 heads, 3072,
+    GELU, post-LN) with BERT's embeddings, AdamW and an L1 loss: the cost
+    that dominates the authors' PyTorch GLoMo (a Hugging Face BERT trained
+    eagerly), as a same-machine reference. Not the authors' code.
+    """
+    import torch
+
+    class EagerBert(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.words = torch.nn.Embedding(30522, 768)
+            self.positions = torch.nn.Embedding(512, 768)
+            self.segments = torch.nn.Embedding(2, 768)
+            self.norm = torch.nn.LayerNorm(768, eps=1e-12)
+            self.dropout = torch.nn.Dropout(0.1)
+            layer = torch.nn.TransformerEncoderLayer(
+                768, 12, 3072, dropout=0.1, activation="gelu", batch_first=True,
+                layer_norm_eps=1e-12,
+            )
+            self.encoder = torch.nn.TransformerEncoder(layer, 12, enable_nested_tensor=False)
+            self.head = torch.nn.Linear(768, 1)
+
+        def forward(self, ids, mask, segments):
+            positions = torch.arange(ids.shape[1])[None]
+            x = self.words(ids) + self.positions(positions) + self.segments(segments)
+            x = self.encoder(self.dropout(self.norm(x)), src_key_padding_mask=mask == 0)
+            return self.head(x[:, 0])
+
+    model = EagerBert()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=4e-5, eps=1e-8, weight_decay=1e-4)
+    tensors = [torch.as_tensor(inputs[name]).long()
+               for name in ("token_ids", "padding_mask", "segment_ids")]
+    target = torch.as_tensor(labels)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        loss = torch.nn.functional.l1_loss(model(*tensors), target)
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
 def worker_speed(args):
     """One backend, one shape: the figures of the module doc."""
     import keras
@@ -234,6 +281,9 @@ def worker_speed(args):
     result.update(bare_compile_s=bare_compile, bare_step_s=bare_step, bare_steps_s=bare_steps,
                   bare_train_samples_per_s=BATCH_SIZE / bare_step,
                   glomo_overhead=step_s / bare_step - 1)
+    if result["backend"] == "torch" and args.backbone == "random:bert_base":
+        eager = torch_eager_reference(inputs, labels, args.steps)
+        result["torch_eager_bert_samples_per_s"] = BATCH_SIZE / eager
     result.update(peak_rss_gb=peak_rss_gb(), load_after=load_average())
     return result
 
@@ -411,6 +461,9 @@ def print_table(results):
               f"{row['batch1_predict_s'] * 1000:>8.0f}{row['peak_rss_gb']:>8.2f}  "
               f"{row['load_before'][0]}-{row['load_after'][0]}")
     for row in results["speed"]:
+        if "torch_eager_bert_samples_per_s" in row:
+            print(f"\neager PyTorch bert-base reference ({row['shape']}): "
+                  f"{row['torch_eager_bert_samples_per_s']:.2f} samples/s")
         if "savedmodel_batch1" in row:
             latency = row["savedmodel_batch1"]
             print(f"\nSavedModel batch-1 ({row['shape']}, T {row['T']}): p50 "
