@@ -30,6 +30,7 @@ from glomo_keras.data.loading import LoadedDataset
 from glomo_keras.model import GLoMo
 from glomo_keras.optimization import make_optimizer
 from glomo_keras.training.devices import check_compile_settings
+from glomo_keras.training.devices import keep_tensorflow_on_cpu
 from glomo_keras.training.distribution import make_strategy
 from glomo_keras.training.monitor import ValidationMonitor
 from glomo_keras.training.monitor import predict_with_gates
@@ -173,6 +174,7 @@ def train(
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     seeds = list(seeds or [config.seed])
+    keep_tensorflow_on_cpu()
     distribution = make_strategy(strategy)
     check_compile_settings(
         keras.backend.backend(), distribution.name, jit_compile,
@@ -220,7 +222,7 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     seed_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     batch_size = config.batch_size
-    fixed_shapes = keras.backend.backend() == "jax" or jit_compile is True
+    fixed_shapes = compiles_fixed_shapes(jit_compile, distribution)
     drop_remainder = fixed_shapes and len(dataset.train) > batch_size
     train_ds = make_dataset(
         dataset.train, batch_size, shuffle=True, seed=seed,
@@ -293,6 +295,22 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     if (work / "backup").is_dir() and not any((work / "backup").iterdir()):
         (work / "backup").rmdir()
     return result
+
+
+def compiles_fixed_shapes(jit_compile, distribution):
+    """Whether the train step is compiled per input shape (JAX or XLA).
+
+    JAX always compiles; TensorFlow with `jit_compile=True`, or with "auto"
+    on a GPU without a `tf.distribute` strategy (Keras' own rule).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax" or jit_compile is True:
+        return True
+    if backend != "tensorflow" or jit_compile != "auto" or distribution.name != "default":
+        return False
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 class BestWeights(keras.callbacks.Callback):
