@@ -22,7 +22,8 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # GLoMo and GLoMoConfig are imported on first use, so that importing the
     # package (the command line) does not import Keras before `--backend`
-    # has set KERAS_BACKEND.
+    # has set KERAS_BACKEND. Import `GLoMo` (or `glomo_keras.model`) before
+    # `keras.saving.load_model` of a GLoMo `.keras` file: that registers it.
     if name == "GLoMo":
         from glomo_keras.model import GLoMo
 

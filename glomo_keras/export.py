@@ -35,6 +35,7 @@ from glomo_keras.serving.predictor import ASSET_NAME, SIGNATURE_NAME, model_vers
 # `.keras` path, the SavedModel folder).
 _EXPORT_SCRIPT = (
     "import sys, keras\n"
+    "import glomo_keras.model  # registers GLoMo and its layers for load_model\n"
     "from glomo_keras.export import write_serving_archive\n"
     "model = keras.saving.load_model(sys.argv[1], compile=False)\n"
     "write_serving_archive(model, sys.argv[2])\n"

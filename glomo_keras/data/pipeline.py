@@ -165,6 +165,10 @@ def make_dataset(
     batches = indices.batch(batch_size, drop_remainder=drop_remainder)
     if group:
         batches = batches.shuffle(group_batches, seed=seed, reshuffle_each_iteration=True)
+        # unbatch() loses the count of batches, which Keras needs for its
+        # progress bar and epoch ends.
+        total = count // batch_size if drop_remainder else -(-count // batch_size)
+        batches = batches.apply(tf.data.experimental.assert_cardinality(total))
     batches = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
