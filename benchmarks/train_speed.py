@@ -31,7 +31,8 @@ Usage:
 ```
 python benchmarks/train_speed.py [--quick] [--backends tensorflow torch]
     [--shapes mosi mosei] [--backbone random:bert_base] [--threads N]
-    [--precision float32|mixed_bfloat16] [--no-epochs] [--output FILE]
+    [--precision float32|mixed_bfloat16] [--no-epochs | --no-speed]
+    [--epochs-backend B] [--output FILE]
 ```
 
 `--quick` (MOSI shape, TensorFlow and PyTorch, 2 timed steps, a small
@@ -496,7 +497,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the epoch section")
     parser.add_argument("--epoch-sizes", type=int, nargs=3, default=[640, 128, 64])
     parser.add_argument("--epochs-backend", help="backend of the epoch section (default: fastest)")
-    parser.add_argument("--no-epochs", action="store_true")
+    parser.add_argument("--no-epochs", action="store_true", help="skip the epoch section")
+    parser.add_argument("--no-speed", action="store_true", help="only the epoch section")
     parser.add_argument("--latency-calls", type=int, default=50)
     parser.add_argument("--output", default=str(REPOSITORY / "benchmarks/results/train_speed.json"))
     parser.add_argument("--worker", choices=["speed", "epochs"], help=argparse.SUPPRESS)
@@ -525,7 +527,7 @@ def main(argv=None):
                             if k not in ("worker", "shape", "savedmodel", "output")},
                "started": time.strftime("%Y-%m-%d %H:%M:%S"), "speed": []}
     start = time.perf_counter()
-    for shape in shapes:
+    for shape in [] if args.no_speed else shapes:
         for backend in backends:
             extra = ["--shape", shape]
             if backend == "tensorflow" and shape == shapes[0]:
