@@ -30,6 +30,7 @@ setup(
     extras_require={
         "jax": ["jax>=0.4.30"],
         "torch": ["torch>=2.4"],
+        "gpu": ["tensorflow[and-cuda]>=2.21", "jax[cuda12]>=0.4.30"],
         "dev": ["pytest>=8", "pytest-timeout"],
     },
     entry_points={"console_scripts": ["glomo-keras=glomo_keras.cli:main"]},

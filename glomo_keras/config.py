@@ -104,6 +104,8 @@ class GLoMoConfig:
             estimate: 0.0 (paper) or 0.1 (released code).
         length_aware: pool and attend over real tokens only (spec §8);
             False in both bundles.
+        bucketing: pad each batch to its longest utterance (rounded up to a
+            multiple of 8) instead of T; needs `length_aware=True`.
         weight_decay: AdamW weight decay (not on biases and LayerNorm).
         adam_epsilon: AdamW epsilon.
         lr_decay_epochs: epochs from which the learning rate is multiplied
@@ -161,6 +163,7 @@ class GLoMoConfig:
     moe_combine: str | None = None
     moe_load_cdf_mean: float | None = None
     length_aware: bool | None = None
+    bucketing: bool = False
     weight_decay: float = 1e-4
     adam_epsilon: float = 1e-8
     lr_decay_epochs: tuple = (80, 100)
@@ -295,6 +298,10 @@ class GLoMoConfig:
         if self.max_sequence_length < 3:
             _fail("max_sequence_length", self.max_sequence_length,
                   "at least 3 ([CLS], one token, [SEP])")
+        if self.bucketing and not self.length_aware:
+            _fail("bucketing", self.bucketing,
+                  "False unless length_aware=True (with length_aware=False "
+                  "the outputs depend on the padded length T)")
         try:
             check_fusion_settings(self.representations, self.fusion, self.guidance)
         except ValueError as error:

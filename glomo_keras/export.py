@@ -22,6 +22,10 @@ config, metadata):
 TensorFlow Text's tokenizer ops, so a plain-Python process imports
 `tensorflow_text` first (TF Serving has them built in).
 
+A mixed-precision model is exported as a float32 copy with the same
+weights (`float32_copy`): the signature's outputs are float32 and CPUs,
+which mostly lack fast bfloat16, serve it at full speed.
+
 The SavedModel is traced by the TensorFlow backend. Under another backend
 (JAX, PyTorch) the model is saved as a `.keras` file and a short
 TensorFlow-backend Python process (on the CPU) loads and exports it, so the
@@ -47,6 +51,7 @@ ANALYZE_SIGNATURE = "analyze"
 # `.keras` path, the settings JSON, the SavedModel folder).
 _EXPORT_SCRIPT = (
     "import json, sys, keras\n"
+    "import glomo_keras.model  # registers GLoMo and its layers for load_model\n"
     "from glomo_keras.export import write_serving_archive\n"
     "model = keras.saving.load_model(sys.argv[1], compile=False)\n"
     "settings = json.load(open(sys.argv[2], encoding='utf-8'))\n"
@@ -91,6 +96,7 @@ def export_saved_model(model, settings, export_base, metadata=None):
     """
     settings = as_settings(settings, model.config)
     check_settings(model, settings)
+    model = float32_copy(model)
     asset = json.dumps(
         {
             "preprocessing": settings.to_dict(),
@@ -115,6 +121,41 @@ def export_saved_model(model, settings, export_base, metadata=None):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def float32_copy(model):
+    """The model itself if it computes in float32, else a float32 copy.
+
+    A model built under a mixed-precision policy (`mixed_bfloat16`,
+    `mixed_float16`) keeps float32 variables; the copy is built from its
+    config under the float32 policy (the backbone's own dtype too) and gets
+    the same weights.
+
+    Args:
+        model: a built `GLoMo`.
+
+    Example:
+
+    ```python
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = GLoMo(config, backbone)
+    float32_copy(model).output["prediction"].dtype  # "float32"
+    ```
+    """
+    if all(layer.compute_dtype == "float32" for layer in model._flatten_layers()):
+        return model
+    config = model.get_config()
+    if config.get("backbone") is not None:
+        config["backbone"] = json.loads(json.dumps(config["backbone"]))
+        config["backbone"]["config"]["dtype"] = "float32"
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        copy = type(model).from_config(config)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def as_settings(settings, config):

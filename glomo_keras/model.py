@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from glomo_keras.backbones import GeluBertBackbone  # noqa: F401  (registered for .keras files)
 from glomo_keras.config import MODALITIES
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.layers.adaptive_max_pooling import AdaptiveMaxPooling1D
@@ -110,7 +111,8 @@ class GLoMo(keras.Model):
             name="global_guided_fusion",
         )(tokens)
         outputs = {
-            "prediction": keras.layers.Identity(name="prediction")(prediction),
+            # The output heads are float32 under mixed precision too.
+            "prediction": keras.layers.Identity(name="prediction", dtype="float32")(prediction),
             "global_weights": _all_modalities(
                 global_weights, config.modalities, "global_weights"
             ),
@@ -251,7 +253,7 @@ def _as_token(vector, name):
 def _all_modalities(weights, modalities, name):
     """Spreads [B, M] weights of the kept modalities over [B, 3] slots."""
     if len(modalities) == len(MODALITIES):
-        return keras.layers.Identity(name=name)(weights)
+        return keras.layers.Identity(name=name, dtype="float32")(weights)
     slots = [MODALITIES.index(m) for m in modalities]
-    placement = ops.one_hot(ops.convert_to_tensor(slots), len(MODALITIES))
-    return keras.layers.Identity(name=name)(ops.matmul(weights, placement))
+    placement = ops.one_hot(ops.convert_to_tensor(slots), len(MODALITIES), dtype=weights.dtype)
+    return keras.layers.Identity(name=name, dtype="float32")(ops.matmul(weights, placement))

@@ -27,7 +27,7 @@ def _command(data, output, *flags):
     return [
         sys.executable, "-m", "glomo_keras", "train", "--dataset", "mosei",
         "--data", str(data), *TINY_FLAGS, "--seeds", str(SEED), "--no-export",
-        "--output", str(output), *map(str, flags),
+        "--backup-every", "0", "--output", str(output), *map(str, flags),
     ]
 
 
@@ -38,7 +38,7 @@ def _environment(tmp_path):
 
 
 def _backed_up_epochs(output):
-    """Epochs finished in the BackupAndRestore state, or None."""
+    """Epochs finished in the backed-up training state, or None."""
     path = output / "backup" / f"seed_{SEED}" / "training_metadata.json"
     try:
         return json.loads(path.read_text())["epoch"]
@@ -101,6 +101,8 @@ def test_best_weights_are_kept_atomically_and_survive_a_restart(tmp_path):
     best.on_epoch_end(1, {"val_loss": 0.7})  # worse: not saved
     best.on_epoch_end(2, {"val_loss": float("nan")})  # not finite: not saved
     assert best.best == {"epoch": 1, "val_loss": 0.5}
+    assert list(tmp_path.iterdir()) == []  # kept in memory until flushed
+    best.flush()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.json", "best.weights.h5"]
 
     restarted = BestWeights(path)  # a resumed run compares against the file's loss
@@ -110,6 +112,7 @@ def test_best_weights_are_kept_atomically_and_survive_a_restart(tmp_path):
     model.load_weights(path)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), kept))
     restarted.on_epoch_end(4, {"val_loss": 0.4})
+    restarted.on_train_end()
     assert json.loads((tmp_path / "best.json").read_text()) == {"epoch": 5, "val_loss": 0.4}
 
 

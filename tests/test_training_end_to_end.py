@@ -40,9 +40,12 @@ def test_recipe_runs_end_to_end(tmp_path):
     data = write_small_sample(tmp_path / "small.pkl")
     output = tmp_path / "run"
     export_base = tmp_path / "exported"
+    # Length-aware with bucketing (the default model trains end to end in
+    # test_resume); --backend names the backend this suite runs on.
     result = _run_recipe(
         output, "--data", data, *TINY_FLAGS, "--epochs", "2", "--seeds", "11", "12",
-        "--export-dir", export_base,
+        "--export-dir", export_base, "--set", "length_aware=true", "--set", "bucketing=true",
+        "--backend", os.environ.get("KERAS_BACKEND", "tensorflow"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((output / "results.json").read_text())
@@ -54,6 +57,7 @@ def test_recipe_runs_end_to_end(tmp_path):
     assert set(results["mean"]["test"]) == set(results["std"]["test"]) == REGRESSION_KEYS
     assert results["num_replicas"] == 1
     assert results["config"]["hidden_dim"] == 16
+    assert results["config"]["bucketing"] is True
     assert "keras" in results["versions"]
     for seed in (11, 12):
         with open(output / "predictions" / f"test_seed{seed}.csv") as file:

@@ -5,7 +5,11 @@ Example:
 ```
 glomo-keras train --dataset mosei --data datasets/mosei.pkl --seeds 1111 1112
 python recipes/train_mosei.py            # the built-in sample when no data
+python recipes/train_mosei.py --backend torch
 ```
+
+Nothing here imports Keras at module level: `--backend` sets
+`KERAS_BACKEND` first.
 """
 
 import argparse
@@ -14,6 +18,7 @@ import pathlib
 import sys
 
 from glomo_keras.commands.summary import parse_overrides
+from glomo_keras.training import devices
 
 DEMO_EPOCHS = 6
 DEMO_LEARNING_RATE = 1e-4
@@ -35,9 +40,15 @@ def add_training_arguments(parser, dataset_required=True):
     parser.add_argument("--output", help="run directory (default runs/<dataset>)")
     parser.add_argument("--strategy", default="auto",
                         choices=["auto", "default", "mirrored", "multi_worker"])
+    parser.add_argument("--backend", choices=devices.BACKENDS,
+                        help="the Keras backend (default: KERAS_BACKEND, else tensorflow)")
+    parser.add_argument("--device", choices=devices.DEVICES, default="auto",
+                        help="gpu: fail clearly unless a GPU is visible; cpu: hide the GPUs")
     parser.add_argument("--virtual-devices", type=int, metavar="N",
                         help="split the CPU (TensorFlow: or the first GPU) into N "
                         "logical devices, e.g. to run the multi-replica path on one CPU")
+    parser.add_argument("--virtual-device-memory", type=int, metavar="MIB",
+                        help="memory of each logical GPU of --virtual-devices (GPU only)")
     export = parser.add_mutually_exclusive_group()
     export.add_argument("--export-dir", help="export base (default saved_models/<dataset>)")
     export.add_argument("--no-export", action="store_true")
@@ -49,8 +60,12 @@ def add_training_arguments(parser, dataset_required=True):
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
                         help="XLA compilation (default: off with TensorFlow on CPU, "
                         "Keras' choice otherwise)")
-    parser.add_argument("--mixed-precision", action="store_true",
-                        help="mixed_float16 on GPU, mixed_bfloat16 on CPU")
+    parser.add_argument("--precision", choices=devices.PRECISIONS, default="auto",
+                        help="dtype policy (auto: mixed_bfloat16 on GPUs with bfloat16, "
+                        "compute capability >= 8.0; float32 otherwise)")
+    parser.add_argument("--backup-every", type=float, default=300, metavar="SECONDS",
+                        help="back up the training state at an epoch end at most this "
+                        "often (the last epoch always; 0: every epoch)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a finished run in --output")
     parser.add_argument("--no-cache", action="store_true",
@@ -64,17 +79,27 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
+def _choose_backend(args):
+    """Hides the GPUs for `--device cpu` and sets `--backend`, before Keras."""
+    if args.device == "cpu":
+        devices.hide_gpus()
+    devices.select_backend(args.backend)
+
+
 def _prepare_devices(args):
+    """Backend, devices and dtype policy, in the order they must be set."""
+    _choose_backend(args)
+    import keras
+
+    devices.keep_tensorflow_on_cpu()
     if args.virtual_devices:
         from glomo_keras.training.distribution import split_devices
 
-        split_devices(args.virtual_devices)
-    if args.mixed_precision:
-        import keras
-        import tensorflow as tf
-
-        gpu = bool(tf.config.list_physical_devices("GPU"))
-        keras.mixed_precision.set_global_policy("mixed_float16" if gpu else "mixed_bfloat16")
+        split_devices(args.virtual_devices, memory_limit_mb=args.virtual_device_memory)
+    gpus = devices.visible_gpus()
+    if args.device == "gpu":
+        devices.require_gpu(gpus)
+    keras.mixed_precision.set_global_policy(devices.resolve_precision(args.precision, gpus))
 
 
 def build_config(args, **defaults):
@@ -93,7 +118,11 @@ def build_config(args, **defaults):
 
 def run(args, config_defaults=None, default_backbone="bert_base_en_uncased"):
     """Runs training for parsed flags; returns the exit status."""
-    _prepare_devices(args)
+    try:
+        _prepare_devices(args)
+    except (ValueError, RuntimeError) as error:
+        print(f"glomo-keras train: {error}", file=sys.stderr)
+        return 2
     from glomo_keras.training import RunExistsError
     from glomo_keras.training import train
 
@@ -105,12 +134,22 @@ def run(args, config_defaults=None, default_backbone="bert_base_en_uncased"):
         # "auto" jit-compiles (JAX without jit runs op by op).
         jit = False
     try:
+        import keras
+
+        devices.check_compile_settings(
+            _backend(), args.strategy, jit, keras.mixed_precision.global_policy().name
+        )
+    except ValueError as error:
+        print(f"glomo-keras train: {error}", file=sys.stderr)
+        return 2
+    try:
         results = train(
             config, args.data, output,
             backbone=args.backbone or default_backbone,
             seeds=args.seeds, strategy=args.strategy,
             export_dir=args.export_dir, export=not args.no_export,
             jit_compile=jit, overwrite=args.overwrite, use_cache=not args.no_cache,
+            backup_interval=args.backup_every,
         )
     except RunExistsError as error:
         print(f"glomo-keras train: {error}", file=sys.stderr)
@@ -148,7 +187,9 @@ def recipe_main(dataset, argv=None):
     `datasets/<dataset>.pkl` (CHERMA: `datasets/CHERMA0723/`) with
     `bert_base_en_uncased`. When that data is absent it says so first and
     trains on the built-in sample (MOSEI layout, sentiment regression) with
-    the offline `minilm` backbone for a few epochs.
+    the offline `minilm` backbone for a few epochs, length-aware with
+    bucketing (`--set length_aware=false --set bucketing=false` for the
+    released model's padding behaviour).
 
     Args:
         dataset: "mosi", "mosei", "urfunny", "mustard" or "cherma".
@@ -169,6 +210,11 @@ def recipe_main(dataset, argv=None):
     args.dataset = dataset
     default_data = "datasets/CHERMA0723" if dataset == "cherma" else f"datasets/{dataset}.pkl"
     args.data = args.data or default_data
+    try:
+        _choose_backend(args)
+    except (ValueError, RuntimeError) as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
     if os.path.exists(args.data):
         return run(args)
     sample_path = pathlib.Path("datasets") / "glomo_sample_mosei.pkl"
@@ -188,5 +234,8 @@ def recipe_main(dataset, argv=None):
     demo = dict(epochs=DEMO_EPOCHS, learning_rate=DEMO_LEARNING_RATE,
                 batch_size=DEMO_BATCH_SIZE, max_sequence_length=DEMO_SEQUENCE_LENGTH,
                 task="regression", class_names=None,
-                text_encoder="bert", acoustic_columns=None, visual_columns=None)
+                text_encoder="bert", acoustic_columns=None, visual_columns=None,
+                # The sample's utterances average 16 WordPieces: batches padded
+                # to their longest (exact for length-aware models) halve a step.
+                length_aware=True, bucketing=True)
     return run(args, config_defaults=demo, default_backbone="minilm")

@@ -1,5 +1,9 @@
 """Training: `train(config, data, output_dir, ...)` and its parts.
 
+`glomo_keras.training.devices` imports no Keras at module level, so that
+the command line can choose the backend first; `train` and
+`RunExistsError` are imported on first use for the same reason.
+
 Example:
 
 ```python
@@ -10,5 +14,10 @@ train(GLoMoConfig.for_dataset("mosei"), "datasets/mosei.pkl", "runs/mosei")
 ```
 """
 
-from glomo_keras.training.trainer import RunExistsError
-from glomo_keras.training.trainer import train
+
+def __getattr__(name):
+    if name in ("train", "RunExistsError"):
+        from glomo_keras.training import trainer
+
+        return getattr(trainer, name)
+    raise AttributeError(f"module 'glomo_keras.training' has no attribute {name!r}")

@@ -105,7 +105,7 @@ def _logs_as_vectors(step):
     return step_with_vector_logs
 
 
-def split_devices(count, gpu=None):
+def split_devices(count, gpu=None, memory_limit_mb=None):
     """Splits the CPU (or the first GPU) into `count` logical devices.
 
     Must run before TensorFlow initialises its devices. On JAX it splits the
@@ -117,6 +117,12 @@ def split_devices(count, gpu=None):
     Args:
         count: int, the number of logical devices.
         gpu: whether to split the first GPU; by default when one exists.
+        memory_limit_mb: the memory of each logical GPU in MiB (required
+            when a GPU is split; `count * memory_limit_mb` must fit on it).
+
+    Raises:
+        ValueError: a GPU split without a memory limit, or `gpu=True` and
+            no GPU is visible.
 
     Example:
 
@@ -132,15 +138,18 @@ def split_devices(count, gpu=None):
 
     gpus = tf.config.list_physical_devices("GPU")
     use_gpu = bool(gpus) if gpu is None else gpu
+    if use_gpu and not gpus:
+        raise ValueError("split_devices(gpu=True): TensorFlow sees no GPU to split.")
+    if use_gpu and not memory_limit_mb:
+        raise ValueError(
+            f"splitting a GPU into {count} devices needs a memory limit per device: "
+            "--virtual-device-memory MIB (e.g. a 40 GiB GPU into 2: 19000)"
+        )
     device = gpus[0] if use_gpu else tf.config.list_physical_devices("CPU")[0]
-    if use_gpu:
-        memory = 1024 * 4
-        configs = [
-            tf.config.LogicalDeviceConfiguration(memory_limit=memory)
-            for _ in range(count)
-        ]
-    else:
-        configs = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+    configs = [
+        tf.config.LogicalDeviceConfiguration(memory_limit=memory_limit_mb if use_gpu else None)
+        for _ in range(count)
+    ]
     tf.config.set_logical_device_configuration(device, configs)
 
 

@@ -1,6 +1,7 @@
-"""`ValidationMonitor`: per-epoch validation metrics, MoE and fusion statistics."""
+"""`ValidationMonitor`: per-epoch validation loss and metrics, MoE and fusion statistics."""
 
 import json
+import weakref
 
 import keras
 import numpy as np
@@ -21,12 +22,45 @@ def moe_layers(model):
     return found
 
 
-def predict_with_gates(model, dataset):
+# One probe model per GLoMo model: building a new one per call made
+# TensorFlow trace a new predict function every epoch.
+_PROBES = weakref.WeakKeyDictionary()
+
+
+def gate_probe(model):
+    """The model's outputs plus its MoE layers' inputs, as one Keras model.
+
+    Built on the first call for a model and reused after that (its predict
+    function is traced once).
+
+    Args:
+        model: a `GLoMo` model.
+
+    Example:
+
+    ```python
+    outputs = gate_probe(model).predict(inputs)  # + "moe_input/<modality>"
+    ```
+    """
+    probe = _PROBES.get(model)
+    if probe is None:
+        moes = moe_layers(model)
+        probe = keras.Model(
+            model.inputs,
+            {**model.output, **{f"moe_input/{n}": l.input for n, l in moes.items()}},
+        )
+        _PROBES[model] = probe
+    return probe
+
+
+def predict_with_gates(model, dataset, count=None):
     """Predicts a dataset and routes its MoE inputs through the gates.
 
     Args:
         model: a `GLoMo` model.
         dataset: a `tf.data.Dataset` of `(inputs, label)` batches.
+        count: keep the first `count` outputs (a dataset whose last batch
+            was padded with `pad_final_batch`); None keeps all.
 
     Returns:
         `(outputs, gates)`: the model's output dict over the whole dataset
@@ -38,19 +72,47 @@ def predict_with_gates(model, dataset):
     outputs, gates = predict_with_gates(model, valid_dataset)
     ```
     """
-    moes = moe_layers(model)
-    probe = keras.Model(
-        model.inputs,
-        {**model.output, **{f"moe_input/{n}": l.input for n, l in moes.items()}},
-    )
-    outputs = probe.predict(dataset.map(lambda inputs, label: inputs), verbose=0)
+    outputs = gate_probe(model).predict(dataset.map(_inputs_only), verbose=0)
+    outputs = {name: value[:count] for name, value in outputs.items()}
     gates = {
         name: keras.ops.convert_to_numpy(
             layer(outputs.pop(f"moe_input/{name}"), training=False, return_gates=True)[1]
         )
-        for name, layer in moes.items()
+        for name, layer in moe_layers(model).items()
     }
     return outputs, gates
+
+
+def _inputs_only(inputs, label):
+    return inputs
+
+
+def validation_loss(model, labels, predictions):
+    """The compiled loss of `prediction`, as Keras's `evaluate` reports it.
+
+    The mean of the model's `prediction` loss over all samples; the MoE
+    balancing losses are training-only, so they are not part of it.
+
+    Args:
+        model: a compiled `GLoMo`.
+        labels: the labels, in prediction order.
+        predictions: the `prediction` output [N, output_dim].
+
+    Example:
+
+    ```python
+    validation_loss(model, split.labels, outputs["prediction"])  # 0.73
+    ```
+    """
+    loss = model.loss["prediction"] if isinstance(model.loss, dict) else model.loss
+    loss = keras.losses.get(loss)
+    predictions = np.asarray(predictions, dtype="float32")
+    labels = np.asarray(labels)
+    if model.config.task == "regression":
+        labels = labels.astype("float32").reshape(-1, 1)
+    else:
+        labels = labels.astype("int32").reshape(-1)
+    return float(keras.ops.convert_to_numpy(loss(labels, predictions)))
 
 
 def task_metrics(config, labels, predictions):
@@ -78,9 +140,11 @@ def task_metrics(config, labels, predictions):
 class ValidationMonitor(keras.callbacks.Callback):
     """Adds the validation metrics to the epoch logs and writes statistics.
 
-    At the end of every epoch it predicts the validation split, adds
-    `val_<metric>` for every scalar metric of the task to the logs (so the
-    Keras TensorBoard callback and `ModelCheckpoint` see them), and writes to
+    At the end of every epoch it predicts the validation split once, adds
+    `val_loss` (the compiled loss, as `evaluate` computes it, so `fit` needs
+    no `validation_data`) and `val_<metric>` for every scalar metric of the
+    task to the logs (so the Keras TensorBoard callback, the progress bar
+    and `ModelCheckpoint` see them), and writes to
     TensorBoard `moe/<modality>_aux_loss` (the balancing loss of the
     validation gates), `moe/<modality>_expert_load` (the fraction of
     routings each expert gets: a histogram, plus one scalar per expert) and
@@ -90,7 +154,8 @@ class ValidationMonitor(keras.callbacks.Callback):
 
     Args:
         config: the `GLoMoConfig`.
-        valid_dataset: the validation `tf.data.Dataset` (not shuffled).
+        valid_dataset: the validation `tf.data.Dataset` (not shuffled; its
+            last batch may be padded, see `make_dataset(pad_final_batch)`).
         valid_labels: the validation labels, in dataset order.
         log_dir: the TensorBoard directory of these statistics.
         history_path: JSON file of per-epoch logs, or None.
@@ -101,7 +166,7 @@ class ValidationMonitor(keras.callbacks.Callback):
 
     ```python
     monitor = ValidationMonitor(config, valid_ds, split.labels, "run/logs/glomo")
-    model.fit(train_ds, validation_data=valid_ds, callbacks=[monitor])
+    model.fit(train_ds, callbacks=[monitor])  # logs val_loss, val_mae, ...
     ```
     """
 
@@ -129,7 +194,10 @@ class ValidationMonitor(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        outputs, gates = predict_with_gates(self.model, self.valid_dataset)
+        outputs, gates = predict_with_gates(
+            self.model, self.valid_dataset, count=len(self.valid_labels)
+        )
+        logs["val_loss"] = validation_loss(self.model, self.valid_labels, outputs["prediction"])
         metrics = task_metrics(self.config, self.valid_labels, outputs["prediction"])
         for key, value in metrics.items():
             if isinstance(value, (int, float)):

@@ -28,6 +28,8 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
     ```
     """
     from glomo_keras.export import export_saved_model
+    from glomo_keras.model import GLoMo
+
 
     run = pathlib.Path(run_dir)
     if results is None:
@@ -39,7 +41,7 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
     model_path = run / f"seed_{seed}" / "model.keras"
     if not model_path.exists():
         raise FileNotFoundError(f"{model_path} does not exist (seeds: {list(results['per_seed'])}).")
-    model = keras.saving.load_model(model_path)
+    model = keras.saving.load_model(model_path, custom_objects={"GLoMo": GLoMo})
     settings = PreprocessingSettings.from_dict(
         json.loads((run / "preprocessing.json").read_text())
     )

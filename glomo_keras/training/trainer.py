@@ -7,7 +7,7 @@ The run directory holds:
   `seed_<S>/history.json`, `seed_<S>/result.json` (a finished seed);
 - `predictions/test_seed<S>.csv` (`id,label,prediction`);
 - `logs/seed_<S>/` (TensorBoard: `train/`, `validation/`, `glomo/`);
-- `backup/seed_<S>/` (`BackupAndRestore`; removed when the seed finishes);
+- `backup/seed_<S>/` (`IntervalBackup`; removed when the seed finishes);
 - `preprocessing.json` (how the data was encoded).
 """
 
@@ -18,6 +18,7 @@ import pathlib
 import shutil
 import sys
 import time
+import weakref
 
 import keras
 import numpy as np
@@ -29,6 +30,8 @@ from glomo_keras.data import make_dataset
 from glomo_keras.data.loading import LoadedDataset
 from glomo_keras.model import GLoMo
 from glomo_keras.optimization import make_optimizer
+from glomo_keras.training.devices import check_compile_settings
+from glomo_keras.training.devices import keep_tensorflow_on_cpu
 from glomo_keras.training.distribution import make_strategy
 from glomo_keras.training.monitor import ValidationMonitor
 from glomo_keras.training.monitor import predict_with_gates
@@ -36,6 +39,10 @@ from glomo_keras.training.monitor import task_metrics
 from glomo_keras.training.results import summarise
 from glomo_keras.training.results import write_results
 from glomo_keras.training.run_export import export_run
+
+
+# Seconds between two backups of the training state (model and optimizer).
+BACKUP_INTERVAL_S = 300
 
 
 class RunExistsError(RuntimeError):
@@ -115,14 +122,24 @@ def train(
     overwrite=False,
     use_cache=True,
     verbose="auto",
+    backup_interval=BACKUP_INTERVAL_S,
+    callbacks=(),
 ):
     """Trains GLoMo once per seed, selects on validation and scores test.
 
     Each seed keeps the epoch with the lowest validation loss and scores the
     test split once with it. Killed runs resume: rerunning the same call
-    continues each seed from its last finished epoch (`BackupAndRestore`)
-    and skips finished seeds. With `export`, the seed with the lowest
-    validation loss is exported as a SavedModel.
+    continues each seed from its last backed-up epoch and skips finished
+    seeds. With `export`, the seed with the lowest validation loss is
+    exported as a SavedModel.
+
+    Each epoch runs the training steps and one validation pass (the
+    `ValidationMonitor`'s; `fit` gets no `validation_data`). With
+    `config.bucketing` every batch is padded to its longest utterance only.
+    Where steps are compiled for fixed shapes (JAX, `jit_compile=True`), the
+    ragged last training batch is dropped (each epoch reshuffles, so every
+    utterance is still used) and the last evaluation batch is padded, so
+    that no batch size is compiled twice.
 
     Args:
         config: a `GLoMoConfig`.
@@ -138,6 +155,10 @@ def train(
         overwrite: replace a finished run in `output_dir`.
         use_cache: use the tokenised-data cache.
         verbose: Keras `fit` verbosity ("auto", 0, 1 or 2).
+        backup_interval: seconds between two backups of the training state
+            (model and optimizer) at an epoch end; the last epoch is always
+            backed up; 0 backs up every epoch.
+        callbacks: extra Keras callbacks for `fit` (e.g. timing).
 
     Returns:
         The results dict (also in `output_dir/results.json`).
@@ -164,7 +185,12 @@ def train(
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     seeds = list(seeds or [config.seed])
+    keep_tensorflow_on_cpu()
     distribution = make_strategy(strategy)
+    check_compile_settings(
+        keras.backend.backend(), distribution.name, jit_compile,
+        keras.mixed_precision.global_policy().name,
+    )
     log(f"strategy {distribution.name}: {distribution.num_replicas} replica(s), "
         f"backend {keras.backend.backend()}")
     uses_bert = "t" in config.modalities and config.text_encoder == "bert"
@@ -180,7 +206,7 @@ def train(
     for index, seed in enumerate(seeds):
         per_seed[seed] = _train_seed(
             config.replace(seed=seed), dataset, output, backbone, distribution,
-            jit_compile, verbose,
+            jit_compile, verbose, backup_interval, list(callbacks),
         )
         elapsed = time.time() - started
         remaining = elapsed / (index + 1) * (len(seeds) - index - 1)
@@ -195,7 +221,8 @@ def train(
     return results
 
 
-def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compile, verbose):
+def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compile, verbose,
+                backup_interval, extra_callbacks):
     seed = config.seed
     work = distribution.working_directory(output)
     seed_dir = work / f"seed_{seed}"
@@ -206,10 +233,20 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     seed_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     batch_size = config.batch_size
-    train_ds = make_dataset(dataset.train, batch_size, shuffle=True, seed=seed)
-    valid_ds = make_dataset(dataset.valid, batch_size)
-    test_ds = make_dataset(dataset.test, batch_size)
-    steps_per_epoch = -(-len(dataset.train) // batch_size)
+    fixed_shapes = compiles_fixed_shapes(jit_compile, distribution)
+    drop_remainder = fixed_shapes and len(dataset.train) > batch_size
+    train_ds = make_dataset(
+        dataset.train, batch_size, shuffle=True, seed=seed,
+        bucketing=config.bucketing, drop_remainder=drop_remainder,
+    )
+    valid_ds, test_ds = (
+        make_dataset(split, batch_size, bucketing=config.bucketing, pad_final_batch=fixed_shapes)
+        for split in (dataset.valid, dataset.test)
+    )
+    steps_per_epoch = (
+        len(dataset.train) // batch_size if drop_remainder
+        else -(-len(dataset.train) // batch_size)
+    )
     with distribution.scope():
         backbone = _backbone(config, backbone_spec)
         model = GLoMo(config, backbone)
@@ -233,29 +270,24 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         ),
         best_weights,
         keras.callbacks.TensorBoard(str(work / "logs" / f"seed_{seed}")),
-        # Saved last at each epoch end, so a restored epoch is complete.
-        # double_checkpoint: a kill while it writes falls back to the
-        # previous epoch; the trainer deletes the backup only once the seed's
-        # result.json exists, so a kill after the last epoch does not train
-        # the seed again.
-        keras.callbacks.BackupAndRestore(
-            str(work / "backup" / f"seed_{seed}"), double_checkpoint=True,
-            delete_checkpoint=False,
-        ),
+        *extra_callbacks,
+        # Saved last at an epoch end, so a restored epoch is complete; the
+        # trainer deletes the backup only once the seed's result.json
+        # exists, so a kill after the last epoch does not train it again.
+        IntervalBackup(work / "backup" / f"seed_{seed}", best_weights, backup_interval),
     ]
     log(f"seed {seed}: {config.epochs} epochs of {steps_per_epoch} steps "
         f"(global batch {batch_size})")
     model.fit(
-        train_ds, validation_data=valid_ds, epochs=config.epochs,
-        callbacks=callbacks, verbose=verbose, shuffle=False,
+        train_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False,
     )
     best = best_weights.best
     if best is not None:
-        model.load_weights(str(weights_path))
+        best_weights.restore()
     else:
         log(f"seed {seed}: no finite validation loss; using the last weights")
-    test_outputs, _ = predict_with_gates(model, test_ds)
-    valid_outputs, _ = predict_with_gates(model, valid_ds)
+    test_outputs, _ = predict_with_gates(model, test_ds, count=len(dataset.test))
+    valid_outputs, _ = predict_with_gates(model, valid_ds, count=len(dataset.valid))
     result = {
         "seed": seed,
         "best_epoch": None if best is None else best["epoch"],
@@ -276,15 +308,35 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     return result
 
 
+def compiles_fixed_shapes(jit_compile, distribution):
+    """Whether the train step is compiled per input shape (JAX or XLA).
+
+    JAX always compiles; TensorFlow with `jit_compile=True`, or with "auto"
+    on a GPU without a `tf.distribute` strategy (Keras' own rule).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax" or jit_compile is True:
+        return True
+    if backend != "tensorflow" or jit_compile != "auto" or distribution.name != "default":
+        return False
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 class BestWeights(keras.callbacks.Callback):
     """Keeps the weights of the epoch with the lowest `val_loss`, kill-safe.
 
     Like `ModelCheckpoint(save_best_only=True, save_weights_only=True)`, but
-    the weights are written to a temporary file that is then renamed, and
-    the epoch and loss go to `<name>.json` beside them (`best.weights.h5`
-    → `best.json`). A run killed at any moment therefore leaves either the
-    previous best or the new one, never a truncated file, and a resumed run
-    compares against the loss of the weights actually on disk.
+    an improvement is kept in memory and written only by `flush()`: when the
+    training state is backed up (`IntervalBackup`), at the end of training
+    and by `restore()`. The file holds the model's weights without the
+    optimizer state (a third of a full checkpoint with Adam). It is written
+    to a temporary file that is then renamed, and the epoch and loss go to
+    `<name>.json` beside it (`best.weights.h5` → `best.json`), so a run
+    killed at any moment leaves a complete best that matches the backed-up
+    epoch, and a resumed run compares against the loss of the weights on
+    disk.
 
     Args:
         path: the weights file (must end in `.weights.h5`).
@@ -293,8 +345,9 @@ class BestWeights(keras.callbacks.Callback):
 
     ```python
     best = BestWeights("run/seed_1/best.weights.h5")
-    model.fit(train, validation_data=valid, callbacks=[best])
+    model.fit(train, callbacks=[ValidationMonitor(...), best])
     best.best  # {"epoch": 3, "val_loss": 0.71} (epochs count from 1)
+    best.restore()  # the model now holds the best weights
     ```
     """
 
@@ -303,6 +356,7 @@ class BestWeights(keras.callbacks.Callback):
         self.path = pathlib.Path(path)
         self.record = self.path.with_name(self.path.name.replace(".weights.h5", ".json"))
         self.best = None
+        self._pending = None
         if self.path.exists() and self.record.exists():
             self.best = json.loads(self.record.read_text())
 
@@ -312,11 +366,98 @@ class BestWeights(keras.callbacks.Callback):
             return
         if self.best is not None and not value < self.best["val_loss"]:
             return
-        partial = self.path.with_name(f"partial.{self.path.name}")
-        self.model.save_weights(str(partial), overwrite=True)
-        partial.replace(self.path)
         self.best = {"epoch": epoch + 1, "val_loss": float(value)}
+        self._pending = [
+            np.array(value, copy=True) for value in _weights_view(self.model).get_weights()
+        ]
+
+    def on_train_end(self, logs=None):
+        self.flush()
+
+    def flush(self):
+        """Writes a best kept in memory to disk (nothing when there is none)."""
+        if self._pending is None:
+            return
+        view = _weights_view(self.model)
+        current = view.get_weights()
+        view.set_weights(self._pending)
+        partial = self.path.with_name(f"partial.{self.path.name}")
+        view.save_weights(str(partial), overwrite=True)
+        view.set_weights(current)
+        partial.replace(self.path)
         _write_json_atomically(self.record, self.best)
+        self._pending = None
+
+    def restore(self):
+        """Loads the best weights into the model."""
+        self.flush()
+        _weights_view(self.model).load_weights(str(self.path))
+
+
+# A functional view of each model without its optimizer: its weights files
+# hold the model's variables only.
+_VIEWS = weakref.WeakKeyDictionary()
+
+
+def _weights_view(model):
+    view = _VIEWS.get(model)
+    if view is None:
+        view = keras.Model(model.inputs, model.outputs)
+        _VIEWS[model] = view
+    return view
+
+
+class IntervalBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` at epoch ends, at most every `interval` seconds.
+
+    The training state (weights and optimizer) is written to a temporary
+    file that is then renamed, so a kill while writing leaves the previous
+    backup intact without the second copy of `double_checkpoint`. An epoch
+    end backs up when `interval` seconds have passed since the last backup,
+    and always at the last epoch; the best weights kept in memory are
+    written first, so that they match the backed-up epoch.
+
+    Args:
+        backup_dir: the backup folder (`latest.weights.h5`,
+            `training_metadata.json`).
+        best_weights: the run's `BestWeights`, or None.
+        interval: seconds; 0 backs up every epoch.
+
+    Example:
+
+    ```python
+    best = BestWeights("run/best.weights.h5")
+    model.fit(train, epochs=10, callbacks=[best, IntervalBackup("run/backup", best, 300)])
+    ```
+    """
+
+    def __init__(self, backup_dir, best_weights=None, interval=0):
+        super().__init__(str(backup_dir), delete_checkpoint=False)
+        self.best_weights = best_weights
+        self.interval = interval
+        self._last_backup = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        self._last_batch_seen = 0
+        last = epoch + 1 >= self.params.get("epochs", epoch + 1)
+        if last or time.monotonic() - self._last_backup >= self.interval:
+            self._save_model()
+            self._last_backup = time.monotonic()
+
+    def _save_model(self):
+        if self.best_weights is not None:
+            self.best_weights.flush()
+        directory = pathlib.Path(self.backup_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        weights = pathlib.Path(self._weights_path)
+        partial = weights.with_name(f"partial.{weights.name}")
+        self.model.save_weights(str(partial), overwrite=True)
+        partial.replace(weights)
+        _write_json_atomically(
+            pathlib.Path(self._training_metadata_path),
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen},
+        )
 
 
 def _write_json_atomically(path, value):

@@ -1,0 +1,551 @@
+"""Training and inference speed of GLoMo per Keras backend, and the cost of an epoch.
+
+Per backend (one subprocess each: tensorflow, jax, and torch when PyTorch is
+installed) and per shape (`mosi`: T 60, `mosei`: T 80; the dataset's GLoMo
+config, a randomly initialised bert-base-shaped backbone, batch 32):
+
+- train samples/s: `model.fit` on an in-memory `tf.data` batch, the median
+  step after the first (the first step's time is the compile time);
+- the same for the bare KerasHub backbone + `Dense(1)` on `[CLS]`: the
+  in-run reference; `glomo_overhead` = GLoMo step / bare step - 1;
+- eval samples/s (`predict`) and batch-1 latency of a compiled predict step;
+- peak RSS of the process.
+
+Once (TensorFlow process): SavedModel batch-1 p50/p99 latency through
+`tf.saved_model.load(...).signatures["serving_default"]` (the SavedModel is
+the same whichever backend trained the model).
+
+Epochs (`--epochs-section`, the fastest backend): `train()` on a
+MOSI-like length distribution (mean ~18 WordPieces, a tail to T 60; MiniLM,
+batch 32, `length_aware=True`), with fixed T and with `bucketing=True`:
+epoch time (validation included), the sum of its training steps, bytes
+written per epoch, training samples/s, and the largest difference of the
+two pipelines' predictions with the same weights.
+
+Each figure is stored with the load average (`uptime`) when it was taken:
+the machine may be shared. Results: `benchmarks/results/train_speed.json`
+and a printed table.
+
+Usage:
+
+```
+python benchmarks/train_speed.py [--quick] [--backends tensorflow torch]
+    [--shapes mosi mosei] [--backbone random:bert_base] [--threads N]
+    [--precision float32|mixed_bfloat16] [--no-epochs | --no-speed]
+    [--epochs-backend B] [--output FILE]
+```
+
+`--quick` (MOSI shape, TensorFlow and PyTorch, 2 timed steps, a small
+epoch section) finishes in about 5 minutes on 2 cores.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY))
+
+BATCH_SIZE = 32
+SHAPES = {"mosi": 60, "mosei": 80}
+RESULT_PREFIX = "RESULT "
+
+
+def load_average():
+    """The 1-, 5- and 15-minute load averages."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def peak_rss_gb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def bytes_written():
+    """`wchar` and `write_bytes` of this process so far (Linux)."""
+    with open("/proc/self/io") as file:
+        fields = dict(line.split(": ") for line in file.read().splitlines())
+    return int(fields["wchar"]), int(fields["write_bytes"])
+
+
+def set_threads(threads):
+    """Threads of the backend's CPU kernels (None: the backend's default)."""
+    if not threads:
+        return
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def synthetic_batch(config, batch_size, seed=0):
+    """One fixed-T batch with every token real (the cost of a full pad)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    steps = config.max_sequence_length
+    ones = np.ones((batch_size, steps), "int32")
+    inputs = {
+        "token_ids": rng.integers(1000, 30000, (batch_size, steps)).astype("int32"),
+        "padding_mask": ones,
+        "segment_ids": np.zeros((batch_size, steps), "int32"),
+        "acoustic": rng.standard_normal((batch_size, steps, config.acoustic_dim)).astype("float32"),
+        "acoustic_mask": ones,
+        "visual": rng.standard_normal((batch_size, steps, config.visual_dim)).astype("float32"),
+        "visual_mask": ones,
+    }
+    labels = rng.uniform(-3, 3, (batch_size, 1)).astype("float32")
+    return inputs, labels
+
+
+class StepTimer:
+    """A Keras callback factory recording every training step's seconds."""
+
+    @staticmethod
+    def make():
+        import keras
+
+        class Timer(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.steps = []
+
+            def on_train_batch_begin(self, batch, logs=None):
+                self._start = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.steps.append(time.perf_counter() - self._start)
+
+        return Timer()
+
+
+def time_fit(model, inputs, labels, steps):
+    """(compile s, steady step s, all step s) of `model.fit` on one batch."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensors((inputs, {"prediction": labels})).repeat()
+    timer = StepTimer.make()
+    model.fit(dataset, steps_per_epoch=steps + 1, epochs=1, callbacks=[timer], verbose=0)
+    return timer.steps[0], statistics.median(timer.steps[1:]), timer.steps
+
+
+def time_predict(model, inputs, batches):
+    """(eval samples/s, batch-1 p50 s) of compiled predict steps."""
+    import numpy as np
+    import tensorflow as tf
+
+    size = len(next(iter(inputs.values())))
+    dataset = tf.data.Dataset.from_tensors(inputs).repeat(batches)
+    model.predict(tf.data.Dataset.from_tensors(inputs), verbose=0)  # compile
+    start = time.perf_counter()
+    model.predict(dataset, verbose=0)
+    eval_rate = size * batches / (time.perf_counter() - start)
+    single = {name: value[:1] for name, value in inputs.items()}
+    model.predict_on_batch(single)
+    latencies = []
+    for _ in range(10):
+        start = time.perf_counter()
+        model.predict_on_batch(single)
+        latencies.append(time.perf_counter() - start)
+    return eval_rate, float(np.median(latencies))
+
+
+def bare_backbone_model(backbone, learning_rate):
+    """The backbone + Dense(1) on [CLS], compiled like GLoMo (AdamW, L1)."""
+    import keras
+
+    inputs = {
+        name: keras.Input((None,), dtype="int32", name=name)
+        for name in ("token_ids", "padding_mask", "segment_ids")
+    }
+    cls = backbone(inputs)["sequence_output"][:, 0]
+    model = keras.Model(inputs, {"prediction": keras.layers.Dense(1, name="prediction")(cls)})
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate, epsilon=1e-8, weight_decay=1e-4),
+        loss={"prediction": keras.losses.MeanAbsoluteError()},
+    )
+    return model
+
+
+def savedmodel_latency(model, inputs, calls):
+    """p50/p99 ms of a SavedModel's serving_default at batch 1 (TensorFlow)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from glomo_keras.export import write_serving_archive
+
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="glomo_speed_"))
+    start = time.perf_counter()
+    write_serving_archive(model, folder / "saved_model")
+    export_s = time.perf_counter() - start
+    signature = tf.saved_model.load(str(folder / "saved_model")).signatures["serving_default"]
+    single = {name: tf.constant(value[:1]) for name, value in inputs.items()}
+    for _ in range(3):
+        signature(**single)
+    latencies = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        signature(**single)
+        latencies.append((time.perf_counter() - start) * 1000)
+    return {"export_s": export_s, "p50_ms": float(np.percentile(latencies, 50)),
+            "p99_ms": float(np.percentile(latencies, 99)), "calls": calls}
+
+
+def torch_eager_reference(inputs, labels, steps):
+    """Seconds per training step of an eager PyTorch bert-base + Linear(1).
+
+    `nn.TransformerEncoder` at the bert-base shape (12 x 768, 12 heads, 3072,
+    GELU, post-LN) with BERT's embeddings, AdamW and an L1 loss: the cost
+    that dominates the authors' PyTorch GLoMo (a Hugging Face BERT trained
+    eagerly), as a same-machine reference. Not the authors' code.
+    """
+    import torch
+
+    class EagerBert(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.words = torch.nn.Embedding(30522, 768)
+            self.positions = torch.nn.Embedding(512, 768)
+            self.segments = torch.nn.Embedding(2, 768)
+            self.norm = torch.nn.LayerNorm(768, eps=1e-12)
+            self.dropout = torch.nn.Dropout(0.1)
+            layer = torch.nn.TransformerEncoderLayer(
+                768, 12, 3072, dropout=0.1, activation="gelu", batch_first=True,
+                layer_norm_eps=1e-12,
+            )
+            self.encoder = torch.nn.TransformerEncoder(layer, 12, enable_nested_tensor=False)
+            self.head = torch.nn.Linear(768, 1)
+
+        def forward(self, ids, mask, segments):
+            positions = torch.arange(ids.shape[1])[None]
+            x = self.words(ids) + self.positions(positions) + self.segments(segments)
+            x = self.encoder(self.dropout(self.norm(x)), src_key_padding_mask=mask == 0)
+            return self.head(x[:, 0])
+
+    model = EagerBert()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=4e-5, eps=1e-8, weight_decay=1e-4)
+    tensors = [torch.as_tensor(inputs[name]).long()
+               for name in ("token_ids", "padding_mask", "segment_ids")]
+    target = torch.as_tensor(labels)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        loss = torch.nn.functional.l1_loss(model(*tensors), target)
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
+def worker_speed(args):
+    """One backend, one shape: the figures of the module doc."""
+    import keras
+
+    set_threads(args.threads)
+    keras.mixed_precision.set_global_policy(args.precision)
+    from glomo_keras import GLoMo, GLoMoConfig
+    from glomo_keras.backbones import load_backbone
+
+    steps = SHAPES[args.shape]
+    config = GLoMoConfig.for_dataset(args.shape, max_sequence_length=steps, batch_size=BATCH_SIZE)
+    inputs, labels = synthetic_batch(config, BATCH_SIZE)
+    result = {"backend": keras.backend.backend(), "shape": args.shape, "T": steps,
+              "batch": BATCH_SIZE, "backbone": args.backbone, "precision": args.precision,
+              "threads": args.threads, "load_before": load_average()}
+    backbone = load_backbone(args.backbone, max_sequence_length=max(512, steps))[0]
+    model = GLoMo(config, backbone)
+    model.compile()
+    compile_s, step_s, all_steps = time_fit(model, inputs, labels, args.steps)
+    result.update(compile_s=compile_s, step_s=step_s, steps_s=all_steps,
+                  train_samples_per_s=BATCH_SIZE / step_s)
+    result["eval_samples_per_s"], result["batch1_predict_s"] = time_predict(model, inputs, 3)
+    if args.savedmodel:
+        result["savedmodel_batch1"] = savedmodel_latency(model, inputs, args.latency_calls)
+    bare = bare_backbone_model(backbone, config.learning_rate)
+    text = {name: inputs[name] for name in ("token_ids", "padding_mask", "segment_ids")}
+    bare_compile, bare_step, bare_steps = time_fit(bare, text, labels, args.steps)
+    result.update(bare_compile_s=bare_compile, bare_step_s=bare_step, bare_steps_s=bare_steps,
+                  bare_train_samples_per_s=BATCH_SIZE / bare_step,
+                  glomo_overhead=step_s / bare_step - 1)
+    if result["backend"] == "torch" and args.backbone == "random:bert_base":
+        eager = torch_eager_reference(inputs, labels, args.steps)
+        result["torch_eager_bert_samples_per_s"] = BATCH_SIZE / eager
+    result.update(peak_rss_gb=peak_rss_gb(), load_after=load_average())
+    return result
+
+
+def mosi_like_data(path, vocabulary, sizes, seed=0):
+    """A MAG pickle whose WordPiece lengths look like MOSI's (mean ~18, tail to 60)."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    words = [t for t in vocabulary if t.isalpha() and t.islower() and len(t) > 2][:8000]
+    data, count = {}, 0
+    for split, size in zip(("train", "dev", "test"), sizes):
+        items = []
+        for _ in range(size):
+            n = int(np.clip(round(rng.lognormal(np.log(13), 0.6)), 2, 70))
+            chosen = rng.choice(words, n).tolist()
+            label = np.array([[rng.uniform(-3, 3)]], np.float32)
+            items.append(((chosen, rng.standard_normal((n, 47), dtype=np.float32),
+                           rng.standard_normal((n, 74), dtype=np.float32)), label, f"v{count}"))
+            count += 1
+        data[split] = items
+    with open(path, "wb") as file:
+        pickle.dump(data, file, protocol=4)
+
+
+class EpochMeter:
+    """Callback factory: per epoch, wall seconds (next epoch's start or the
+    end of training), summed step seconds and bytes written."""
+
+    @staticmethod
+    def make():
+        import keras
+
+        class Meter(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.epochs = []
+
+            def _close(self):
+                if self.epochs and "epoch_s" not in self.epochs[-1]:
+                    last = self.epochs[-1]
+                    wchar, write_bytes = bytes_written()
+                    last["epoch_s"] = time.perf_counter() - last.pop("_start")
+                    last["written_mb"] = (wchar - last.pop("_wchar")) / 1e6
+                    last["disk_written_mb"] = (write_bytes - last.pop("_write_bytes")) / 1e6
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._close()
+                wchar, write_bytes = bytes_written()
+                self.epochs.append({"epoch": epoch + 1, "_start": time.perf_counter(),
+                                    "_wchar": wchar, "_write_bytes": write_bytes,
+                                    "steps_s": 0.0, "steps": 0})
+
+            def on_train_batch_begin(self, batch, logs=None):
+                self._step = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.epochs[-1]["steps_s"] += time.perf_counter() - self._step
+                self.epochs[-1]["steps"] += 1
+
+            def on_train_end(self, logs=None):
+                self._close()
+
+        return Meter()
+
+
+def worker_epochs(args):
+    """`train()` with fixed T and with bucketing on MOSI-like lengths."""
+    import keras
+    import numpy as np
+
+    set_threads(args.threads)
+    from glomo_keras import GLoMo, GLoMoConfig
+    from glomo_keras.backbones import load_backbone
+    from glomo_keras.data import load, make_dataset
+    from glomo_keras.data.pipeline import sequence_extents
+    from glomo_keras.training import train
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="glomo_epochs_"))
+    tokenizer = load_backbone("minilm")[1]
+    path = work / "mosi_like.pkl"
+    mosi_like_data(path, tokenizer.get_vocabulary(), args.epoch_sizes)
+    data = load(path, tokenizer=tokenizer, max_length=60, cache_dir=work / "cache")
+    lengths = sequence_extents(data.train.arrays)[60]
+    result = {"backend": keras.backend.backend(), "backbone": "minilm", "T": 60,
+              "batch": BATCH_SIZE, "sizes": list(args.epoch_sizes),
+              "token_length_mean": float(lengths.mean()),
+              "token_length_p95": float(np.percentile(lengths, 95)),
+              "token_length_max": int(lengths.max()), "runs": {}}
+    models = {}
+    for name, bucketing in (("fixed_T", False), ("bucketing", True)):
+        config = GLoMoConfig.for_dataset(
+            "mosi", max_sequence_length=60, batch_size=BATCH_SIZE, epochs=args.epochs,
+            learning_rate=1e-4, length_aware=True, bucketing=bucketing,
+        )
+        meter = EpochMeter.make()
+        load_before = load_average()
+        start = time.perf_counter()
+        train(config, data, work / name, backbone="minilm", export=False, verbose=0,
+              backup_interval=0, callbacks=[meter],
+              jit_compile=False if keras.backend.backend() == "tensorflow" else "auto")
+        epochs = meter.epochs
+        steady = epochs[1:] or epochs
+        train_size = len(data.train)
+        result["runs"][name] = {
+            "wall_s": time.perf_counter() - start, "epochs": epochs,
+            "steady_epoch_s": statistics.mean(e["epoch_s"] for e in steady),
+            "steady_steps_s": statistics.mean(e["steps_s"] for e in steady),
+            "train_samples_per_s": train_size / statistics.mean(e["steps_s"] for e in steady),
+            "epoch_over_steps": statistics.mean(e["epoch_s"] / e["steps_s"] for e in steady),
+            "written_mb_per_epoch": statistics.mean(e["written_mb"] for e in steady),
+            "load_before": load_before, "load_after": load_average(),
+        }
+        models[name] = work / name / f"seed_{config.seed}" / "model.keras"
+    fixed, bucketed = result["runs"]["fixed_T"], result["runs"]["bucketing"]
+    result["epoch_speedup"] = fixed["steady_epoch_s"] / bucketed["steady_epoch_s"]
+    result["train_speedup"] = bucketed["train_samples_per_s"] / fixed["train_samples_per_s"]
+    model = keras.saving.load_model(models["bucketing"])
+    assert isinstance(model, GLoMo)
+    outputs = [model.predict(make_dataset(data.valid, BATCH_SIZE, bucketing=b), verbose=0)
+               for b in (False, True)]
+    result["max_prediction_difference"] = max(
+        float(np.abs(outputs[0][key] - outputs[1][key]).max()) for key in outputs[0]
+    )
+    weights = sum(int(np.prod(v.shape)) for v in model.weights)
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    result["weights_mb"] = weights * 4 / 1e6
+    result["weights_and_adam_mb"] = (weights + 2 * trainable) * 4 / 1e6
+    result["peak_rss_gb"] = peak_rss_gb()
+    return result
+
+
+def run_worker(backend, args, mode, extra=()):
+    """Runs this script as a worker for `backend`; returns its result dict."""
+    command = [sys.executable, __file__, "--worker", mode, "--backbone", args.backbone,
+               "--steps", str(args.steps), "--precision", args.precision,
+               "--epochs", str(args.epochs), "--latency-calls", str(args.latency_calls),
+               "--epoch-sizes", *map(str, args.epoch_sizes), *extra]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2",
+                   "PYTHONPATH": os.pathsep.join(
+                       filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))}
+    print(f"[train_speed] {backend} {mode} {' '.join(extra)} (load {load_average()})",
+          file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    process = subprocess.run(command, env=environment, capture_output=True, text=True)
+    lines = [line for line in process.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if process.returncode != 0 or not lines:
+        print(process.stderr[-3000:], file=sys.stderr)
+        return {"backend": backend, "mode": mode, "error": process.stderr[-500:]}
+    result = json.loads(lines[-1][len(RESULT_PREFIX):])
+    result["process_s"] = time.perf_counter() - start
+    return result
+
+
+def available_backends():
+    import importlib.util
+
+    return [name for name in ("tensorflow", "jax", "torch") if importlib.util.find_spec(name)]
+
+
+def print_table(results):
+    print(f"\n{'backend':<11}{'shape':<7}{'train/s':>9}{'bare/s':>9}{'overhead':>10}"
+          f"{'eval/s':>9}{'compile s':>11}{'b1 ms':>8}{'RSS GB':>8}  load")
+    for row in results["speed"]:
+        if "error" in row:
+            print(f"{row['backend']:<11}{row.get('shape', ''):<7} failed: {row['error'][-80:]}")
+            continue
+        print(f"{row['backend']:<11}{row['shape']:<7}{row['train_samples_per_s']:>9.2f}"
+              f"{row['bare_train_samples_per_s']:>9.2f}{row['glomo_overhead']:>+10.1%}"
+              f"{row['eval_samples_per_s']:>9.2f}{row['compile_s']:>11.1f}"
+              f"{row['batch1_predict_s'] * 1000:>8.0f}{row['peak_rss_gb']:>8.2f}  "
+              f"{row['load_before'][0]}-{row['load_after'][0]}")
+    for row in results["speed"]:
+        if "torch_eager_bert_samples_per_s" in row:
+            print(f"\neager PyTorch bert-base reference ({row['shape']}): "
+                  f"{row['torch_eager_bert_samples_per_s']:.2f} samples/s")
+        if "savedmodel_batch1" in row:
+            latency = row["savedmodel_batch1"]
+            print(f"\nSavedModel batch-1 ({row['shape']}, T {row['T']}): p50 "
+                  f"{latency['p50_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms")
+    epochs = results.get("epochs")
+    if epochs and "runs" in epochs:
+        print(f"\nEpochs ({epochs['backend']}, MiniLM, T 60, batch 32; tokens mean "
+              f"{epochs['token_length_mean']:.1f}, p95 {epochs['token_length_p95']:.0f}):")
+        print(f"{'pipeline':<11}{'epoch s':>9}{'steps s':>9}{'epoch/steps':>13}"
+              f"{'train/s':>9}{'MB/epoch':>10}")
+        for name, run in epochs["runs"].items():
+            print(f"{name:<11}{run['steady_epoch_s']:>9.1f}{run['steady_steps_s']:>9.1f}"
+                  f"{run['epoch_over_steps']:>13.2f}{run['train_samples_per_s']:>9.1f}"
+                  f"{run['written_mb_per_epoch']:>10.0f}")
+        print(f"epoch speed-up {epochs['epoch_speedup']:.2f}x, training "
+              f"{epochs['train_speedup']:.2f}x, max prediction difference "
+              f"{epochs['max_prediction_difference']:.2e}; weights + Adam "
+              f"{epochs['weights_and_adam_mb']:.0f} MB")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--backends", nargs="+")
+    parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES))
+    parser.add_argument("--backbone", default="random:bert_base")
+    parser.add_argument("--steps", type=int, default=4, help="timed training steps")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: the backend's)")
+    parser.add_argument("--precision", default="float32")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs of the epoch section")
+    parser.add_argument("--epoch-sizes", type=int, nargs=3, default=[640, 128, 64])
+    parser.add_argument("--epochs-backend", help="backend of the epoch section (default: fastest)")
+    parser.add_argument("--no-epochs", action="store_true", help="skip the epoch section")
+    parser.add_argument("--no-speed", action="store_true", help="only the epoch section")
+    parser.add_argument("--latency-calls", type=int, default=50)
+    parser.add_argument("--output", default=str(REPOSITORY / "benchmarks/results/train_speed.json"))
+    parser.add_argument("--worker", choices=["speed", "epochs"], help=argparse.SUPPRESS)
+    parser.add_argument("--shape", choices=sorted(SHAPES), help=argparse.SUPPRESS)
+    parser.add_argument("--savedmodel", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        result = worker_speed(args) if args.worker == "speed" else worker_epochs(args)
+        print(RESULT_PREFIX + json.dumps(result), flush=True)
+        return 0
+
+    if args.quick:
+        args.steps = min(args.steps, 2)
+        args.epochs = min(args.epochs, 2)
+        args.epoch_sizes = [320, 64, 32]
+        args.latency_calls = 20
+    backends = args.backends or (
+        [b for b in ("tensorflow", "torch") if b in available_backends()] if args.quick
+        else available_backends()
+    )
+    shapes = args.shapes or (["mosi"] if args.quick else ["mosi", "mosei"])
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                           "processor": platform.processor(), "python": platform.python_version()},
+               "settings": {k: v for k, v in vars(args).items()
+                            if k not in ("worker", "shape", "savedmodel", "output")},
+               "started": time.strftime("%Y-%m-%d %H:%M:%S"), "speed": []}
+    start = time.perf_counter()
+    for shape in [] if args.no_speed else shapes:
+        for backend in backends:
+            extra = ["--shape", shape]
+            if backend == "tensorflow" and shape == shapes[0]:
+                extra.append("--savedmodel")
+            results["speed"].append(run_worker(backend, args, "speed", extra))
+    if not args.no_epochs:
+        rates = [r for r in results["speed"] if "train_samples_per_s" in r]
+        fastest = max(rates, key=lambda r: r["train_samples_per_s"])["backend"] if rates else (
+            "tensorflow")
+        results["epochs"] = run_worker(args.epochs_backend or fastest, args, "epochs")
+    results["total_s"] = time.perf_counter() - start
+    output = pathlib.Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=1) + "\n")
+    print_table(results)
+    print(f"\n{output} ({results['total_s'] / 60:.1f} min)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

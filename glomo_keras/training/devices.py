@@ -1,0 +1,255 @@
+"""Backend, device and precision choices of a training run.
+
+Everything here runs before the model is built, and `select_backend` before
+Keras is imported. Keras is imported inside the functions, never at module
+level.
+
+- `select_backend(name)`: sets `KERAS_BACKEND` (`tensorflow`, `jax`, `torch`).
+- `hide_gpus(...)`/`keep_tensorflow_on_cpu()`: under JAX or PyTorch,
+  TensorFlow only feeds `tf.data` and writes summaries, so it must not take
+  GPU memory (by default it reserves almost all of it).
+- `visible_gpus()` and `require_gpu()`: a clear error when a GPU was asked
+  for and the backend sees none.
+- `resolve_precision(name)`: `auto` is `mixed_bfloat16` on GPUs with
+  bfloat16 (compute capability 8.0 and newer; no loss scaling needed) and
+  `float32` elsewhere.
+- `check_compile_settings(...)`: XLA with a `tf.distribute` strategy is
+  refused (see `check_compile_settings`).
+
+Example:
+
+```python
+select_backend("jax")      # before `import keras`
+keep_tensorflow_on_cpu()
+policy = resolve_precision("auto")  # "float32" on a CPU
+```
+"""
+
+import importlib.util
+import os
+import sys
+
+BACKENDS = ("tensorflow", "jax", "torch")
+DEVICES = ("auto", "cpu", "gpu")
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+# bfloat16 matrix units: NVIDIA Ampere (compute capability 8.0) and newer.
+BFLOAT16_COMPUTE_CAPABILITY = (8, 0)
+
+
+def select_backend(name=None):
+    """Sets the Keras backend; must run before Keras is imported.
+
+    Args:
+        name: "tensorflow", "jax" or "torch"; None keeps `KERAS_BACKEND`
+            (default tensorflow).
+
+    Returns:
+        The backend name in force.
+
+    Raises:
+        ValueError: an unknown backend, or PyTorch/JAX not installed.
+        RuntimeError: Keras was already imported with another backend.
+
+    Example:
+
+    ```python
+    select_backend("torch")
+    import keras  # keras.backend.backend() == "torch"
+    ```
+    """
+    if name is None:
+        return os.environ.get("KERAS_BACKEND", "tensorflow")
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
+    if "keras" in sys.modules:
+        current = sys.modules["keras"].backend.backend()
+        if current != name:
+            raise RuntimeError(
+                f"Keras was imported with the {current} backend before --backend "
+                f"{name} could be set; set KERAS_BACKEND={name} instead"
+            )
+    if importlib.util.find_spec(name) is None:
+        extra = {"torch": "torch", "jax": "jax"}.get(name, "")
+        raise ValueError(
+            f"--backend {name} needs the {name} package: "
+            f"pip install 'glomo-keras[{extra}]' (on a CPU-only machine, a CPU "
+            "build of PyTorch is much smaller)"
+        )
+    os.environ["KERAS_BACKEND"] = name
+    return name
+
+
+def hide_gpus():
+    """Hides every GPU from every backend (`--device cpu`); before imports."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+
+def keep_tensorflow_on_cpu():
+    """Keeps TensorFlow off the GPUs when the Keras backend is not TensorFlow.
+
+    Under JAX and PyTorch, TensorFlow runs the `tf.data` pipeline and the
+    summary writers only; without this it would reserve most of every GPU's
+    memory at start-up. Call it before TensorFlow runs any operation.
+
+    Raises:
+        RuntimeError: TensorFlow has already initialised its devices.
+
+    Example:
+
+    ```python
+    keep_tensorflow_on_cpu()  # no-op with the TensorFlow backend
+    ```
+    """
+    import keras
+    import tensorflow as tf
+
+    if keras.backend.backend() == "tensorflow" or not tf.config.list_physical_devices("GPU"):
+        return
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError as error:
+        raise RuntimeError(
+            "TensorFlow initialised its GPUs before keep_tensorflow_on_cpu(); "
+            f"call it before any TensorFlow operation ({error})"
+        ) from None
+
+
+def visible_gpus():
+    """`[(name, (major, minor) compute capability or None)]` the backend sees."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return [
+            (str(device), _capability(getattr(device, "compute_capability", None)))
+            for device in jax.devices() if device.platform == "gpu"
+        ]
+    if backend == "torch":
+        import torch
+
+        return [
+            (torch.cuda.get_device_name(index), torch.cuda.get_device_capability(index))
+            for index in range(torch.cuda.device_count())
+        ]
+    import tensorflow as tf
+
+    gpus = []
+    for device in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(device)
+        gpus.append((details.get("device_name", device.name),
+                     _capability(details.get("compute_capability"))))
+    return gpus
+
+
+def _capability(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(int(part) for part in value.split(".")[:2])
+    return tuple(value)
+
+
+def require_gpu(gpus=None):
+    """Raises a clear error when no GPU is visible to the Keras backend.
+
+    Args:
+        gpus: the `visible_gpus()` result (default: ask the backend).
+
+    Raises:
+        RuntimeError: naming the backend, `CUDA_VISIBLE_DEVICES` and the
+            `gpu` extra.
+
+    Example:
+
+    ```python
+    require_gpu()  # --device gpu
+    ```
+    """
+    import keras
+
+    gpus = visible_gpus() if gpus is None else gpus
+    if gpus:
+        return gpus
+    backend = keras.backend.backend()
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    why = (f"CUDA_VISIBLE_DEVICES={hidden!r} hides them" if hidden is not None
+           else "no CUDA driver, or a CPU-only build of the backend")
+    raise RuntimeError(
+        f"--device gpu: the {backend} backend sees no GPU ({why}). Check "
+        "nvidia-smi, install the CUDA builds with pip install 'glomo-keras[gpu]', "
+        "or train on the CPU with --device auto"
+    )
+
+
+def resolve_precision(name="auto", gpus=None):
+    """The Keras dtype policy for `--precision`.
+
+    Args:
+        name: one of `PRECISIONS`. "auto" is `mixed_bfloat16` when every
+            visible GPU has bfloat16 units (compute capability >= 8.0), else
+            `float32` (CPUs, older GPUs: bfloat16 there is emulated and slower).
+        gpus: the `visible_gpus()` result (default: ask the backend).
+
+    Returns:
+        A policy name for `keras.mixed_precision.set_global_policy`.
+
+    Example:
+
+    ```python
+    keras.mixed_precision.set_global_policy(resolve_precision("auto"))
+    ```
+    """
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision {name!r}; expected one of {list(PRECISIONS)}")
+    if name != "auto":
+        return name
+    gpus = visible_gpus() if gpus is None else gpus
+    if gpus and all(
+        capability is not None and capability >= BFLOAT16_COMPUTE_CAPABILITY
+        for _, capability in gpus
+    ):
+        return "mixed_bfloat16"
+    return "float32"
+
+
+def check_compile_settings(backend, strategy, jit_compile, precision):
+    """Refuses settings that fail or silently misbehave under a strategy.
+
+    - XLA (`jit_compile=True`) with a TensorFlow `mirrored` or
+      `multi_worker` strategy: Keras turns `jit_compile="auto"` off under
+      `tf.distribute`, and forcing it hits open TensorFlow bugs; JAX's
+      `DataParallel` compiles the whole multi-device step with XLA instead.
+    - `mixed_float16` with those strategies: its dynamic loss scale checks
+      gradients for overflow per replica; `mixed_bfloat16` needs no loss
+      scaling.
+
+    Args:
+        backend: the Keras backend name.
+        strategy: the `Distribution.name` ("default", "mirrored", ...).
+        jit_compile: True, False or "auto".
+        precision: the dtype policy name.
+
+    Raises:
+        ValueError: with the setting that works instead.
+
+    Example:
+
+    ```python
+    check_compile_settings("tensorflow", "mirrored", False, "mixed_bfloat16")
+    ```
+    """
+    distributed = backend == "tensorflow" and strategy in ("mirrored", "multi_worker")
+    if distributed and jit_compile is True:
+        raise ValueError(
+            f"--jit with --strategy {strategy} is not supported on TensorFlow: Keras "
+            "turns XLA off under tf.distribute and forcing it hits TensorFlow bugs. "
+            "Train without --jit, or use --backend jax --strategy mirrored, which "
+            "compiles the multi-device step with XLA (keras.distribution.DataParallel)."
+        )
+    if distributed and precision == "mixed_float16":
+        raise ValueError(
+            f"--precision mixed_float16 with --strategy {strategy}: use "
+            "mixed_bfloat16 (no loss scaling), or float32."
+        )

@@ -1,0 +1,95 @@
+"""Backend, device and precision choices: clear refusals, bfloat16 on capable GPUs."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+import tensorflow as tf
+from training_fixtures import REPOSITORY
+
+from glomo_keras.cli import main
+from glomo_keras.training import devices
+from glomo_keras.training.distribution import split_devices
+
+AMPERE = [("NVIDIA A100", (8, 0))]
+VOLTA = [("Tesla V100", (7, 0))]
+
+
+def test_auto_precision_is_bfloat16_only_on_gpus_that_have_it():
+    assert devices.resolve_precision("auto", AMPERE) == "mixed_bfloat16"
+    assert devices.resolve_precision("auto", AMPERE + VOLTA) == "float32"
+    assert devices.resolve_precision("auto", []) == "float32"
+    assert devices.resolve_precision("mixed_float16", []) == "mixed_float16"
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        devices.resolve_precision("half", [])
+    if not devices.visible_gpus():  # this machine: the backend's own answer
+        assert devices.resolve_precision("auto") == "float32"
+
+
+def test_xla_and_float16_are_refused_under_tf_distribute():
+    with pytest.raises(ValueError, match="--backend jax --strategy mirrored"):
+        devices.check_compile_settings("tensorflow", "mirrored", True, "float32")
+    with pytest.raises(ValueError, match="use mixed_bfloat16"):
+        devices.check_compile_settings("tensorflow", "multi_worker", False, "mixed_float16")
+    devices.check_compile_settings("tensorflow", "mirrored", "auto", "mixed_bfloat16")
+    devices.check_compile_settings("tensorflow", "default", True, "mixed_float16")
+    devices.check_compile_settings("jax", "jax_data_parallel", True, "mixed_bfloat16")
+
+
+def test_a_gpu_asked_for_and_not_visible_is_a_clear_error(capsys, monkeypatch):
+    with pytest.raises(RuntimeError, match=f"the {keras.backend.backend()} backend sees no GPU"):
+        devices.require_gpu([])
+    assert devices.require_gpu(AMPERE) == AMPERE
+    if devices.visible_gpus():
+        pytest.skip("this machine has a GPU")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    code = main(["train", "--dataset", "mosei", "--data", "unused.pkl", "--device", "gpu"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "sees no GPU (CUDA_VISIBLE_DEVICES='' hides them)" in error
+    assert "glomo-keras[gpu]" in error
+
+
+def test_backend_selection():
+    assert devices.select_backend(None) == keras.backend.backend()
+    assert devices.select_backend(keras.backend.backend()) == keras.backend.backend()
+    other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    with pytest.raises(RuntimeError, match=f"imported with the .* backend before --backend {other}"):
+        devices.select_backend(other)
+    with pytest.raises(ValueError, match="unknown backend 'mxnet'"):
+        devices.select_backend("mxnet")
+
+
+def test_the_command_line_sets_the_backend_before_keras():
+    """`--backend jax` in a fresh process: Keras starts on JAX, TensorFlow keeps off GPUs."""
+    script = (
+        "import sys\n"
+        "from glomo_keras.commands import train\n"
+        "assert 'keras' not in sys.modules\n"
+        "args = train.argparse.Namespace(device='auto', backend='jax', virtual_devices=None,\n"
+        "    virtual_device_memory=None, precision='auto')\n"
+        "train._prepare_devices(args)\n"
+        "import keras, tensorflow as tf\n"
+        "print(keras.backend.backend(), tf.config.get_visible_devices('GPU'),\n"
+        "      keras.mixed_precision.global_policy().name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPOSITORY,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"}, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    backend, gpus, policy = result.stdout.split()
+    assert backend == "jax" and gpus == "[]"
+    assert policy in ("float32", "mixed_bfloat16")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow devices")
+def test_splitting_a_gpu_needs_one_and_a_memory_limit():
+    if tf.config.list_physical_devices("GPU"):
+        with pytest.raises(ValueError, match="--virtual-device-memory"):
+            split_devices(2)
+    else:
+        with pytest.raises(ValueError, match="sees no GPU to split"):
+            split_devices(2, gpu=True, memory_limit_mb=1000)
