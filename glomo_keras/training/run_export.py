@@ -1,4 +1,9 @@
-"""Exporting the selected model of a finished (or finishing) run."""
+"""A finished run's selected model as a preset and as a SavedModel.
+
+`write_run_preset` writes the selected seed's model and preprocessor as a
+`GLoMoSentimentAnalyzer` preset (`<run>/preset/`); `export_run` and
+`export_preset` turn a run or a preset into a TF Serving SavedModel.
+"""
 
 import json
 import pathlib
@@ -28,8 +33,6 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
     ```
     """
     from glomo_keras.export import export_saved_model
-    from glomo_keras.model import GLoMo
-
 
     run = pathlib.Path(run_dir)
     if results is None:
@@ -38,6 +41,15 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
             raise FileNotFoundError(f"{run} holds no results.json: the run has not finished.")
         results = json.loads(path.read_text())
     seed = results["selected_seed"] if seed is None else seed
+    model, settings = _run_model(run, results, seed)
+    base = pathlib.Path(export_dir or pathlib.Path("saved_models") / model.config.dataset)
+    return export_saved_model(model, settings, base, metadata=_run_metadata(run, results, seed))
+
+
+def _run_model(run, results, seed):
+    """The model of one seed of a run and the run's preprocessing settings."""
+    from glomo_keras.model import GLoMo
+
     model_path = run / f"seed_{seed}" / "model.keras"
     if not model_path.exists():
         raise FileNotFoundError(f"{model_path} does not exist (seeds: {list(results['per_seed'])}).")
@@ -45,9 +57,62 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
     settings = PreprocessingSettings.from_dict(
         json.loads((run / "preprocessing.json").read_text())
     )
-    base = pathlib.Path(export_dir or pathlib.Path("saved_models") / model.config.dataset)
-    return export_saved_model(
-        model, settings, base,
-        metadata={"run": str(run.resolve()), "seed": seed,
-                  "test": results["per_seed"][str(seed)]["test"]},
-    )
+    return model, settings
+
+
+def _run_metadata(run, results, seed):
+    return {"run": str(run.resolve()), "seed": seed,
+            "test": results["per_seed"][str(seed)]["test"]}
+
+
+def write_run_preset(run_dir, results):
+    """Writes the selected seed of a run as a preset, `<run>/preset/`.
+
+    Args:
+        run_dir: the run directory of `train`.
+        results: the run's results dict.
+
+    Returns:
+        The preset folder.
+
+    Example:
+
+    ```python
+    GLoMoSentimentAnalyzer.from_preset(write_run_preset("runs/mosei", results))
+    ```
+    """
+    from glomo_keras.analyzer import GLoMoSentimentAnalyzer
+    from glomo_keras.data import GLoMoPreprocessor
+
+    run = pathlib.Path(run_dir)
+    seed = results["selected_seed"]
+    model, settings = _run_model(run, results, seed)
+    analyzer = GLoMoSentimentAnalyzer(
+        model, GLoMoPreprocessor.from_settings(settings), _run_metadata(run, results, seed))
+    return analyzer.save_to_preset(run / "preset", overwrite=True)
+
+
+def export_preset(preset_dir, export_dir=None):
+    """Exports a preset folder as a SavedModel (TF Serving layout).
+
+    Args:
+        preset_dir: a folder written by `GLoMoSentimentAnalyzer.save_to_preset`.
+        export_dir: the export base; default `saved_models/<dataset>`.
+
+    Returns:
+        The path of the new version folder.
+
+    Example:
+
+    ```python
+    export_preset("runs/mosei/preset")  # saved_models/mosei/1
+    ```
+    """
+    from glomo_keras.analyzer import GLoMoSentimentAnalyzer
+    from glomo_keras.export import export_saved_model
+
+    analyzer = GLoMoSentimentAnalyzer.from_preset(preset_dir)
+    base = pathlib.Path(export_dir or pathlib.Path("saved_models") / analyzer.config.dataset)
+    return export_saved_model(analyzer.model, analyzer.preprocessor, base,
+                              metadata={"preset": str(pathlib.Path(preset_dir).resolve()),
+                                        **analyzer.metadata})

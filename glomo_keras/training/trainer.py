@@ -39,6 +39,7 @@ from glomo_keras.training.monitor import task_metrics
 from glomo_keras.training.results import summarise
 from glomo_keras.training.results import write_results
 from glomo_keras.training.run_export import export_run
+from glomo_keras.training.run_export import write_run_preset
 
 
 # Seconds between two backups of the training state (model and optimizer).
@@ -213,6 +214,9 @@ def train(
         log(f"seed {seed} done ({index + 1}/{len(seeds)}), best epoch "
             f"{per_seed[seed]['best_epoch']}, ETA {remaining / 60:.1f} min")
     results = summarise(per_seed, config, distribution, backbone)
+    if distribution.is_chief:
+        results["preset"] = str(write_run_preset(output, results))
+        log(f"preset of seed {results['selected_seed']}: {results['preset']}")
     if export and distribution.is_chief:
         results["export"] = str(export_run(output, export_dir, results))
         log(f"exported seed {results['selected_seed']} to {results['export']}")
