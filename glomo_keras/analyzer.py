@@ -179,26 +179,7 @@ def _check_fit(model, preprocessor):
     if not isinstance(preprocessor, GLoMoPreprocessor):
         raise TypeError(f"expected a GLoMoPreprocessor, found {type(preprocessor).__name__}")
     config = model.config
-    expected = {"acoustic": config.acoustic_input_dim, "visual": config.visual_input_dim}
-    given = {
-        "acoustic": _selected(preprocessor.acoustic_dim, preprocessor.acoustic_columns),
-        "visual": _selected(preprocessor.visual_dim, preprocessor.visual_columns),
-    }
-    for modality, width in expected.items():
-        if given[modality] != width:
-            raise ValueError(
-                f"the preprocessor gives {given[modality]} {modality} features, the model "
-                f"takes {width} (config acoustic/visual dims and columns)")
-    text_layouts = ("words", "words_with_context", "token_ids")
-    if "t" in config.modalities and (config.text_encoder == "bert") != (
-            preprocessor.layout in text_layouts):
-        raise ValueError(
-            f"the preprocessor's layout {preprocessor.layout!r} does not give the inputs of "
-            f"a text_encoder={config.text_encoder!r} model")
-
-
-def _selected(dim, columns):
-    return dim if columns is None else len(columns)
+    preprocessor.to_settings(config.task, config.class_names).check_fits(config)
 
 
 def _write_json(path, value):

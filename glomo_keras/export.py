@@ -95,7 +95,7 @@ def export_saved_model(model, settings, export_base, metadata=None):
     ```
     """
     settings = as_settings(settings, model.config)
-    check_settings(model, settings)
+    settings.check_fits(model.config)
     model = float32_copy(model)
     asset = json.dumps(
         {
@@ -271,47 +271,6 @@ def write_serving_archive(model, path, settings=None):
             archive.add_endpoint(ANALYZE_SIGNATURE, analyze,
                                  input_signature=[analyze_input_signature(settings)])
     archive.write_out(str(path), verbose=False)
-
-
-def check_settings(model, settings):
-    """Raises ValueError when the preprocessing settings do not fit the model.
-
-    Every model input must be one that the settings produce, with the same
-    feature dim, and the task and the number of classes must agree.
-
-    Args:
-        model: a `GLoMo`.
-        settings: its `PreprocessingSettings`.
-
-    Example:
-
-    ```python
-    check_settings(model, dataset.settings)
-    ```
-    """
-    specs = settings.input_specs()
-    for name, tensor in model.input.items():
-        if name not in specs:
-            raise ValueError(
-                f"the model input {name!r} is not produced by {settings.format!r} "
-                f"preprocessing, whose inputs are {sorted(specs)}"
-            )
-        shape, _ = specs[name]
-        if len(tensor.shape) == 3 and tensor.shape[-1] != shape[-1]:
-            raise ValueError(
-                f"the model input {name!r} has {tensor.shape[-1]} features but "
-                f"the preprocessing settings give {shape[-1]}"
-            )
-    config = model.config
-    if config.task != settings.task:
-        raise ValueError(
-            f"the model's task is {config.task!r} but the settings' is {settings.task!r}"
-        )
-    if config.task == "classification" and config.output_dim != len(settings.class_names):
-        raise ValueError(
-            f"the model has {config.output_dim} classes but the settings name "
-            f"{len(settings.class_names)}: {settings.class_names}"
-        )
 
 
 def _write_in_tensorflow_process(model, settings, staging, archive):

@@ -74,5 +74,5 @@ def test_a_preprocessor_that_does_not_fit_is_refused():
     analyzer = _analyzer()
     wrong = GLoMoPreprocessor("words", analyzer.preprocessor.tokenizer, sequence_length=7,
                               acoustic_dim=9, visual_dim=analyzer.config.visual_dim)
-    with pytest.raises(ValueError, match="gives 9 acoustic features, the model takes 5"):
+    with pytest.raises(ValueError, match="'acoustic' has 5 features but the preprocessing settings give 9"):
         GLoMoSentimentAnalyzer(analyzer.model, wrong)

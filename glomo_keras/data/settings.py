@@ -114,6 +114,50 @@ class PreprocessingSettings:
         specs["visual_mask"] = ((self.visual_length,), "int32")
         return specs
 
+    def check_fits(self, config):
+        """Raises ValueError unless these settings make the inputs of `config`'s model.
+
+        The one check that model and data fit, used by training, export,
+        presets and serving: the text input (token ids or features), the
+        feature dims after the column selection, the task and the number of
+        classes.
+
+        Args:
+            config: a `GLoMoConfig`.
+
+        Example:
+
+        ```python
+        dataset.settings.check_fits(model.config)
+        ```
+        """
+        feature_text = self.format == "cherma"
+        if "t" in config.modalities and feature_text != (config.text_encoder == "features"):
+            given = "text features" if feature_text else "token ids"
+            raise ValueError(
+                f"{self.format!r} preprocessing gives {given} but the model's "
+                f"text_encoder is {config.text_encoder!r}")
+        dims = self.dims
+        expected = {}
+        if "a" in config.modalities:
+            expected["acoustic"] = config.acoustic_input_dim
+        if "v" in config.modalities:
+            expected["visual"] = config.visual_input_dim
+        if feature_text and "t" in config.modalities:
+            expected["text"] = config.text_dim
+        for modality, width in expected.items():
+            if dims[modality] != width:
+                raise ValueError(
+                    f"the model input {modality!r} has {width} features but the "
+                    f"preprocessing settings give {dims[modality]}")
+        if config.task != self.task:
+            raise ValueError(
+                f"the model's task is {config.task!r} but the settings' is {self.task!r}")
+        if config.task == "classification" and config.output_dim != len(self.class_names):
+            raise ValueError(
+                f"the model has {config.output_dim} classes but the settings name "
+                f"{len(self.class_names)}: {self.class_names}")
+
     def make_tokenizer(self):
         """The KerasHub `BertTokenizer` of `vocabulary` (MAG and HKT only)."""
         from glomo_keras.data.alignment import make_tokenizer

@@ -202,7 +202,7 @@ class Predictor:
         self.settings = PreprocessingSettings.from_dict(asset["preprocessing"])
         self.model_config = asset["model_config"]
         self.export_metadata = asset["metadata"]
-        self._check_class_names()
+        self._check_fit()
         self._analyze = self._loaded.signatures.get(ANALYZE_SIGNATURE)
         self._tokenizer = (
             CachedTokenizer(self.settings.make_tokenizer())
@@ -214,16 +214,20 @@ class Predictor:
         """Whether `analyze` runs raw utterances through the `analyze` signature."""
         return self._analyze is not None
 
-    def _check_class_names(self):
+    def _check_fit(self):
+        """The export's settings, model config and signature agree."""
+        from glomo_keras.config import GLoMoConfig
+
+        config = GLoMoConfig.from_dict(self.model_config)
+        try:
+            self.settings.check_fits(config)
+        except ValueError as error:
+            raise ValueError(f"{self.path}: {error}") from None
         width = self.output_specs["prediction"].shape[-1]
-        if self.settings.task == "classification" and width != len(
-            self.settings.class_names
-        ):
+        if width != config.output_dim:
             raise ValueError(
-                f"{self.path}: the model predicts {width} logits but the "
-                f"preprocessing settings name {len(self.settings.class_names)} "
-                f"classes {self.settings.class_names}"
-            )
+                f"{self.path}: the signature predicts {width} values but the model "
+                f"config has {config.output_dim} outputs")
 
     def predict(self, inputs):
         """Runs the signature on model inputs.

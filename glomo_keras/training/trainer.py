@@ -58,8 +58,8 @@ def log(message):
 def prepare_data(config, data, tokenizer, use_cache=True):
     """Loads `data` (a path or a `LoadedDataset`) and fits the config to it.
 
-    The feature dims always come from the data; a file's task must match the
-    config's.
+    The feature dims always come from the data; the data must fit the
+    config otherwise (`PreprocessingSettings.check_fits`: task, classes).
 
     Returns:
         `(config, dataset)`.
@@ -77,24 +77,18 @@ def prepare_data(config, data, tokenizer, use_cache=True):
     changes = {"acoustic_dim": stored["acoustic"], "visual_dim": stored["visual"]}
     if stored.get("text"):
         changes["text_dim"] = stored["text"]
-    if data.task != config.task:
-        raise ValueError(
-            f"{data.source}: the data is a {data.task} task but the "
-            f"{config.dataset} config is {config.task}."
-        )
+    config = config.replace(**changes)
+    try:
+        data.settings.check_fits(config)
+    except ValueError as error:
+        raise ValueError(f"{data.source}: {error} (the {config.dataset} config)") from None
     if data.class_names:
         # The config's names (the dataset table's) win over a reader's
-        # generic ones; the number of classes must agree.
-        if len(data.class_names) != config.output_dim:
-            raise ValueError(
-                f"{data.source}: the data has {len(data.class_names)} classes "
-                f"{list(data.class_names)} but the {config.dataset} config has "
-                f"{config.output_dim}: {list(config.class_names)}."
-            )
+        # generic ones (their number agrees: checked above).
         data.settings = dataclasses.replace(
             data.settings, class_names=list(config.class_names)
         )
-    return config.replace(**changes), data
+    return config, data
 
 
 def _column_list(columns):
