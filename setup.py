@@ -29,7 +29,9 @@ setup(
     extras_require={
         "jax": ["jax>=0.4.30"],
         "torch": ["torch>=2.4"],
-        "dev": ["pytest>=8", "pytest-timeout"],
+        # glomo-keras plot / study figures / tune.
+        "analysis": ["matplotlib>=3.8", "keras-tuner>=1.4.7"],
+        "dev": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8", "keras-tuner>=1.4.7"],
     },
     entry_points={"console_scripts": ["glomo-keras=glomo_keras.cli:main"]},
     classifiers=[

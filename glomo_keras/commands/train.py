@@ -9,6 +9,7 @@ python recipes/train_mosei.py            # the built-in sample when no data
 """
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -44,6 +45,9 @@ def add_training_arguments(parser, dataset_required=True):
     parser.add_argument("--compatibility", choices=["paper", "released"],
                         help="paper (default) or released: the released code's "
                         "function (README, Fidelity); the same as --set compatibility=...")
+    parser.add_argument("--config", metavar="FILE",
+                        help="a JSON object of GLoMoConfig overrides (e.g. the "
+                        "best_config.json of glomo-keras tune); --set wins over it")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="FIELD=VALUE", help="override a GLoMoConfig field")
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
@@ -64,7 +68,8 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
-def _prepare_devices(args):
+def prepare_devices(args):
+    """Applies `--virtual-devices` and `--mixed-precision` before any model exists."""
     if args.virtual_devices:
         from glomo_keras.training.distribution import split_devices
 
@@ -87,23 +92,44 @@ def build_config(args, **defaults):
                         ("compatibility", "compatibility")):
         if getattr(args, flag) is not None:
             values[field] = getattr(args, flag)
+    if args.config:
+        values.update(read_config_file(args.config))
     values.update(parse_overrides(args.overrides))
     return GLoMoConfig.for_dataset(args.dataset, **values)
 
 
+def read_config_file(path):
+    """The overrides of a `--config` JSON file: `{"field": value, ...}`."""
+    try:
+        values = json.loads(pathlib.Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise SystemExit(f"--config {path}: cannot read a JSON object ({error})") from None
+    if not isinstance(values, dict):
+        raise SystemExit(f"--config {path}: expected a JSON object of GLoMoConfig "
+                         f"fields, got {type(values).__name__}")
+    return values
+
+
+def jit_setting(args):
+    """`jit_compile` for `train`: `--jit`/`--no-jit`, else off for TensorFlow on CPU."""
+    if args.jit is not None:
+        return args.jit
+    if _backend() == "tensorflow" and not _has_gpu():
+        # TensorFlow's XLA on CPU compiles slowly for little gain; on JAX
+        # "auto" jit-compiles (JAX without jit runs op by op).
+        return False
+    return "auto"
+
+
 def run(args, config_defaults=None, default_backbone="bert_base_en_uncased"):
     """Runs training for parsed flags; returns the exit status."""
-    _prepare_devices(args)
+    prepare_devices(args)
     from glomo_keras.training import RunExistsError
     from glomo_keras.training import train
 
     config = build_config(args, **(config_defaults or {}))
     output = pathlib.Path(args.output or f"runs/{config.dataset}")
-    jit = "auto" if args.jit is None else args.jit
-    if args.jit is None and _backend() == "tensorflow" and not _has_gpu():
-        # TensorFlow's XLA on CPU compiles slowly for little gain; on JAX
-        # "auto" jit-compiles (JAX without jit runs op by op).
-        jit = False
+    jit = jit_setting(args)
     try:
         results = train(
             config, args.data, output,
