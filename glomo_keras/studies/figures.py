@@ -44,8 +44,9 @@ def experts_heatmap(scores, metric, path):
         image = axes.imshow(grid, cmap="viridis", vmin=low, vmax=high, origin="lower")
         for (row, column), value in np.ndenumerate(grid):
             if np.isfinite(value):
+                bright = (value - low) > 0.6 * (high - low)  # viridis turns yellow
                 axes.text(column, row, f"{value:.1f}", ha="center", va="center",
-                          color="white", fontsize=8)
+                          color="black" if bright else "white", fontsize=8)
         axes.set_xticks(range(len(video)), [str(v) for v in video])
         axes.set_yticks(range(len(audio)), [str(a) for a in audio])
         axes.set_xlabel("visual experts")
@@ -75,11 +76,13 @@ def windows_lines(lines, metric, path):
     """
     figure = new_figure()
     axes = figure.add_subplot()
-    for index, (line, points) in enumerate(lines.items()):
+    for line, points in lines.items():
         counts = sorted(points)
         label = "all modalities" if line == "all" else MODALITY_NAMES[line]
+        # The modalities keep their colours of the other figures.
+        colour = PALETTE[len(MODALITIES) if line == "all" else MODALITIES.index(line)]
         axes.plot(counts, [_scaled(metric, points[n]) for n in counts], marker="o",
-                  color=PALETTE[index % len(PALETTE)], label=label)
+                  color=colour, label=label)
     axes.set_xlabel("local windows n")
     axes.set_ylabel(metric)
     axes.legend()

@@ -79,7 +79,7 @@ def run_study(kind, points, base_config, data, output_dir, backbone="minilm",
         "base_config": base_config.to_dict(),
         "seeds": seeds,
         "backbone": backbone,
-        "data": str(data),
+        "data": str(getattr(data, "source", data)),
         "points": [vars(point) for point in points],
     }
     _check_identity(output / "study.json", record)
