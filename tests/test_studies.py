@@ -9,9 +9,12 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -141,6 +144,34 @@ def test_plot_writes_the_figures_of_a_run(study, tmp_path):
         for colour in ("#0072B2", "#E69F00", "#009E73"):  # text, acoustic, visual
             assert np.all(image == _rgb(colour), axis=-1).sum() > 20, (name, colour)
     _check_projector(projector, utterances=12)
+    info = _tensorboard_projector_info(tmp_path)
+    shapes = {e["tensorName"].split("/")[0]: e["tensorShape"] for e in info["embeddings"]}
+    assert shapes == {"unimodal": [6 * 12, 16], "fused": [12, 32]}
+
+
+def _tensorboard_projector_info(logdir):
+    """Starts TensorBoard on `logdir` and asks its Projector for the run `projector`."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host",
+         "127.0.0.1", "--port", str(port), "--reload_interval", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/data/plugin/projector/info?run=projector"
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    return json.loads(response.read())
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(1)
+        raise AssertionError(f"TensorBoard's Projector never listed the run at {url}")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def _check_scatter(path, points, groups):

@@ -2,7 +2,9 @@
 
 `tensorboard --logdir DIR` (with the files under `DIR` or a sub-folder)
 shows them in the Projector tab, where points can be coloured and searched
-by their metadata columns.
+by their metadata columns. The folder also gets an (empty) event file:
+TensorBoard lists only folders with event files as runs, and the Projector
+reads the configuration of its runs.
 """
 
 import pathlib
@@ -44,6 +46,7 @@ def write_projector(log_dir, embeddings):
         embedding.tensor_name = f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
         embedding.metadata_path = metadata_file
     projector.visualize_embeddings(str(folder), config)
+    tf.summary.create_file_writer(str(folder)).close()
     return folder
 
 
