@@ -20,7 +20,10 @@ MOSI-like length distribution (mean ~18 WordPieces, a tail to T 60; MiniLM,
 batch 32, `length_aware=True`), with fixed T and with `bucketing=True`:
 epoch time (validation included), the sum of its training steps, bytes
 written per epoch, training samples/s, and the largest difference of the
-two pipelines' predictions with the same weights.
+two pipelines' predictions with the same weights. Backups follow
+`--backup-every` (default: the trainer's, 300 s; the last epoch always
+backs up), so epoch/steps is reported over all steady epochs and over
+those without a backup.
 
 Each figure is stored with the load average (`uptime`) when it was taken:
 the machine may be shared. Results: `benchmarks/results/train_speed.json`
@@ -364,7 +367,10 @@ def worker_epochs(args):
     from glomo_keras.data import load, make_dataset
     from glomo_keras.data.pipeline import sequence_extents
     from glomo_keras.training import train
+    from glomo_keras.training.trainer import BACKUP_INTERVAL_S
 
+    if args.backup_every is None:
+        args.backup_every = BACKUP_INTERVAL_S
     work = pathlib.Path(tempfile.mkdtemp(prefix="glomo_epochs_"))
     tokenizer = load_backbone("minilm")[1]
     path = work / "mosi_like.pkl"
@@ -386,7 +392,7 @@ def worker_epochs(args):
         load_before = load_average()
         start = time.perf_counter()
         train(config, data, work / name, backbone="minilm", export=False, verbose=0,
-              backup_interval=0, callbacks=[meter],
+              backup_interval=args.backup_every, callbacks=[meter],
               jit_compile=False if keras.backend.backend() == "tensorflow" else "auto")
         epochs = meter.epochs
         steady = epochs[1:] or epochs
@@ -398,6 +404,7 @@ def worker_epochs(args):
             "train_samples_per_s": train_size / statistics.mean(e["steps_s"] for e in steady),
             "epoch_over_steps": statistics.mean(e["epoch_s"] / e["steps_s"] for e in steady),
             "written_mb_per_epoch": statistics.mean(e["written_mb"] for e in steady),
+            "backup_every_s": args.backup_every,
             "load_before": load_before, "load_after": load_average(),
         }
         models[name] = work / name / f"seed_{config.seed}" / "model.keras"
@@ -414,6 +421,11 @@ def worker_epochs(args):
     weights = sum(int(np.prod(v.shape)) for v in model.weights)
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     result["weights_mb"] = weights * 4 / 1e6
+    for run in result["runs"].values():
+        # An epoch that wrote less than half the weights made no backup.
+        quiet = [e for e in run["epochs"][1:] if e["written_mb"] < result["weights_mb"] / 2]
+        run["epoch_over_steps_without_backup"] = (
+            statistics.mean(e["epoch_s"] / e["steps_s"] for e in quiet) if quiet else None)
     result["weights_and_adam_mb"] = (weights + 2 * trainable) * 4 / 1e6
     result["peak_rss_gb"] = peak_rss_gb()
     return result
@@ -424,6 +436,8 @@ def run_worker(backend, args, mode, extra=()):
     command = [sys.executable, __file__, "--worker", mode, "--backbone", args.backbone,
                "--steps", str(args.steps), "--precision", args.precision,
                "--epochs", str(args.epochs), "--latency-calls", str(args.latency_calls),
+               *(["--backup-every", str(args.backup_every)] if args.backup_every is not None
+                 else []),
                "--epoch-sizes", *map(str, args.epoch_sizes), *extra]
     if args.threads:
         command += ["--threads", str(args.threads)]
@@ -474,11 +488,13 @@ def print_table(results):
         print(f"\nEpochs ({epochs['backend']}, MiniLM, T 60, batch 32; tokens mean "
               f"{epochs['token_length_mean']:.1f}, p95 {epochs['token_length_p95']:.0f}):")
         print(f"{'pipeline':<11}{'epoch s':>9}{'steps s':>9}{'epoch/steps':>13}"
-              f"{'train/s':>9}{'MB/epoch':>10}")
+              f"{'no backup':>11}{'train/s':>9}{'MB/epoch':>10}")
         for name, run in epochs["runs"].items():
+            quiet = run.get("epoch_over_steps_without_backup")
             print(f"{name:<11}{run['steady_epoch_s']:>9.1f}{run['steady_steps_s']:>9.1f}"
-                  f"{run['epoch_over_steps']:>13.2f}{run['train_samples_per_s']:>9.1f}"
-                  f"{run['written_mb_per_epoch']:>10.0f}")
+                  f"{run['epoch_over_steps']:>13.2f}"
+                  f"{'-' if quiet is None else f'{quiet:.2f}':>11}"
+                  f"{run['train_samples_per_s']:>9.1f}{run['written_mb_per_epoch']:>10.0f}")
         print(f"epoch speed-up {epochs['epoch_speedup']:.2f}x, training "
               f"{epochs['train_speedup']:.2f}x, max prediction difference "
               f"{epochs['max_prediction_difference']:.2e}; weights + Adam "
@@ -496,6 +512,9 @@ def main(argv=None):
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the epoch section")
     parser.add_argument("--epoch-sizes", type=int, nargs=3, default=[640, 128, 64])
+    parser.add_argument("--backup-every", type=float,
+                        help="seconds between backups in the epoch section (default: "
+                        "the trainer's; 0: every epoch)")
     parser.add_argument("--epochs-backend", help="backend of the epoch section (default: fastest)")
     parser.add_argument("--no-epochs", action="store_true", help="skip the epoch section")
     parser.add_argument("--no-speed", action="store_true", help="only the epoch section")

@@ -13,9 +13,9 @@ glomo-keras summary --dataset mosi --backbone random:bert_base
 import argparse
 import sys
 
-from glomo_keras.commands import convert, data, export, serve, summary, train
+from glomo_keras.commands import convert, data, export, plot, serve, study, summary, train, tune
 
-COMMANDS = (summary, data, train, export, serve, convert)
+COMMANDS = (summary, data, train, export, serve, convert, study, plot, tune)
 
 
 def build_parser():

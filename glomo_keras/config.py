@@ -11,6 +11,9 @@ from glomo_keras.datasets import get_dataset
 from glomo_keras.layers.global_guided_fusion import check_fusion_settings
 
 MODALITIES = ("t", "a", "v")
+# Fields that take one int for every modality or one per modality (the
+# released code's experts_t/a/v and gran_t/a/v; top_k follows num_experts).
+PER_MODALITY_FIELDS = ("num_windows", "num_experts", "top_k")
 LOCAL_MIXERS = ("moe", "mlp")
 MOE_COMBINES = ("sum", "log_space")
 ENCODER_POSITIONS = ("all", "nonzero")
@@ -73,6 +76,11 @@ class GLoMoConfig:
         num_windows: `n`, local representations per modality.
         num_experts: `s`, experts per MoE layer.
         top_k: `k`, experts kept per sample.
+            These three take one int for every modality or one per
+            modality: `{"t": 3, "a": 2, "v": 4}` or `(3, 2, 4)` (order
+            t, a, v). They are stored as one int when the modalities agree
+            and as a `(t, a, v)` tuple otherwise; `per_modality(name)`
+            reads them as a dict.
         moe_loss_weight: `ω`, the weight of the MoE auxiliary loss.
         num_heads: `h`, attention heads of the encoders and fusion layers.
         fusion_layers: post-LN transformer layers of the fusion block.
@@ -136,9 +144,9 @@ class GLoMoConfig:
     visual_dim: int = FROM_DATASET
     acoustic_columns: tuple | None = FROM_DATASET
     visual_columns: tuple | None = FROM_DATASET
-    num_windows: int = 3
-    num_experts: int = 3
-    top_k: int = 2
+    num_windows: int | tuple = 3
+    num_experts: int | tuple = 3
+    top_k: int | tuple = 2
     moe_loss_weight: float = 1e-2
     num_heads: int = 16
     fusion_layers: int = 2
@@ -182,6 +190,8 @@ class GLoMoConfig:
             value = getattr(self, name)
             if isinstance(value, list):
                 setattr(self, name, tuple(value))
+        for name in PER_MODALITY_FIELDS:
+            setattr(self, name, _per_modality_value(name, getattr(self, name)))
         if self.compatibility not in COMPATIBILITY_BUNDLES:
             _fail("compatibility", self.compatibility,
                   f"one of {list(COMPATIBILITY_BUNDLES)}")
@@ -246,6 +256,29 @@ class GLoMoConfig:
             if getattr(self, name) != value
         }
 
+    def per_modality(self, name):
+        """The value of a `PER_MODALITY_FIELDS` field for each modality.
+
+        Args:
+            name: "num_windows", "num_experts" or "top_k".
+
+        Returns:
+            dict `{"t": int, "a": int, "v": int}`.
+
+        Example:
+
+        ```python
+        GLoMoConfig(num_experts={"t": 3, "a": 2, "v": 4}).per_modality("num_experts")
+        # {"t": 3, "a": 2, "v": 4}
+        GLoMoConfig().per_modality("num_windows")  # {"t": 3, "a": 3, "v": 3}
+        ```
+        """
+        if name not in PER_MODALITY_FIELDS:
+            raise ValueError(f"{name!r} is not one of {list(PER_MODALITY_FIELDS)}.")
+        value = getattr(self, name)
+        values = value if isinstance(value, tuple) else (value,) * len(MODALITIES)
+        return dict(zip(MODALITIES, values))
+
     @property
     def output_dim(self):
         """1 for regression, the number of classes for classification."""
@@ -275,12 +308,17 @@ class GLoMoConfig:
         """Raises ValueError naming the first impossible setting."""
         positive = ("batch_size", "num_layers", "max_sequence_length",
                     "hidden_dim", "epochs", "text_dim", "acoustic_dim",
-                    "visual_dim", "num_windows", "num_experts", "top_k",
-                    "num_heads", "fusion_layers", "fusion_intermediate_dim")
+                    "visual_dim", "num_heads", "fusion_layers",
+                    "fusion_intermediate_dim")
         for name in positive:
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not _is_positive_int(value):
                 _fail(name, value, "a positive integer")
+        for name in PER_MODALITY_FIELDS:
+            value = getattr(self, name)
+            if not all(map(_is_positive_int, self.per_modality(name).values())):
+                _fail(name, value, "a positive integer, or one per modality "
+                      "({'t': 3, 'a': 2, 'v': 4} or (t, a, v))")
         for name in ("fusion_dropout", "embedding_dropout", "attention_dropout",
                      "relu_dropout", "residual_dropout", "pooling_dropout"):
             value = getattr(self, name)
@@ -292,9 +330,12 @@ class GLoMoConfig:
         if self.hidden_dim % self.num_heads:
             _fail("hidden_dim", self.hidden_dim,
                   f"a multiple of num_heads={self.num_heads}")
-        if self.top_k > self.num_experts:
-            _fail("top_k", self.top_k,
-                  f"at most num_experts={self.num_experts}")
+        experts = self.per_modality("num_experts")
+        for modality, top_k in self.per_modality("top_k").items():
+            if top_k > experts[modality]:
+                where = "" if isinstance(self.num_experts, int) else f" of {modality!r}"
+                _fail("top_k", self.top_k,
+                      f"at most num_experts={experts[modality]}{where}")
         if self.max_sequence_length < 3:
             _fail("max_sequence_length", self.max_sequence_length,
                   "at least 3 ([CLS], one token, [SEP])")
@@ -332,6 +373,30 @@ class GLoMoConfig:
                 len(columns) == 2 and 0 <= columns[0] < columns[1] <= width
             ):
                 _fail(name, columns, f"(start, stop) with 0 <= start < stop <= {width}")
+
+
+def _per_modality_value(name, value):
+    """One int, a `{"t", "a", "v"}` dict or a (t, a, v) sequence → int or tuple.
+
+    Values that agree across modalities become one int; anything that is
+    neither a dict nor a sequence is left for `validate` to judge.
+    """
+    if isinstance(value, dict):
+        if set(value) != set(MODALITIES):
+            _fail(name, value, f"one value for each of {list(MODALITIES)}, "
+                  "e.g. {'t': 3, 'a': 2, 'v': 4}")
+        value = tuple(value[modality] for modality in MODALITIES)
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(MODALITIES):
+            _fail(name, value, f"{len(MODALITIES)} values in the order {list(MODALITIES)}")
+        value = tuple(value)
+        if len(set(value)) == 1 and _is_positive_int(value[0]):
+            return value[0]
+    return value
+
+
+def _is_positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _selected_width(width, columns):

@@ -39,6 +39,7 @@ import numpy as np
 from keras import ops
 
 from glomo_keras.config import GLoMoConfig
+from glomo_keras.model import MODALITY_NAMES
 from glomo_keras.model import GLoMo
 
 RELEASED_ARCHITECTURE = dict(
@@ -47,7 +48,7 @@ RELEASED_ARCHITECTURE = dict(
 )
 BRANCH_PREFIXES = {"acoustic": "audio_network", "visual": "video_network",
                    "text": "text_network"}
-MOE_PREFIXES = {"text": "moe_t", "acoustic": "moe_a", "visual": "moe_v"}
+MOE_PREFIXES = {"t": "moe_t", "a": "moe_a", "v": "moe_v"}
 # Tensors the conversion skips: a pattern and why.
 SKIPPED = (
     (r"(^|\.)bert\.pooler\.", "the BERT pooler is not used by GLoMo"),
@@ -168,8 +169,8 @@ def _window_major_rows(num_windows, hidden_dim):
     return to_keras, to_torch
 
 
-def _moe(prefix, moe, config):
-    rows_to_keras, rows_to_torch = _window_major_rows(config.num_windows, config.hidden_dim)
+def _moe(prefix, moe, num_windows, hidden_dim):
+    rows_to_keras, rows_to_torch = _window_major_rows(num_windows, hidden_dim)
     rules = [
         TensorRule(f"{prefix}.w_gate", [moe.gate_kernel],
                    lambda w: [rows_to_keras(w)], lambda v: rows_to_torch(v[0])),
@@ -293,8 +294,10 @@ def tensor_rules(model):
         if branch == "text" and config.text_encoder == "bert":
             continue
         rules += _sequence_encoder(prefix, model.get_layer(f"{branch}_encoder"))
-    for branch, prefix in MOE_PREFIXES.items():
-        rules += _moe(prefix, model.get_layer(f"{branch}_moe"), config)
+    windows = config.per_modality("num_windows")
+    for modality, prefix in MOE_PREFIXES.items():
+        moe = model.get_layer(f"{MODALITY_NAMES[modality]}_moe")
+        rules += _moe(prefix, moe, windows[modality], config.hidden_dim)
     return rules + _fusion(model.get_layer("global_guided_fusion"))
 
 

@@ -52,7 +52,9 @@ class GLoMo(keras.Model):
     A functional model with named dict inputs (spec "Inputs": `token_ids`,
     `padding_mask`, `segment_ids` — or `text_features`, `text_mask` for
     feature text — and `acoustic`, `acoustic_mask`, `visual`, `visual_mask`,
-    for the modalities the config keeps) and dict outputs `prediction`
+    for the modalities the config keeps; inputs of the modalities it leaves
+    out are ignored, so one dataset feeds every Table 4 variant) and dict
+    outputs `prediction`
     [B, output_dim], `global_weights` [B, 3] and `local_weights` [B, 3]
     (modality weights in the order text, acoustic, visual; zero for a
     modality the config leaves out).
@@ -63,6 +65,10 @@ class GLoMo(keras.Model):
             needed when text is left out or comes as features.
         **kwargs: `keras.Model` arguments such as `name`.
 
+    `analysis_model()` exposes, for the same inputs, the representations
+    behind each prediction (the unimodal vectors, the fused vector, the MoE
+    gates); `analyze(inputs)` predicts them.
+
     Example:
 
     ```python
@@ -70,6 +76,7 @@ class GLoMo(keras.Model):
     model = GLoMo(GLoMoConfig.for_dataset("mosi"), backbone)
     model.compile()
     outputs = model(inputs)  # {"prediction", "global_weights", "local_weights"}
+    analysis = model.analyze(inputs)  # {"G_t", "L_t", ..., "fused", "gates_t", ...}
     ```
     """
 
@@ -90,14 +97,22 @@ class GLoMo(keras.Model):
                 branch_inputs, pair = _sequence_branch(config, modality)
             inputs.update(branch_inputs)
             global_vector, local_features = pair
-            local_vector = _local_mixer(config, modality)(local_features)
+            mixer = _local_mixer(config, modality)
+            if config.local_mixer == "moe":
+                # The gates are left out of the outputs; `analysis_model`
+                # reads them from this call.
+                local_vector, _ = mixer(local_features, return_gates=True)
+            else:
+                local_vector = mixer(local_features)
             prefix = MODALITY_NAMES[modality]
             if config.representations in ("both", "global"):
                 vectors.append(_as_token(global_vector, f"{prefix}_global_token"))
             if config.representations in ("both", "local"):
                 vectors.append(_as_token(local_vector, f"{prefix}_local_token"))
         tokens = keras.layers.Concatenate(axis=1, name="fusion_tokens")(vectors)
-        prediction, global_weights, local_weights = GlobalGuidedFusion(
+        # `fused` ([Z1; Z2]) is left out of the outputs; `analysis_model`
+        # reads it from this call.
+        prediction, global_weights, local_weights, _ = GlobalGuidedFusion(
             hidden_dim=config.hidden_dim,
             output_dim=config.output_dim,
             num_heads=config.num_heads,
@@ -109,7 +124,7 @@ class GLoMo(keras.Model):
             fusion=config.fusion,
             guidance=config.guidance,
             name="global_guided_fusion",
-        )(tokens)
+        )(tokens, return_fused=True)
         outputs = {
             # The output heads are float32 under mixed precision too.
             "prediction": keras.layers.Identity(name="prediction", dtype="float32")(prediction),
@@ -121,10 +136,73 @@ class GLoMo(keras.Model):
             ),
         }
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        self.input_names = tuple(inputs)
         self.config = config
         self.backbone_config = (
             keras.layers.serialize(backbone) if uses_bert else None
         )
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        """Runs the model on the inputs it declares (others are ignored)."""
+        if isinstance(inputs, dict) and set(self.input_names) <= set(inputs):
+            inputs = {name: inputs[name] for name in self.input_names}
+            if isinstance(mask, dict):
+                mask = {name: mask.get(name) for name in inputs}
+        return super().call(inputs, training=training, mask=mask, **kwargs)
+
+    def analysis_model(self):
+        """A model from the same inputs to the representations of the paper's analysis.
+
+        It shares this model's layers and weights (nothing is copied or
+        trained) and returns a dict:
+        - `prediction`, `global_weights`, `local_weights`: as this model;
+        - `G_t`, `L_t`, `G_a`, `L_a`, `G_v`, `L_v` [B, d]: the unimodal
+          global vectors `X_m^g` and local vectors `X̂_m^l` (MoE or MLP
+          output) that enter the fusion, for the modalities and
+          representations the config keeps (Fig. 2);
+        - `fused`: the vector the output layer reads: `[Z1; Z2]` [B, 2d] for
+          the global-guided fusion (Fig. 4), the combined `Z_m` otherwise;
+        - `gates_t`, `gates_a`, `gates_v` [B, s_m]: the MoE gates at
+          inference (MoE local mixers with local representations kept).
+
+        Build it once and call `predict` on it (or use `analyze`).
+
+        Example:
+
+        ```python
+        analysis = model.analysis_model()
+        outputs = analysis.predict(inputs, batch_size=64)
+        outputs["fused"].shape  # (N, 2 * config.hidden_dim)
+        ```
+        """
+        config = self.config
+        outputs = dict(self.output)
+        for modality in config.modalities:
+            prefix = MODALITY_NAMES[modality]
+            for kind, letter in (("global", "G"), ("local", "L")):
+                if config.representations in ("both", kind):
+                    token = self.get_layer(f"{prefix}_{kind}_token")
+                    outputs[f"{letter}_{modality}"] = token.input
+            if config.local_mixer == "moe" and config.representations != "global":
+                outputs[f"gates_{modality}"] = self.get_layer(f"{prefix}_moe").output[1]
+        outputs["fused"] = self.get_layer("global_guided_fusion").output[3]
+        return keras.Model(self.inputs, outputs, name=f"{self.name}_analysis")
+
+    def analyze(self, inputs, batch_size=32):
+        """The `analysis_model()` outputs for `inputs`, as numpy arrays.
+
+        Args:
+            inputs: the model's input dict (numpy arrays) or a dataset.
+            batch_size: the prediction batch size (arrays only).
+
+        Example:
+
+        ```python
+        outputs = model.analyze(split.inputs)
+        outputs["G_t"].shape  # (N, config.hidden_dim)
+        ```
+        """
+        return self.analysis_model().predict(inputs, batch_size=batch_size, verbose=0)
 
     def compile(self, optimizer="auto", loss="auto", metrics=None, **kwargs):
         """Configures training with the loss on `prediction` only.
@@ -192,7 +270,8 @@ def _bert_branch(config, backbone):
         config.hidden_dim, 3, padding="same", use_bias=False,
         name="text_local_projection",
     )(sequence)
-    local = AdaptiveMaxPooling1D(config.num_windows, name="text_local_pooling")(
+    num_windows = config.per_modality("num_windows")["t"]
+    local = AdaptiveMaxPooling1D(num_windows, name="text_local_pooling")(
         local, mask=mask if config.length_aware else None
     )
     local = keras.layers.Flatten(name="text_local_flatten")(local)
@@ -216,7 +295,7 @@ def _sequence_branch(config, modality):
         hidden_dim=config.hidden_dim,
         num_layers=config.num_layers,
         num_heads=config.num_heads,
-        num_windows=config.num_windows,
+        num_windows=config.per_modality("num_windows")[modality],
         embedding_dropout=config.embedding_dropout,
         attention_dropout=config.attention_dropout,
         relu_dropout=config.relu_dropout,
@@ -233,8 +312,8 @@ def _local_mixer(config, modality):
     if config.local_mixer == "mlp":
         return keras.layers.Dense(config.hidden_dim, name=f"{name}_local_mlp")
     return NoisyTopKMoE(
-        num_experts=config.num_experts,
-        top_k=config.top_k,
+        num_experts=config.per_modality("num_experts")[modality],
+        top_k=config.per_modality("top_k")[modality],
         hidden_dim=config.hidden_dim,
         output_dim=config.hidden_dim,
         loss_weight=config.moe_loss_weight,

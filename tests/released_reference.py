@@ -27,10 +27,17 @@ from numpy_bert import linear
 from numpy_bert import random_bert_state
 from numpy_bert import softmax
 
-# The released code's arguments for a tiny model (`args.*` there).
+# The released code's arguments for a tiny model (`args.*` there). `gran`
+# and `experts` hold for every modality unless `gran_t`, `experts_a`, ...
+# (the released code's per-modality arguments) say otherwise.
 RELEASED_TINY = dict(d_l=8, num_heads=2, layers=1, gran=3, experts=3, k=2,
                      acoustic_dim=5, visual_dim=3, text_dim=TINY_BERT["hidden_size"],
                      num_labels=1, fusion_feedforward=16, bert=TINY_BERT)
+
+
+def modality_arg(args, name, modality):
+    """`args.<name>_<modality>` (e.g. `gran_t`), else `args.<name>`."""
+    return args.get(f"{name}_{modality}", args[name])
 
 
 def conv1d(x, weight):
@@ -70,7 +77,7 @@ def packed_attention(x, state, prefix, heads):
     return linear(context, state, f"{prefix}.out_proj")
 
 
-def mult_encoder(features, state, prefix, args):
+def mult_encoder(features, state, prefix, args, windows):
     """Audio_Video_network: projection, MulT encoder; returns (global, local)."""
     d = args["d_l"]
     projected = conv1d(features, state[f"{prefix}.projs.weight"])
@@ -89,11 +96,11 @@ def mult_encoder(features, state, prefix, args):
         x = x + linear(hidden, state, f"{name}.fc2")
     x = layer_norm(x, state[f"{prefix}.encoder.layer_norm.weight"],
                    state[f"{prefix}.encoder.layer_norm.bias"], 1e-5)
-    local = adaptive_max_pool(x, args["gran"]).reshape(len(x), -1)  # channel-major
+    local = adaptive_max_pool(x, windows).reshape(len(x), -1)  # channel-major
     return x.max(1), local
 
 
-def moe(x, state, prefix, args):
+def moe(x, state, prefix, args, experts):
     """The MoE at inference: top-k softmax gates, experts combined in log space."""
     logits = x @ state[f"{prefix}.w_gate"]
     gates = np.zeros_like(logits)
@@ -101,7 +108,7 @@ def moe(x, state, prefix, args):
         top = np.argsort(-row, kind="stable")[:args["k"]]
         gates[b, top] = softmax(row[top])
     combined = np.zeros((len(x), args["d_l"]))
-    for i in range(args["experts"]):
+    for i in range(experts):
         hidden = np.maximum(linear(x, state, f"{prefix}.experts.{i}.fc1"), 0.0)
         expert = linear(hidden, state, f"{prefix}.experts.{i}.fc2")
         combined += np.where(gates[:, i:i + 1] > 0, gates[:, i:i + 1] * np.exp(expert), 0.0)
@@ -146,12 +153,16 @@ def released_forward(state, args, inputs):
     last, previous = hidden[-1], hidden[-2]
     text_global = linear(last[:, 0], state, "bert.linear1")
     text_local = conv1d(np.concatenate([last, previous], 1), state["bert.proj_l.weight"])
-    text_local = adaptive_max_pool(text_local, args["gran"]).reshape(len(last), -1)
-    acoustic_global, acoustic_local = mult_encoder(inputs["acoustic"], state, "audio_network", args)
-    visual_global, visual_local = mult_encoder(inputs["visual"], state, "video_network", args)
-    tokens = [text_global, moe(text_local, state, "moe_t", args),
-              acoustic_global, moe(acoustic_local, state, "moe_a", args),
-              visual_global, moe(visual_local, state, "moe_v", args)]
+    gran = {m: modality_arg(args, "gran", m) for m in "tav"}
+    experts = {m: modality_arg(args, "experts", m) for m in "tav"}
+    text_local = adaptive_max_pool(text_local, gran["t"]).reshape(len(last), -1)
+    acoustic_global, acoustic_local = mult_encoder(
+        inputs["acoustic"], state, "audio_network", args, gran["a"])
+    visual_global, visual_local = mult_encoder(
+        inputs["visual"], state, "video_network", args, gran["v"])
+    tokens = [text_global, moe(text_local, state, "moe_t", args, experts["t"]),
+              acoustic_global, moe(acoustic_local, state, "moe_a", args, experts["a"]),
+              visual_global, moe(visual_local, state, "moe_v", args, experts["v"])]
     h = np.stack(tokens, axis=1)
     for i in range(2):
         h = fusion_layer(h, state, f"transformer_encoder.layers.{i}", args["num_heads"])
@@ -173,7 +184,7 @@ def random_released_state(rng, args, scale=0.3):
     Built from the released architecture alone (not from glomo_keras), with
     the buffers and the BERT pooler a real checkpoint also holds.
     """
-    d, n, s = args["d_l"], args["gran"], args["experts"]
+    d = args["d_l"]
 
     def normal(*shape):
         return (scale * rng.normal(size=shape)).astype("float32")
@@ -209,6 +220,8 @@ def random_released_state(rng, args, scale=0.3):
         state[f"{prefix}.encoder.version"] = np.array([2.0], "float32")
         state[f"{prefix}.encoder.embed_positions._float_tensor"] = np.zeros(1, "float32")
     for prefix in ("moe_t", "moe_a", "moe_v"):
+        n = modality_arg(args, "gran", prefix[-1])
+        s = modality_arg(args, "experts", prefix[-1])
         state[f"{prefix}.w_gate"] = (3.0 * normal(n * d, s))
         state[f"{prefix}.w_noise"] = normal(n * d, s)
         for i in range(s):

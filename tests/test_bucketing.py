@@ -113,3 +113,24 @@ def test_without_length_awareness_outputs_depend_on_t(tokenizer, dataset):
     assert np.abs(got - expected).max() > 1e-4
     with pytest.raises(ValueError, match="GLoMoConfig.bucketing=True is invalid.*length_aware"):
         tiny_config(bucketing=True)
+
+
+def test_a_split_sorted_by_length_keeps_each_utterance_whole(dataset):
+    split = dataset.valid
+    ordered = split.by_length()
+    extents = sequence_extents(ordered.arrays)[STEPS]
+    assert np.all(np.diff(extents) >= 0)
+    assert np.any(np.diff(sequence_extents(split.arrays)[STEPS]) < 0)
+    position = {identifier: index for index, identifier in enumerate(split.ids)}
+    order = np.array([position[identifier] for identifier in ordered.ids])
+    assert sorted(order) == list(range(len(split)))
+    np.testing.assert_array_equal(ordered.labels, np.asarray(split.labels)[order])
+    for name, value in ordered.inputs.items():
+        np.testing.assert_array_equal(value, split.inputs[name][order], err_msg=name)
+    # Sorted batches hold similar lengths: far less padding than the file's order.
+    padded = [
+        sum(int(inputs["padding_mask"].shape[1]) for inputs, _ in make_dataset(
+            each, 16, bucketing=True))
+        for each in (split, ordered)
+    ]
+    assert padded[1] < padded[0]

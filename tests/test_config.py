@@ -161,3 +161,46 @@ def test_dataset_fields_come_from_the_dataset_table():
     with pytest.raises(ValueError, match="Unknown dataset 'my_reviews'"):
         GLoMoConfig(dataset="my_reviews", hidden_dim=32)
     assert get_dataset("CMU-MOSI").config_defaults()["hidden_dim"] == 48
+
+
+def test_per_modality_values_round_trip_and_read_per_modality():
+    config = GLoMoConfig.for_dataset("mosi", num_experts={"t": 3, "a": 2, "v": 4},
+                                     num_windows=[1, 2, 6], top_k={"t": 2, "a": 1, "v": 2})
+    assert config.num_experts == (3, 2, 4) and config.num_windows == (1, 2, 6)
+    assert config.per_modality("num_experts") == {"t": 3, "a": 2, "v": 4}
+    assert config.per_modality("top_k") == {"t": 2, "a": 1, "v": 2}
+    values = json.loads(json.dumps(config.to_dict()))
+    assert values["num_experts"] == [3, 2, 4]
+    assert GLoMoConfig.from_dict(values) == config
+    # Values that agree across modalities are one int: the default model.
+    same = GLoMoConfig.for_dataset("mosi", num_experts={"t": 3, "a": 3, "v": 3})
+    assert same.num_experts == 3 and same == GLoMoConfig.for_dataset("mosi")
+    assert same.per_modality("num_windows") == {"t": 3, "a": 3, "v": 3}
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(num_experts={"t": 3, "a": 2}), "one value for each of"),
+        (dict(num_experts={"t": 3, "a": 2, "v": 2, "x": 1}), "one value for each of"),
+        (dict(num_windows=(1, 2)), "3 values in the order"),
+        (dict(num_windows={"t": 0, "a": 2, "v": 2}), "num_windows=(0, 2, 2)"),
+        (dict(num_experts=(1, 3, 3)), "top_k=2 is invalid: expected at most num_experts=1 of 't'"),
+        (dict(top_k={"t": 1, "a": 4, "v": 1}), "at most num_experts=3"),
+        (dict(num_experts="many"), "num_experts='many'"),
+    ],
+)
+def test_impossible_per_modality_values_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        GLoMoConfig.for_dataset("mosi", **overrides)
+
+
+def test_set_parser_reads_per_modality_values():
+    from glomo_keras.commands.summary import parse_overrides
+
+    overrides = parse_overrides(["num_experts=t:3,a:2,v:4", "num_windows=[1,2,3]",
+                                 "fusion=sum", "hidden_dim=64"])
+    assert overrides == {"num_experts": {"t": 3, "a": 2, "v": 4}, "num_windows": [1, 2, 3],
+                         "fusion": "sum", "hidden_dim": 64}
+    config = GLoMoConfig.for_dataset("mosi", **overrides)
+    assert config.per_modality("num_windows") == {"t": 1, "a": 2, "v": 3}

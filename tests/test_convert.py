@@ -70,6 +70,20 @@ def test_a_converted_state_dict_gives_the_released_models_outputs(released, bert
     assert not any("compatibility" in note for note in notes)
 
 
+def test_per_modality_windows_and_experts_convert_like_the_released_arguments(
+        released, bert_directory):
+    """gran_t/a/v and experts_t/a/v ↔ per-modality num_windows/num_experts."""
+    _, inputs, _ = released
+    args = dict(RELEASED_TINY, gran_t=2, gran_a=4, gran_v=1, experts_t=4, experts_v=2)
+    state = random_released_state(np.random.default_rng(6), args)
+    config = released_config(num_windows={"t": 2, "a": 4, "v": 1},
+                             num_experts={"t": 4, "a": 3, "v": 2})
+    model, _ = from_torch_state_dict(state, config, bert_directory)
+    assert_outputs_close(outputs_of(model, inputs), released_forward(state, args, inputs),
+                         atol=1e-5)
+    assert to_torch_state_dict(model)["moe_a.w_gate"].shape == (4 * 8, 3)
+
+
 @pytest.mark.parametrize("change", [dict(compatibility="paper"), dict(encoder_positions="all"),
                                     dict(moe_combine="sum"), "gelu_approximate"])
 def test_each_part_of_the_released_bundle_matters(released, bert_directory, change):

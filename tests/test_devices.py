@@ -70,7 +70,7 @@ def test_the_command_line_sets_the_backend_before_keras():
         "assert 'keras' not in sys.modules\n"
         "args = train.argparse.Namespace(device='auto', backend='jax', virtual_devices=None,\n"
         "    virtual_device_memory=None, precision='auto')\n"
-        "train._prepare_devices(args)\n"
+        "train.prepare_devices(args)\n"
         "import keras, tensorflow as tf\n"
         "print(keras.backend.backend(), tf.config.get_visible_devices('GPU'),\n"
         "      keras.mixed_precision.global_policy().name)\n"

@@ -181,3 +181,67 @@ def test_no_two_random_weights_start_equal():
         key = (values.size, round(float(values.sum()), 6))
         assert key not in seen, (path, seen.get(key))
         seen[key] = path
+
+
+def test_per_modality_experts_and_windows_build_save_and_reload(tmp_path):
+    config = tiny_config(num_experts={"t": 1, "a": 2, "v": 4}, top_k={"t": 1, "a": 2, "v": 2},
+                         num_windows={"t": 2, "a": 3, "v": 5})
+    model = GLoMo(config, tiny_backbone())
+    for name, experts, top_k, windows in (("text", 1, 1, 2), ("acoustic", 2, 2, 3),
+                                          ("visual", 4, 2, 5)):
+        moe = model.get_layer(f"{name}_moe")
+        assert (moe.num_experts, moe.top_k) == (experts, top_k)
+        assert moe.gate_kernel.shape == (windows * config.hidden_dim, experts)
+    batch = tiny_batch(config)
+    path = tmp_path / "per_modality.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.config == config and loaded.config.num_experts == (1, 2, 4)
+    np.testing.assert_array_equal(model.predict(batch, verbose=0)["prediction"],
+                                  loaded.predict(batch, verbose=0)["prediction"])
+
+
+@pytest.mark.parametrize("overrides", [dict(), dict(fusion="concat"), dict(local_mixer="mlp"),
+                                       dict(representations="global"),
+                                       dict(modalities=("a", "v"), num_experts=(3, 2, 4))],
+                         ids=str)
+def test_analysis_outputs_are_the_representations_behind_the_prediction(overrides):
+    config = tiny_config(**overrides)
+    model = GLoMo(config, tiny_backbone())
+    batch = tiny_batch(config)
+    found = model.analyze(batch)
+    expected = model.predict(batch, verbose=0)
+    for key in ("prediction", "global_weights", "local_weights"):
+        np.testing.assert_allclose(found[key], expected[key], atol=1e-6)
+    # The prediction is the output layer applied to `fused`.
+    head = model.get_layer("global_guided_fusion").output_dense
+    np.testing.assert_allclose(_numpy({"p": head(found["fused"])})["p"], found["prediction"],
+                               atol=1e-5)
+    width = {"global_guided": 2, "concat": len(config.modalities)}.get(config.fusion, 1)
+    assert found["fused"].shape == (4, width * config.hidden_dim)
+    kinds = {"both": "GL", "global": "G", "local": "L"}[config.representations]
+    unimodal = {f"{kind}_{m}" for kind in kinds for m in config.modalities}
+    assert unimodal <= set(found) and not {k for k in found if k[:2] in ("G_", "L_")} - unimodal
+    for m in config.modalities:
+        vector = found.get(f"G_{m}")
+        assert vector is None or vector.shape == (4, config.hidden_dim)
+    gated = config.local_mixer == "moe" and config.representations != "global"
+    for m in config.modalities:
+        assert (f"gates_{m}" in found) == gated
+        if gated:
+            gates = found[f"gates_{m}"]
+            assert gates.shape == (4, config.per_modality("num_experts")[m])
+            np.testing.assert_allclose(gates.sum(-1), 1.0, atol=1e-5)
+            assert np.all((gates > 0).sum(-1) == config.per_modality("top_k")[m])
+
+
+def test_inputs_of_left_out_modalities_are_ignored():
+    full = tiny_config()
+    model = GLoMo(tiny_config(modalities=("a", "v")))
+    batch = tiny_batch(full)  # text inputs too, as a dataset of every modality gives
+    only_needed = {k: v for k, v in batch.items() if k.startswith(("acoustic", "visual"))}
+    np.testing.assert_array_equal(_numpy(model(batch))["prediction"],
+                                  _numpy(model(only_needed))["prediction"])
+    model.compile(run_eagerly=RUN_EAGERLY)
+    history = model.fit(batch, tiny_labels(full, batch), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

@@ -33,3 +33,17 @@ def test_json_counts_for_a_small_config(capsys):
 def test_bad_override_is_refused():
     with pytest.raises(ValueError, match="hidden_dim=30"):
         main(["summary", "--dataset", "cherma", "--set", "hidden_dim=30", "--json"])
+
+
+def test_per_modality_experts_change_the_counts_by_their_experts(capsys):
+    def glomo_params(*flags):
+        main(["summary", "--dataset", "cherma", "--set", "hidden_dim=32",
+              "--set", "num_layers=1", *flags, "--json"])
+        return json.loads(capsys.readouterr().out)["glomo_params"]
+
+    default = glomo_params()
+    assert glomo_params("--set", "num_experts=t:3,a:3,v:3") == default
+    # One more acoustic expert: Dense(n·d → d) + Dense(d → d) and a gate and
+    # a noise column (n = 3 windows, d = 32).
+    one_more = glomo_params("--set", "num_experts=t:3,a:4,v:3")
+    assert one_more - default == (3 * 32 * 32 + 32) + (32 * 32 + 32) + 2 * 3 * 32

@@ -8,6 +8,10 @@ glomo-keras summary --dataset mosi --backbone random:bert_base --json
 """
 
 import json
+import re
+
+# `t:3,a:2,v:4`: one value per modality (`num_experts`, `num_windows`, `top_k`).
+PER_MODALITY_TEXT = re.compile(r"[tav]:-?\d+(,[tav]:-?\d+)*")
 
 
 def register(subparsers):
@@ -30,14 +34,16 @@ def register(subparsers):
 def parse_overrides(pairs):
     """Parses `field=value` strings; values are read as JSON where possible.
 
+    `m:int,...` with m in t/a/v reads as a per-modality dict.
+
     Args:
         pairs: list of "field=value" strings.
 
     Example:
 
     ```python
-    parse_overrides(["hidden_dim=64", "fusion=sum"])
-    # {"hidden_dim": 64, "fusion": "sum"}
+    parse_overrides(["hidden_dim=64", "fusion=sum", "num_experts=t:3,a:2,v:4"])
+    # {"hidden_dim": 64, "fusion": "sum", "num_experts": {"t": 3, "a": 2, "v": 4}}
     ```
     """
     overrides = {}
@@ -45,6 +51,12 @@ def parse_overrides(pairs):
         field, separator, text = pair.partition("=")
         if not separator or not field:
             raise SystemExit(f"--set expects FIELD=VALUE, got {pair!r}")
+        if PER_MODALITY_TEXT.fullmatch(text):
+            overrides[field] = {
+                modality: int(number)
+                for modality, number in (item.split(":") for item in text.split(","))
+            }
+            continue
         try:
             overrides[field] = json.loads(text)
         except json.JSONDecodeError:

@@ -13,6 +13,7 @@ Nothing here imports Keras at module level: `--backend` sets
 """
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -55,6 +56,9 @@ def add_training_arguments(parser, dataset_required=True):
     parser.add_argument("--compatibility", choices=["paper", "released"],
                         help="paper (default) or released: the released code's "
                         "function (README, Fidelity); the same as --set compatibility=...")
+    parser.add_argument("--config", metavar="FILE",
+                        help="a JSON object of GLoMoConfig overrides (e.g. the "
+                        "best_config.json of glomo-keras tune); --set wins over it")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="FIELD=VALUE", help="override a GLoMoConfig field")
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
@@ -86,7 +90,7 @@ def _choose_backend(args):
     devices.select_backend(args.backend)
 
 
-def _prepare_devices(args):
+def prepare_devices(args):
     """Backend, devices and dtype policy, in the order they must be set."""
     _choose_backend(args)
     import keras
@@ -112,27 +116,48 @@ def build_config(args, **defaults):
                         ("compatibility", "compatibility")):
         if getattr(args, flag) is not None:
             values[field] = getattr(args, flag)
+    if args.config:
+        values.update(read_config_file(args.config))
     values.update(parse_overrides(args.overrides))
     return GLoMoConfig.for_dataset(args.dataset, **values)
 
 
-def run(args, config_defaults=None, default_backbone="bert_base_en_uncased"):
+def read_config_file(path):
+    """The overrides of a `--config` JSON file: `{"field": value, ...}`."""
+    try:
+        values = json.loads(pathlib.Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise SystemExit(f"--config {path}: cannot read a JSON object ({error})") from None
+    if not isinstance(values, dict):
+        raise SystemExit(f"--config {path}: expected a JSON object of GLoMoConfig "
+                         f"fields, got {type(values).__name__}")
+    return values
+
+
+def jit_setting(args):
+    """`jit_compile` for `train`: `--jit`/`--no-jit`, else off for TensorFlow on CPU."""
+    if args.jit is not None:
+        return args.jit
+    if _backend() == "tensorflow" and not _has_gpu():
+        # TensorFlow's XLA on CPU compiles slowly for little gain; on JAX
+        # "auto" jit-compiles (JAX without jit runs op by op).
+        return False
+    return "auto"
+
+
+def run(args):
     """Runs training for parsed flags; returns the exit status."""
     try:
-        _prepare_devices(args)
+        prepare_devices(args)
     except (ValueError, RuntimeError) as error:
         print(f"glomo-keras train: {error}", file=sys.stderr)
         return 2
     from glomo_keras.training import RunExistsError
     from glomo_keras.training import train
 
-    config = build_config(args, **(config_defaults or {}))
+    config = build_config(args)
     output = pathlib.Path(args.output or f"runs/{config.dataset}")
-    jit = "auto" if args.jit is None else args.jit
-    if args.jit is None and _backend() == "tensorflow" and not _has_gpu():
-        # TensorFlow's XLA on CPU compiles slowly for little gain; on JAX
-        # "auto" jit-compiles (JAX without jit runs op by op).
-        jit = False
+    jit = jit_setting(args)
     try:
         import keras
 
@@ -145,7 +170,7 @@ def run(args, config_defaults=None, default_backbone="bert_base_en_uncased"):
     try:
         results = train(
             config, args.data, output,
-            backbone=args.backbone or default_backbone,
+            backbone=args.backbone or "bert_base_en_uncased",
             seeds=args.seeds, strategy=args.strategy,
             export_dir=args.export_dir, export=not args.no_export,
             jit_compile=jit, overwrite=args.overwrite, use_cache=not args.no_cache,
@@ -160,11 +185,7 @@ def run(args, config_defaults=None, default_backbone="bert_base_en_uncased"):
         print(f"done; this worker wrote under {output / 'workers'}, the chief "
               "(worker 0) writes results.json in its own --output")
         return 0
-    print(f"results: {output / 'results.json'}")
-    if "export" in results:
-        print(f"SavedModel: {results['export']}")
-        print(f"serve it:   glomo-keras serve --model {pathlib.Path(results['export']).parent}")
-    print(f"TensorBoard: tensorboard --logdir {output / 'logs'}")
+    print_where_results_are(results, output)
     return 0
 
 
@@ -180,62 +201,93 @@ def _has_gpu():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def recipe_main(dataset, argv=None):
-    """The body of `recipes/train_<dataset>.py`.
+def recipe_arguments(dataset, argv=None):
+    """Parses a recipe's flags and sets up the backend and devices, before Keras.
 
-    Trains with the paper's hyper-parameters of `dataset` on
-    `datasets/<dataset>.pkl` (CHERMA: `datasets/CHERMA0723/`) with
-    `bert_base_en_uncased`. When that data is absent it says so first and
-    trains on the built-in sample (MOSEI layout, sentiment regression) with
-    the offline `minilm` backbone for a few epochs, length-aware with
-    bucketing (`--set length_aware=false --set bucketing=false` for the
-    released model's padding behaviour).
+    The flags are those of `glomo-keras train`. The data defaults to the
+    dataset table's file (`datasets/<dataset>.pkl`, CHERMA:
+    `datasets/CHERMA0723/`) and the backbone to the table's
+    (`bert_base_en_uncased`). When the data is absent it says so and
+    switches to the built-in sample (MOSEI layout, sentiment regression)
+    with the offline `minilm` backbone and a few-epoch demo configuration,
+    length-aware with bucketing (`--set length_aware=false --set
+    bucketing=false` for the released model's padding behaviour). Bad
+    flags exit with status 2 and a message.
 
     Args:
         dataset: "mosi", "mosei", "urfunny", "mustard" or "cherma".
-        argv: flags (default `sys.argv[1:]`); the same as `glomo-keras train`.
+        argv: flags (default `sys.argv[1:]`).
+
+    Returns:
+        the parsed flags, with `data`, `backbone` and `output` filled in and
+        `config_defaults`: the recipe's config values under the flags
+        (empty, or the demo's).
 
     Example:
 
     ```python
-    sys.exit(recipe_main("mosei"))
+    args = recipe_arguments("mosei")
+    config = build_config(args, **args.config_defaults)
     ```
     """
+    from glomo_keras.datasets import get_dataset
+
+    info = get_dataset(dataset)
     parser = argparse.ArgumentParser(
         prog=f"train_{dataset}.py",
-        description=f"Train GLoMo on {dataset} with the paper's hyper-parameters.",
+        description=f"Train GLoMo on {info.title} with the paper's hyper-parameters.",
     )
     add_training_arguments(parser, dataset_required=False)
     args = parser.parse_args(argv)
-    args.dataset = dataset
-    default_data = "datasets/CHERMA0723" if dataset == "cherma" else f"datasets/{dataset}.pkl"
-    args.data = args.data or default_data
+    args.dataset = info.name
+    args.data = args.data or info.default_data
+    args.config_defaults = {}
+    if not os.path.exists(args.data):
+        _use_the_sample(args, info)
+    args.backbone = args.backbone or info.default_backbone
+    args.output = args.output or f"runs/{args.dataset}"
     try:
-        _choose_backend(args)
+        prepare_devices(args)
     except (ValueError, RuntimeError) as error:
-        print(f"{parser.prog}: {error}", file=sys.stderr)
-        return 2
-    if os.path.exists(args.data):
-        return run(args)
+        parser.exit(2, f"{parser.prog}: {error}\n")
+    return args
+
+
+def _use_the_sample(args, info):
+    """Points `args` at the built-in sample and the demo configuration."""
+    from glomo_keras.data import sample
+
     sample_path = pathlib.Path("datasets") / "glomo_sample_mosei.pkl"
     print(
         f"{args.data} not found: training on the built-in sample instead "
         f"({sample_path}, MOSEI layout, sentiment regression) with the offline "
         f"'minilm' backbone for {args.epochs or DEMO_EPOCHS} epochs. Put the "
-        f"real file at {default_data} (or pass --data) to reproduce the paper.",
+        f"real file at {info.default_data} (or pass --data) to reproduce the paper.",
         flush=True,
     )
-    from glomo_keras.data import sample
-
     if not sample_path.exists():
         sample.write(sample_path)
     args.data = str(sample_path)
-    args.output = args.output or f"runs/{dataset}_sample"
-    demo = dict(epochs=DEMO_EPOCHS, learning_rate=DEMO_LEARNING_RATE,
-                batch_size=DEMO_BATCH_SIZE, max_sequence_length=DEMO_SEQUENCE_LENGTH,
-                task="regression", class_names=None,
-                text_encoder="bert", acoustic_columns=None, visual_columns=None,
-                # The sample's utterances average 16 WordPieces: batches padded
-                # to their longest (exact for length-aware models) halve a step.
-                length_aware=True, bucketing=True)
-    return run(args, config_defaults=demo, default_backbone="minilm")
+    args.output = args.output or f"runs/{args.dataset}_sample"
+    args.backbone = args.backbone or "minilm"
+    args.config_defaults = dict(
+        epochs=DEMO_EPOCHS, learning_rate=DEMO_LEARNING_RATE,
+        batch_size=DEMO_BATCH_SIZE, max_sequence_length=DEMO_SEQUENCE_LENGTH,
+        task="regression", class_names=None,
+        text_encoder="bert", acoustic_columns=None, visual_columns=None,
+        # The sample's utterances average 16 WordPieces: batches padded
+        # to their longest (exact for length-aware models) halve a step.
+        length_aware=True, bucketing=True,
+    )
+
+
+def print_where_results_are(results, output):
+    """Prints where a finished run put its results, SavedModel and logs."""
+    output = pathlib.Path(output)
+    print(f"results: {output / 'results.json'}")
+    if "preset" in results:
+        print(f"preset:  {results['preset']}  (GLoMoSentimentAnalyzer.from_preset)")
+    if "export" in results:
+        print(f"SavedModel: {results['export']}")
+        print(f"serve it:   glomo-keras serve --model {pathlib.Path(results['export']).parent}")
+    print(f"TensorBoard: tensorboard --logdir {output / 'logs'}")

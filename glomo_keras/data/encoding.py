@@ -38,6 +38,8 @@ from glomo_keras.data.errors import DataFormatError
 
 # The arrays of the compact form that are not model inputs.
 TABLE_KEYS = ("feature_rows", "acoustic_table", "visual_table")
+# The feature tables rows point into: one per split, not one row per utterance.
+SHARED_TABLE_KEYS = ("acoustic_table", "visual_table")
 
 
 def encode(utterances, settings, tokenizer=None):

@@ -17,7 +17,9 @@ from glomo_keras.data import cache, cherma, hkt, mag, mmsa
 from glomo_keras.data.alignment import as_tokenizer
 from glomo_keras.data.common import FORMATS, SPLITS, LoadReport, SplitReport
 from glomo_keras.data.encoding import encode_arrays, encode_labels, expand
+from glomo_keras.data.encoding import SHARED_TABLE_KEYS
 from glomo_keras.data.errors import DataFormatError
+from glomo_keras.data.pipeline import sequence_extents
 from glomo_keras.data.settings import PreprocessingSettings
 from glomo_keras.data.unpickler import load_pickle
 from glomo_keras.datasets import DATASETS, dataset_from_dims, dataset_from_path
@@ -63,6 +65,34 @@ class Split:
     def inputs(self):
         """The model input dict [N, ...] (built from `arrays` on each access), or None."""
         return None if self.arrays is None else expand(self.arrays)
+
+    def by_length(self):
+        """A copy of the split ordered by utterance length, shortest first.
+
+        Evaluation batches of a sorted split hold similar lengths, so that
+        length bucketing cuts most of their padding; order-free metrics
+        (all of the MMSA ones) are unchanged. Ties keep the split's order.
+
+        Example:
+
+        ```python
+        valid = dataset.valid.by_length()
+        make_dataset(valid, 32, bucketing=True)
+        ```
+        """
+        extents = sequence_extents(self.arrays)
+        order = np.argsort(sum(extents.values()), kind="stable")
+        return dataclasses.replace(
+            self,
+            ids=[self.ids[index] for index in order],
+            labels=np.asarray(self.labels)[order],
+            utterances=None if self.utterances is None else [
+                self.utterances[index] for index in order],
+            arrays={
+                name: array if name in SHARED_TABLE_KEYS else array[order]
+                for name, array in self.arrays.items()
+            },
+        )
 
 
 @dataclasses.dataclass

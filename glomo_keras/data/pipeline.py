@@ -58,7 +58,7 @@ def sequence_extents(arrays):
 
 def make_dataset(
     split, batch_size, shuffle=False, seed=None, drop_remainder=False, prefetch=True,
-    bucketing=False, group_batches=GROUP_BATCHES, pad_final_batch=False,
+    bucketing=False, group_batches=GROUP_BATCHES, pad_final_batch=False, repeat=False,
 ):
     """A `tf.data.Dataset` of `(inputs, label)` batches for `model.fit`.
 
@@ -87,6 +87,11 @@ def make_dataset(
         pad_final_batch: pad the last, smaller batch to `batch_size` by
             repeating the split's first utterance (one batch shape for XLA);
             drop the outputs past `len(split)`. Only without `shuffle`.
+        repeat: pass over the split again and again (each pass reshuffled):
+            `model.fit(dataset, steps_per_epoch=...)` then keeps one
+            iterator, with its prefetch threads, for the whole training
+            (TensorFlow waits seconds for the threads of a finished
+            iterator at every epoch start otherwise).
 
     Returns:
         `tf.data.Dataset`.
@@ -169,6 +174,8 @@ def make_dataset(
         # progress bar and epoch ends.
         total = count // batch_size if drop_remainder else -(-count // batch_size)
         batches = batches.apply(tf.data.experimental.assert_cardinality(total))
+    if repeat:
+        batches = batches.repeat()
     batches = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

@@ -52,10 +52,14 @@ class GlobalGuidedFusion(keras.layers.Layer):
     Call arguments:
         inputs: [B, M*R, d] tokens, R = 2 for "both", else 1.
         training: bool.
+        return_fused: bool, whether to also return the fused vector the
+            output layer reads: `[Z1; Z2]` [B, 2d] for "global_guided", the
+            combined `Z_m` for the other fusions ([B, M*d] for "concat",
+            else [B, d]).
 
     Returns:
         `(prediction [B, output_dim], global_weights [B, M],
-        local_weights [B, M])`.
+        local_weights [B, M])`, plus `fused` when `return_fused`.
 
     Example:
 
@@ -157,7 +161,7 @@ class GlobalGuidedFusion(keras.layers.Layer):
         self.output_dense.build((batch, head_width))
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, return_fused=False):
         tokens = inputs
         for layer in self.transformer_layers:
             tokens = layer(tokens, training=training)
@@ -173,8 +177,15 @@ class GlobalGuidedFusion(keras.layers.Layer):
             axis=1,
         )
         if self.fusion == "global_guided":
-            return self._global_guided(grouped, modality_vectors, training)
-        return self._simple_fusion(modality_vectors, training)
+            fused, global_weights, local_weights = self._global_guided(
+                grouped, modality_vectors, training
+            )
+        else:
+            fused, global_weights, local_weights = self._simple_fusion(
+                modality_vectors, training
+            )
+        outputs = (self.output_dense(fused), global_weights, local_weights)
+        return (*outputs, fused) if return_fused else outputs
 
     def _global_guided(self, grouped, modality_vectors, training):
         pooled, weights = {}, {}
@@ -194,10 +205,9 @@ class GlobalGuidedFusion(keras.layers.Layer):
             z2 = self.mixup_dense(
                 ops.reshape(modality_vectors, (-1, self.num_modalities * self.hidden_dim))
             )
-        prediction = self.output_dense(ops.concatenate([z1, z2], -1))
         zeros = ops.zeros_like(next(iter(weights.values())))
         return (
-            prediction,
+            ops.concatenate([z1, z2], -1),
             weights.get("global", zeros),
             weights.get("local", zeros),
         )
@@ -215,7 +225,7 @@ class GlobalGuidedFusion(keras.layers.Layer):
             )
         else:
             fused, weights = self.fusion_pooling(modality_vectors, training=training)
-        return self.output_dense(fused), weights, weights
+        return fused, weights, weights
 
     def compute_output_shape(self, inputs_shape):
         batch, num_tokens = inputs_shape[0], inputs_shape[1]
@@ -224,6 +234,17 @@ class GlobalGuidedFusion(keras.layers.Layer):
             (batch, self.output_dim),
             (batch, num_modalities),
             (batch, num_modalities),
+        )
+
+    def compute_output_spec(self, inputs, training=None, return_fused=False):
+        shapes = self.compute_output_shape(inputs.shape)
+        if return_fused:
+            batch, num_tokens = inputs.shape[0], inputs.shape[1]
+            num_modalities = num_tokens // len(self.kept_representations)
+            width = {"global_guided": 2, "concat": num_modalities}.get(self.fusion, 1)
+            shapes = (*shapes, (batch, width * self.hidden_dim))
+        return tuple(
+            keras.KerasTensor(shape, dtype=self.compute_dtype) for shape in shapes
         )
 
     def get_config(self):

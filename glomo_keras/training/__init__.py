@@ -2,7 +2,8 @@
 
 `glomo_keras.training.devices` imports no Keras at module level, so that
 the command line can choose the backend first; `train` and
-`RunExistsError` are imported on first use for the same reason.
+`RunExistsError` and `prepare_data` are imported on first use for the same
+reason.
 
 Example:
 
@@ -16,7 +17,7 @@ train(GLoMoConfig.for_dataset("mosei"), "datasets/mosei.pkl", "runs/mosei")
 
 
 def __getattr__(name):
-    if name in ("train", "RunExistsError"):
+    if name in ("train", "RunExistsError", "prepare_data"):
         from glomo_keras.training import trainer
 
         return getattr(trainer, name)

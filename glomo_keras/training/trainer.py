@@ -235,11 +235,14 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     drop_remainder = fixed_shapes and len(dataset.train) > batch_size
     train_ds = make_dataset(
         dataset.train, batch_size, shuffle=True, seed=seed,
-        bucketing=config.bucketing, drop_remainder=drop_remainder,
+        bucketing=config.bucketing, drop_remainder=drop_remainder, repeat=True,
     )
+    # Sorted by length, validation batches hold similar lengths and bucketing
+    # cuts most of their padding (the metrics do not depend on the order).
+    valid = dataset.valid.by_length() if config.bucketing else dataset.valid
     valid_ds, test_ds = (
         make_dataset(split, batch_size, bucketing=config.bucketing, pad_final_batch=fixed_shapes)
-        for split in (dataset.valid, dataset.test)
+        for split in (valid, dataset.test)
     )
     steps_per_epoch = (
         len(dataset.train) // batch_size if drop_remainder
@@ -261,7 +264,7 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     best_weights = BestWeights(weights_path)
     callbacks = [
         ValidationMonitor(
-            config, valid_ds, dataset.valid.labels, output / "logs" / f"seed_{seed}" / "glomo",
+            config, valid_ds, valid.labels, output / "logs" / f"seed_{seed}" / "glomo",
             history_path=history_path if distribution.is_chief else None,
             hparams=_hparams(config, seed, distribution.num_replicas),
             write=distribution.is_chief,
@@ -277,7 +280,8 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     log(f"seed {seed}: {config.epochs} epochs of {steps_per_epoch} steps "
         f"(global batch {batch_size})")
     model.fit(
-        train_ds, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False,
+        train_ds, epochs=config.epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+        verbose=verbose, shuffle=False,
     )
     best = best_weights.best
     if best is not None:
@@ -285,13 +289,13 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     else:
         log(f"seed {seed}: no finite validation loss; using the last weights")
     test_outputs, _ = predict_with_gates(model, test_ds, count=len(dataset.test))
-    valid_outputs, _ = predict_with_gates(model, valid_ds, count=len(dataset.valid))
+    valid_outputs, _ = predict_with_gates(model, valid_ds, count=len(valid))
     result = {
         "seed": seed,
         "best_epoch": None if best is None else best["epoch"],
         "best_val_loss": None if best is None else best["val_loss"],
         "test": task_metrics(config, dataset.test.labels, test_outputs["prediction"]),
-        "valid": task_metrics(config, dataset.valid.labels, valid_outputs["prediction"]),
+        "valid": task_metrics(config, valid.labels, valid_outputs["prediction"]),
     }
     if distribution.is_chief:
         model.save(seed_dir / "model.keras")
