@@ -25,8 +25,8 @@ args = recipe_arguments("mosei")
 
 from glomo_keras.backbones import load_backbone  # noqa: E402
 from glomo_keras.commands.train import build_config  # noqa: E402
-from glomo_keras.commands.train import jit_setting  # noqa: E402
 from glomo_keras.commands.train import print_where_results_are  # noqa: E402
+from glomo_keras.commands.train import training_options  # noqa: E402
 from glomo_keras.training import RunExistsError  # noqa: E402
 from glomo_keras.training import prepare_data  # noqa: E402
 from glomo_keras.training import train  # noqa: E402
@@ -48,12 +48,7 @@ print(data.report)
 # epoch keeper and time-bounded backups (a killed run resumes). The best epoch
 # scores the test split; the best seed becomes a preset and a SavedModel.
 try:
-    results = train(
-        config, data, args.output, backbone=args.backbone, seeds=args.seeds,
-        strategy=args.strategy, export_dir=args.export_dir, export=not args.no_export,
-        jit_compile=jit_setting(args), overwrite=args.overwrite,
-        backup_interval=args.backup_every,
-    )
+    results = train(config, data, args.output, **training_options(args))
 except (RunExistsError, ValueError) as error:
     print(f"train_mosei.py: {error}", file=sys.stderr)
     sys.exit(2)

@@ -168,14 +168,7 @@ def run(args):
         print(f"glomo-keras train: {error}", file=sys.stderr)
         return 2
     try:
-        results = train(
-            config, args.data, output,
-            backbone=args.backbone or "bert_base_en_uncased",
-            seeds=args.seeds, strategy=args.strategy,
-            export_dir=args.export_dir, export=not args.no_export,
-            jit_compile=jit, overwrite=args.overwrite, use_cache=not args.no_cache,
-            backup_interval=args.backup_every,
-        )
+        results = train(config, args.data, output, **training_options(args, jit))
     except RunExistsError as error:
         print(f"glomo-keras train: {error}", file=sys.stderr)
         return 2
@@ -187,6 +180,24 @@ def run(args):
         return 0
     print_where_results_are(results, output)
     return 0
+
+
+def training_options(args, jit_compile=None):
+    """The keyword arguments of `train` that the flags set (all but data and output).
+
+    Example:
+
+    ```python
+    results = train(config, data, args.output, **training_options(args))
+    ```
+    """
+    return dict(
+        backbone=args.backbone or "bert_base_en_uncased", seeds=args.seeds,
+        strategy=args.strategy, export_dir=args.export_dir, export=not args.no_export,
+        jit_compile=jit_setting(args) if jit_compile is None else jit_compile,
+        overwrite=args.overwrite, use_cache=not args.no_cache,
+        backup_interval=args.backup_every,
+    )
 
 
 def _backend():
@@ -258,10 +269,12 @@ def _use_the_sample(args, info):
     from glomo_keras.data import sample
 
     sample_path = pathlib.Path("datasets") / "glomo_sample_mosei.pkl"
+    args.backbone = args.backbone or "minilm"
+    epochs = args.epochs or DEMO_EPOCHS
     print(
         f"{args.data} not found: training on the built-in sample instead "
-        f"({sample_path}, MOSEI layout, sentiment regression) with the offline "
-        f"'minilm' backbone for {args.epochs or DEMO_EPOCHS} epochs. Put the "
+        f"({sample_path}, MOSEI layout, sentiment regression) with the "
+        f"'{args.backbone}' backbone for {epochs} epoch{'s' * (epochs != 1)}. Put the "
         f"real file at {info.default_data} (or pass --data) to reproduce the paper.",
         flush=True,
     )
@@ -269,7 +282,6 @@ def _use_the_sample(args, info):
         sample.write(sample_path)
     args.data = str(sample_path)
     args.output = args.output or f"runs/{args.dataset}_sample"
-    args.backbone = args.backbone or "minilm"
     args.config_defaults = dict(
         epochs=DEMO_EPOCHS, learning_rate=DEMO_LEARNING_RATE,
         batch_size=DEMO_BATCH_SIZE, max_sequence_length=DEMO_SEQUENCE_LENGTH,

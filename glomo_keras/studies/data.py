@@ -2,7 +2,7 @@
 
 from glomo_keras.backbones import load_backbone
 from glomo_keras.data import LoadedDataset
-from glomo_keras.data import load
+from glomo_keras.training import trainer
 
 
 def load_for_config(config, data, backbone="minilm", use_cache=True):
@@ -33,15 +33,4 @@ def load_for_config(config, data, backbone="minilm", use_cache=True):
     if isinstance(data, LoadedDataset):
         return data
     tokenizer = load_backbone(backbone)[1] if config.text_encoder == "bert" else None
-    return load(
-        data,
-        tokenizer=tokenizer,
-        max_length=config.max_sequence_length,
-        acoustic_columns=_column_list(config.acoustic_columns),
-        visual_columns=_column_list(config.visual_columns),
-        use_cache=use_cache,
-    )
-
-
-def _column_list(columns):
-    return None if columns is None else list(range(*columns))
+    return trainer.load_for_config(config, data, tokenizer, use_cache)

@@ -64,15 +64,7 @@ def prepare_data(config, data, tokenizer, use_cache=True):
     Returns:
         `(config, dataset)`.
     """
-    if not isinstance(data, LoadedDataset):
-        data = load(
-            data,
-            tokenizer=tokenizer,
-            max_length=config.max_sequence_length,
-            acoustic_columns=_column_list(config.acoustic_columns),
-            visual_columns=_column_list(config.visual_columns),
-            use_cache=use_cache,
-        )
+    data = load_for_config(config, data, tokenizer, use_cache)
     stored = data.stored_dims
     changes = {"acoustic_dim": stored["acoustic"], "visual_dim": stored["visual"]}
     if stored.get("text"):
@@ -89,6 +81,27 @@ def prepare_data(config, data, tokenizer, use_cache=True):
             data.settings, class_names=list(config.class_names)
         )
     return config, data
+
+
+def load_for_config(config, data, tokenizer, use_cache=True):
+    """Loads `data` with the config's T and column selection (a `LoadedDataset` as is).
+
+    Example:
+
+    ```python
+    dataset = load_for_config(config, "datasets/mosi.pkl", tokenizer)
+    ```
+    """
+    if isinstance(data, LoadedDataset):
+        return data
+    return load(
+        data,
+        tokenizer=tokenizer,
+        max_length=config.max_sequence_length,
+        acoustic_columns=_column_list(config.acoustic_columns),
+        visual_columns=_column_list(config.visual_columns),
+        use_cache=use_cache,
+    )
 
 
 def _column_list(columns):
