@@ -202,7 +202,9 @@ def train(
     log(f"strategy {distribution.name}: {distribution.num_replicas} replica(s), "
         f"backend {keras.backend.backend()}")
     uses_bert = "t" in config.modalities and config.text_encoder == "bert"
-    tokenizer = load_backbone(backbone)[1] if uses_bert else None
+    # Loaded data (a recipe's) is already tokenised: the tokenizer is not needed.
+    needs_tokenizer = uses_bert and not isinstance(data, LoadedDataset)
+    tokenizer = load_backbone(backbone)[1] if needs_tokenizer else None
     config, dataset = prepare_data(config, data, tokenizer, use_cache)
     log(f"data {dataset.source}: format {dataset.format}, dims {dataset.dims}, "
         f"train/valid/test {len(dataset.train)}/{len(dataset.valid)}/{len(dataset.test)}")
