@@ -13,8 +13,11 @@ has its answer; keep-alive connections; after a 503, once its Retry-After
 has passed), counting what completes in `--seconds` after a 3 s warm-up:
 
 - `:analyze` with 1 utterance a request at concurrency 1, 4, 16, 64;
-- 16 utterances a request at concurrency 1 and 64;
+- 16 utterances a request at concurrency 1, 16 and 64 (overload goodput:
+  the utterances answered per second against concurrency 1);
 - a burst: 200 connections opened at once, one request each;
+- one request of 5,000 small utterances: its answer, and how much the
+  server's peak resident memory (`VmHWM`) grew for it;
 - SIGTERM while requests are in flight: are they all answered, exit code.
 
 Utterances come from the sample's test split (non-finite values set to 0).
@@ -404,6 +407,30 @@ async def burst(server, instances, connections=BURST_CONNECTIONS):
     return row
 
 
+def peak_rss_mib(pid):
+    """The peak resident memory (`VmHWM`) of process `pid`, in MiB."""
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def huge_request(server, count=5000):
+    """One `:analyze` request of `count` one-word utterances: status and peak RSS growth."""
+    instance = {"words": ["good"], "acoustic": [[0.5] * 74], "visual": [[0.5] * 35]}
+    body = json.dumps({"instances": [instance] * count}).encode()
+    before = peak_rss_mib(server.process.pid)
+    start = time.perf_counter()
+    status, data = post_once(server, body)
+    seconds = time.perf_counter() - start
+    row = {"instances": count, "bytes": len(body), "status": status, "seconds": seconds,
+           "answer": data[:200].decode("utf-8", "replace"),
+           "peak_rss_growth_mib": peak_rss_mib(server.process.pid) - before}
+    log(f"one request of {count} utterances: {status} in {seconds:.3f} s, "
+        f"peak RSS +{row['peak_rss_growth_mib']:.1f} MiB")
+    return row
+
+
 async def sigterm_in_flight(server, instances, requests=32):
     """Sends `requests` concurrent requests, SIGTERM 0.1 s later; are all answered?"""
     connections = [Connection(server) for _ in range(requests)]
@@ -462,6 +489,12 @@ def check_targets(phases, burst_row, sigterm_row):
         targets["c16 >= 0.9x one client of 16-utterance requests"] = [round(ratio, 2),
                                                                       ratio >= 0.9]
         targets["c16 p99 <= 0.6 s"] = [c16["p99_s"], (c16["p99_s"] or 99) <= 0.6]
+    for concurrency in (16, 64):
+        loaded = by_name.get(f"16 utterances a request, concurrency {concurrency}")
+        if loaded and batched:
+            ratio = loaded["utterances_per_s"] / batched["utterances_per_s"]
+            targets[f"16-utterance requests at c{concurrency} >= 0.9x c1 (goodput)"] = [
+                round(ratio, 2), ratio >= 0.9]
     if c64:
         targets["c64 p99 <= 2 s"] = [c64["p99_s"], (c64["p99_s"] or 99) <= 2]
         busy = [row["busy_503_max_s"] for row in phases
@@ -534,12 +567,13 @@ def main(argv=None):
         try:
             references = reference_answers(server, instances)
             phases = []
-            for per_request, concurrencies in ((1, (1, 4, 16, 64)), (16, (1, 64))):
+            for per_request, concurrencies in ((1, (1, 4, 16, 64)), (16, (1, 16, 64))):
                 for concurrency in concurrencies:
                     phases.append(run_phase(server, instances, per_request, concurrency,
                                             args.seconds, references))
             burst_row = asyncio.run(burst(server, instances))
             time.sleep(1.0)
+            huge_row = huge_request(server)
             sigterm_row = asyncio.run(sigterm_in_flight(server, instances))
         finally:
             server.stop()
@@ -557,6 +591,7 @@ def main(argv=None):
                   f"they complete in the {args.seconds} s after a {WARM_UP_S} s warm-up",
         "phases": phases,
         "burst": burst_row,
+        "huge_request": huge_row,
         "sigterm": sigterm_row,
         "targets": targets,
         "wall_s": time.perf_counter() - started,
@@ -566,6 +601,9 @@ def main(argv=None):
     output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"model: {how}")
     print_table(phases, burst_row, sigterm_row, targets)
+    print(f"one request of {huge_row['instances']} utterances ({huge_row['bytes']} bytes): "
+          f"{huge_row['status']} in {huge_row['seconds']:.3f} s, server peak RSS "
+          f"+{huge_row['peak_rss_growth_mib']:.1f} MiB")
     print(f"written to {output} ({results['wall_s']:.0f} s)")
 
 

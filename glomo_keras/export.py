@@ -2,25 +2,31 @@
 
 `export_saved_model(model, settings, "saved_models/mosi")` writes the next
 version folder `saved_models/mosi/<version>/` (TF Serving's layout) holding
-a SavedModel with two signatures and the asset
+a SavedModel with the `serving_default` signature and the asset
 `assets/glomo_preprocessing.json` (the preprocessing settings, the model
-config, metadata):
+config, metadata); word-level models (MAG, HKT) get a second SavedModel,
+the raw-words model, in `<version>/analyze/`:
 
 - `serving_default` takes the model's named inputs (spec "Inputs") and
-  returns `prediction`, `global_weights` and `local_weights`;
-- `analyze` (word-level models: MAG, HKT) takes raw utterances, the inputs of
-  `GLoMoPreprocessor` (see `glomo_keras.data.raw_inputs`): `words` tf.string
-  [B, W] (the empty string pads), `acoustic` float32 [B, W, A] and `visual`
-  [B, W, V] as stored, before the column selection; HKT models add
-  `context_words` [B, C], `context_sentence_ids` int32 [B, C],
-  `context_sentences` int32 [B], `context_acoustic`, `context_visual`. It
-  runs the preprocessor (WordPiece, alignment, columns, padding) and the
-  model in one graph and returns the three outputs, plus `probabilities`
-  and `label` (tf.string, the class name) for classification.
+  returns `prediction`, `global_weights` and `local_weights`. Its graph
+  holds only core TensorFlow ops, so any TensorFlow runtime loads it
+  (`saved_model_cli run`, TF Serving, `tf.saved_model.load` without
+  `tensorflow_text`).
+- `analyze/` has the signatures `analyze` and `serving_default` (the same
+  function): raw utterances, the inputs of `GLoMoPreprocessor` (see
+  `glomo_keras.data.raw_inputs`): `words` tf.string [B, W] (the empty string
+  pads), `acoustic` float32 [B, W, A] and `visual` [B, W, V] as stored,
+  before the column selection; HKT models add `context_words` [B, C],
+  `context_sentence_ids` int32 [B, C], `context_sentences` int32 [B],
+  `context_acoustic`, `context_visual`. It runs the preprocessor (WordPiece,
+  alignment, columns, padding) and the model in one graph and returns the
+  three outputs, plus `probabilities` and `label` (tf.string, the class
+  name) for classification. Its WordPiece ops are TensorFlow Text's, so a
+  process loads it only with them registered (`import tensorflow_text`); it
+  is a separate SavedModel so that the tensor model never needs them. It
+  holds its own copy of the weights.
 
-`tf.saved_model.load` reads the result without glomo_keras; `analyze` uses
-TensorFlow Text's tokenizer ops, so a plain-Python process imports
-`tensorflow_text` first (TF Serving has them built in).
+`tf.saved_model.load` reads both without glomo_keras.
 
 A mixed-precision model is exported as a float32 copy with the same
 weights (`float32_copy`): the signature's outputs are float32 and CPUs,
@@ -43,9 +49,15 @@ import tempfile
 import keras
 
 from glomo_keras.data import GLoMoPreprocessor, PreprocessingSettings
-from glomo_keras.serving.predictor import ASSET_NAME, OUTPUT_NAMES, SIGNATURE_NAME, model_versions
+from glomo_keras.serving.predictor import (
+    ANALYZE_FOLDER,
+    ANALYZE_SIGNATURE,
+    ASSET_NAME,
+    OUTPUT_NAMES,
+    SIGNATURE_NAME,
+    model_versions,
+)
 
-ANALYZE_SIGNATURE = "analyze"
 
 # The TensorFlow-backend process that exports a `.keras` file (argv: the
 # `.keras` path, the settings JSON, the SavedModel folder).
@@ -229,8 +241,8 @@ def write_serving_archive(model, path, settings=None):
     The `serving_default` signature takes one `tf.TensorSpec` per model
     input, named as the input, with the batch and sequence dims None and
     the feature dims fixed; it runs the model with `training=False`. Given
-    the settings of a word-level model (MAG, HKT), the `analyze` signature
-    takes raw utterances (see the module doc).
+    the settings of a word-level model (MAG, HKT), the raw-words SavedModel
+    is written to `path/analyze` (see the module doc).
 
     Args:
         model: a built functional Keras model with named dict inputs.
@@ -263,14 +275,18 @@ def write_serving_archive(model, path, settings=None):
         lambda inputs: model(inputs, training=False),
         input_signature=[signature],
     )
+    archive.write_out(str(path), verbose=False)
     if settings is not None:
         settings = as_settings(settings, model.config)
         if settings.format in ("mag", "hkt"):
             preprocessor, analyze = _analyze_function(model, settings)
-            archive.track(preprocessor)
-            archive.add_endpoint(ANALYZE_SIGNATURE, analyze,
+            raw = keras.export.ExportArchive()
+            raw.track(model)
+            raw.track(preprocessor)
+            for name in (ANALYZE_SIGNATURE, SIGNATURE_NAME):
+                raw.add_endpoint(name, analyze,
                                  input_signature=[analyze_input_signature(settings)])
-    archive.write_out(str(path), verbose=False)
+            raw.write_out(str(pathlib.Path(path) / ANALYZE_FOLDER), verbose=False)
 
 
 def _write_in_tensorflow_process(model, settings, staging, archive):

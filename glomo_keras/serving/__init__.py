@@ -4,13 +4,16 @@
   model folder) written by `glomo_keras.export.export_saved_model`, and
   offers `predict` (model inputs), `analyze` (raw utterances, tokenised as
   in training) and `metadata`.
-- `make_server(model_base, name)` is a REST server with TensorFlow
-  Serving's API (`/v1/models/<name>`, `/metadata`, `:predict`) plus
-  `:analyze` for raw utterances and Prometheus metrics; `glomo-keras serve`
-  runs it. It is built from `http_server.HttpServer` (asyncio HTTP/1.1,
-  JSON errors, limits, timeouts, graceful stop, access log),
-  `batching.Batcher` (dynamic batching with a bounded queue) and
-  `metrics.ServingMetrics`.
+- `make_server(model_base, name)` is a REST server (`server.py`: a
+  Starlette app run by uvicorn) with TensorFlow Serving's API
+  (`tf_serving.py`: `/v1/models/<name>`, `/metadata`, `:predict`, plus
+  `:analyze` for raw utterances), the Open Inference Protocol, KServe V2
+  (`open_inference.py`: `/v2/...`) and Prometheus metrics (`metrics.py`);
+  `glomo-keras serve` runs it. Under it: `protocol.py` (uvicorn's h11
+  protocol with JSON protocol errors, a connection limit and a head
+  timer), `limits.py` (the limits and their messages), `payload.py` (JSON
+  bodies, refusals, batcher jobs) and `batching.Batcher` (dynamic batching
+  with a bounded queue). `docs/serving.md` is the user's guide.
 
 Example:
 
@@ -22,7 +25,16 @@ predictor.analyze([{"words": ["so", "good"], "acoustic": a_rows, "visual": v_row
 ```
 """
 
-from glomo_keras.serving.predictor import Predictor
-from glomo_keras.serving.server import make_server
+import importlib
 
-__all__ = ["Predictor", "make_server"]
+# Imported on first use, so that `glomo_keras.serving.defaults` and
+# `limits` load without TensorFlow.
+_EXPORTS = {"Limits": "limits", "Predictor": "predictor", "make_server": "server"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -4,10 +4,12 @@ The Predictor loads the `serving_default` signature with
 `tf.saved_model.load` and the preprocessing settings from the export's
 asset; it never builds a Keras model. `predict` runs model inputs.
 `analyze` runs raw utterances: word-level models (MAG, HKT) through the
-SavedModel's `analyze` signature, whose preprocessor tokenises, aligns and
-pads in the graph as training did (the same answers any TensorFlow runtime
-gives); MMSA and CHERMA models through `glomo_keras.data.encode` and
-`serving_default`.
+`analyze` signature of the raw-words SavedModel in `<version>/analyze/`,
+whose preprocessor tokenises, aligns and pads in the graph as training did
+(the same answers any TensorFlow runtime gives); MMSA and CHERMA models
+through `glomo_keras.data.encode` and `serving_default`. An utterance with
+more WordPiece tokens than the model takes is cut, as in training, and its
+answer says how many words were kept (`truncated_to`).
 
 Each of them is three steps that a server can take apart to batch requests:
 `check_inputs` / `encode_instances` (validate one request), `run_batch`
@@ -28,6 +30,11 @@ from glomo_keras.data.raw_inputs import raw_batch
 ASSET_NAME = "glomo_preprocessing.json"
 SIGNATURE_NAME = "serving_default"
 ANALYZE_SIGNATURE = "analyze"
+# The folder of the raw-words SavedModel inside a version folder.
+ANALYZE_FOLDER = "analyze"
+# The special tokens around the words of one utterance, per format:
+# `[CLS] words [SEP]` (MAG), `[CLS] context [SEP] words . [SEP]` (HKT).
+SPECIAL_TOKENS = {"mag": 2, "hkt": 4}
 # The preprocessor layout of each data format, for `raw_batch`.
 FORMAT_LAYOUTS = {"mag": "words", "hkt": "words_with_context", "mmsa": "token_ids",
                   "cherma": "features"}
@@ -46,6 +53,14 @@ REQUEST_FIELDS = {
     "mag": ("words", "acoustic", "visual"),
     "hkt": ("words", "context", "acoustic", "visual"),
     "mmsa": ("text_bert", "acoustic", "visual", "acoustic_length", "visual_length"),
+    "cherma": ("text_features", "acoustic", "visual"),
+}
+
+# The fields an `analyze` instance must have, per data format.
+REQUIRED_FIELDS = {
+    "mag": ("words", "acoustic", "visual"),
+    "hkt": ("words", "acoustic", "visual"),
+    "mmsa": ("text_bert", "acoustic", "visual"),
     "cherma": ("text_features", "acoustic", "visual"),
 }
 
@@ -203,11 +218,23 @@ class Predictor:
         self.model_config = asset["model_config"]
         self.export_metadata = asset["metadata"]
         self._check_fit()
-        self._analyze = self._loaded.signatures.get(ANALYZE_SIGNATURE)
-        self._tokenizer = (
-            CachedTokenizer(self.settings.make_tokenizer())
-            if self.settings.vocabulary and self._analyze is None else None
+        raw_folder = self.path / ANALYZE_FOLDER
+        self._analyze = (
+            tf.saved_model.load(str(raw_folder)).signatures[ANALYZE_SIGNATURE]
+            if (raw_folder / "saved_model.pb").is_file() else None
         )
+        self._tokenizer = (
+            CachedTokenizer(self.settings.make_tokenizer()) if self.settings.vocabulary else None
+        )
+
+    @property
+    def signatures(self):
+        """`{signature name: (input specs, output specs)}` of every signature served."""
+        signatures = {SIGNATURE_NAME: (self.input_specs, self.output_specs)}
+        if self._analyze is not None:
+            signatures[ANALYZE_SIGNATURE] = (self._analyze.structured_input_signature[1],
+                                             self._analyze.structured_outputs)
+        return signatures
 
     @property
     def raw_analyze(self):
@@ -281,19 +308,41 @@ class Predictor:
             raise ValueError(
                 f"inputs must map input names to arrays, found a {type(inputs).__name__}"
             )
-        unknown = sorted(set(inputs) - set(self.input_specs))
-        missing = sorted(set(self.input_specs) - set(inputs))
-        if unknown or missing:
-            raise ValueError(
-                f"expected the inputs {sorted(self.input_specs)}; "
-                f"missing {missing}, unknown {unknown}"
-            )
-        arrays = {
-            name: _checked_array(name, inputs[name], spec)
-            for name, spec in self.input_specs.items()
-        }
+        arrays = _checked_arrays(inputs, self.input_specs)
         self._check_lengths(arrays)
         self._check_ids(arrays)
+        return arrays
+
+    def check_raw_inputs(self, inputs):
+        """The `analyze` signature's inputs as arrays, or a ValueError naming the input.
+
+        Args:
+            inputs: `{name: array-like}`: the padded raw utterances
+                (`words` strings [B, W], the empty string pads; features
+                [B, W, dim]; see `glomo_keras.export`).
+
+        Returns:
+            `{name: np.ndarray}`, ready for `run_batch`.
+
+        Raises:
+            ValueError: the model has no `analyze` signature, or an input is
+                missing, unknown, of the wrong type or shape.
+
+        Example:
+
+        ```python
+        predictor.check_raw_inputs({"words": [["so", "good"]], "acoustic": ..., ...})
+        ```
+        """
+        if self._analyze is None:
+            raise ValueError(
+                f"this {self.settings.format!r} model has no {ANALYZE_SIGNATURE!r} signature "
+                f"(the signatures are {sorted(self.signatures)})"
+            )
+        arrays = _checked_arrays(inputs, self._analyze.structured_input_signature[1])
+        sizes = {name: array.shape[0] for name, array in arrays.items()}
+        if len(set(sizes.values())) > 1 or 0 in sizes.values():
+            raise ValueError(f"the inputs must have one non-zero batch size; found {sizes}")
         return arrays
 
     def run_batch(self, batch):
@@ -306,7 +355,9 @@ class Predictor:
 
         Returns:
             one `{"prediction", "global_weights", "local_weights":
-            np.ndarray}` per input dict, in order.
+            np.ndarray}` per input dict, in order (raw utterances of a
+            classification model also get `probabilities` and `label`,
+            the class names as str).
 
         Raises:
             ValueError: the model refused the inputs.
@@ -330,7 +381,7 @@ class Predictor:
             outputs = function(**tensors)
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(f"the model rejected the inputs: {error.message}") from None
-        arrays = {name: outputs[name].numpy() for name in OUTPUT_NAMES}
+        arrays = {name: _as_array(value) for name, value in outputs.items()}
         bounds = np.cumsum([0] + sizes)
         return [
             {name: array[start:stop] for name, array in arrays.items()}
@@ -427,7 +478,53 @@ class Predictor:
         """
         outputs = self.run_batch([self.encode_instances(instances)])[0]
         check_finite(outputs)
-        return self.describe(outputs)
+        return self.describe(outputs, self.words_kept(instances))
+
+    def words_kept(self, instances, truncate=True):
+        """How many words of each utterance the model reads, or None where all.
+
+        The model takes `max_length` WordPiece tokens, special tokens
+        included; the words past them are cut, as in training.
+
+        Args:
+            instances: `analyze` instances, already checked.
+            truncate: False refuses an utterance that would be cut.
+
+        Returns:
+            a list with, per instance, the number of its words kept, or None
+            when it fits (always None for MMSA and CHERMA models, whose
+            text arrives as tokens or features).
+
+        Raises:
+            ValueError: `truncate` is False and an utterance is too long.
+
+        Example:
+
+        ```python
+        predictor.words_kept([{"words": ["so"] * 500, ...}])   # [46]
+        ```
+        """
+        special = SPECIAL_TOKENS.get(self.settings.format)
+        if special is None:
+            return [None] * len(instances)
+        budget = self.settings.max_length - special
+        kept = []
+        for index, instance in enumerate(instances):
+            words = list(instance["words"])
+            total, count = 0, 0
+            for pieces in self._tokenizer(words):
+                if total + len(pieces) > budget:
+                    break
+                total, count = total + len(pieces), count + 1
+            if count < len(words) and not truncate:
+                raise ValueError(
+                    f"instance {index}, field 'words': {len(words)} words make more than "
+                    f"the {self.settings.max_length} WordPiece tokens this model takes "
+                    f"(its first {count} words fit); send a shorter utterance, or allow "
+                    'cutting it with "truncate": true'
+                )
+            kept.append(count if count < len(words) else None)
+        return kept
 
     def encode_instances(self, instances):
         """The model inputs of `analyze` instances, or a ValueError naming the instance.
@@ -478,6 +575,12 @@ class Predictor:
                 f"instance {index}: unknown fields {unknown}; a "
                 f"{self.settings.format!r} model takes {list(allowed)}"
             )
+        for field in REQUIRED_FIELDS[self.settings.format]:
+            if instance.get(field) is None:
+                raise ValueError(
+                    f"instance {index}: the field {field!r} is missing; expected "
+                    f"{self.expected_field(field)}"
+                )
         if "words" in allowed:
             _check_words(index, "words", instance.get("words"), allow_empty=False)
             context = instance.get("context")
@@ -492,6 +595,20 @@ class Predictor:
                     f"found {value!r}"
                 )
         self._check_features(index, instance)
+
+    def expected_field(self, field):
+        """What an `analyze` instance's `field` holds, in words (for error messages)."""
+        dims = self.settings.stored_dims
+        per = "per word" if "words" in REQUEST_FIELDS[self.settings.format] else "per step"
+        texts = {
+            "words": "a non-empty list of words (strings)",
+            "context": "a list of sentences, each a list of words",
+            "text_bert": f"token ids, attention mask and segment ids: [3, {self.settings.max_length}]",
+            "acoustic_length": "an integer", "visual_length": "an integer",
+        }
+        for name, modality in FEATURE_FIELDS:
+            texts[name] = f"a list of rows of {dims.get(modality)} numbers, one {per}"
+        return texts[field]
 
     def _check_features(self, index, instance):
         """Refuses booleans and names the expected dim when rows have the wrong width."""
@@ -514,12 +631,14 @@ class Predictor:
                     f"(the model's stored {modality} dim), found shape {shape}"
                 )
 
-    def describe(self, outputs):
+    def describe(self, outputs, words_kept=None):
         """The `analyze` answer of each instance of one output dict.
 
         Args:
             outputs: `{"prediction", "global_weights", ...: np.ndarray}` of
                 N instances (from `run_batch`), finite.
+            words_kept: optional, from `words_kept`: an instance with a
+                number there gets `"truncated_to": number` in its answer.
 
         Returns:
             a list of N dicts, as `analyze` returns.
@@ -530,14 +649,20 @@ class Predictor:
         predictor.describe(predictor.run_batch([arrays])[0])
         ```
         """
-        return describe_outputs(outputs, self.settings.task, self.settings.class_names)
+        answers = describe_outputs(outputs, self.settings.task, self.settings.class_names)
+        for answer, kept in zip(answers, words_kept or ()):
+            if kept is not None:
+                answer["truncated_to"] = kept
+        return answers
 
     def metadata(self):
         """The signature, version and preprocessing of the model, as JSON-ready data.
 
         Returns:
             dict with `name`, `version`, `signature_name`, `inputs` and
-            `outputs` (`{name: {"dtype": str, "shape": [int or None]}}`),
+            `outputs` of `serving_default` (`{name: {"dtype": str, "shape":
+            [int or None]}}`), `signatures` (`{name: {"inputs", "outputs"}}`
+            of every signature),
             `preprocessing` (format, task, class names, lengths, feature dims
             before and after the column selection, vocabulary size, dataset),
             `model_config` and `export_metadata`.
@@ -554,7 +679,10 @@ class Predictor:
             "name": self.name,
             "version": self.version,
             "signature_name": SIGNATURE_NAME,
-            "signatures": sorted(self._loaded.signatures),
+            "signatures": {
+                name: {"inputs": _describe_specs(inputs), "outputs": _describe_specs(outputs)}
+                for name, (inputs, outputs) in self.signatures.items()
+            },
             "inputs": _describe_specs(self.input_specs),
             "outputs": _describe_specs(self.output_specs),
             "preprocessing": {
@@ -597,7 +725,8 @@ def check_finite(outputs):
     """
     bad = np.zeros(len(outputs["prediction"]), bool)
     for array in outputs.values():
-        bad |= ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+        if array.dtype.kind == "f":
+            bad |= ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
     if bad.any():
         raise ValueError(
             f"the model's outputs for instances {np.flatnonzero(bad).tolist()[:10]} are "
@@ -648,8 +777,37 @@ def _describe_specs(specs):
     }
 
 
+def _checked_arrays(inputs, specs):
+    """`{name: array}` of every input of `specs`, or a ValueError naming the input."""
+    if not isinstance(inputs, dict):
+        raise ValueError(
+            f"inputs must map input names to arrays, found a {type(inputs).__name__}"
+        )
+    missing = sorted(set(specs) - set(inputs))
+    unknown = sorted(set(inputs) - set(specs))
+    if missing or unknown:
+        expected = ", ".join(f"{name!r} ({describe_spec(specs[name])})" for name in missing)
+        raise ValueError(
+            f"expected the inputs {sorted(specs)}; missing [{expected}], unknown {unknown}"
+        )
+    return {name: _checked_array(name, inputs[name], spec) for name, spec in specs.items()}
+
+
+def describe_spec(spec):
+    """`"float32 [B, ?, 5]"`: a signature input's dtype and shape, for messages."""
+    return f"{spec.dtype.name} {_shape_text(spec.shape)}"
+
+
+def _as_array(tensor):
+    """A signature output as a numpy array; strings become str."""
+    array = tensor.numpy()
+    return array.astype(str) if array.dtype == object else array
+
+
 def _checked_array(name, value, spec):
     """`value` as a numpy array of the spec's dtype, or a ValueError naming `name`."""
+    if spec.dtype == tf.string:
+        return _checked_strings(name, value, spec)
     try:
         array = np.asarray(value)
     except (ValueError, TypeError):
@@ -657,7 +815,7 @@ def _checked_array(name, value, spec):
     if array is None or array.dtype.kind not in "iuf":
         raise ValueError(
             f"input {name!r} must be a rectangular array of numbers "
-            "(all rows of the same length)"
+            f"({describe_spec(spec)}, all rows of the same length)"
         )
     rank = spec.shape.rank
     if array.ndim != rank:
@@ -677,12 +835,27 @@ def _checked_array(name, value, spec):
         info = np.iinfo(spec.dtype.as_numpy_dtype)
         integral = np.isfinite(array).all() and (np.round(array) == array).all()
         if not integral or array.min(initial=0) < info.min or array.max(initial=0) > info.max:
-            raise ValueError(f"input {name!r} must hold {spec.dtype.name} integers")
+            raise ValueError(
+                f"input {name!r} must hold {spec.dtype.name} integers ({describe_spec(spec)})")
         return array.astype(spec.dtype.as_numpy_dtype)
     with np.errstate(over="ignore"):
         array = array.astype(spec.dtype.as_numpy_dtype)
     if not np.isfinite(array).all():
         raise ValueError(f"input {name!r} holds non-finite values (nan, inf or too large)")
+    return array
+
+
+def _checked_strings(name, value, spec):
+    """`value` as an array of str of the spec's rank, or a ValueError naming `name`."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        array = None
+    if array is None or array.dtype.kind != "U" or array.ndim != spec.shape.rank:
+        raise ValueError(
+            f"input {name!r} must be a rectangular array of strings ({describe_spec(spec)}; "
+            'the empty string pads)'
+        )
     return array
 
 

@@ -1,0 +1,230 @@
+"""TensorFlow Serving's REST API: its requests parsed into jobs, its answers built.
+
+Routes (`<name>` is the model name; `/versions/<v>` may follow it):
+
+- `GET /v1/models/<name>`: the version status, `AVAILABLE` once loaded.
+- `GET /v1/models/<name>/metadata`: every signature (`serving_default`,
+  and `analyze` for word-level models) with its inputs and outputs, plus
+  the preprocessing settings.
+- `POST /v1/models/<name>:predict`: row format `{"instances": [{input:
+  value, ...}, ...]}` answered by `{"predictions": [{output: value, ...}]}`,
+  or columnar format `{"inputs": {input: batch_value, ...}}` answered by
+  `{"outputs": {output: batch_value, ...}}`. `"signature_name": "analyze"`
+  selects the raw-words signature: rows are utterances (`words`,
+  `acoustic`, `visual`, of any length), columns its padded tensors.
+- `POST /v1/models/<name>:analyze`: raw utterances `{"instances": [{"words":
+  [...], "acoustic": [[...] per word], "visual": [[...] per word]}]}` (HKT
+  models also `"context"`), answered by `{"predictions": [{"sentiment":
+  float, "modality_weights": {"text", "acoustic", "visual"}}, ...]}`
+  (classification: `"probabilities"` and `"label"`).
+
+An utterance with more WordPiece tokens than the model takes is cut as in
+training, and its answer holds `"truncated_to"`: the words kept; with
+`"truncate": false` in the request it is refused (400) instead.
+
+Example:
+
+```python
+job = parse_model_request(":analyze", body, predictor, limits, 16)
+outputs = [predictor.run_batch([inputs])[0] for inputs, _ in job.parts]
+answer(job, outputs, predictor)   # {"predictions": [...]}
+```
+"""
+
+import re
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import types_pb2
+
+from glomo_keras.serving.payload import RequestError, check_count, json_type, make_job
+from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, SIGNATURE_NAME, check_finite
+
+ROUTE = re.compile(
+    r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
+    r"(?P<action>/metadata|:predict|:analyze)?$"
+)
+ROUTE_NAMES = {None: "status", "/metadata": "metadata", ":predict": "predict",
+               ":analyze": "analyze"}
+
+
+def parse_model_request(action, request, predictor, limits, max_batch_size):
+    """The `Job` of a parsed `:predict` or `:analyze` body, or a `RequestError`.
+
+    Args:
+        action: `":predict"` or `":analyze"`.
+        request: the body's JSON object.
+        predictor: the served `Predictor`.
+        limits: the server's `Limits`.
+        max_batch_size: the batcher's part size.
+
+    Raises:
+        RequestError: a malformed request (the message names the field).
+        ValueError: inputs that do not fit the model (a 400).
+    """
+    truncate = request.get("truncate", True)
+    if not isinstance(truncate, bool):
+        raise RequestError(400, f'"truncate" must be true or false, found {json_type(truncate)}')
+    if action == ":analyze":
+        if set(request) - {"instances", "truncate"} or "instances" not in request:
+            raise RequestError(
+                400, 'an analyze request is {"instances": [...]} with optionally '
+                f'"truncate"; found the keys {sorted(request)}'
+            )
+        return _utterances_job("analyze", request["instances"], predictor, limits,
+                               max_batch_size, truncate)
+    unknown = sorted(set(request) - {"instances", "inputs", "signature_name", "truncate"})
+    formats = [key for key in ("instances", "inputs") if key in request]
+    if unknown or len(formats) != 1:
+        raise RequestError(
+            400, 'a predict request holds exactly one of "instances" (row format) or '
+            f'"inputs" (columnar format), and optionally "signature_name"; found the keys '
+            f"{sorted(request)}"
+        )
+    signature = request.get("signature_name", SIGNATURE_NAME)
+    if signature not in predictor.signatures:
+        raise RequestError(
+            400, f"unknown signature_name {signature!r}; this model has "
+            f"{sorted(predictor.signatures)}"
+        )
+    if formats == ["instances"]:
+        check_count(request["instances"], limits)
+    else:
+        if not isinstance(request["inputs"], dict):
+            raise RequestError(400, '"inputs" must be an object mapping input names to batches')
+        for value in request["inputs"].values():
+            check_count(value, limits)
+    kind = "rows" if formats == ["instances"] else "columns"
+    if signature == ANALYZE_SIGNATURE:
+        if kind == "rows":
+            return _utterances_job(kind, request["instances"], predictor, limits,
+                                   max_batch_size, truncate)
+        inputs = predictor.check_raw_inputs(request["inputs"])
+        kept = predictor.words_kept(
+            [{"words": [w for w in row if w]} for row in inputs["words"]], truncate)
+        return make_job(kind, inputs, max_batch_size, raw=True, words_kept=kept)
+    if kind == "rows":
+        inputs = _stack_instances(request["instances"], predictor.input_specs)
+    else:
+        inputs = request["inputs"]
+    return make_job(kind, predictor.check_inputs(inputs), max_batch_size)
+
+
+def answer(job, results, predictor):
+    """The JSON answer of a job from its parts' outputs (a ValueError if not finite)."""
+    outputs = {name: np.concatenate([result[name] for result in results])
+               for name in results[0]}
+    check_finite(outputs)
+    kept = job.words_kept or [None] * job.size
+    if job.kind == "analyze":
+        return {"predictions": predictor.describe(outputs, kept)}
+    if job.kind == "columns":
+        payload = {"outputs": {name: value.tolist() for name, value in outputs.items()}}
+        if any(count is not None for count in kept):
+            payload["truncated_to"] = kept
+        return payload
+    predictions = []
+    for index in range(job.size):
+        prediction = {name: value[index].tolist() for name, value in outputs.items()}
+        if kept[index] is not None:
+            prediction["truncated_to"] = kept[index]
+        predictions.append(prediction)
+    return {"predictions": predictions}
+
+
+def status(predictor):
+    """TF Serving's model status answer."""
+    return {"model_version_status": [{
+        "version": str(predictor.version),
+        "state": "AVAILABLE",
+        "status": {"error_code": "OK", "error_message": ""},
+    }]}
+
+
+def metadata(name, predictor):
+    """TF Serving's metadata answer (a faithful subset) plus the preprocessing."""
+    described = predictor.metadata()
+    signatures = {
+        signature: {
+            "inputs": {key: _tensor_info(spec) for key, spec in inputs.items()},
+            "outputs": {key: _tensor_info(spec) for key, spec in outputs.items()},
+            "method_name": "tensorflow/serving/predict",
+        }
+        for signature, (inputs, outputs) in predictor.signatures.items()
+    }
+    return {
+        "model_spec": {"name": name, "signature_name": "", "version": str(predictor.version)},
+        "metadata": {
+            "signature_def": {"signature_def": signatures},
+            "glomo": {
+                "preprocessing": described["preprocessing"],
+                "model_config": described["model_config"],
+                "export_metadata": described["export_metadata"],
+            },
+        },
+    }
+
+
+def _utterances_job(kind, instances, predictor, limits, max_batch_size, truncate):
+    check_count(instances, limits)
+    inputs = predictor.encode_instances(instances)
+    kept = predictor.words_kept(instances, truncate)
+    return make_job(kind, inputs, max_batch_size, raw=predictor.raw_analyze, words_kept=kept)
+
+
+def _tensor_info(spec):
+    return {
+        "dtype": types_pb2.DataType.Name(tf.as_dtype(spec.dtype).as_datatype_enum),
+        "tensor_shape": {
+            "dim": [{"size": str(-1 if size is None else size), "name": ""}
+                    for size in spec.shape.as_list()],
+            "unknown_rank": False,
+        },
+    }
+
+
+def _stack_instances(instances, specs):
+    """Row-format instances -> `{name: batch array}`, with errors naming the instance."""
+    names = sorted(specs)
+    if not isinstance(instances, list) or not instances:
+        raise RequestError(400, '"instances" must be a non-empty list of objects')
+    columns = {name: [] for name in names}
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            raise RequestError(
+                400, f"instance {index}: expected an object with the inputs {names}, "
+                f"found {json_type(instance)}"
+            )
+        missing = sorted(set(names) - set(instance))
+        unknown = sorted(set(instance) - set(names))
+        if missing or unknown:
+            expected = ", ".join(f"{name!r} ({_row_spec(specs[name])})" for name in missing)
+            raise RequestError(
+                400, f"instance {index}: expected the inputs {names}; "
+                f"missing [{expected}], unknown {unknown}"
+            )
+        for name in names:
+            try:
+                value = np.asarray(instance[name])
+            except ValueError:
+                value = None
+            if value is None or value.dtype.kind not in "iuf":
+                raise RequestError(
+                    400, f"instance {index}, input {name!r}: expected a rectangular array of "
+                    f"numbers ({_row_spec(specs[name])})"
+                )
+            first = columns[name][0] if columns[name] else value
+            if value.shape != first.shape:
+                raise RequestError(
+                    400, f"instance {index}, input {name!r}: shape {value.shape} differs "
+                    f"from instance 0's {first.shape}; row-format instances must have "
+                    "equal shapes (pad them, or use the columnar format)"
+                )
+            columns[name].append(value)
+    return {name: np.stack(values) for name, values in columns.items()}
+
+
+def _row_spec(spec):
+    """`"float32 [?, 5]"`: one instance's dtype and shape."""
+    dims = ["?" if size is None else str(size) for size in spec.shape.as_list()[1:]]
+    return f"{spec.dtype.name} [{', '.join(dims)}]"
