@@ -1,6 +1,5 @@
 """The built-in sample and the `glomo-keras data` command."""
 
-import argparse
 import json
 import os
 import pickle
@@ -16,14 +15,13 @@ from data_fixtures import (
     write_pickle,
 )
 
-from glomo_keras.commands import data as data_command
+from glomo_keras.cli import build_parser
 from glomo_keras.data import load, load_pickle, read, sample
 
 
 def run(argv):
-    parser = argparse.ArgumentParser(prog="glomo-keras")
-    data_command.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    assert argv[0] == "data"
+    args = build_parser("data").parse_args(argv[1:])
     return args.func(args)
 
 

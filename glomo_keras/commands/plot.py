@@ -10,12 +10,8 @@ glomo-keras plot runs/mosi --data datasets/mosi.pkl [--split test] [--max-points
 import sys
 
 
-def register(subparsers):
-    """Adds the `plot` command to `subparsers`."""
-    parser = subparsers.add_parser(
-        "plot", help="t-SNE (Figs. 2 and 4), modality weights, expert load and "
-        "Projector embeddings of a finished run"
-    )
+def configure(parser):
+    """Adds the `plot` flags to `parser`."""
     parser.add_argument("run", metavar="RUN", help="a finished glomo-keras train run directory")
     parser.add_argument("--data", required=True, help="the data file or folder the run used")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
