@@ -1,4 +1,9 @@
-"""Tests for `glomo_keras.serving`: the Predictor and the REST server over real HTTP."""
+"""Tests for `glomo_keras.serving`: the Predictor and the TF Serving REST API over real HTTP.
+
+The HTTP protocol itself (limits, time-outs, connection handling) is
+tested through the real server in `test_serving_protocol.py`, the KServe
+V2 API in `test_serving_v2.py`.
+"""
 
 import http.client
 import json
@@ -6,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -25,6 +29,7 @@ from tiny_model import tiny_config
 from glomo_keras import GLoMo
 from glomo_keras.data import encode
 from glomo_keras.export import export_saved_model
+from glomo_keras.serving import Limits
 from glomo_keras.serving import Predictor
 from glomo_keras.serving import make_server
 
@@ -56,8 +61,8 @@ class Served:
         self.model = model
         self.settings = settings
         self.path = export_saved_model(model, settings, base)
-        self.server = make_server(base, port=0, max_body_bytes=max_body_bytes,
-                                  max_instances=MAX_INSTANCES, max_batch_size=MAX_BATCH_SIZE)
+        limits = Limits(max_body_bytes=max_body_bytes, max_instances=MAX_INSTANCES)
+        self.server = make_server(base, port=0, limits=limits, max_batch_size=MAX_BATCH_SIZE)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = self.server.url
@@ -110,7 +115,13 @@ def test_metadata_describes_signature_and_preprocessing(served):
     status, answer = call(served[MOSI].url + "/metadata")
     assert status == 200
     assert answer["model_spec"] == {"name": MOSI, "signature_name": "", "version": "1"}
-    signature = answer["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    signatures = answer["metadata"]["signature_def"]["signature_def"]
+    assert sorted(signatures) == ["analyze", "serving_default"]
+    analyze = signatures["analyze"]
+    assert sorted(analyze["inputs"]) == ["acoustic", "visual", "words"]
+    assert analyze["inputs"]["words"]["dtype"] == "DT_STRING"
+    assert sorted(analyze["outputs"]) == ["global_weights", "local_weights", "prediction"]
+    signature = signatures["serving_default"]
     assert sorted(signature["inputs"]) == sorted(served[MOSI].model.input)
     acoustic = signature["inputs"]["acoustic"]
     assert acoustic["dtype"] == "DT_FLOAT"
@@ -238,10 +249,29 @@ def bad_requests(batch):
         ("5000-digit integer", "POST", ":analyze", nan_body.replace("NaN", "9" * 5000).encode(),
          400, ["too many digits"]),
         ("too large", "POST", ":predict", b" " * (MAX_BODY_BYTES + 1), 413,
-         [str(MAX_BODY_BYTES + 1), str(MAX_BODY_BYTES)]),
+         [Limits(max_body_bytes=MAX_BODY_BYTES).body_too_large(MAX_BODY_BYTES + 1)]),
+        ("missing field", "POST", ":analyze",
+         encoded({"instances": [{"words": ["good"], "visual": [[0, 0, 0]]}]}), 400,
+         ["instance 0", "'acoustic' is missing", "rows of 5 numbers"]),
+        ("words not a list", "POST", ":analyze",
+         encoded({"instances": [{**words_instance(["good"]), "words": "good"}]}), 400,
+         ["instance 0", "'words'"]),
+        ("missing input", "POST", ":predict",
+         encoded({"instances": [{k: v for k, v in rows[0].items() if k != "visual"}]}), 400,
+         ["instance 0", "missing ['visual' (float32 [?, 3])]"]),
+        ("missing columnar input", "POST", ":predict",
+         encoded({"inputs": {k: v for k, v in _columnar(batch)["inputs"].items()
+                             if k != "token_ids"}}), 400,
+         ["'token_ids' (int32 [B, ?])"]),
+        ("unknown signature", "POST", ":predict",
+         encoded({"signature_name": "classify", "instances": rows[:1]}), 400,
+         ["'classify'", "'analyze'", "'serving_default'"]),
+        ("truncate refused", "POST", ":analyze",
+         encoded({"truncate": False, "instances": [words_instance(["good"] * 9)]}), 400,
+         ["instance 0", "9 words", "7 WordPiece tokens", "first 5 words"]),
         ("unknown model", "GET", "@/v1/models/nope", None, 404, ["'nope'", MOSI]),
         ("unknown model predict", "POST", "@/v1/models/nope:predict", b"{}", 404, ["'nope'"]),
-        ("unknown path", "GET", "@/v2/models", None, 404, ["unknown path", ":analyze"]),
+        ("unknown path", "GET", "@/v3/models", None, 404, ["unknown path", ":analyze", "/v2/"]),
         ("GET predict", "GET", ":predict", None, 405, ["GET", "POST"]),
         ("POST status", "POST", "", b"{}", 405, ["POST", "GET"]),
         ("DELETE", "DELETE", "", None, 405, ["DELETE"]),
@@ -330,39 +360,44 @@ def test_each_request_is_logged_as_json_with_a_request_id(served, capfd):
     assert len(lines[1]["request_id"]) == 32
 
 
-def test_protocol_errors_head_and_options_are_answered_properly(served):
+def test_head_answers_the_get_headers_without_a_body(served):
     item = served[MOSI]
     host, port = item.server.server_address[:2]
-    path = f"/v1/models/{MOSI}".encode()
-    cases = [
-        (b"HEAD " + path + b" HTTP/1.1\r\n\r\n", 200, None),
-        (b"OPTIONS " + path + b":analyze HTTP/1.1\r\n\r\n", 204, None),
-        (b"GARBAGE\r\n\r\n", 400, "malformed request line"),
-        (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", 400, "not ASCII"),
-        (b"GET " + path + b" HTTP/2.0\r\n\r\n", 505, "HTTP/2.0"),
-        (b"GET /" + b"x" * 10000 + b" HTTP/1.1\r\n\r\n", 414, "request line"),
-        (b"GET " + path + b" HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n", 431, "header"),
-        (b"POST " + path + b":analyze HTTP/1.1\r\nContent-Length: 2\r\n"
-         b"Content-Length: 3\r\n\r\n{}", 400, "conflicting Content-Length"),
-        (b"POST " + path + b":analyze HTTP/1.1\r\nContent-Length: 1_0\r\n\r\n0123456789",
-         400, "invalid Content-Length"),
-    ]
-    for raw, status, words in cases:
-        with socket.create_connection((host, port), timeout=30) as sock:
-            sock.sendall(raw)
-            method = "HEAD" if raw.startswith(b"HEAD") else "GET"
-            response = http.client.HTTPResponse(sock, method=method)
-            response.begin()  # fails unless the answer has a status line
-            body = response.read()
-        assert response.status == status, (raw[:40], response.status, body)
-        if words is not None:
-            assert response.getheader("Content-Type") == "application/json"
-            assert words in json.loads(body)["error"], (words, body)
-        elif status == 204:
-            assert response.getheader("Allow") == "POST, OPTIONS"
-        else:
-            assert body == b"" and int(response.getheader("Content-Length")) > 0
-    assert call(item.url)[0] == 200
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    connection.request("HEAD", f"/v1/models/{MOSI}/metadata")
+    response = connection.getresponse()
+    assert response.status == 200 and response.read() == b""
+    assert int(response.getheader("Content-Length")) > 0
+    connection.close()
+
+
+def test_predict_with_the_analyze_signature_and_truncation(served):
+    item = served[MOSI]
+    long = words_instance(["so", "good", "fun", "the", "movie", "was", "fine"], seed=4)
+    short = words_instance(["so", "good"], seed=5)
+    status, answer = call(item.url + ":analyze", {"instances": [long, short]})
+    assert status == 200, answer
+    assert answer["predictions"][0]["truncated_to"] == 5  # T 7 = [CLS] + 5 words + [SEP]
+    assert "truncated_to" not in answer["predictions"][1]
+    cut = {name: value[:5] for name, value in long.items()}
+    expected = outputs_of(item.model, encode([cut], item.settings))["prediction"][0, 0]
+    assert answer["predictions"][0]["sentiment"] == pytest.approx(float(expected), abs=1e-5)
+    status, rows = call(item.url + ":predict",
+                        {"signature_name": "analyze", "instances": [long, short]})
+    assert status == 200, rows
+    assert rows["predictions"][0]["truncated_to"] == 5
+    assert rows["predictions"][0]["prediction"][0] == pytest.approx(
+        answer["predictions"][0]["sentiment"], abs=1e-6)
+    columns = {"words": [long["words"], short["words"] + [""] * 5],
+               "acoustic": [long["acoustic"], short["acoustic"] + [[0.0] * 5] * 5],
+               "visual": [long["visual"], short["visual"] + [[0.0] * 3] * 5]}
+    status, answer = call(item.url + ":predict",
+                          {"signature_name": "analyze", "inputs": columns})
+    assert status == 200, answer
+    np.testing.assert_allclose(
+        np.asarray(answer["outputs"]["prediction"])[:, 0],
+        [prediction["prediction"][0] for prediction in rows["predictions"]], atol=1e-6)
+    assert answer["truncated_to"] == [5, None]
 
 
 def test_large_requests_run_in_chunks_over_one_keep_alive_connection(served):
@@ -423,7 +458,7 @@ def test_predictor_resolves_folders_and_validates_inputs(served):
     np.testing.assert_allclose(
         predictor.predict(batch)["prediction"],
         outputs_of(item.model, batch)["prediction"], atol=1e-5)
-    with pytest.raises(ValueError, match="missing \\['visual_mask'\\]"):
+    with pytest.raises(ValueError, match="missing \\['visual_mask' \\(int32"):
         predictor.predict({k: v for k, v in batch.items() if k != "visual_mask"})
     with pytest.raises(ValueError, match="different batch sizes"):
         predictor.predict({**batch, "visual": batch["visual"][:1]})
@@ -442,8 +477,7 @@ def test_serve_command_finishes_requests_in_flight_on_a_signal(served, tmp_path,
     base = served[MOSI].path.parent
     log = open(tmp_path / "stderr.txt", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "glomo_keras", "serve", "--model", str(base),
-         "--port", "0", "--name", "sentiment"],
+        ["glomo-keras", "serve", "--model", str(base), "--port", "0", "--name", "sentiment"],
         stdout=subprocess.PIPE, stderr=log, text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
@@ -457,12 +491,12 @@ def test_serve_command_finishes_requests_in_flight_on_a_signal(served, tmp_path,
         idle, busy = (socket.create_connection(("127.0.0.1", port), timeout=60)
                       for _ in range(2))
         for sock in (idle, busy):  # one answer each: both connections are open
-            sock.sendall(b"GET /v1/models/sentiment HTTP/1.1\r\n\r\n")
+            sock.sendall(b"GET /v1/models/sentiment HTTP/1.1\r\nHost: x\r\n\r\n")
             response = http.client.HTTPResponse(sock)
             response.begin()
             assert json.loads(response.read())["model_version_status"][0]["state"] == "AVAILABLE"
         body = json.dumps(_good_analyze()).encode()
-        busy.sendall(b"POST /v1/models/sentiment:analyze HTTP/1.1\r\n"
+        busy.sendall(b"POST /v1/models/sentiment:analyze HTTP/1.1\r\nHost: x\r\n"
                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body[:10]))
         time.sleep(0.5)  # the server reads the head and waits for the body
         process.send_signal(stop)

@@ -218,11 +218,7 @@ class Predictor:
         self.model_config = asset["model_config"]
         self.export_metadata = asset["metadata"]
         self._check_fit()
-        raw_folder = self.path / ANALYZE_FOLDER
-        self._analyze = (
-            tf.saved_model.load(str(raw_folder)).signatures[ANALYZE_SIGNATURE]
-            if (raw_folder / "saved_model.pb").is_file() else None
-        )
+        self._analyze = _load_raw_words_model(self.path / ANALYZE_FOLDER)
         self._tokenizer = (
             CachedTokenizer(self.settings.make_tokenizer()) if self.settings.vocabulary else None
         )
@@ -703,6 +699,15 @@ class Predictor:
             "model_config": self.model_config,
             "export_metadata": self.export_metadata,
         }
+
+
+def _load_raw_words_model(folder):
+    """The `analyze` signature of the raw-words SavedModel in `folder`, or None."""
+    if not (folder / "saved_model.pb").is_file():
+        return None
+    import tensorflow_text  # noqa: F401  (registers the WordPiece ops of the graph)
+
+    return tf.saved_model.load(str(folder)).signatures[ANALYZE_SIGNATURE]
 
 
 def check_finite(outputs):

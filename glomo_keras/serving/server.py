@@ -161,6 +161,11 @@ class ModelServer:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}/v1/models/{self.model_name}"
 
+    @property
+    def stopping(self):
+        """Whether a stop was requested: answers close their connection."""
+        return self._uvicorn.should_exit
+
     def serve_forever(self):
         """Serves until `shutdown` or `request_shutdown`, then drains and returns."""
         try:
@@ -376,7 +381,7 @@ class _Uvicorn(uvicorn.Server):
 
 
 class _AccessLog:
-    """ASGI middleware: request ids, one JSON access log line and the metrics per request."""
+    """ASGI middleware: the head size limit, request ids, the access log and the metrics."""
 
     def __init__(self, app, server):
         self.app = app
@@ -393,14 +398,26 @@ class _AccessLog:
         async def logged_send(message):
             if message["type"] == "http.response.start":
                 record["status"] = message["status"]
-                message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode("latin-1"))]
+                headers = [*message.get("headers", []),
+                           (b"x-request-id", request_id.encode("latin-1"))]
+                if self.server.stopping:  # uvicorn closes the connection after it
+                    headers.append((b"connection", b"close"))
+                message["headers"] = headers
             elif message["type"] == "http.response.body":
                 record["bytes_out"] += len(message.get("body", b""))
             await send(message)
 
         try:
-            await self.app(scope, receive, logged_send)
+            head = len(scope["raw_path"]) + len(scope["query_string"]) + sum(
+                len(name) + len(value) + 4 for name, value in scope["headers"])
+            if head > self.server.limits.max_header_bytes:
+                # h11 bounds a head that arrives in pieces; this, one that came whole.
+                scope["glomo.route"] = "invalid"
+                response = _error(Request(scope), 431, self.server.limits.head_too_large(),
+                                  [("Connection", "close")])
+                await response(scope, receive, logged_send)
+            else:
+                await self.app(scope, receive, logged_send)
         finally:
             seconds = time.perf_counter() - start
             route = scope.get("glomo.route", "unknown")
