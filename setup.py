@@ -26,6 +26,9 @@ setup(
         "tensorboard",
         "safetensors",
         "prometheus_client",
+        # glomo-keras serve: the HTTP layer (docs/serving.md says why these).
+        "starlette>=0.47",
+        "uvicorn>=0.35",
     ],
     extras_require={
         "jax": ["jax>=0.4.30"],

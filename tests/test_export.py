@@ -28,12 +28,12 @@ assert len(TINY_VOCABULARY) == VOCABULARY_SIZE
 
 METADATA = {"run": "runs/tiny", "seed": 5576, "test": {"mae": 0.5}}
 
-# Run in a fresh interpreter: TensorFlow (and TensorFlow Text's ops), no glomo_keras.
+# Run in a fresh interpreter: TensorFlow alone; importing TensorFlow Text fails there.
 FRESH_PROCESS_CHECK = """
 import json, sys
+sys.modules["tensorflow_text"] = None  # any import of it raises ImportError
 import numpy as np
 import tensorflow as tf
-import tensorflow_text  # noqa: F401  (the `analyze` signature's tokenizer ops)
 
 folder, batch_path = sys.argv[1], sys.argv[2]
 signature = tf.saved_model.load(folder).signatures["serving_default"]
@@ -107,6 +107,8 @@ def test_versions_follow_the_tf_serving_layout(exported):
         assert (folder / "saved_model.pb").is_file()
         assert (folder / "variables").is_dir()
         assert (folder / "assets" / "glomo_preprocessing.json").is_file()
+        # The raw-words model, apart so that serving_default needs no TF Text ops.
+        assert (folder / "analyze" / "saved_model.pb").is_file()
 
 
 def test_asset_holds_settings_config_and_metadata(exported):
@@ -156,6 +158,29 @@ def test_fresh_tensorflow_process_reproduces_the_keras_outputs(exported, tmp_pat
     for prefix in ("full", "short"):
         for name, difference in report[prefix].items():
             assert difference <= 1e-5, (prefix, name, difference)
+
+
+def test_saved_model_cli_runs_serving_default_without_tensorflow_text(exported, tmp_path):
+    model, _, first, _ = exported
+    inputs = tiny_batch(model.config, batch=2, seed=4)
+    for name, value in inputs.items():
+        np.save(tmp_path / f"{name}.npy", value)
+    blocker = tmp_path / "no_tf_text" / "tensorflow_text"  # importing it fails
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('TF Text must not load here')\n")
+    outputs = tmp_path / "outputs"
+    run = subprocess.run(
+        ["saved_model_cli", "run", "--dir", str(first), "--tag_set", "serve",
+         "--signature_def", "serving_default", "--outdir", str(outputs),
+         "--inputs", ";".join(f"{name}={tmp_path / name}.npy" for name in inputs)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+             "PYTHONPATH": f"{blocker.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    expected = outputs_of(model, inputs)
+    for name in ("prediction", "global_weights", "local_weights"):
+        np.testing.assert_allclose(np.load(outputs / f"{name}.npy"), expected[name], atol=1e-5)
 
 
 def test_mismatched_settings_are_refused_before_writing(exported, tmp_path):

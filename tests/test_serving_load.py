@@ -149,7 +149,8 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(gated):
     assert status == 503 and int(headers["Retry-After"]) >= 1
     assert "busy" in answer["error"] and f"the queue holds {capacity}" in answer["error"]
     with socket.create_connection(server.server_address[:2], timeout=60) as sock:
-        sock.sendall(b"POST /v1/models/tiny:analyze HTTP/1.1\r\nContent-Length: 5000\r\n"
+        sock.sendall(b"POST /v1/models/tiny:analyze HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: 5000\r\n"
                      b"Expect: 100-continue\r\n\r\n")
         response = http.client.HTTPResponse(sock)
         response.begin()  # refused on its head: the body is never sent
