@@ -64,10 +64,9 @@ class Limits:
         return (f"the request line and headers are over the limit of "
                 f"{self.max_header_bytes} bytes ({self.max_header_bytes // 1024} KiB)")
 
-    def too_many_instances(self, count, estimated=False):
-        """The 413 message of a request of `count` instances (or about as many)."""
-        about = "about " if estimated else ""
-        return (f"the request holds {about}{count} instances; the limit is "
+    def too_many_instances(self, count):
+        """The 413 message of a request of `count` instances."""
+        return (f"the request holds {count} instances; the limit is "
                 f"{self.max_instances} per request: send several requests")
 
     def too_many_connections(self):

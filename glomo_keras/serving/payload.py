@@ -17,6 +17,7 @@ job = make_job("analyze", predictor.encode_instances(body["instances"]), 16, raw
 import dataclasses
 import json
 import math
+import re
 
 
 class RequestError(Exception):
@@ -120,6 +121,24 @@ def parse_json(body):
             400, f"the request body must be a JSON object, found {type(request).__name__}"
         )
     return request
+
+
+def count_key(body, key):
+    """How many objects of a JSON body have the key `key`, counted without parsing it.
+
+    A key is a string followed by a colon; the same word as a value (or
+    inside a string, where its quotes are escaped) is not counted. Row-format
+    bodies have one object per instance with each input's key, so this
+    counts their instances at the speed of a regular expression.
+
+    Example:
+
+    ```python
+    count_key(b'{"instances": [{"words": ["words"]}, {"words": []}]}', "words")   # 2
+    ```
+    """
+    pattern = re.compile(rb'(?<!\\)"' + re.escape(key.encode("utf-8")) + rb'"\s*:')
+    return sum(1 for _ in pattern.finditer(body))
 
 
 def check_count(items, limits):

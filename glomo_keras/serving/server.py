@@ -12,11 +12,11 @@ limit and the head timer. The limits, and the messages that state them,
 are `limits.Limits`.
 
 A model request goes: admission, on its head alone (`Content-Length`
-against the body limit; the instances it likely holds, from the mean bytes
-per instance seen so far, against the instance limit and the batch queue's
-room: 413, or 503 with `Retry-After`, before a byte of its body is read);
-then its body is read (within `Limits.body_timeout`) and parsed in a worker
-thread, off the event loop; its instances join the `Batcher`, which runs
+against the body limit: 413; the instances it likely holds, from the mean
+bytes per instance seen so far, against the batch queue's room: 503 with
+`Retry-After`; both before a byte of its body is read); then its body is
+read (within `Limits.body_timeout`), its instances counted without parsing
+(413 over the limit) and parsed, in a worker thread, off the event loop; its instances join the `Batcher`, which runs
 those of concurrent requests together; the answer is encoded in a worker
 thread too. Every error is `{"error": "..."}` with a 4xx (503 when busy;
 500 for a fault of the server, whose details go to its log only), and the
@@ -72,9 +72,6 @@ API = (
     f"GET {METRICS_PATH}"
 )
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# A request estimated at more than this many times the instance limit is
-# refused on its Content-Length, before it is read.
-ESTIMATE_MARGIN = 2
 
 
 class ModelServer:
@@ -214,8 +211,8 @@ class ModelServer:
             return Response(self._metadata, media_type="application/json")
 
         def parse(body):
-            return tf_serving.parse_model_request(action, parse_json(body), self.predictor,
-                                                  self.limits, self.batcher.max_batch_size)
+            return tf_serving.parse_body(action, body, self.predictor, self.limits,
+                                         self.batcher.max_batch_size)
 
         def answer(job, results):
             return tf_serving.answer(job, results, self.predictor)
@@ -280,10 +277,7 @@ class ModelServer:
         before its body is read; once admitted it is never refused later.
         """
         length = self._content_length(request)
-        estimate = self._estimate_instances(action, length)
-        if estimate > ESTIMATE_MARGIN * self.limits.max_instances:
-            raise RequestError(413, self.limits.too_many_instances(estimate, estimated=True))
-        reservation = self.batcher.reserve(estimate)
+        reservation = self.batcher.reserve(self._estimate_instances(action, length))
         self._in_flight += 1
         loop = asyncio.get_running_loop()
         try:

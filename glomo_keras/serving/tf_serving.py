@@ -25,7 +25,7 @@ training, and its answer holds `"truncated_to"`: the words kept; with
 Example:
 
 ```python
-job = parse_model_request(":analyze", body, predictor, limits, 16)
+job = parse_body(":analyze", body, predictor, limits, 16)
 outputs = [predictor.run_batch([inputs])[0] for inputs, _ in job.parts]
 answer(job, outputs, predictor)   # {"predictions": [...]}
 ```
@@ -37,8 +37,20 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
-from glomo_keras.serving.payload import RequestError, check_count, json_type, make_job
-from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, SIGNATURE_NAME, check_finite
+from glomo_keras.serving.payload import (
+    RequestError,
+    check_count,
+    count_key,
+    json_type,
+    make_job,
+    parse_json,
+)
+from glomo_keras.serving.predictor import (
+    ANALYZE_SIGNATURE,
+    REQUIRED_FIELDS,
+    SIGNATURE_NAME,
+    check_finite,
+)
 
 ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
@@ -46,6 +58,21 @@ ROUTE = re.compile(
 )
 ROUTE_NAMES = {None: "status", "/metadata": "metadata", ":predict": "predict",
                ":analyze": "analyze"}
+
+
+def parse_body(action, body, predictor, limits, max_batch_size):
+    """The `Job` of a `:predict` or `:analyze` body (bytes), or a `RequestError`.
+
+    A row-format body of more instances than `limits.max_instances` is
+    refused (413) before it is parsed: its instances are counted by their
+    first field's key (`count_key`), so its objects never fill the memory.
+    Then as `parse_model_request`.
+    """
+    keys = (REQUIRED_FIELDS[predictor.settings.format][0], sorted(predictor.input_specs)[0])
+    count = max(count_key(body, key) for key in keys)
+    if count > limits.max_instances:
+        raise RequestError(413, limits.too_many_instances(count))
+    return parse_model_request(action, parse_json(body), predictor, limits, max_batch_size)
 
 
 def parse_model_request(action, request, predictor, limits, max_batch_size):
