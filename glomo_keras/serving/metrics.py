@@ -4,8 +4,10 @@
 `ServingMetrics.exposition()` in the Prometheus text format:
 
 - `glomo_serving_requests_total{route, method, status}`: answered requests;
-  `route` is `status`, `metadata`, `predict`, `analyze`, `metrics`,
-  `options`, `unknown` (an unknown path), `invalid` (not HTTP) or
+  `route` is `status`, `metadata`, `predict`, `analyze`, `metrics`, the
+  KServe V2 routes `v2_server`, `v2_live`, `v2_ready`, `v2_metadata`,
+  `v2_model_ready`, `v2_infer`, or `unknown` (an unknown path), `invalid`
+  (not HTTP, or a head over the limit), `timeout` (a head too slow) or
   `refused` (over the connection limit);
 - `glomo_serving_request_duration_seconds{route}`: a latency histogram,
   from the request's first byte to its answer;

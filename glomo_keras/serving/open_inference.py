@@ -43,7 +43,7 @@ from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, SIGNATURE_NAME, che
 ROUTE = re.compile(
     r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>\d+))?(?P<action>/ready|/infer)?$"
 )
-ROUTE_NAMES = {None: "v2_metadata", "/ready": "v2_ready", "/infer": "v2_infer"}
+ROUTE_NAMES = {None: "v2_metadata", "/ready": "v2_model_ready", "/infer": "v2_infer"}
 # numpy dtype names -> the protocol's tensor data types.
 DATATYPES = {"float32": "FP32", "float64": "FP64", "int32": "INT32", "int64": "INT64",
              "bool": "BOOL", "string": "BYTES"}

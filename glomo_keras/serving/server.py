@@ -113,14 +113,19 @@ class ModelServer:
         self.log_stream = log_stream
         self._in_flight = 0
         self._bytes_per_instance = {}
-        self._socket = _bind(address, self.limits.max_connections)
-        self.server_address = self._socket.getsockname()
         self.batcher = Batcher(
             predictor.run_batch, max_batch_size=max_batch_size,
             batch_timeout=batch_timeout_ms / 1000, max_enqueued_batches=max_enqueued_batches,
             num_batch_threads=batch_threads, on_batch=self._on_batch,
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, "request-worker")
+        try:
+            self._socket = _bind(address, self.limits.max_connections)
+        except OSError:
+            self.batcher.close()
+            self._executor.shutdown()
+            raise
+        self.server_address = self._socket.getsockname()
         self.metrics = ServingMetrics(
             lambda: self.batcher.queued_instances, lambda: self._in_flight,
             lambda: len(self._uvicorn.server_state.connections),
