@@ -62,12 +62,10 @@ def command(model_base, tmp_path_factory):
     assert process.wait(60) == 0
 
 
-def exchange(port, data, half_close=False):
+def exchange(port, data):
     """(status, headers, body) of the answer to raw bytes sent on a new connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(data)
-        if half_close:
-            sock.shutdown(socket.SHUT_WR)
         response = http.client.HTTPResponse(sock)
         response.begin()  # fails unless the answer has a status line
         return response.status, {k.lower(): v for k, v in response.getheaders()}, \
@@ -131,7 +129,7 @@ def test_keep_alive_request_ids_and_the_access_log(command):
     assert logged["req-0"]["path"] == PATH + ":analyze" and logged["req-0"]["instances"] == 1
 
 
-def test_expect_100_continue_and_a_refusal_before_the_body(command):
+def test_expect_100_continue(command):
     port, _ = command
     body = analyze_body()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
@@ -142,6 +140,29 @@ def test_expect_100_continue_and_a_refusal_before_the_body(command):
         assert reader.readline() == b"\r\n"
         sock.sendall(body)
         assert reader.readline().startswith(b"HTTP/1.1 200")
+
+
+def test_serve_refuses_bad_flags_with_one_line_and_exit_2(model_base, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cases = [
+            (["--model", str(tmp_path / "nope")], f"--model {tmp_path / 'nope'} does not exist"),
+            (["--model", str(tmp_path)], f"--model {tmp_path}: "),
+            (["--model", str(model_base), "--port", "70000"],
+             "--port 70000 is out of range; expected 0 to 65535"),
+            (["--model", str(model_base), "--port", str(port)],
+             f"--host 127.0.0.1 --port {port} cannot be bound"),
+        ]
+        for flags, message in cases:
+            run = subprocess.run(["glomo-keras", "serve", *flags], capture_output=True,
+                                 text=True, timeout=300,
+                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+            assert run.returncode == 2, (flags, run.stderr[-2000:])
+            lines = run.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("glomo-keras serve: "), lines
+            assert message in lines[0], (message, lines[0])
 
 
 class InProcess:

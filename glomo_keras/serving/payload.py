@@ -137,8 +137,25 @@ def count_key(body, key):
     count_key(b'{"instances": [{"words": ["words"]}, {"words": []}]}', "words")   # 2
     ```
     """
-    pattern = re.compile(rb'(?<!\\)"' + re.escape(key.encode("utf-8")) + rb'"\s*:')
+    quoted = b'"' + key.encode("utf-8") + b'"'
+    pattern = re.compile(rb"(?<!\\)" + re.escape(quoted) + rb"\s*:")
     return sum(1 for _ in pattern.finditer(body))
+
+
+def at_most_keys(body, key, limit):
+    """Whether a JSON body has at most `limit` objects with the key `key` (see `count_key`).
+
+    The quoted key is first counted as plain bytes (an upper bound, at
+    memory speed); the exact count runs only when that is over `limit`.
+
+    Example:
+
+    ```python
+    at_most_keys(body, "words", 256)
+    ```
+    """
+    return body.count(b'"' + key.encode("utf-8") + b'"') <= limit or \
+        count_key(body, key) <= limit
 
 
 def check_count(items, limits):

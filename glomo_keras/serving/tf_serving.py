@@ -39,6 +39,7 @@ from tensorflow.core.framework import types_pb2
 
 from glomo_keras.serving.payload import (
     RequestError,
+    at_most_keys,
     check_count,
     count_key,
     json_type,
@@ -68,10 +69,9 @@ def parse_body(action, body, predictor, limits, max_batch_size):
     first field's key (`count_key`), so its objects never fill the memory.
     Then as `parse_model_request`.
     """
-    keys = (REQUIRED_FIELDS[predictor.settings.format][0], sorted(predictor.input_specs)[0])
-    count = max(count_key(body, key) for key in keys)
-    if count > limits.max_instances:
-        raise RequestError(413, limits.too_many_instances(count))
+    for key in (REQUIRED_FIELDS[predictor.settings.format][0], sorted(predictor.input_specs)[0]):
+        if not at_most_keys(body, key, limits.max_instances):
+            raise RequestError(413, limits.too_many_instances(count_key(body, key)))
     return parse_model_request(action, parse_json(body), predictor, limits, max_batch_size)
 
 
