@@ -73,8 +73,9 @@ class GuardedH11Protocol(H11Protocol):
         if len(self.conn.trailing_data[0]) >= self.limits.max_header_bytes:
             self._answer(431, self.limits.head_too_large(), "invalid")
         else:
-            self._answer(400, "malformed HTTP/1.1 request: the request line or a header "
-                         "cannot be parsed", "invalid")
+            self._answer(400, "malformed HTTP/1.1 request: a request line or header that "
+                         "cannot be parsed, no Host header, or a conflicting or invalid "
+                         "Content-Length", "invalid")
 
     def _waiting_for_head(self):
         return self.cycle is None or self.cycle.response_complete
