@@ -380,7 +380,12 @@ class _Uvicorn(uvicorn.Server):
 
 
 class _AccessLog:
-    """ASGI middleware: the head size limit, request ids, the access log and the metrics."""
+    """ASGI middleware: the head size limit, request ids, the access log and the metrics.
+
+    A request's log line is written, and its metrics counted, before the
+    last part of its answer is sent, so a client that has its answer finds
+    them there.
+    """
 
     def __init__(self, app, server):
         self.app = app
@@ -392,32 +397,10 @@ class _AccessLog:
         start = time.perf_counter()
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-        record = {"status": 500, "bytes_out": 0}
+        record = {"status": 500, "bytes_out": 0, "logged": False}
 
-        async def logged_send(message):
-            if message["type"] == "http.response.start":
-                record["status"] = message["status"]
-                headers = [*message.get("headers", []),
-                           (b"x-request-id", request_id.encode("latin-1"))]
-                if self.server.stopping:  # uvicorn closes the connection after it
-                    headers.append((b"connection", b"close"))
-                message["headers"] = headers
-            elif message["type"] == "http.response.body":
-                record["bytes_out"] += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            head = len(scope["raw_path"]) + len(scope["query_string"]) + sum(
-                len(name) + len(value) + 4 for name, value in scope["headers"])
-            if head > self.server.limits.max_header_bytes:
-                # h11 bounds a head that arrives in pieces; this, one that came whole.
-                scope["glomo.route"] = "invalid"
-                response = _error(Request(scope), 431, self.server.limits.head_too_large(),
-                                  [("Connection", "close")])
-                await response(scope, receive, logged_send)
-            else:
-                await self.app(scope, receive, logged_send)
-        finally:
+        def log():
+            record["logged"] = True
             seconds = time.perf_counter() - start
             route = scope.get("glomo.route", "unknown")
             self.server.metrics.observe_request(scope["method"], route, record["status"],
@@ -432,6 +415,35 @@ class _AccessLog:
                 if key in scope:
                     line[key.split(".")[1]] = scope[key]
             print(json.dumps(line), file=self.server.log_stream or sys.stderr, flush=True)
+
+        async def logged_send(message):
+            if message["type"] == "http.response.start":
+                record["status"] = message["status"]
+                headers = [*message.get("headers", []),
+                           (b"x-request-id", request_id.encode("latin-1"))]
+                if self.server.stopping:  # uvicorn closes the connection after it
+                    headers.append((b"connection", b"close"))
+                message["headers"] = headers
+            elif message["type"] == "http.response.body":
+                record["bytes_out"] += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    log()
+            await send(message)
+
+        try:
+            head = len(scope["raw_path"]) + len(scope["query_string"]) + sum(
+                len(name) + len(value) + 4 for name, value in scope["headers"])
+            if head > self.server.limits.max_header_bytes:
+                # h11 bounds a head that arrives in pieces; this, one that came whole.
+                scope["glomo.route"] = "invalid"
+                response = _error(Request(scope), 431, self.server.limits.head_too_large(),
+                                  [("Connection", "close")])
+                await response(scope, receive, logged_send)
+            else:
+                await self.app(scope, receive, logged_send)
+        finally:
+            if not record["logged"]:  # no answer was sent (the client went away)
+                log()
 
 
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
