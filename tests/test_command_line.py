@@ -38,6 +38,7 @@ def glomo_keras(*args, cwd, timeout=600):
 def tensorflow_run(tmp_path_factory):
     """`train` with the TensorFlow backend and no `--data`: the dataset table's path."""
     folder = tmp_path_factory.mktemp("tensorflow_run")
+    (folder / "datasets").mkdir()
     write_small_sample(folder / "datasets" / "mosei.pkl", sizes=(16, 8, 8))
     result = glomo_keras("train", "--dataset", "mosei", "--backend", "tensorflow", *TINY,
                          "--output", "run", cwd=folder)
