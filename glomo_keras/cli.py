@@ -160,7 +160,7 @@ def main(argv=None):
     debug = getattr(args, "debug", False) or os.environ.get(DEBUG_ENVIRONMENT, "") not in ("", "0")
     try:
         _choose_backend(args)
-        _import_tensorflow(verbose=getattr(args, "verbose", False))
+        import_tensorflow(verbose=getattr(args, "verbose", False))
         return args.func(args) or 0
     except GLoMoError as error:
         if debug:
@@ -176,13 +176,24 @@ def _choose_backend(args):
     devices.choose_backend(getattr(args, "backend", None), getattr(args, "device", "auto"))
 
 
-def _import_tensorflow(verbose):
+def import_tensorflow(verbose=False):
     """Imports TensorFlow (and with it Keras) with its native start-up lines hidden.
+
+    Call it after the Keras backend is chosen (`KERAS_BACKEND`).
 
     TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU features)
     are written to file descriptor 2 before its logging honours
     `TF_CPP_MIN_LOG_LEVEL`; they go to /dev/null during the import unless
     `verbose`.
+
+    Args:
+        verbose: let the start-up lines through (and TensorFlow's INFO logs).
+
+    Example:
+
+    ```python
+    import_tensorflow()   # a recipe, after its --backend is set
+    ```
     """
     if verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
