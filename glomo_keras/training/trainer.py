@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from glomo_keras.backbones import load_backbone
+from glomo_keras.backbones import load_tokenizer
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.data import load
 from glomo_keras.data import make_dataset
@@ -204,7 +205,7 @@ def train(
     uses_bert = "t" in config.modalities and config.text_encoder == "bert"
     # Loaded data (a recipe's) is already tokenised: the tokenizer is not needed.
     needs_tokenizer = uses_bert and not isinstance(data, LoadedDataset)
-    tokenizer = load_backbone(backbone)[1] if needs_tokenizer else None
+    tokenizer = load_tokenizer(backbone) if needs_tokenizer else None
     config, dataset = prepare_data(config, data, tokenizer, use_cache)
     # Every check is done: only now is anything in `output` replaced or written.
     if (output / "results.json").exists():
