@@ -49,6 +49,23 @@ def test_an_acoustic_block_of_other_width_names_the_override(tmp_path):
         _fit(GLoMoConfig.for_dataset("mosi", acoustic_dim=12), path)
 
 
+def test_own_widths_under_a_column_selection_name_its_override_too(tmp_path):
+    data = hkt_data()
+    for split in data.values():
+        for index, (punchline, context, hid, label) in enumerate(split):
+            split[index] = ((*punchline[:2], punchline[2][:, :40], punchline[3]),
+                            (*context[:2], context[2][:, :40], context[3]), hid, label)
+    path = write_pickle(tmp_path / "jokes.pkl", data)
+    with pytest.raises(DataFormatError, match=(
+            "field 'acoustic': the file has 40 acoustic columns where the mustard configuration "
+            r"expects 81 \(acoustic_dim\); to train on it as it is: --set acoustic_dim=40 "
+            r"--set acoustic_columns=\[0,40\]$")):
+        _fit(GLoMoConfig.for_dataset("mustard"), path)
+    config, _ = _fit(GLoMoConfig.for_dataset("mustard", acoustic_dim=40,
+                                             acoustic_columns=[0, 40]), path)
+    assert (config.acoustic_input_dim, config.visual_input_dim) == (40, 36)
+
+
 def test_the_task_and_text_input_must_be_the_configs(tmp_path):
     sentiment = write_pickle(tmp_path / "a.pkl", mag_data())
     with pytest.raises(DataFormatError, match=(

@@ -177,7 +177,13 @@ def check_data(config, source, data_format, stored_dims, task):
         found = " and ".join(
             f"{stored_dims[m]} {m} columns where the {config.dataset} configuration expects "
             f"{expected[m]} ({WIDTH_FIELDS[m]})" for m in wrong)
-        overrides = " ".join(f"--set {WIDTH_FIELDS[m]}={stored_dims[m]}" for m in wrong)
+        overrides = []
+        for m in wrong:
+            overrides.append(f"--set {WIDTH_FIELDS[m]}={stored_dims[m]}")
+            columns = getattr(config, f"{m}_columns", None)
+            if columns is not None and columns[1] > stored_dims[m]:
+                overrides.append(f"--set {m}_columns=[0,{stored_dims[m]}]")
+        overrides = " ".join(overrides)
         raise DataFormatError(
             f"the file has {found}{suggestion}; to train on it as it is: {overrides}",
             source=source, field=wrong[0],
