@@ -17,7 +17,10 @@ from data_fixtures import hkt_data, mag_data, mmsa_data, write_cherma, write_pic
 
 SIZES = (8, 4, 4)
 # A tiny model on a random 2-layer BERT; everything else is the dataset's.
-SMALL = ["--backbone", "random:bert_tiny", "--epochs", "1", "--seeds", "1", "--batch-size", "4",
+# Reading a layout does not depend on the Keras backend (tf.data feeds all
+# three; test_command_line trains on each): TensorFlow, whose steps compile
+# fastest, in both test passes.
+SMALL = ["--backend", "tensorflow", "--backbone", "random:bert_tiny", "--epochs", "1", "--seeds", "1", "--batch-size", "4",
          "--no-export", "--no-cache",
          "--set", "hidden_dim=8", "--set", "num_heads=2", "--set", "num_layers=1",
          "--set", "fusion_layers=1", "--set", "fusion_intermediate_dim=16"]
