@@ -341,7 +341,6 @@ def _use_the_sample(args, info):
         task="regression", class_names=None,
         acoustic_dim=sample.ACOUSTIC_DIM, visual_dim=sample.VISUAL_DIM,
         text_encoder="bert", acoustic_columns=None, visual_columns=None,
-        acoustic_dim=sample.ACOUSTIC_DIM, visual_dim=sample.VISUAL_DIM,
         # The sample's utterances average 16 WordPieces: batches padded
         # to their longest (exact for length-aware models) halve a step.
         length_aware=True, bucketing=True,
