@@ -17,6 +17,9 @@ from training_fixtures import write_small_sample
 
 from glomo_keras import __version__
 
+# Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
+pytestmark = pytest.mark.console
+
 # A tiny GLoMo on a random 2-layer BERT, T 16: seconds per epoch on a CPU.
 TINY = [
     "--backbone", "random:bert_tiny", "--batch-size", "8", "--epochs", "1",

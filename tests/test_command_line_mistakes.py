@@ -24,6 +24,9 @@ from glomo_keras import GLoMo
 from glomo_keras.data import sample
 from glomo_keras.export import export_saved_model
 
+# Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
+pytestmark = pytest.mark.console
+
 TINY = ["--backbone", "random:bert_tiny", "--epochs", "1", "--set", "hidden_dim=16",
         "--set", "num_heads=2", "--set", "num_layers=1"]
 TRAIN = ["train", "--output", "out", *TINY]

@@ -15,6 +15,9 @@ import sys
 import pytest
 from data_fixtures import hkt_data, mag_data, mmsa_data, write_cherma, write_pickle
 
+# Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
+pytestmark = pytest.mark.console
+
 SIZES = (8, 4, 4)
 # A tiny model on a random 2-layer BERT; everything else is the dataset's.
 # Reading a layout does not depend on the Keras backend (tf.data feeds all
