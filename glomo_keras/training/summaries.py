@@ -31,12 +31,12 @@ summaries.description("acc2_non0")  # "Binary accuracy, negative vs positive, ..
 
 import json
 import pathlib
+import shlex
 import sys
 
 import numpy as np
 
 from glomo_keras.config import MODALITIES
-from glomo_keras.metrics import REGRESSION_KEYS
 from glomo_keras.model import MODALITY_NAMES
 
 # What each metric is and which way is better (the description of its summaries).
@@ -60,7 +60,12 @@ DESCRIPTIONS = {
     "f1": "Weighted F1 over the classes. Higher is better.",
     "learning_rate": "The optimizer's learning rate at the end of the epoch.",
 }
-CLASSIFICATION_KEYS = ("accuracy", "f1")
+# The scalar metrics of each task, in the order the HParams table shows them.
+TASK_METRICS = {
+    "regression": ("mae", "corr", "acc2_has0", "acc2_non0", "f1_has0", "f1_non0",
+                   "acc5", "acc7"),
+    "classification": ("accuracy", "f1"),
+}
 
 # The hyper-parameters that define a run, listed first by the HParams dashboard.
 DEFINING = (
@@ -95,7 +100,7 @@ def task_metrics(task):
     task_metrics("classification")  # ("accuracy", "f1")
     ```
     """
-    return REGRESSION_KEYS if task == "regression" else CLASSIFICATION_KEYS
+    return TASK_METRICS[task]
 
 
 def session_hparams(config, backbone, num_replicas, precision):
@@ -377,7 +382,7 @@ def setup_text(config, dataset, backbone, distribution, precision, versions):
     """
     sizes = " / ".join(str(len(split)) for split in (dataset.train, dataset.valid, dataset.test))
     lines = [
-        f"**Command**: `{' '.join(sys.argv)}`",
+        f"**Command**: `{command_line()}`",
         "",
         f"**Data**: `{dataset.source}` ({dataset.format}); train / valid / test "
         f"utterances: {sizes}",
@@ -395,6 +400,24 @@ def setup_text(config, dataset, backbone, distribution, precision, versions):
         "```",
     ]
     return "\n".join(lines)
+
+
+def command_line():
+    """The command that started this process, as a user would type it.
+
+    `python -m glomo_keras` and the console script both read `glomo-keras`;
+    a script reads its file name.
+
+    Example:
+
+    ```python
+    command_line()  # "glomo-keras train --dataset mosi --seeds 1 2"
+    ```
+    """
+    program = pathlib.Path(sys.argv[0]).name
+    if program in ("__main__.py", "glomo-keras"):
+        program = "glomo-keras"
+    return shlex.join([program, *sys.argv[1:]])
 
 
 def _devices():
