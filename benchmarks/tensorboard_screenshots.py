@@ -26,17 +26,19 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 
-# Dashboard name → the URL fragment that opens it.
+# Dashboard name → the URL fragment that opens it and the window size.
 DASHBOARDS = {
-    "scalars": "#scalars&_smoothingWeight=0",
-    "custom_scalars": "#custom_scalars",
-    "hparams": "#hparams",
-    "text": "#text",
-    "images": "#images",
+    "scalars": ("#scalars&_smoothingWeight=0&tagFilter=" + urllib.parse.quote(
+        "^(train/loss|validation/(loss|mae|acc2_non0|f1_non0))$", safe=""), "1400,1000"),
+    "custom_scalars": ("#custom_scalars&_smoothingWeight=0", "1400,1400"),
+    "hparams": ("#hparams", "2300,640"),
+    "text": ("#text", "1400,1000"),
+    "images": ("#images", "1400,1000"),
 }
 
 DEMO_FLAGS = [
@@ -105,7 +107,6 @@ def main(argv=None):
     parser.add_argument("--run", help="a finished run (default: train the demo run)")
     parser.add_argument("--output", default=str(REPOSITORY / "docs" / "tensorboard"))
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
-    parser.add_argument("--size", default="1400,1000", help="window width,height")
     args = parser.parse_args(argv)
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -114,10 +115,9 @@ def main(argv=None):
         port = free_port()
         server = start_tensorboard(run / "logs", port)
         try:
-            for name, fragment in DASHBOARDS.items():
+            for name, (fragment, size) in DASHBOARDS.items():
                 path = output / f"{name}.png"
-                screenshot(args.chromium, f"http://127.0.0.1:{port}/{fragment}", path,
-                           args.size)
+                screenshot(args.chromium, f"http://127.0.0.1:{port}/{fragment}", path, size)
                 print(f"{path} ({path.stat().st_size // 1024} KB)")
         finally:
             server.terminate()

@@ -205,6 +205,8 @@ class ValidationMonitor(keras.callbacks.Callback):
         history_path: JSON file of per-epoch logs, or None.
         hparams: the session's hyper-parameters (`summaries.session_hparams`),
             or None.
+        session_name: the HParams table's name of the session (its "Trial
+            ID", e.g. "mosi/seed_1"); None: a hash of the hyper-parameters.
         write: whether this process writes (False on non-chief workers).
 
     Example:
@@ -216,7 +218,7 @@ class ValidationMonitor(keras.callbacks.Callback):
     """
 
     def __init__(self, config, valid_dataset, valid_labels, log_dir,
-                 history_path=None, hparams=None, write=True):
+                 history_path=None, hparams=None, session_name=None, write=True):
         super().__init__()
         self.config = config
         self.valid_dataset = valid_dataset
@@ -224,6 +226,7 @@ class ValidationMonitor(keras.callbacks.Callback):
         self.log_dir = str(log_dir)
         self.history_path = history_path
         self.hparams = hparams
+        self.session_name = session_name
         self.write = write
         self._writer = None
 
@@ -236,7 +239,7 @@ class ValidationMonitor(keras.callbacks.Callback):
                 from tensorboard.plugins.hparams import api as hparams_api
 
                 summaries.write_experiment(self.hparams, self.config.task)
-                hparams_api.hparams(self.hparams)
+                hparams_api.hparams(self.hparams, trial_id=self.session_name)
             summaries.write_layout(list(moe_layers(self.model)))
         self._writer.flush()
 

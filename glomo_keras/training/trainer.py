@@ -290,6 +290,7 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
                 config, backbone_spec, distribution.num_replicas,
                 keras.mixed_precision.global_policy().name,
             ),
+            session_name=f"{output.name}/seed_{seed}",
             write=distribution.is_chief,
         ),
         best_weights,
