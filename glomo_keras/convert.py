@@ -39,6 +39,7 @@ import numpy as np
 from keras import ops
 
 from glomo_keras.config import GLoMoConfig
+from glomo_keras.errors import GLoMoError
 from glomo_keras.model import MODALITY_NAMES
 from glomo_keras.model import GLoMo
 
@@ -60,7 +61,7 @@ SKIPPED = (
 )
 
 
-class StateDictError(ValueError):
+class StateDictError(GLoMoError, ValueError):
     """A state dict that does not fit the model: names every problem."""
 
 

@@ -18,6 +18,9 @@ info.name, info.class_names, info.acoustic_columns   # 'urfunny', (...), (0, 60)
 import dataclasses
 import pathlib
 
+from glomo_keras.errors import UsageError
+from glomo_keras.errors import closest_names
+
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
 
@@ -147,7 +150,7 @@ def get_dataset(name):
     """The `DatasetInfo` of a name or alias (case, `-` and `_` ignored).
 
     Raises:
-        ValueError: an unknown name; the message lists the known ones.
+        UsageError: an unknown name; the message names the closest known ones.
 
     Example:
 
@@ -159,9 +162,10 @@ def get_dataset(name):
     for info in DATASETS.values():
         if wanted in {_key(info.name), _key(info.title)} | {_key(a) for a in info.aliases}:
             return info
-    raise ValueError(
-        f"Unknown dataset {name!r}; expected one of {sorted(DATASETS)} "
-        f"(or {sorted(a for info in DATASETS.values() for a in info.aliases)})."
+    names = sorted(DATASETS) + sorted(a for info in DATASETS.values() for a in info.aliases)
+    raise UsageError(
+        f"Unknown dataset {name!r}"
+        f"{closest_names(name, names) or f'; expected one of {sorted(DATASETS)}'}"
     )
 
 

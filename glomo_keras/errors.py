@@ -33,6 +33,10 @@ class MissingFileError(GLoMoError, FileNotFoundError):
     """A file or folder the command needs does not exist or cannot be read."""
 
 
+class SetupError(GLoMoError, RuntimeError):
+    """This machine cannot do what was asked: no GPU, a backend already imported."""
+
+
 class OfflineError(GLoMoError, ConnectionError):
     """Something (a backbone preset) must be downloaded and the network is not there."""
 

@@ -28,7 +28,7 @@ from glomo_keras.backbones import load_backbone  # noqa: E402
 from glomo_keras.commands.train import build_config  # noqa: E402
 from glomo_keras.commands.train import print_where_results_are  # noqa: E402
 from glomo_keras.commands.train import training_options  # noqa: E402
-from glomo_keras.training import RunExistsError  # noqa: E402
+from glomo_keras.errors import GLoMoError  # noqa: E402
 from glomo_keras.training import prepare_data  # noqa: E402
 from glomo_keras.training import train  # noqa: E402
 
@@ -50,7 +50,7 @@ print(data.report)
 # scores the test split; the best seed becomes a preset and a SavedModel.
 try:
     results = train(config, data, args.output, **training_options(args))
-except (RunExistsError, ValueError) as error:
+except GLoMoError as error:
     print(f"train_mosi.py: {error}", file=sys.stderr)
     sys.exit(2)
 

@@ -26,6 +26,8 @@ from glomo_keras.convert import from_torch_state_dict
 from glomo_keras.convert import load_torch_state_dict
 from glomo_keras.convert import tensor_rules
 from glomo_keras.convert import to_torch_state_dict
+from glomo_keras.errors import SetupError
+from glomo_keras.errors import UsageError
 
 STEPS = 8
 TINY_OVERRIDES = dict(hidden_dim=8, num_heads=2, num_layers=1, fusion_intermediate_dim=16,
@@ -203,8 +205,9 @@ def test_convert_command_writes_a_keras_model(released, bert_directory, tmp_path
     model = keras.saving.load_model(output)
     assert model.config.compatibility == "released"
     assert_outputs_close(outputs_of(model, inputs), expected, atol=1e-5)
-    with pytest.raises(SystemExit, match="exists; pass --overwrite"):
-        main(argv)
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert f"--output {output} exists; pass --overwrite" in capsys.readouterr().err
 
 
 def test_convert_command_reports_a_mismatched_dataset(released, bert_directory, tmp_path, capsys):
@@ -225,8 +228,8 @@ def test_pth_without_torch_says_how_to_install_it(tmp_path, monkeypatch):
     checkpoint = tmp_path / "glomo.pth"
     checkpoint.write_bytes(b"not read")
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(SystemExit, match=r"needs PyTorch.*pip install"):
+    with pytest.raises(SetupError, match=r"needs PyTorch.*pip install"):
         convert_command.read_state_dict(checkpoint)
-    with pytest.raises(SystemExit, match="unknown suffix '.ckpt'"):
+    with pytest.raises(UsageError, match="unknown suffix '.ckpt'"):
         (tmp_path / "x.ckpt").write_bytes(b"")
         convert_command.read_state_dict(tmp_path / "x.ckpt")

@@ -1,6 +1,5 @@
 """The built-in sample and the `glomo-keras data` command."""
 
-import argparse
 import json
 import os
 import pickle
@@ -16,14 +15,13 @@ from data_fixtures import (
     write_pickle,
 )
 
-from glomo_keras.commands import data as data_command
+from glomo_keras.cli import build_parser
 from glomo_keras.data import load, load_pickle, read, sample
 
 
 def run(argv):
-    parser = argparse.ArgumentParser(prog="glomo-keras")
-    data_command.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    assert argv[0] == "data"
+    args = build_parser("data").parse_args(argv[1:])
     return args.func(args)
 
 
@@ -130,14 +128,16 @@ def test_inspect_every_layout(tmp_path, capsys):
 
 
 def test_inspect_fails_cleanly_on_unreadable_files(tmp_path, capsys):
+    from glomo_keras.cli import main
+
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
-    assert run(["data", "inspect", str(tmp_path / "junk.pkl")]) == 1
+    assert main(["data", "inspect", str(tmp_path / "junk.pkl")]) == 2
     assert "not a readable pickle" in capsys.readouterr().err
-    assert run(["data", "inspect", str(tmp_path / "missing.pkl")]) == 1
+    assert main(["data", "inspect", str(tmp_path / "missing.pkl")]) == 2
     marker = tmp_path / "pwned"
     hostile = tmp_path / "hostile.pkl"
     hostile.write_bytes(pickle.dumps(_Hostile(str(marker))))
-    assert run(["data", "inspect", str(hostile), "--json"]) == 1
+    assert main(["data", "inspect", str(hostile), "--json"]) == 2
     assert "system" in capsys.readouterr().err
     assert not marker.exists()
 

@@ -9,7 +9,11 @@ glomo-keras convert --torch-checkpoint glomo_mosi.pth --dataset mosi --output gl
 
 import os
 import pathlib
-import sys
+
+from glomo_keras.errors import MissingFileError
+from glomo_keras.errors import SetupError
+from glomo_keras.errors import UsageError
+from glomo_keras.training import devices
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 TORCH_MISSING = (
@@ -20,11 +24,8 @@ TORCH_MISSING = (
 )
 
 
-def register(subparsers):
-    """Adds the `convert` command to `subparsers`."""
-    parser = subparsers.add_parser(
-        "convert", help="convert the released PyTorch code's weights to a .keras model"
-    )
+def configure(parser):
+    """Adds the `convert` flags to `parser`."""
     parser.add_argument("--torch-checkpoint", required=True, metavar="FILE",
                         help="a state dict: .pth/.pt/.bin (needs torch), "
                         ".safetensors or .npz")
@@ -42,6 +43,8 @@ def register(subparsers):
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="FIELD=VALUE", help="override a GLoMoConfig field")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--backend", choices=devices.BACKENDS,
+                        help="the Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.set_defaults(func=run)
 
 
@@ -56,8 +59,9 @@ def read_state_dict(path):
         A dict of numpy arrays.
 
     Raises:
-        SystemExit: PyTorch is needed and missing, or the file holds no
-            state dict; the message says what to do.
+        MissingFileError: the file does not exist.
+        UsageError: an unknown suffix, or the file holds no state dict.
+        SetupError: PyTorch is needed and missing; the message says what to do.
 
     Example:
 
@@ -67,7 +71,7 @@ def read_state_dict(path):
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise SystemExit(f"glomo-keras convert: {path} does not exist")
+        raise MissingFileError(f"--torch-checkpoint {path} does not exist")
     if path.suffix == ".safetensors":
         from safetensors.numpy import load_file
 
@@ -78,28 +82,29 @@ def read_state_dict(path):
         with np.load(path, allow_pickle=False) as arrays:
             return dict(arrays)
     if path.suffix not in TORCH_SUFFIXES:
-        raise SystemExit(
-            f"glomo-keras convert: {path}: unknown suffix {path.suffix!r}; expected "
+        raise UsageError(
+            f"--torch-checkpoint {path}: unknown suffix {path.suffix!r}; expected "
             f"one of {list(TORCH_SUFFIXES) + ['.safetensors', '.npz']}"
         )
     try:
         import torch
     except ImportError:
-        raise SystemExit("glomo-keras convert: " + TORCH_MISSING.format(path=path)) from None
+        raise SetupError(TORCH_MISSING.format(path=path)) from None
     state = torch.load(str(path), map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(
         isinstance(value, torch.Tensor) for value in state.values()
     ):
-        raise SystemExit(
-            f"glomo-keras convert: {path} holds no state dict (name → tensor); save "
+        raise UsageError(
+            f"--torch-checkpoint {path} holds no state dict (name → tensor); save "
             "one with torch.save(model.state_dict(), path)"
         )
     return {name: value.detach().float().numpy() for name, value in state.items()}
 
 
 def run(args):
+    """Converts for parsed flags; returns 0."""
     from glomo_keras.commands.summary import parse_overrides
     from glomo_keras.config import GLoMoConfig
     from glomo_keras.convert import StateDictError
@@ -107,9 +112,9 @@ def run(args):
 
     output = pathlib.Path(args.output)
     if output.suffix != ".keras":
-        raise SystemExit(f"glomo-keras convert: --output {output} must end in .keras")
+        raise UsageError(f"--output {output} must end in .keras")
     if output.exists() and not args.overwrite:
-        raise SystemExit(f"glomo-keras convert: {output} exists; pass --overwrite to replace it")
+        raise UsageError(f"--output {output} exists; pass --overwrite to replace it")
     state = read_state_dict(args.torch_checkpoint)
     config = GLoMoConfig.for_dataset(
         args.dataset, compatibility=args.compatibility, **parse_overrides(args.overrides)
@@ -119,8 +124,7 @@ def run(args):
             state, config, args.backbone, hidden_activation=args.hidden_activation
         )
     except StateDictError as error:
-        print(f"glomo-keras convert: {args.torch_checkpoint}: {error}", file=sys.stderr)
-        return 2
+        raise StateDictError(f"--torch-checkpoint {args.torch_checkpoint}: {error}") from None
     for note in notes:
         print(f"note: {note}")
     output.parent.mkdir(parents=True, exist_ok=True)

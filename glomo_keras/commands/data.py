@@ -10,17 +10,16 @@ glomo-keras data sample --output sample.pkl
 """
 
 import json
-import sys
+import os
 
+from glomo_keras.commands.train import positive_int
 from glomo_keras.data.common import FORMATS
+from glomo_keras.errors import UsageError
 
 
-def register(subparsers):
-    """Adds the `data` command and its `inspect` and `sample` sub-commands."""
-    parser = subparsers.add_parser(
-        "data", help="inspect a data file, or write the built-in sample dataset"
-    )
-    commands = parser.add_subparsers(dest="data_command", required=True)
+def configure(parser):
+    """Adds the `data` command's `inspect` and `sample` sub-commands to `parser`."""
+    commands = parser.add_subparsers(dest="data_command", required=True, metavar="inspect|sample")
 
     inspect_parser = commands.add_parser(
         "inspect",
@@ -36,7 +35,8 @@ def register(subparsers):
         help="a WordPiece vocab.txt: count MAG/HKT lengths in pieces instead of words",
     )
     inspect_parser.add_argument(
-        "--max-length", type=int, help="T for the truncation count (default: the dataset's)"
+        "--max-length", type=positive_int,
+        help="T for the truncation count (default: the dataset's)"
     )
     inspect_parser.set_defaults(func=run_inspect)
 
@@ -44,19 +44,16 @@ def register(subparsers):
         "sample", help="write the built-in sample dataset (MAG MOSEI layout) as a pickle"
     )
     sample_parser.add_argument("--output", required=True, help="the pickle to write")
+    sample_parser.add_argument("--force", action="store_true",
+                               help="replace an existing --output file")
     sample_parser.set_defaults(func=run_sample)
 
 
 def run_inspect(args):
-    """Prints what a data file holds; returns 1 if it cannot be read."""
-    from glomo_keras.data.errors import DataFormatError
+    """Prints what a data file holds; returns 0."""
     from glomo_keras.data.inspection import format_inspection, inspect
 
-    try:
-        result = inspect(args.path, args.format, args.vocabulary, args.max_length)
-    except (DataFormatError, OSError, ValueError) as error:
-        print(f"glomo-keras data inspect: error: {error}", file=sys.stderr)
-        return 1
+    result = inspect(args.path, args.format, args.vocabulary, args.max_length)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
@@ -65,9 +62,15 @@ def run_inspect(args):
 
 
 def run_sample(args):
-    """Writes the sample pickle; returns 0."""
+    """Writes the sample pickle; returns 0.
+
+    Raises:
+        UsageError: `--output` exists and not `--force`.
+    """
     from glomo_keras.data import sample
 
+    if os.path.exists(args.output) and not args.force:
+        raise UsageError(f"--output {args.output} exists; pass --force to replace it")
     path = sample.write(args.output)
     sizes = ", ".join(f"{split} {size}" for split, size in sample.SIZES.items())
     print(f"wrote {path} (MAG MOSEI layout: {sizes}; acoustic {sample.ACOUSTIC_DIM}, "

@@ -7,15 +7,9 @@ glomo-keras plot runs/mosi [--split test] [--max-points 1000] [--data datasets/m
 ```
 """
 
-import sys
 
-
-def register(subparsers):
-    """Adds the `plot` command to `subparsers`."""
-    parser = subparsers.add_parser(
-        "plot", help="t-SNE (Figs. 2 and 4), modality weights, expert load and "
-        "Projector embeddings of a finished run, as files and in its TensorBoard"
-    )
+def configure(parser):
+    """Adds the `plot` flags to `parser`."""
     parser.add_argument("run", metavar="RUN", help="a finished glomo-keras train run directory")
     parser.add_argument("--data", help="the data file or folder (default: the one the run "
                         "trained on, from RUN/results.json)")
@@ -33,16 +27,15 @@ def register(subparsers):
 
 
 def run(args):
-    """Writes the figures for parsed flags; returns the exit status."""
-    from glomo_keras.analysis import plot_run
-    from glomo_keras.errors import GLoMoError
+    """Writes the figures for parsed flags (into files and the run's TensorBoard).
 
-    try:
-        written = plot_run(args.run, args.data, args.output, args.split, args.seed,
-                           args.max_points, args.projector_dir, not args.no_cache)
-    except GLoMoError as error:
-        print(f"glomo-keras plot: {error}", file=sys.stderr)
-        return 2
+    A run that is missing or unfinished, or whose data file is gone, raises
+    a `GLoMoError` (the command line prints it on one line, exit 2).
+    """
+    from glomo_keras.analysis import plot_run
+
+    written = plot_run(args.run, args.data, args.output, args.split, args.seed,
+                       args.max_points, args.projector_dir, not args.no_cache)
     print(f"{written['utterances']} {args.split} utterances of seed {written['seed']}:")
     for name, path in written["figures"].items():
         print(f"  {name:<18} {path}")

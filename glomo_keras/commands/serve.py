@@ -19,13 +19,10 @@ import signal
 import sys
 
 
-def register(subparsers):
-    """Adds the `serve` command to `subparsers`."""
+def configure(parser):
+    """Adds the `serve` flags to `parser`."""
     from glomo_keras.serving import server
 
-    parser = subparsers.add_parser(
-        "serve", help="serve an exported model (TF Serving REST API plus :analyze)"
-    )
     parser.add_argument("--model", required=True,
                         help="the model folder (saved_models/<name>; its highest "
                              "version is served) or one version folder")

@@ -14,22 +14,21 @@ glomo-keras study windows --dataset mosi --data datasets/mosi.pkl --windows 1 2 
 ```
 """
 
-import sys
-
 from glomo_keras.commands.train import add_training_arguments
 from glomo_keras.commands.train import build_config
+from glomo_keras.commands.train import default_data
 from glomo_keras.commands.train import jit_setting
+from glomo_keras.commands.train import positive_int
 from glomo_keras.commands.train import prepare_devices
+from glomo_keras.datasets import get_dataset
+from glomo_keras.errors import UsageError
 
 KINDS = ("ablations", "experts", "windows")
 
 
-def register(subparsers):
-    """Adds the `study` command (with its three kinds) to `subparsers`."""
-    parser = subparsers.add_parser(
-        "study", help="run the paper's studies: Table 4 ablations, Fig. 3 sweeps"
-    )
-    kinds = parser.add_subparsers(dest="study", required=True)
+def configure(parser):
+    """Adds the `study` command's three kinds to `parser`."""
+    kinds = parser.add_subparsers(dest="study", required=True, metavar="ablations|experts|windows")
     ablations = kinds.add_parser(
         "ablations", help="the full model and every Table 4 row (ablations.csv/.md)"
     )
@@ -41,19 +40,20 @@ def register(subparsers):
     )
     for flag, name in (("--text", "text"), ("--acoustic", "acoustic"),
                        ("--visual", "visual")):
-        experts.add_argument(flag, type=int, nargs="+", default=[1, 2, 3, 4],
+        experts.add_argument(flag, type=positive_int, nargs="+", default=[1, 2, 3, 4],
                              metavar="S", help=f"{name} expert counts (default 1 2 3 4)")
     windows = kinds.add_parser(
         "windows", help="Fig. 3a: local windows per modality (windows.csv/.png)"
     )
-    windows.add_argument("--windows", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6],
+    windows.add_argument("--windows", type=positive_int, nargs="+", default=[1, 2, 3, 4, 5, 6],
                          metavar="N", help="window counts (default 1 2 3 4 5 6)")
     windows.add_argument("--vary", nargs="+", default=["t", "a", "v"],
                          choices=["t", "a", "v", "all"],
                          help="one line per modality varied alone, and/or all together")
     for kind, study_parser in (("ablations", ablations), ("experts", experts),
                                ("windows", windows)):
-        add_training_arguments(study_parser)
+        add_training_arguments(study_parser, output=f"studies/<dataset>_{kind}",
+                               exports=False)
         if kind != "ablations":
             study_parser.add_argument("--metric", help="the figure's test metric "
                                       "(default acc2_non0, or f1 for classification)")
@@ -62,10 +62,6 @@ def register(subparsers):
 
 def run(args):
     """Runs one study for parsed flags; returns the exit status."""
-    if args.export_dir or args.no_export:
-        print("glomo-keras study: study runs are never exported; drop "
-              "--export-dir/--no-export", file=sys.stderr)
-        return 2
     prepare_devices(args)
     from glomo_keras import studies
     from glomo_keras.studies.points import ablation_points
@@ -74,28 +70,23 @@ def run(args):
         try:
             ablation_points(args.variants)
         except ValueError as error:
-            print(f"glomo-keras study ablations: {error}", file=sys.stderr)
-            return 2
+            raise UsageError(f"--variants: {error}") from None
     config = build_config(args)
+    args.data = args.data or default_data(config.dataset)
     options = dict(
-        backbone=args.backbone or "bert_base_en_uncased",
+        backbone=args.backbone or get_dataset(config.dataset).default_backbone,
         seeds=args.seeds, overwrite=args.overwrite, strategy=args.strategy,
         jit_compile=jit_setting(args), use_cache=not args.no_cache,
     )
     output = args.output or f"studies/{config.dataset}_{args.study}"
-    try:
-        if args.study == "ablations":
-            studies.ablation_study(config, args.data, output, variants=args.variants,
-                                   **options)
-        elif args.study == "experts":
-            grid = {"t": args.text, "a": args.acoustic, "v": args.visual}
-            studies.experts_study(config, args.data, output, grid=grid,
-                                  metric=args.metric, **options)
-        else:
-            studies.windows_study(config, args.data, output, windows=args.windows,
-                                  vary=args.vary, metric=args.metric, **options)
-    except studies.StudyMismatchError as error:
-        print(f"glomo-keras study {args.study}: {error}", file=sys.stderr)
-        return 2
+    if args.study == "ablations":
+        studies.ablation_study(config, args.data, output, variants=args.variants, **options)
+    elif args.study == "experts":
+        grid = {"t": args.text, "a": args.acoustic, "v": args.visual}
+        studies.experts_study(config, args.data, output, grid=grid,
+                              metric=args.metric, **options)
+    else:
+        studies.windows_study(config, args.data, output, windows=args.windows,
+                              vary=args.vary, metric=args.metric, **options)
     print(f"study: {output}")
     return 0

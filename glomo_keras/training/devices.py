@@ -29,6 +29,9 @@ import importlib.util
 import os
 import sys
 
+from glomo_keras.errors import SetupError
+from glomo_keras.errors import UsageError
+
 BACKENDS = ("tensorflow", "jax", "torch")
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -47,8 +50,8 @@ def select_backend(name=None):
         The backend name in force.
 
     Raises:
-        ValueError: an unknown backend, or PyTorch/JAX not installed.
-        RuntimeError: Keras was already imported with another backend.
+        UsageError: an unknown backend, or PyTorch/JAX not installed.
+        SetupError: Keras was already imported with another backend.
 
     Example:
 
@@ -60,23 +63,47 @@ def select_backend(name=None):
     if name is None:
         return os.environ.get("KERAS_BACKEND", "tensorflow")
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
+        raise UsageError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
     if "keras" in sys.modules:
         current = sys.modules["keras"].backend.backend()
         if current != name:
-            raise RuntimeError(
+            raise SetupError(
                 f"Keras was imported with the {current} backend before --backend "
                 f"{name} could be set; set KERAS_BACKEND={name} instead"
             )
     if importlib.util.find_spec(name) is None:
         extra = {"torch": "torch", "jax": "jax"}.get(name, "")
-        raise ValueError(
+        raise UsageError(
             f"--backend {name} needs the {name} package: "
             f"pip install 'glomo-keras[{extra}]' (on a CPU-only machine, a CPU "
             "build of PyTorch is much smaller)"
         )
     os.environ["KERAS_BACKEND"] = name
     return name
+
+
+def choose_backend(backend=None, device="auto"):
+    """`--device cpu` hides the GPUs, then `--backend` is set; before Keras.
+
+    Args:
+        backend: "tensorflow", "jax", "torch", or None for `KERAS_BACKEND`.
+        device: "auto", "cpu" or "gpu"; "cpu" hides every GPU.
+
+    Returns:
+        The backend name in force.
+
+    Raises:
+        UsageError, SetupError: see `select_backend`.
+
+    Example:
+
+    ```python
+    choose_backend("jax", "cpu")   # before `import keras`
+    ```
+    """
+    if device == "cpu":
+        hide_gpus()
+    return select_backend(backend)
 
 
 def hide_gpus():
@@ -108,7 +135,7 @@ def keep_tensorflow_on_cpu():
     try:
         tf.config.set_visible_devices([], "GPU")
     except RuntimeError as error:
-        raise RuntimeError(
+        raise SetupError(
             "TensorFlow initialised its GPUs before keep_tensorflow_on_cpu(); "
             f"call it before any TensorFlow operation ({error})"
         ) from None
@@ -176,7 +203,7 @@ def require_gpu(gpus=None):
     hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
     why = (f"CUDA_VISIBLE_DEVICES={hidden!r} hides them" if hidden is not None
            else "no CUDA driver, or a CPU-only build of the backend")
-    raise RuntimeError(
+    raise SetupError(
         f"--device gpu: the {backend} backend sees no GPU ({why}). Check "
         "nvidia-smi, install the CUDA builds with pip install 'glomo-keras[gpu]', "
         "or train on the CPU with --device auto"
@@ -202,7 +229,7 @@ def resolve_precision(name="auto", gpus=None):
     ```
     """
     if name not in PRECISIONS:
-        raise ValueError(f"unknown precision {name!r}; expected one of {list(PRECISIONS)}")
+        raise UsageError(f"unknown precision {name!r}; expected one of {list(PRECISIONS)}")
     if name != "auto":
         return name
     gpus = visible_gpus() if gpus is None else gpus
@@ -242,14 +269,14 @@ def check_compile_settings(backend, strategy, jit_compile, precision):
     """
     distributed = backend == "tensorflow" and strategy in ("mirrored", "multi_worker")
     if distributed and jit_compile is True:
-        raise ValueError(
+        raise UsageError(
             f"--jit with --strategy {strategy} is not supported on TensorFlow: Keras "
             "turns XLA off under tf.distribute and forcing it hits TensorFlow bugs. "
             "Train without --jit, or use --backend jax --strategy mirrored, which "
             "compiles the multi-device step with XLA (keras.distribution.DataParallel)."
         )
     if distributed and precision == "mixed_float16":
-        raise ValueError(
+        raise UsageError(
             f"--precision mixed_float16 with --strategy {strategy}: use "
             "mixed_bfloat16 (no loss scaling), or float32."
         )

@@ -15,6 +15,8 @@ import os
 
 import keras
 
+from glomo_keras.errors import UsageError
+
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 
 
@@ -139,9 +141,9 @@ def split_devices(count, gpu=None, memory_limit_mb=None):
     gpus = tf.config.list_physical_devices("GPU")
     use_gpu = bool(gpus) if gpu is None else gpu
     if use_gpu and not gpus:
-        raise ValueError("split_devices(gpu=True): TensorFlow sees no GPU to split.")
+        raise UsageError("split_devices(gpu=True): TensorFlow sees no GPU to split.")
     if use_gpu and not memory_limit_mb:
-        raise ValueError(
+        raise UsageError(
             f"splitting a GPU into {count} devices needs a memory limit per device: "
             "--virtual-device-memory MIB (e.g. a 40 GiB GPU into 2: 19000)"
         )
@@ -157,7 +159,7 @@ def _split_jax_cpu(count, gpu):
     import jax
 
     if gpu:
-        raise ValueError("On JAX, split_devices splits the CPU only, not a GPU.")
+        raise UsageError("On JAX, split_devices splits the CPU only, not a GPU.")
     if hasattr(jax.config, "jax_num_cpu_devices"):
         # Raises a RuntimeError once JAX has started its backends.
         jax.config.update("jax_num_cpu_devices", count)
@@ -191,12 +193,12 @@ def make_strategy(name="auto"):
     ```
     """
     if name not in STRATEGIES:
-        raise ValueError(f"Unknown strategy {name!r}; expected one of {list(STRATEGIES)}.")
+        raise UsageError(f"Unknown strategy {name!r}; expected one of {list(STRATEGIES)}.")
     if keras.backend.backend() == "jax":
         return _jax_distribution(name)
     if keras.backend.backend() != "tensorflow":
         if name in ("mirrored", "multi_worker"):
-            raise ValueError(
+            raise UsageError(
                 f"--strategy {name} needs the TensorFlow or JAX backend, "
                 f"not {keras.backend.backend()}."
             )
@@ -205,7 +207,7 @@ def make_strategy(name="auto"):
 
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy multi_worker needs the TF_CONFIG environment variable.")
+            raise UsageError("--strategy multi_worker needs the TF_CONFIG environment variable.")
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         resolver = strategy.cluster_resolver
         is_chief = resolver.task_type in (None, "chief") or (
@@ -233,7 +235,7 @@ def _accelerators_or_logical_cpus(tf):
 
 def _jax_distribution(name):
     if name == "multi_worker":
-        raise ValueError(
+        raise UsageError(
             "--strategy multi_worker uses TF_CONFIG and needs the TensorFlow "
             "backend; on JAX, --strategy mirrored trains on every local device "
             "(keras.distribution.DataParallel)."

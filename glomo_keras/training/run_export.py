@@ -11,6 +11,10 @@ import pathlib
 import keras
 
 from glomo_keras.data import PreprocessingSettings
+from glomo_keras.errors import MissingFileError
+
+# A run's SavedModel versions, `<run>/saved_model/<version>/`.
+RUN_EXPORT_DIR = "saved_model"
 
 
 def export_run(run_dir, export_dir=None, results=None, seed=None):
@@ -19,7 +23,7 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
     Args:
         run_dir: the run directory of `train`.
         export_dir: the export base; the version folder goes inside it.
-            Default `saved_models/<dataset>`.
+            Default `<run_dir>/saved_model`.
         results: the run's results dict (default: read `results.json`).
         seed: export this seed instead of the selected one.
 
@@ -29,31 +33,53 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
     Example:
 
     ```python
-    export_run("runs/mosei")  # saved_models/mosei/1
+    export_run("runs/mosei")  # runs/mosei/saved_model/1
     ```
     """
     from glomo_keras.export import export_saved_model
 
     run = pathlib.Path(run_dir)
-    if results is None:
-        path = run / "results.json"
-        if not path.exists():
-            raise FileNotFoundError(f"{run} holds no results.json: the run has not finished.")
-        results = json.loads(path.read_text())
+    results = read_run_results(run) if results is None else results
     seed = results["selected_seed"] if seed is None else seed
     model, settings = _run_model(run, results, seed)
-    base = pathlib.Path(export_dir or pathlib.Path("saved_models") / model.config.dataset)
+    base = pathlib.Path(export_dir or run / RUN_EXPORT_DIR)
     return export_saved_model(model, settings, base, metadata=_run_metadata(run, results, seed))
 
 
+def read_run_results(run_dir):
+    """A finished run's `results.json`.
+
+    Raises:
+        MissingFileError: `run_dir` is not a folder of `train` or its run
+            has not finished.
+
+    Example:
+
+    ```python
+    read_run_results("runs/mosei")["selected_seed"]
+    ```
+    """
+    run = pathlib.Path(run_dir)
+    if not run.is_dir():
+        raise MissingFileError(f"run folder {run} does not exist")
+    path = run / "results.json"
+    if not path.exists():
+        raise MissingFileError(f"{run} holds no results.json: not a finished "
+                               "glomo-keras train run (train writes it at the end)")
+    return json.loads(path.read_text())
+
+
 def _run_model(run, results, seed):
-    """The model of one seed of a run and the run's preprocessing settings."""
+    """The model of one seed of a run (without its optimizer) and the preprocessing settings."""
     from glomo_keras.model import GLoMo
 
     model_path = run / f"seed_{seed}" / "model.keras"
     if not model_path.exists():
-        raise FileNotFoundError(f"{model_path} does not exist (seeds: {list(results['per_seed'])}).")
-    model = keras.saving.load_model(model_path, custom_objects={"GLoMo": GLoMo})
+        raise MissingFileError(
+            f"{model_path} does not exist (the run's seeds: {list(results['per_seed'])})")
+    # Presets and SavedModels keep the weights only, not the optimizer state.
+    model = keras.saving.load_model(model_path, custom_objects={"GLoMo": GLoMo},
+                                    compile=False)
     settings = PreprocessingSettings.from_dict(
         json.loads((run / "preprocessing.json").read_text())
     )

@@ -29,6 +29,7 @@ from glomo_keras.config import GLoMoConfig
 from glomo_keras.data import load
 from glomo_keras.data import make_dataset
 from glomo_keras.data.loading import LoadedDataset
+from glomo_keras.errors import GLoMoError
 from glomo_keras.model import GLoMo
 from glomo_keras.optimization import make_optimizer
 from glomo_keras.training.devices import check_compile_settings
@@ -49,7 +50,7 @@ from glomo_keras.training.run_export import write_run_preset
 BACKUP_INTERVAL_S = 300
 
 
-class RunExistsError(RuntimeError):
+class RunExistsError(GLoMoError, RuntimeError):
     """The output directory already holds a finished run."""
 
 
@@ -151,12 +152,13 @@ def train(
         seeds: list of ints; default `[config.seed]`.
         strategy: "auto", "default", "mirrored" or "multi_worker".
         export_dir: the export base (`<export_dir>/<version>/`); default
-            `saved_models/<dataset>`.
+            `<output_dir>/saved_model`.
         export: whether to export the selected model.
         jit_compile: passed to `model.compile` ("auto": XLA off on CPU).
         overwrite: replace a finished run in `output_dir`.
         use_cache: use the tokenised-data cache.
-        verbose: Keras `fit` verbosity ("auto", 0, 1 or 2).
+        verbose: Keras `fit` verbosity: 0, 1 (progress bar), 2 (one line
+            per epoch) or "auto" (1 on a terminal, else 2).
         backup_interval: seconds between two backups of the training state
             (model and optimizer) at an epoch end; the last epoch is always
             backed up; 0 backs up every epoch.
@@ -178,28 +180,32 @@ def train(
     ```
     """
     output = pathlib.Path(output_dir)
-    if (output / "results.json").exists():
-        if not overwrite:
-            raise RunExistsError(
-                f"{output} holds a finished run (results.json); pass --overwrite "
-                "to replace it or choose another --output."
-            )
-        shutil.rmtree(output)
-    output.mkdir(parents=True, exist_ok=True)
+    if (output / "results.json").exists() and not overwrite:
+        raise RunExistsError(
+            f"{output} holds a finished run (results.json); pass --overwrite "
+            "to replace it or choose another --output."
+        )
     seeds = list(seeds or [config.seed])
+    if verbose == "auto":
+        # A progress bar on a terminal, one line per epoch in a file or pipe.
+        verbose = 1 if sys.stdout.isatty() else 2
     keep_tensorflow_on_cpu()
     distribution = make_strategy(strategy)
     check_compile_settings(
         keras.backend.backend(), distribution.name, jit_compile,
         keras.mixed_precision.global_policy().name,
     )
-    log(f"strategy {distribution.name}: {distribution.num_replicas} replica(s), "
-        f"backend {keras.backend.backend()}")
     uses_bert = "t" in config.modalities and config.text_encoder == "bert"
     # Loaded data (a recipe's) is already tokenised: the tokenizer is not needed.
     needs_tokenizer = uses_bert and not isinstance(data, LoadedDataset)
     tokenizer = load_backbone(backbone)[1] if needs_tokenizer else None
     config, dataset = prepare_data(config, data, tokenizer, use_cache)
+    # Every check is done: only now is anything in `output` replaced or written.
+    if (output / "results.json").exists():
+        shutil.rmtree(output)
+    output.mkdir(parents=True, exist_ok=True)
+    log(f"strategy {distribution.name}: {distribution.num_replicas} replica(s), "
+        f"backend {keras.backend.backend()}")
     log(f"data {dataset.source}: format {dataset.format}, dims {dataset.dims}, "
         f"train/valid/test {len(dataset.train)}/{len(dataset.valid)}/{len(dataset.test)}")
     precision = keras.mixed_precision.global_policy().name

@@ -17,6 +17,7 @@ import shutil
 import keras
 
 from glomo_keras.config import GLoMoConfig
+from glomo_keras.errors import SetupError
 from glomo_keras.studies.data import load_for_config
 from glomo_keras.studies.runner import log
 from glomo_keras.studies.runner import write_json
@@ -38,8 +39,8 @@ def require_keras_tuner():
     try:
         import keras_tuner
     except ImportError:
-        raise SystemExit(
-            "glomo-keras tune needs KerasTuner: pip install 'glomo-keras[analysis]'"
+        raise SetupError(
+            "tuning needs KerasTuner, which is not installed: pip install 'glomo-keras[analysis]'"
         ) from None
     return keras_tuner
 
