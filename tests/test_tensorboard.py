@@ -267,3 +267,14 @@ def test_a_failed_seed_ends_its_session_as_a_failure(tmp_path):
         metadata.SESSION_END_INFO_TAG).plugin_data.content
     assert metadata.parse_session_end_info_plugin_data(content).status == (
         api_pb2.STATUS_FAILURE)
+
+
+def test_a_classification_seed_ends_with_its_metrics(tmp_path):
+    result = {"best_epoch": 3, "best_val_loss": 0.61,
+              "valid": {"accuracy": 0.7, "f1": 0.68, "per_class_f1": {"a": 0.6, "b": 0.7}},
+              "test": {"accuracy": 0.65, "f1": 0.64, "per_class_f1": {"a": 0.5, "b": 0.7}}}
+    summaries.write_seed_end(tmp_path, "classification", result)
+    log = _accumulator(tmp_path)
+    assert _scalars(log, "test/f1") == [(3, pytest.approx(0.64))]
+    assert _scalars(log, "selected/validation_accuracy") == [(3, pytest.approx(0.7))]
+    assert "| f1 | 0.6800 | 0.6400 |" in _text(log, "run/selected_epoch")

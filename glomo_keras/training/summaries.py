@@ -37,6 +37,7 @@ import sys
 import numpy as np
 
 from glomo_keras.config import MODALITIES
+from glomo_keras.config import PER_MODALITY_FIELDS
 from glomo_keras.model import MODALITY_NAMES
 
 # What each metric is and which way is better (the description of its summaries).
@@ -107,7 +108,8 @@ def session_hparams(config, backbone, num_replicas, precision):
     """The hyper-parameters of one seed's HParams session, defining ones first.
 
     Per-modality fields become one value per modality
-    (`num_experts_text`, ...); lists and None become strings.
+    (`num_experts_text`, ...); other lists and None become JSON text
+    (`'["t", "a", "v"]'`, `"null"`).
 
     Args:
         config: the seed's `GLoMoConfig`.
@@ -123,7 +125,7 @@ def session_hparams(config, backbone, num_replicas, precision):
     """
     values = {"backbone": backbone, "precision": precision, "num_replicas": num_replicas}
     for name, value in config.to_dict().items():
-        if name in ("num_experts", "num_windows", "top_k"):
+        if name in PER_MODALITY_FIELDS:
             for modality, count in config.per_modality(name).items():
                 values[f"{name}_{MODALITY_NAMES[modality]}"] = count
         elif isinstance(value, (bool, int, float, str)):
