@@ -195,18 +195,14 @@ def import_tensorflow(verbose=False):
     import_tensorflow()   # a recipe, after its --backend is set
     ```
     """
-    if verbose:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-        import tensorflow  # noqa: F401
-
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else "3"
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            import tensorflow  # noqa: F401
+        if not verbose:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+        import tensorflow  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -25,9 +25,12 @@ import keras
 import numpy as np
 
 from glomo_keras.backbones import load_backbone
+from glomo_keras.backbones import load_tokenizer
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.data import load
 from glomo_keras.data import make_dataset
+from glomo_keras.data.fitting import fit_config
+from glomo_keras.data.fitting import load_options
 from glomo_keras.data.loading import LoadedDataset
 from glomo_keras.errors import GLoMoError
 from glomo_keras.model import GLoMo
@@ -62,22 +65,37 @@ def log(message):
 def prepare_data(config, data, tokenizer, use_cache=True):
     """Loads `data` (a path or a `LoadedDataset`) and fits the config to it.
 
-    The feature dims always come from the data; the data must fit the
-    config otherwise (`PreprocessingSettings.check_fits`: task, classes).
+    The data must fit the config (`glomo_keras.data.fitting.fit_config`):
+    the task, the text input and the stored feature widths of the config
+    (the dataset table's, or the ones set) are the file's, or a
+    `DataFormatError` says which field differs and how to fix it. Where the
+    file fixes T (MMSA) and the config's T is the table's, the run takes the
+    file's T and says so in one line.
+
+    Args:
+        config: a `GLoMoConfig`.
+        data: a data file or folder, or a `LoadedDataset`.
+        tokenizer: the backbone's tokenizer (MAG and HKT), or None.
+        use_cache: use the tokenised-data cache.
 
     Returns:
-        `(config, dataset)`.
+        `(config, dataset)`: the config fitted to the data, and the data.
+
+    Raises:
+        MissingFileError: the path does not exist or cannot be read.
+        DataFormatError: the file is malformed or does not fit `config`.
+
+    Example:
+
+    ```python
+    config, dataset = prepare_data(GLoMoConfig.for_dataset("mosi"), "aligned_50.pkl", None)
+    config.max_sequence_length   # 50, the MMSA file's T
+    ```
     """
     data = load_for_config(config, data, tokenizer, use_cache)
-    stored = data.stored_dims
-    changes = {"acoustic_dim": stored["acoustic"], "visual_dim": stored["visual"]}
-    if stored.get("text"):
-        changes["text_dim"] = stored["text"]
-    config = config.replace(**changes)
-    try:
-        data.settings.check_fits(config)
-    except ValueError as error:
-        raise ValueError(f"{data.source}: {error} (the {config.dataset} config)") from None
+    config, notes = fit_config(config, data)
+    for note in notes:
+        log(note)
     if data.class_names:
         # The config's names (the dataset table's) win over a reader's
         # generic ones (their number agrees: checked above).
@@ -88,7 +106,7 @@ def prepare_data(config, data, tokenizer, use_cache=True):
 
 
 def load_for_config(config, data, tokenizer, use_cache=True):
-    """Loads `data` with the config's T and column selection (a `LoadedDataset` as is).
+    """Loads `data` for the config: its T, column selection and checks (a `LoadedDataset` as is).
 
     Example:
 
@@ -98,18 +116,7 @@ def load_for_config(config, data, tokenizer, use_cache=True):
     """
     if isinstance(data, LoadedDataset):
         return data
-    return load(
-        data,
-        tokenizer=tokenizer,
-        max_length=config.max_sequence_length,
-        acoustic_columns=_column_list(config.acoustic_columns),
-        visual_columns=_column_list(config.visual_columns),
-        use_cache=use_cache,
-    )
-
-
-def _column_list(columns):
-    return None if columns is None else list(range(*columns))
+    return load(data, tokenizer=tokenizer, use_cache=use_cache, **load_options(config))
 
 
 def train(
@@ -198,7 +205,7 @@ def train(
     uses_bert = "t" in config.modalities and config.text_encoder == "bert"
     # Loaded data (a recipe's) is already tokenised: the tokenizer is not needed.
     needs_tokenizer = uses_bert and not isinstance(data, LoadedDataset)
-    tokenizer = load_backbone(backbone)[1] if needs_tokenizer else None
+    tokenizer = load_tokenizer(backbone) if needs_tokenizer else None
     config, dataset = prepare_data(config, data, tokenizer, use_cache)
     # Every check is done: only now is anything in `output` replaced or written.
     if (output / "results.json").exists():
