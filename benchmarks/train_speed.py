@@ -363,7 +363,7 @@ def worker_epochs(args):
 
     set_threads(args.threads)
     from glomo_keras import GLoMo, GLoMoConfig
-    from glomo_keras.backbones import load_backbone
+    from glomo_keras.backbones import load_tokenizer
     from glomo_keras.data import load, make_dataset
     from glomo_keras.data.pipeline import sequence_extents
     from glomo_keras.training import train
@@ -372,7 +372,7 @@ def worker_epochs(args):
     if args.backup_every is None:
         args.backup_every = BACKUP_INTERVAL_S
     work = pathlib.Path(tempfile.mkdtemp(prefix="glomo_epochs_"))
-    tokenizer = load_backbone("minilm")[1]
+    tokenizer = load_tokenizer("minilm")
     path = work / "mosi_like.pkl"
     mosi_like_data(path, tokenizer.get_vocabulary(), args.epoch_sizes)
     data = load(path, tokenizer=tokenizer, max_length=60, cache_dir=work / "cache")

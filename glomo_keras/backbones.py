@@ -21,6 +21,7 @@ bert-base-uncased and all-MiniLM-L6-v2). A Hugging Face directory (and
 tanh form unless `hidden_activation` says otherwise.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -209,29 +210,92 @@ def _tokenizer_from_directory(directory):
     return keras_hub.tokenizers.BertTokenizer.from_preset(str(directory))
 
 
-def _random_backbone(shape_name, max_sequence_length):
+def _random_shape(shape_name):
     if shape_name not in RANDOM_SHAPES:
         raise UsageError(
             f"Unknown random backbone {shape_name!r}; expected one of "
-            f"{['random:' + name for name in RANDOM_SHAPES]}."
+            f"{['random:' + name for name in RANDOM_SHAPES]}{closest_names(shape_name, RANDOM_SHAPES)}"
         )
+    return RANDOM_SHAPES[shape_name]
+
+
+def _random_backbone(shape_name, max_sequence_length):
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=BERT_VOCABULARY_SIZE,
         max_sequence_length=max_sequence_length,
-        **RANDOM_SHAPES[shape_name],
+        **_random_shape(shape_name),
     )
     return backbone, _tokenizer_from_directory(minilm_directory())
 
 
-def _check_preset_name(name):
-    """Refuses a name that is neither a KerasHub BERT preset nor a preset handle."""
-    if "://" in name or name in keras_hub.models.BertBackbone.presets:
-        return
+def _location(spec):
+    """Where a (non-random) backbone spec is loaded from: a checked folder or a preset name.
+
+    Raises:
+        MissingFileError: a folder that does not exist or holds no config.json.
+        UsageError: neither a folder nor a KerasHub BERT preset or handle.
+    """
+    location = str(minilm_directory()) if spec == "minilm" else spec
+    if os.path.sep in location or os.path.isdir(location):
+        if not os.path.isdir(location):
+            raise MissingFileError(f"Backbone directory {location} does not exist.")
+        if not os.path.isfile(os.path.join(location, "config.json")):
+            raise MissingFileError(
+                f"Backbone directory {location} holds no config.json: expected a "
+                "KerasHub preset or a Hugging Face BERT checkpoint "
+                "(config.json, model.safetensors, vocab.txt)."
+            )
+        return location
+    if "://" in location or location in keras_hub.models.BertBackbone.presets:
+        return location
     raise UsageError(
-        f"backbone {name!r} is not a folder, a KerasHub BERT preset or a handle "
-        f"(kaggle://, hf://){closest_names(name, keras_hub.models.BertBackbone.presets)}; "
+        f"backbone {spec!r} is not a folder, a KerasHub BERT preset or a handle "
+        f"(kaggle://, hf://){closest_names(spec, keras_hub.models.BertBackbone.presets)}; "
         f"offline choices: {OFFLINE_CHOICES}"
     )
+
+
+@contextlib.contextmanager
+def _downloading(spec, location):
+    """Turns a failed download of a preset into an `OfflineError` naming the offline choices."""
+    try:
+        yield
+    except (ConnectionError, OSError) as error:
+        if os.path.isdir(location):
+            raise
+        raise OfflineError(
+            f"backbone {spec!r} is a KerasHub preset that must be downloaded, and "
+            f"the download failed ({type(error).__name__}); offline choices: "
+            f"{OFFLINE_CHOICES}"
+        ) from error
+
+
+def load_tokenizer(spec):
+    """The WordPiece tokenizer of a backbone spec, without building the backbone.
+
+    Args:
+        spec: as for `load_backbone`.
+
+    Returns:
+        A `keras_hub.tokenizers.BertTokenizer` (a random backbone's: the
+        uncased BERT vocabulary of the `minilm` package).
+
+    Raises:
+        UsageError, MissingFileError, OfflineError: as `load_backbone`.
+
+    Example:
+
+    ```python
+    tokenizer = load_tokenizer("minilm")
+    tokenizer(["a quiet film"])
+    ```
+    """
+    if spec.startswith("random:"):
+        _random_shape(spec.split(":", 1)[1])
+        return _tokenizer_from_directory(minilm_directory())
+    location = _location(spec)
+    with _downloading(spec, location):
+        return _tokenizer_from_directory(location)
 
 
 def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
@@ -265,32 +329,12 @@ def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
     if spec.startswith("random:"):
         backbone, tokenizer = _random_backbone(spec.split(":", 1)[1], max_sequence_length)
     else:
-        location = str(minilm_directory()) if spec == "minilm" else spec
-        own_activation = None
-        if os.path.sep in location or os.path.isdir(location):
-            if not os.path.isdir(location):
-                raise MissingFileError(f"Backbone directory {location} does not exist.")
-            if not os.path.isfile(os.path.join(location, "config.json")):
-                raise MissingFileError(
-                    f"Backbone directory {location} holds no config.json: expected a "
-                    "KerasHub preset or a Hugging Face BERT checkpoint "
-                    "(config.json, model.safetensors, vocab.txt)."
-                )
-            own_activation = checkpoint_activation(location)
-        else:
-            _check_preset_name(location)
-        hidden_activation = hidden_activation or own_activation
-        try:
+        location = _location(spec)
+        if os.path.isdir(location):
+            hidden_activation = hidden_activation or checkpoint_activation(location)
+        with _downloading(spec, location):
             backbone = keras_hub.models.BertBackbone.from_preset(location)
             tokenizer = _tokenizer_from_directory(location)
-        except (ConnectionError, OSError) as error:
-            if os.path.isdir(location):
-                raise
-            raise OfflineError(
-                f"backbone {spec!r} is a KerasHub preset that must be downloaded, and "
-                f"the download failed ({type(error).__name__}); offline choices: "
-                f"{OFFLINE_CHOICES}"
-            ) from error
     if hidden_activation is not None and (
         getattr(backbone, "hidden_activation", None) != hidden_activation
     ):

@@ -160,7 +160,7 @@ def main(argv=None):
     debug = getattr(args, "debug", False) or os.environ.get(DEBUG_ENVIRONMENT, "") not in ("", "0")
     try:
         _choose_backend(args)
-        _import_tensorflow(verbose=getattr(args, "verbose", False))
+        import_tensorflow(verbose=getattr(args, "verbose", False))
         return args.func(args) or 0
     except GLoMoError as error:
         if debug:
@@ -176,26 +176,33 @@ def _choose_backend(args):
     devices.choose_backend(getattr(args, "backend", None), getattr(args, "device", "auto"))
 
 
-def _import_tensorflow(verbose):
+def import_tensorflow(verbose=False):
     """Imports TensorFlow (and with it Keras) with its native start-up lines hidden.
+
+    Call it after the Keras backend is chosen (`KERAS_BACKEND`).
 
     TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU features)
     are written to file descriptor 2 before its logging honours
     `TF_CPP_MIN_LOG_LEVEL`; they go to /dev/null during the import unless
     `verbose`.
-    """
-    if verbose:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-        import tensorflow  # noqa: F401
 
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    Args:
+        verbose: let the start-up lines through (and TensorFlow's INFO logs).
+
+    Example:
+
+    ```python
+    import_tensorflow()   # a recipe, after its --backend is set
+    ```
+    """
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else "3"
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            import tensorflow  # noqa: F401
+        if not verbose:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+        import tensorflow  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)

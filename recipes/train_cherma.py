@@ -24,11 +24,11 @@ from glomo_keras.commands.train import recipe_arguments
 # The flags come first: `--backend` has to be set before Keras is imported.
 args = recipe_arguments("cherma")
 
-from glomo_keras.backbones import load_backbone  # noqa: E402
+from glomo_keras.backbones import load_tokenizer  # noqa: E402
 from glomo_keras.commands.train import build_config  # noqa: E402
 from glomo_keras.commands.train import print_where_results_are  # noqa: E402
 from glomo_keras.commands.train import training_options  # noqa: E402
-from glomo_keras.training import RunExistsError  # noqa: E402
+from glomo_keras.errors import GLoMoError  # noqa: E402
 from glomo_keras.training import prepare_data  # noqa: E402
 from glomo_keras.training import train  # noqa: E402
 
@@ -39,7 +39,7 @@ print(f"{config.dataset}: hidden {config.hidden_dim}, {config.num_layers} encode
 
 # 2. The data: CHERMA's text is features, so no tokenizer; the built-in
 # sample has words, which the backbone's WordPiece tokenizer splits.
-tokenizer = load_backbone(args.backbone)[1] if config.text_encoder == "bert" else None
+tokenizer = load_tokenizer(args.backbone) if config.text_encoder == "bert" else None
 config, data = prepare_data(config, args.data, tokenizer, use_cache=not args.no_cache)
 print(data.report)
 
@@ -51,7 +51,7 @@ print(data.report)
 # preset and a SavedModel.
 try:
     results = train(config, data, args.output, **training_options(args))
-except (RunExistsError, ValueError) as error:
+except GLoMoError as error:
     print(f"train_cherma.py: {error}", file=sys.stderr)
     sys.exit(2)
 

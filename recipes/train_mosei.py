@@ -23,11 +23,11 @@ from glomo_keras.commands.train import recipe_arguments
 # The flags come first: `--backend` has to be set before Keras is imported.
 args = recipe_arguments("mosei")
 
-from glomo_keras.backbones import load_backbone  # noqa: E402
+from glomo_keras.backbones import load_tokenizer  # noqa: E402
 from glomo_keras.commands.train import build_config  # noqa: E402
 from glomo_keras.commands.train import print_where_results_are  # noqa: E402
 from glomo_keras.commands.train import training_options  # noqa: E402
-from glomo_keras.training import RunExistsError  # noqa: E402
+from glomo_keras.errors import GLoMoError  # noqa: E402
 from glomo_keras.training import prepare_data  # noqa: E402
 from glomo_keras.training import train  # noqa: E402
 
@@ -38,7 +38,7 @@ print(f"{config.dataset}: hidden {config.hidden_dim}, {config.num_layers} encode
 
 # 2. The data: the backbone's WordPiece tokenizer splits each word, and each
 # WordPiece takes its word's acoustic and visual rows (cached for next time).
-tokenizer = load_backbone(args.backbone)[1]
+tokenizer = load_tokenizer(args.backbone)
 config, data = prepare_data(config, args.data, tokenizer, use_cache=not args.no_cache)
 print(data.report)
 
@@ -49,7 +49,7 @@ print(data.report)
 # scores the test split; the best seed becomes a preset and a SavedModel.
 try:
     results = train(config, data, args.output, **training_options(args))
-except (RunExistsError, ValueError) as error:
+except GLoMoError as error:
     print(f"train_mosei.py: {error}", file=sys.stderr)
     sys.exit(2)
 

@@ -264,7 +264,7 @@ def test_encode_mmsa_uses_text_bert_and_lengths(tmp_path):
     aligned = load(write_pickle(tmp_path / "aligned_50.pkl", mmsa_data()), use_cache=False)
     inputs = aligned.train.inputs
     np.testing.assert_array_equal(inputs["acoustic_mask"], inputs["padding_mask"])
-    with pytest.raises(DataFormatError, match="max_length=60 cannot apply"):
+    with pytest.raises(DataFormatError, match="padded to T = 50, but max_sequence_length = 60"):
         load(tmp_path / "aligned_50.pkl", max_length=60, use_cache=False)
 
 

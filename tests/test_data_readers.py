@@ -16,6 +16,7 @@ from data_fixtures import (
 
 from glomo_keras.data import DataFormatError, read
 from glomo_keras.data.common import CHERMA_CLASS_NAMES
+from glomo_keras.errors import MissingFileError
 
 
 # MAG ------------------------------------------------------------------------------------
@@ -127,7 +128,8 @@ def test_an_undetectable_structure_is_a_clear_error(tmp_path):
     path = write_pickle(tmp_path / "odd.pkl", {"train": [(1, 2)], "dev": [], "test": []})
     with pytest.raises(DataFormatError, match="cannot tell the format"):
         read(path)
-    with pytest.raises(DataFormatError, match="no such file"):
+    with pytest.raises(MissingFileError, match=r"missing\.pkl: no such file or folder; "
+                       "expected a data file .* or a CHERMA folder"):
         read(tmp_path / "missing.pkl")
     with pytest.raises(DataFormatError, match="CHERMA data is a folder"):
         read(path, "cherma")

@@ -128,14 +128,16 @@ def test_inspect_every_layout(tmp_path, capsys):
 
 
 def test_inspect_fails_cleanly_on_unreadable_files(tmp_path, capsys):
+    from glomo_keras.cli import main
+
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
-    assert run(["data", "inspect", str(tmp_path / "junk.pkl")]) == 1
+    assert main(["data", "inspect", str(tmp_path / "junk.pkl")]) == 2
     assert "not a readable pickle" in capsys.readouterr().err
-    assert run(["data", "inspect", str(tmp_path / "missing.pkl")]) == 1
+    assert main(["data", "inspect", str(tmp_path / "missing.pkl")]) == 2
     marker = tmp_path / "pwned"
     hostile = tmp_path / "hostile.pkl"
     hostile.write_bytes(pickle.dumps(_Hostile(str(marker))))
-    assert run(["data", "inspect", str(hostile), "--json"]) == 1
+    assert main(["data", "inspect", str(hostile), "--json"]) == 2
     assert "system" in capsys.readouterr().err
     assert not marker.exists()
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from glomo_keras.data import DataFormatError, load, load_pickle
+from glomo_keras.errors import MissingFileError
 
 
 class _Hostile:
@@ -88,5 +89,5 @@ def test_unreadable_files_are_clear_errors(tmp_path):
     (tmp_path / "text.pkl").write_text("hello")
     with pytest.raises(DataFormatError, match="not a readable pickle"):
         load_pickle(tmp_path / "text.pkl")
-    with pytest.raises(DataFormatError, match="cannot open"):
+    with pytest.raises(MissingFileError, match=r"missing\.pkl: cannot open the file"):
         load_pickle(tmp_path / "missing.pkl")

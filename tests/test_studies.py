@@ -119,11 +119,13 @@ def test_plot_writes_the_figures_of_a_run(study, tmp_path):
 
     run = study["output"] / "full"
     figures = tmp_path / "figures"
-    projector = tmp_path / "projector"
-    assert main(["plot", str(run), "--data", str(study["data"]), "--output", str(figures),
-                 "--projector-dir", str(projector), "--max-points", "12", "--no-cache"]) == 0
+    # The data file comes from the run's results.json (no --data).
+    assert main(["plot", str(run), "--output", str(figures), "--max-points", "12",
+                 "--no-cache"]) == 0
     written = json.loads((figures / "figures.json").read_text())
     assert written["utterances"] == 12 and written["seed"] == 3
+    projector = run / "logs" / "seed_3"
+    assert written["projector"] == str(projector)
     # Fig. 2: six representations of 12 utterances, one colour each.
     _check_scatter(figures / "unimodal_tsne.png", points=6 * 12, groups=6)
     # Fig. 4: coloured by the sign of the label; the groups come from the run's
@@ -144,31 +146,49 @@ def test_plot_writes_the_figures_of_a_run(study, tmp_path):
         for colour in ("#0072B2", "#E69F00", "#009E73"):  # text, acoustic, visual
             assert np.all(image == _rgb(colour), axis=-1).sum() > 20, (name, colour)
     _check_projector(projector, utterances=12)
-    info = _tensorboard_projector_info(tmp_path)
-    shapes = {e["tensorName"].split("/")[0]: e["tensorShape"] for e in info["embeddings"]}
+    info = _ask_tensorboard(run / "logs", "/data/plugin/projector/info?run=seed_3")
+    shapes = {e["tensorName"]: e["tensorShape"] for e in info["embeddings"]}
     assert shapes == {"unimodal": [6 * 12, 16], "fused": [12, 32]}
 
 
-def _tensorboard_projector_info(logdir):
-    """Starts TensorBoard on `logdir` and asks its Projector for the run `projector`."""
+@pytest.mark.slow
+def test_the_study_is_one_hparams_table(study):
+    groups = _ask_tensorboard(study["output"], "/data/plugin/hparams/session_groups", {
+        "experimentName": "", "startIndex": 0, "sliceSize": 100, "colParams": [],
+        "allowedStatuses": ["STATUS_SUCCESS"],
+    })["sessionGroups"]
+    sessions = {group["sessions"][0]["name"]: group for group in groups}
+    assert set(sessions) == {"full/logs/seed_3", "no_text/logs/seed_3"}
+    assert json.loads(sessions["no_text/logs/seed_3"]["hparams"]["modalities"]) == ["a", "v"]
+    for point, group in sessions.items():
+        run = json.loads((study["output"] / point.split("/")[0] / "results.json").read_text())
+        values = {value["name"]["tag"]: value["value"] for value in group["metricValues"]}
+        assert values["test/mae"] == pytest.approx(run["per_seed"]["3"]["test"]["mae"])
+
+
+def _ask_tensorboard(logdir, path, body=None):
+    """Starts TensorBoard on `logdir` (127.0.0.1) and returns its JSON answer to `path`."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host",
-         "127.0.0.1", "--port", str(port), "--reload_interval", "1"],
+         "127.0.0.1", "--port", str(port), "--reload_interval", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}/data/plugin/projector/info?run=projector"
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Content-Type": "application/json"},
+        data=None if body is None else json.dumps(body).encode(),
+    )
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
             try:
-                with urllib.request.urlopen(url, timeout=10) as response:
+                with urllib.request.urlopen(request, timeout=30) as response:
                     return json.loads(response.read())
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(1)
-        raise AssertionError(f"TensorBoard's Projector never listed the run at {url}")
+        raise AssertionError(f"TensorBoard never answered {path}")
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -198,19 +218,18 @@ def _tsv(path):
 
 
 def _check_projector(folder, utterances):
-    import tensorflow as tf
-
     config = (folder / "projector_config.pbtxt").read_text()
-    assert 'tensor_name: "unimodal/.ATTRIBUTES/VARIABLE_VALUE"' in config
+    assert 'tensor_name: "unimodal"' in config and 'tensor_name: "fused"' in config
     assert 'metadata_path: "fused_metadata.tsv"' in config
-    reader = tf.train.load_checkpoint(str(folder))
-    unimodal = reader.get_tensor("unimodal/.ATTRIBUTES/VARIABLE_VALUE")
-    fused = reader.get_tensor("fused/.ATTRIBUTES/VARIABLE_VALUE")
+    unimodal = np.loadtxt(folder / "unimodal_tensors.tsv", delimiter="\t")
+    fused = np.loadtxt(folder / "fused_tensors.tsv", delimiter="\t")
     assert unimodal.shape == (6 * utterances, 16) and fused.shape == (utterances, 32)
     unimodal_metadata = _tsv(folder / "unimodal_metadata.tsv")
     assert len(unimodal_metadata["representation"]) == 6 * utterances
     assert unimodal_metadata["representation"][:utterances] == ["G_t"] * utterances
-    assert len(_tsv(folder / "fused_metadata.tsv")["prediction"]) == utterances
+    fused_metadata = _tsv(folder / "fused_metadata.tsv")
+    assert len(fused_metadata["prediction"]) == utterances
+    assert set(fused_metadata["split"]) == {"test"}
 
 
 @pytest.mark.slow

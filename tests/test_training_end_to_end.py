@@ -67,10 +67,10 @@ def test_recipe_runs_end_to_end(tmp_path):
     assert results["export"] == str(export_base / "1")
     assert "TensorBoard: tensorboard --logdir" in result.stdout
     tags = _tags(output / "logs" / "seed_11")
-    for expected in ("epoch_loss", "epoch_mae", "epoch_acc7", "epoch_f1_non0",
-                     "moe/text_aux_loss", "moe/acoustic_expert_load",
-                     "moe/visual_expert_load/expert_0", "fusion/text_weight",
-                     "fusion/visual_weight", "_hparams_/session_start_info"):
+    for expected in ("train/loss", "validation/mae", "validation/acc7", "validation/f1_non0",
+                     "moe/text/imbalance_eval", "moe/acoustic/load_train/expert_0",
+                     "moe/visual/load_eval/expert_0", "fusion/text_weight",
+                     "fusion/visual_weight", "test/mae", "_hparams_/session_start_info"):
         assert expected in tags, (expected, sorted(tags))
 
     again = _run_recipe(output, "--data", data, *TINY_FLAGS, "--epochs", "2")

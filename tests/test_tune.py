@@ -55,6 +55,10 @@ def test_tune_scores_on_validation_resumes_and_its_best_config_trains(tmp_path, 
         assert results["config"]["hidden_dim"] == int(row["hidden_dim"])
         assert results["config"]["num_windows"] == int(row["num_windows"])
         assert (output / "kerastuner" / f"trial_{row['trial']}" / "trial.json").exists()
+        # Each trial's seed is an HParams session of `tensorboard --logdir <output>`.
+        session = _session_hparams(output / "trials" / row["trial"] / "logs" / "seed_3")
+        assert session["hidden_dim"] == int(row["hidden_dim"])
+        assert session["learning_rate"] == pytest.approx(float(row["learning_rate"]))
     best = min(rows, key=lambda row: float(row["val_mae"]))
     best_config = json.loads((output / "best_config.json").read_text())
     assert best_config["hidden_dim"] == int(best["hidden_dim"])
@@ -69,6 +73,19 @@ def test_tune_scores_on_validation_resumes_and_its_best_config_trains(tmp_path, 
     trained = json.loads((run / "results.json").read_text())["config"]
     for name, value in best_config.items():
         assert trained[name] == value, name
+
+
+def _session_hparams(log_dir):
+    """The hyper-parameters of a TensorBoard run's HParams session."""
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.plugins.hparams import metadata
+
+    log = event_accumulator.EventAccumulator(str(log_dir), size_guidance={"tensors": 0})
+    log.Reload()
+    content = log.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
+    info = metadata.parse_session_start_info_plugin_data(content)
+    return {name: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
+            for name, value in info.hparams.items()}
 
 
 def test_train_config_file_must_be_a_json_object(tmp_path, capsys):

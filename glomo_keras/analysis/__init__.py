@@ -5,7 +5,7 @@ Example:
 ```python
 from glomo_keras.analysis import plot_run
 
-plot_run("runs/mosi", "datasets/mosi.pkl")   # runs/mosi/figures/*.png
+plot_run("runs/mosi")   # runs/mosi/figures/*.png, and in tensorboard --logdir runs/mosi/logs
 ```
 """
 

@@ -143,7 +143,13 @@ def weights_figure(found, path):
 
 
 def expert_load_figure(found, path):
-    """The expert load per modality: the share of utterances routed to each expert.
+    """The expert load per modality: each expert's share of the routing slots.
+
+    Each utterance fills top-k routing slots of a modality's MoE; an
+    expert's load is the share of those slots it gets (the shares sum to 1,
+    a balanced layer gives 1/E each, the dashed line), the unit TensorBoard's
+    `moe/<modality>/load_eval/expert_<i>` scalars use. The gates are the
+    evaluation ones (no gate noise).
 
     Returns:
         The PNG path, or None when the model has no MoE gates.
@@ -151,17 +157,19 @@ def expert_load_figure(found, path):
     gated = [m for m in MODALITIES if f"gates_{m}" in found]
     if not gated:
         return None
-    figure = new_figure(3.2 * len(gated) + 0.8, 3.4)
+    figure = new_figure(3.2 * len(gated) + 0.8, 3.6)
     for index, modality in enumerate(gated):
-        gates = found[f"gates_{modality}"]
-        share = (gates > 0).mean(0)
+        routed = (found[f"gates_{modality}"] > 0).sum(0)
+        share = routed / max(routed.sum(), 1)
         axes = figure.add_subplot(1, len(gated), index + 1)
         axes.bar(range(len(share)), share, color=PALETTE[MODALITIES.index(modality)])
+        axes.axhline(1.0 / len(share), color="#555555", linestyle="--", linewidth=1)
         axes.set_xticks(range(len(share)), [str(i) for i in range(len(share))])
         axes.set_ylim(0, 1)
         axes.set_xlabel("expert")
-        axes.set_ylabel("share of utterances routed" if index == 0 else "")
+        axes.set_ylabel("share of routing slots" if index == 0 else "")
         axes.set_title(MODALITY_NAMES[modality])
-    figure.suptitle(f"Expert load ({found['split']} split)")
+    figure.suptitle(f"Expert load: share of routing slots, evaluation routing "
+                    f"({found['split']} split; dashed: balanced)", fontsize=10)
     figure.subplots_adjust(bottom=0.16, top=0.8, wspace=0.35)
     return save_png(figure, path)

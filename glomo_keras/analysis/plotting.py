@@ -6,6 +6,8 @@ nothing needs a display and no global pyplot state is touched.
 
 import pathlib
 
+from glomo_keras.errors import SetupError
+
 # Distinct colours (Okabe–Ito, colour-blind safe), one per group of points.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
            "#F0E442", "#000000")
@@ -17,8 +19,8 @@ def require_matplotlib():
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise SystemExit(
-            "glomo-keras figures need matplotlib: pip install 'glomo-keras[analysis]'"
+        raise SetupError(
+            "figures need matplotlib, which is not installed: pip install 'glomo-keras[analysis]'"
         ) from None
 
 

@@ -1,10 +1,10 @@
-"""Embeddings for TensorBoard's Projector: a checkpoint, metadata TSVs, a config.
+"""Embeddings for TensorBoard's Projector: vector and metadata TSVs and a config.
 
-`tensorboard --logdir DIR` (with the files under `DIR` or a sub-folder)
-shows them in the Projector tab, where points can be coloured and searched
-by their metadata columns. The folder also gets an (empty) event file:
-TensorBoard lists only folders with event files as runs, and the Projector
-reads the configuration of its runs.
+The files go into an existing TensorBoard run folder (a run's
+`logs/seed_<S>`), so `tensorboard --logdir <run>/logs` shows them in the
+Projector tab under that run, and no extra run appears. Each embedding is
+named as given (`unimodal`, `fused`); its metadata columns colour and
+search the points.
 """
 
 import pathlib
@@ -16,7 +16,7 @@ def write_projector(log_dir, embeddings):
     """Writes named embeddings with per-point metadata for the Projector.
 
     Args:
-        log_dir: the folder (created if needed).
+        log_dir: the folder (a TensorBoard run folder; created if needed).
         embeddings: `{name: (vectors [N, D], {column: values [N]})}`; names
             are letters, digits and `_`.
 
@@ -26,27 +26,26 @@ def write_projector(log_dir, embeddings):
     Example:
 
     ```python
-    write_projector("runs/mosi/logs/projector",
+    write_projector("runs/mosi/logs/seed_1",
                     {"fused": (vectors, {"label": labels, "prediction": predictions})})
     ```
     """
-    import tensorflow as tf
+    from google.protobuf import text_format
     from tensorboard.plugins import projector
 
     folder = pathlib.Path(log_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    variables = {name: tf.Variable(vectors, dtype=tf.float32, name=name)
-                 for name, (vectors, _) in embeddings.items()}
-    tf.train.Checkpoint(**variables).save(str(folder / "embeddings.ckpt"))
     config = projector.ProjectorConfig()
     for name, (vectors, metadata) in embeddings.items():
-        metadata_file = f"{name}_metadata.tsv"
-        _write_metadata(folder / metadata_file, metadata, len(vectors))
+        vectors = np.asarray(vectors, dtype="float32")
+        np.savetxt(folder / f"{name}_tensors.tsv", vectors, delimiter="\t", fmt="%.6g")
+        _write_metadata(folder / f"{name}_metadata.tsv", metadata, len(vectors))
         embedding = config.embeddings.add()
-        embedding.tensor_name = f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
-        embedding.metadata_path = metadata_file
-    projector.visualize_embeddings(str(folder), config)
-    tf.summary.create_file_writer(str(folder)).close()
+        embedding.tensor_name = name
+        embedding.tensor_path = f"{name}_tensors.tsv"
+        embedding.tensor_shape.extend(vectors.shape)
+        embedding.metadata_path = f"{name}_metadata.tsv"
+    (folder / "projector_config.pbtxt").write_text(text_format.MessageToString(config))
     return folder
 
 

@@ -3,17 +3,16 @@
 Example:
 
 ```
-glomo-keras plot runs/mosi --data datasets/mosi.pkl [--split test] [--max-points 1000]
+glomo-keras plot runs/mosi [--split test] [--max-points 1000] [--data datasets/mosi.pkl]
 ```
 """
-
-import sys
 
 
 def configure(parser):
     """Adds the `plot` flags to `parser`."""
     parser.add_argument("run", metavar="RUN", help="a finished glomo-keras train run directory")
-    parser.add_argument("--data", required=True, help="the data file or folder the run used")
+    parser.add_argument("--data", help="the data file or folder (default: the one the run "
+                        "trained on, from RUN/results.json)")
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
     parser.add_argument("--seed", type=int, help="the seed's model (default: the run's "
                         "selected seed, lowest validation loss)")
@@ -21,25 +20,25 @@ def configure(parser):
                         help="at most N utterances, a fixed random subset (default 1000)")
     parser.add_argument("--output", help="the PNG folder (default RUN/figures)")
     parser.add_argument("--projector-dir", help="the Projector folder "
-                        "(default RUN/logs/projector)")
+                        "(default the seed's TensorBoard run, RUN/logs/seed_<S>)")
     parser.add_argument("--no-cache", action="store_true",
                         help="do not read or write the tokenised-data cache")
     parser.set_defaults(func=run)
 
 
 def run(args):
-    """Writes the figures for parsed flags; returns the exit status."""
-    from glomo_keras.analysis import RunNotFinishedError
+    """Writes the figures for parsed flags (into files and the run's TensorBoard).
+
+    A run that is missing or unfinished, or whose data file is gone, raises
+    a `GLoMoError` (the command line prints it on one line, exit 2).
+    """
     from glomo_keras.analysis import plot_run
 
-    try:
-        written = plot_run(args.run, args.data, args.output, args.split, args.seed,
-                           args.max_points, args.projector_dir, not args.no_cache)
-    except RunNotFinishedError as error:
-        print(f"glomo-keras plot: {error}", file=sys.stderr)
-        return 2
+    written = plot_run(args.run, args.data, args.output, args.split, args.seed,
+                       args.max_points, args.projector_dir, not args.no_cache)
     print(f"{written['utterances']} {args.split} utterances of seed {written['seed']}:")
     for name, path in written["figures"].items():
         print(f"  {name:<18} {path}")
-    print(f"Projector: tensorboard --logdir {written['projector']}")
+    print(f"Images and Projector in run seed_{written['seed']}: "
+          f"tensorboard --logdir {args.run.rstrip('/')}/logs")
     return 0

@@ -18,6 +18,7 @@ import os
 import pathlib
 
 from glomo_keras.cli import CommandLineParser
+from glomo_keras.cli import import_tensorflow
 from glomo_keras.commands.summary import parse_overrides
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.datasets import get_dataset
@@ -308,6 +309,8 @@ def recipe_arguments(dataset, argv=None):
     args.backbone = args.backbone or info.default_backbone
     args.output = args.output or f"runs/{args.dataset}"
     try:
+        devices.choose_backend(args.backend, args.device)
+        import_tensorflow(verbose=getattr(args, "verbose", False))
         prepare_devices(args)
     except GLoMoError as error:
         parser.exit(2, f"{parser.prog}: {error}\n")
@@ -336,6 +339,7 @@ def _use_the_sample(args, info):
         epochs=DEMO_EPOCHS, learning_rate=DEMO_LEARNING_RATE,
         batch_size=DEMO_BATCH_SIZE, max_sequence_length=DEMO_SEQUENCE_LENGTH,
         task="regression", class_names=None,
+        acoustic_dim=sample.ACOUSTIC_DIM, visual_dim=sample.VISUAL_DIM,
         text_encoder="bert", acoustic_columns=None, visual_columns=None,
         # The sample's utterances average 16 WordPieces: batches padded
         # to their longest (exact for length-aware models) halve a step.

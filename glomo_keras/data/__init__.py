@@ -9,6 +9,8 @@
 - `encode(utterances, settings, tokenizer)` encodes raw utterances (for
   serving) exactly as training did; `PreprocessingSettings` holds how.
 - `inspect(path)` describes a file; `sample` is a built-in MOSEI-layout dataset.
+- `fitting.fit_config(config, dataset)` refuses data whose task, text input,
+  feature widths or T do not fit a `GLoMoConfig` (what `train` checks).
 
 Example:
 

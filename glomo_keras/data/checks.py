@@ -4,7 +4,9 @@ A `Checker` walks the items of one file. It turns every field into the type
 the common form wants, or raises a `DataFormatError` naming the file, split,
 item index and field; it fixes the feature dims from the first non-empty
 array and refuses a later array with other dims; it replaces non-finite
-feature values by 0 and counts them per split and modality.
+feature values by 0 and counts them per split and modality, and refuses a
+modality whose values in a split are all non-finite (missing features, not
+dirt).
 """
 
 import numbers
@@ -43,6 +45,7 @@ class Checker:
     checker.dims        # {"visual": 47}
     checker.nonfinite   # {"train": {"visual": 0}}
     checker.note("...")  # remarks for the loading report
+    checker.refuse_nonfinite_modalities()  # once every item is read
     ```
     """
 
@@ -50,6 +53,8 @@ class Checker:
         self.source = str(source)
         self.dims = {}
         self.nonfinite = {}
+        # split -> modality -> [values seen, the stored fields holding them]
+        self.values = {}
         self.notes = []
         self.split = None
         self.index = None
@@ -119,7 +124,36 @@ class Checker:
         if count:
             array[bad] = 0.0
         self.count_nonfinite(modality, count)
+        seen = self.values.setdefault(self.split, {}).setdefault(modality, [0, []])
+        seen[0] += array.size
+        if field not in seen[1]:
+            seen[1].append(field)
         return array
+
+    def refuse_nonfinite_modalities(self):
+        """Raises `DataFormatError` for a split whose `modality` values are all non-finite.
+
+        A few NaN or inf values are dirt (replaced by 0 and counted); a
+        modality with no finite value at all in a split is missing, and
+        training on its zeros would go unnoticed.
+
+        Example:
+
+        ```python
+        checker.refuse_nonfinite_modalities()
+        # mosi.pkl: split 'train', field 'acoustic': all 1480 values are
+        # non-finite (NaN or inf): the split has no acoustic features ...
+        ```
+        """
+        for split, modalities in self.values.items():
+            for modality, (count, fields) in modalities.items():
+                if count and self.nonfinite.get(split, {}).get(modality, 0) == count:
+                    raise DataFormatError(
+                        f"all {count} values are non-finite (NaN or inf): the split has "
+                        f"no {modality} features (a few non-finite values are replaced by "
+                        "0 and counted; a modality without any finite value is refused)",
+                        source=self.source, split=split, field="/".join(fields),
+                    )
 
     def check_dim(self, modality, dim, field, what="feature columns"):
         """Fixes the file's dim of `modality` or checks it did not change."""

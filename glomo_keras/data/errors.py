@@ -1,8 +1,14 @@
 """The one exception the data package raises for a file it cannot use."""
 
+from glomo_keras.errors import GLoMoError
 
-class DataFormatError(ValueError):
+
+class DataFormatError(GLoMoError, ValueError):
     """A data file that glomo-keras cannot read, or reads but cannot use.
+
+    A `GLoMoError` (the command line prints its one-line message and exits
+    with status 2) and a `ValueError`. A file or folder that does not exist
+    or cannot be opened raises `glomo_keras.errors.MissingFileError` instead.
 
     The message names the file and, where they apply, the split, the item
     index and the field, then says what was expected and what was found.

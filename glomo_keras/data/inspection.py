@@ -92,7 +92,8 @@ def inspect(path, format="auto", tokenizer=None, max_length=None):
         tokenizer: a tokenizer, `vocab.txt` path or token list; with one, MAG
             and HKT lengths count WordPieces, without one they count words
             (a lower bound of the pieces).
-        max_length: T for the truncation count; None for the dataset's value.
+        max_length: T for the truncation count; None for the dataset's
+            value. A file that fixes T (MMSA) keeps its own.
 
     Returns:
         JSON-ready dict with `format`, `dims` (as stored: `acoustic`,
@@ -109,7 +110,7 @@ def inspect(path, format="auto", tokenizer=None, max_length=None):
     inspect("mosi.pkl")["splits"]["train"]["size"]   # 1281
     ```
     """
-    dataset = read(path, format, max_length=max_length)
+    dataset = read(path, format, default_max_length=max_length)
     settings = dataset.settings
     table = None
     if tokenizer is not None and settings.format in ("mag", "hkt"):

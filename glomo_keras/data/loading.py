@@ -9,6 +9,7 @@ skips that work.
 """
 
 import dataclasses
+import os
 import pathlib
 
 import numpy as np
@@ -19,10 +20,12 @@ from glomo_keras.data.common import FORMATS, SPLITS, LoadReport, SplitReport
 from glomo_keras.data.encoding import encode_arrays, encode_labels, expand
 from glomo_keras.data.encoding import SHARED_TABLE_KEYS
 from glomo_keras.data.errors import DataFormatError
+from glomo_keras.data.fitting import check_data, sequence_length_conflict
 from glomo_keras.data.pipeline import sequence_extents
 from glomo_keras.data.settings import PreprocessingSettings
 from glomo_keras.data.unpickler import load_pickle
 from glomo_keras.datasets import DATASETS, dataset_from_dims, dataset_from_path
+from glomo_keras.errors import MissingFileError
 
 READERS = {"mag": mag, "hkt": hkt, "mmsa": mmsa, "cherma": cherma}
 # T when neither the caller nor the dataset table gives one.
@@ -215,10 +218,41 @@ def guess_dataset(path, data_format, stored_dims):
     return None if info is None else info.name
 
 
-def _read_raw(path, data_format):
+EXPECTED_DATA = "a data file (a MAG, HKT or MMSA pickle) or a CHERMA folder"
+
+
+def require_readable(path):
+    """Raises `MissingFileError` unless `path` is a readable file or folder.
+
+    Args:
+        path: the data file or CHERMA folder.
+
+    Raises:
+        MissingFileError: the path does not exist or cannot be read; the
+            message names it and what was expected there.
+
+    Example:
+
+    ```python
+    require_readable("datasets/mosi.pkl")
+    # MissingFileError: datasets/mosi.pkl: no such file or folder; expected
+    # a data file (a MAG, HKT or MMSA pickle) or a CHERMA folder
+    ```
+    """
     path = pathlib.Path(path)
     if not path.exists():
-        raise DataFormatError("no such file or folder", source=path)
+        raise MissingFileError(f"{path}: no such file or folder; expected {EXPECTED_DATA}")
+    wanted = os.R_OK | os.X_OK if path.is_dir() else os.R_OK
+    if not os.access(path, wanted):
+        kind = "folder" if path.is_dir() else "file"
+        raise MissingFileError(
+            f"{path}: the {kind} cannot be read (permission denied); expected {EXPECTED_DATA}"
+        )
+
+
+def _read_raw(path, data_format):
+    path = pathlib.Path(path)
+    require_readable(path)
     if data_format not in ("auto",) + FORMATS:
         raise ValueError(f"format must be 'auto' or one of {FORMATS}, not {data_format!r}")
     if path.is_dir():
@@ -241,7 +275,8 @@ def _columns(requested, default):
     return [int(column) for column in requested]
 
 
-def _settings(path, data_format, splits, checker, max_length, columns):
+def _settings(path, data_format, splits, checker, max_length, default_max_length, columns,
+              config):
     reader = READERS[data_format]
     stored_dims = {
         "acoustic": checker.dims.get("acoustic"),
@@ -251,19 +286,19 @@ def _settings(path, data_format, splits, checker, max_length, columns):
     for modality in ("acoustic", "visual"):
         if not stored_dims[modality]:
             raise DataFormatError(f"no utterance has {modality} features", source=path)
+    if config is not None:
+        check_data(config, path, data_format, stored_dims, reader.TASK)
     dataset = guess_dataset(path, data_format, stored_dims)
     if data_format == "mmsa":
         text_length = checker.dims["text_length"]
         if max_length not in (None, text_length):
-            raise DataFormatError(
-                f"MMSA files carry their token ids padded to {text_length}; "
-                f"max_length={max_length} cannot apply (leave it None)",
-                source=path,
-            )
+            raise sequence_length_conflict(path, text_length, max_length)
         max_length = text_length
         frames = {m: max(len(getattr(u, m)) for s in splits.values() for u in s)
                   for m in ("acoustic", "visual")}
     else:
+        if max_length is None:
+            max_length = default_max_length
         if max_length is None:
             max_length = (DATASETS[dataset].max_sequence_length if dataset
                           else FALLBACK_MAX_LENGTH)
@@ -314,14 +349,22 @@ def _split_report(utterances, labels, nonfinite, settings, label_range):
     return report
 
 
-def read(path, format="auto", *, max_length=None, acoustic_columns=None, visual_columns=None):
+def read(path, format="auto", *, config=None, max_length=None, default_max_length=None,
+         acoustic_columns=None, visual_columns=None):
     """Reads a file into the common form, without tokenising.
 
     Args:
         path: the pickle, or the CHERMA folder.
         format: `"auto"` (detect), `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
-        max_length: T; None for the dataset's value (spec §5: MOSI 60,
-            MOSEI 80, UR-FUNNY 80, MUStARD 70, CHERMA 50; MMSA: its L).
+        config: a `GLoMoConfig` whose task, text input and feature widths
+            the file must have (`glomo_keras.data.fitting.check_data`),
+            checked before the column selection; None for no check.
+        max_length: T, asked explicitly: a file that fixes T (MMSA's token
+            ids, padded to its L) and has another one is an error. None for
+            `default_max_length`.
+        default_max_length: T where the file does not fix it; None for the
+            dataset's value (spec §5: MOSI 60, MOSEI 80, UR-FUNNY 80,
+            MUStARD 70, CHERMA 50). MMSA files always take their L.
         acoustic_columns: acoustic columns to keep; None for the format's
             default (HKT: 0-59; others: all).
         visual_columns: visual columns to keep; None for the default (HKT: 55-90).
@@ -330,7 +373,10 @@ def read(path, format="auto", *, max_length=None, acoustic_columns=None, visual_
         `LoadedDataset` whose splits hold `utterances`, and `arrays` None.
 
     Raises:
-        DataFormatError: the file is unreadable, refused, or malformed.
+        MissingFileError: the path does not exist or cannot be read.
+        DataFormatError: the file is refused or malformed, a modality of a
+            split is entirely non-finite, `max_length` conflicts with the
+            file's T, or the file does not fit `config`.
 
     Example:
 
@@ -340,8 +386,10 @@ def read(path, format="auto", *, max_length=None, acoustic_columns=None, visual_
     ```
     """
     data_format, (splits, checker) = _read_raw(path, format)
+    checker.refuse_nonfinite_modalities()
     columns = {"acoustic": acoustic_columns, "visual": visual_columns}
-    settings = _settings(path, data_format, splits, checker, max_length, columns)
+    settings = _settings(
+        path, data_format, splits, checker, max_length, default_max_length, columns, config)
     reader = READERS[data_format]
     result = {}
     reports = {}
@@ -367,7 +415,9 @@ def load(
     format="auto",
     *,
     tokenizer=None,
+    config=None,
     max_length=None,
+    default_max_length=None,
     acoustic_columns=None,
     visual_columns=None,
     use_cache=True,
@@ -387,7 +437,13 @@ def load(
             `"mmsa"` or `"cherma"`.
         tokenizer: the backbone's KerasHub WordPiece tokenizer, a
             `vocab.txt` path or a token list.
-        max_length: T; None for the dataset's value (see `read`).
+        config: a `GLoMoConfig` the file must fit (see `read`); a load
+            from the cache is not checked (`fitting.fit_config` checks
+            the loaded dataset).
+        max_length: T, asked explicitly (a file that fixes another T, MMSA,
+            is an error); None for `default_max_length` (see `read`).
+        default_max_length: T where the file does not fix it; None for the
+            dataset's value.
         acoustic_columns: acoustic columns to keep (None: HKT 0-59, else all).
         visual_columns: visual columns to keep (None: HKT 55-90, else all).
         use_cache: read and write the cache of tokenised arrays.
@@ -400,7 +456,10 @@ def load(
         `.class_names`, `.settings`, `.report`.
 
     Raises:
-        DataFormatError: the file is unreadable, refused, or malformed.
+        MissingFileError: the path does not exist or cannot be read.
+        DataFormatError: the file is refused or malformed, a modality of a
+            split is entirely non-finite, `max_length` conflicts with the
+            file's T, or the file does not fit `config`.
 
     Example:
 
@@ -415,11 +474,11 @@ def load(
     fields = _tokenizer_fields(tokenizer)
     cache_path = None
     if use_cache:
-        if not pathlib.Path(path).exists():
-            raise DataFormatError("no such file or folder", source=path)
+        require_readable(path)
         options = {
             "format": format,
             "max_length": max_length,
+            "default_max_length": default_max_length,
             "acoustic_columns": _columns(acoustic_columns, None),
             "visual_columns": _columns(visual_columns, None),
             **fields,
@@ -430,7 +489,8 @@ def load(
         if cached is not None:
             return _from_cache(path, cached, fields)
     dataset = read(
-        path, format, max_length=max_length,
+        path, format, config=config, max_length=max_length,
+        default_max_length=default_max_length,
         acoustic_columns=acoustic_columns, visual_columns=visual_columns,
     )
     if dataset.format in ("mag", "hkt"):

@@ -25,6 +25,13 @@ ACOUSTIC_COLUMNS = None
 VISUAL_COLUMNS = None
 LAYOUT = 'a dict {"train", "valid", "test"} of dicts of arrays (text_bert, audio, vision, ...)'
 REQUIRED = ("text_bert", "audio", "vision")
+# The stored feature widths of the MMSA toolkit's releases of the datasets of
+# the dataset table (its config's `feature_dims`: text 768, audio, vision).
+# MOSI's differ from its MAG-BERT file's (74 acoustic, 47 visual).
+RELEASE_DIMS = {
+    "mosi": {"acoustic": 5, "visual": 20},
+    "mosei": {"acoustic": 74, "visual": 35},
+}
 MODALITIES = (("audio", "acoustic"), ("vision", "visual"))
 
 

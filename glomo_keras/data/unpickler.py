@@ -16,6 +16,7 @@ import pickle
 import numpy as np
 
 from glomo_keras.data.errors import DataFormatError
+from glomo_keras.errors import MissingFileError
 
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray
@@ -80,6 +81,7 @@ def load_pickle(path):
         The unpickled object.
 
     Raises:
+        MissingFileError: the file does not exist or cannot be opened.
         DataFormatError: the file references a forbidden global, or is not a
             readable pickle (truncated, corrupt, not a pickle at all).
 
@@ -96,7 +98,9 @@ def load_pickle(path):
     except DataFormatError:
         raise
     except OSError as error:
-        raise DataFormatError(f"cannot open the file ({error.strerror})", source=path)
+        raise MissingFileError(
+            f"{path}: cannot open the file ({error.strerror}); expected a readable pickle"
+        ) from None
     except Exception as error:  # noqa: BLE001 - any parse failure of untrusted bytes
         raise DataFormatError(
             f"not a readable pickle ({type(error).__name__}: {error})", source=path

@@ -1,6 +1,6 @@
 """`load_for_config`: a data file tokenised once, for many runs of one configuration family."""
 
-from glomo_keras.backbones import load_backbone
+from glomo_keras.backbones import load_tokenizer
 from glomo_keras.data import LoadedDataset
 from glomo_keras.training import trainer
 
@@ -32,5 +32,5 @@ def load_for_config(config, data, backbone="minilm", use_cache=True):
     """
     if isinstance(data, LoadedDataset):
         return data
-    tokenizer = load_backbone(backbone)[1] if config.text_encoder == "bert" else None
+    tokenizer = load_tokenizer(backbone) if config.text_encoder == "bert" else None
     return trainer.load_for_config(config, data, tokenizer, use_cache)

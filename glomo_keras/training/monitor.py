@@ -1,4 +1,4 @@
-"""`ValidationMonitor`: per-epoch validation loss and metrics, MoE and fusion statistics."""
+"""`ValidationMonitor`: per-epoch validation loss and metrics, and the epoch in TensorBoard."""
 
 import json
 import weakref
@@ -10,6 +10,7 @@ import tensorflow as tf
 from glomo_keras.metrics import classification_metrics
 from glomo_keras.metrics import regression_metrics
 from glomo_keras.model import MODALITY_NAMES
+from glomo_keras.training import summaries
 
 
 def moe_layers(model):
@@ -72,15 +73,56 @@ def predict_with_gates(model, dataset, count=None):
     outputs, gates = predict_with_gates(model, valid_dataset)
     ```
     """
+    outputs, moe_inputs = predict_with_moe_inputs(model, dataset, count)
+    return outputs, route(model, moe_inputs, training=False)
+
+
+def predict_with_moe_inputs(model, dataset, count=None):
+    """The model's outputs over a dataset and each MoE layer's inputs.
+
+    Args:
+        model: a `GLoMo` model.
+        dataset: a `tf.data.Dataset` of `(inputs, label)` batches.
+        count: keep the first `count` rows; None keeps all.
+
+    Returns:
+        `(outputs, {modality: MoE inputs})`.
+
+    Example:
+
+    ```python
+    outputs, moe_inputs = predict_with_moe_inputs(model, valid_dataset)
+    gates = route(model, moe_inputs, training=True)
+    ```
+    """
     outputs = gate_probe(model).predict(dataset.map(_inputs_only), verbose=0)
     outputs = {name: value[:count] for name, value in outputs.items()}
-    gates = {
+    moe_inputs = {name: outputs.pop(f"moe_input/{name}") for name in moe_layers(model)}
+    return outputs, moe_inputs
+
+
+def route(model, moe_inputs, training):
+    """The gates [N, s] of each MoE layer for its inputs.
+
+    Args:
+        model: a `GLoMo` model.
+        moe_inputs: `{modality: MoE inputs}` (`predict_with_moe_inputs`).
+        training: True routes as training does (with gate noise, when the
+            layer is noisy), False as inference does.
+
+    Example:
+
+    ```python
+    route(model, moe_inputs, training=False)["text"].shape  # (N, num_experts)
+    ```
+    """
+    layers = moe_layers(model)
+    return {
         name: keras.ops.convert_to_numpy(
-            layer(outputs.pop(f"moe_input/{name}"), training=False, return_gates=True)[1]
+            layers[name](inputs, training=training, return_gates=True)[1]
         )
-        for name, layer in moe_layers(model).items()
+        for name, inputs in moe_inputs.items()
     }
-    return outputs, gates
 
 
 def _inputs_only(inputs, label):
@@ -138,17 +180,19 @@ def task_metrics(config, labels, predictions):
 
 
 class ValidationMonitor(keras.callbacks.Callback):
-    """Adds the validation metrics to the epoch logs and writes statistics.
+    """Adds the validation metrics to the epoch logs and writes TensorBoard.
 
     At the end of every epoch it predicts the validation split once, adds
     `val_loss` (the compiled loss, as `evaluate` computes it, so `fit` needs
     no `validation_data`) and `val_<metric>` for every scalar metric of the
-    task to the logs (so the Keras TensorBoard callback, the progress bar
-    and `ModelCheckpoint` see them), and writes to
-    TensorBoard `moe/<modality>_aux_loss` (the balancing loss of the
-    validation gates), `moe/<modality>_expert_load` (the fraction of
-    routings each expert gets: a histogram, plus one scalar per expert) and
-    `fusion/<modality>_weight` (the mean global-attention modality weight).
+    task to the logs (so the progress bar and `ModelCheckpoint` see them),
+    and writes the epoch to TensorBoard at step `epoch + 1` (epochs count
+    from 1, as on the console): `train/<log>` and `train/learning_rate`,
+    `validation/loss` and `validation/<metric>`, `fusion/<modality>_weight`
+    and each MoE's expert load and imbalance with and without the training
+    gate noise (`summaries.write_expert_load`). Every summary carries a
+    description. At the start of training it writes the HParams experiment
+    and session and the Custom Scalars layout (`glomo_keras.training.summaries`).
     It also appends the epoch's logs to `history_path` (JSON), which
     survives a restart.
 
@@ -157,21 +201,24 @@ class ValidationMonitor(keras.callbacks.Callback):
         valid_dataset: the validation `tf.data.Dataset` (not shuffled; its
             last batch may be padded, see `make_dataset(pad_final_batch)`).
         valid_labels: the validation labels, in dataset order.
-        log_dir: the TensorBoard directory of these statistics.
+        log_dir: the seed's TensorBoard directory (one run, one session).
         history_path: JSON file of per-epoch logs, or None.
-        hparams: dict of hyper-parameters for the HParams plugin, or None.
+        hparams: the session's hyper-parameters (`summaries.session_hparams`),
+            or None.
+        session_name: the HParams table's name of the session (its "Trial
+            ID", e.g. "mosi/seed_1"); None: a hash of the hyper-parameters.
         write: whether this process writes (False on non-chief workers).
 
     Example:
 
     ```python
-    monitor = ValidationMonitor(config, valid_ds, split.labels, "run/logs/glomo")
+    monitor = ValidationMonitor(config, valid_ds, split.labels, "run/logs/seed_1")
     model.fit(train_ds, callbacks=[monitor])  # logs val_loss, val_mae, ...
     ```
     """
 
     def __init__(self, config, valid_dataset, valid_labels, log_dir,
-                 history_path=None, hparams=None, write=True):
+                 history_path=None, hparams=None, session_name=None, write=True):
         super().__init__()
         self.config = config
         self.valid_dataset = valid_dataset
@@ -179,6 +226,7 @@ class ValidationMonitor(keras.callbacks.Callback):
         self.log_dir = str(log_dir)
         self.history_path = history_path
         self.hparams = hparams
+        self.session_name = session_name
         self.write = write
         self._writer = None
 
@@ -186,15 +234,19 @@ class ValidationMonitor(keras.callbacks.Callback):
         if not self.write:
             return
         self._writer = tf.summary.create_file_writer(self.log_dir)
-        if self.hparams:
-            from tensorboard.plugins.hparams import api as hparams_api
+        with self._writer.as_default():
+            if self.hparams:
+                from tensorboard.plugins.hparams import api as hparams_api
 
-            with self._writer.as_default():
-                hparams_api.hparams(self.hparams)
+                summaries.write_experiment(self.hparams, self.config.task)
+                hparams_api.hparams(self.hparams, trial_id=self.session_name)
+            summaries.write_layout(list(moe_layers(self.model)))
+        self._writer.flush()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        outputs, gates = predict_with_gates(
+        training_logs = dict(logs)
+        outputs, moe_inputs = predict_with_moe_inputs(
             self.model, self.valid_dataset, count=len(self.valid_labels)
         )
         logs["val_loss"] = validation_loss(self.model, self.valid_labels, outputs["prediction"])
@@ -204,24 +256,35 @@ class ValidationMonitor(keras.callbacks.Callback):
                 logs[f"val_{key}"] = float(value)
         if not self.write:
             return
-        with self._writer.as_default(step=epoch):
-            for name, gate in gates.items():
-                layer = moe_layers(self.model)[name]
-                load = (gate > 0).sum(0).astype("float32")
-                aux = layer.auxiliary_loss(gate, load)
-                tf.summary.scalar(f"moe/{name}_aux_loss", float(aux))
-                fractions = load / max(load.sum(), 1.0)
-                tf.summary.histogram(f"moe/{name}_expert_load", fractions)
-                for index, fraction in enumerate(fractions):
-                    tf.summary.scalar(
-                        f"moe/{name}_expert_load/expert_{index}", float(fraction)
-                    )
+        with self._writer.as_default(step=epoch + 1):
+            self._write_scalars(training_logs, logs)
+            for kind, training in (("train", True), ("eval", False)):
+                for name, gates in route(self.model, moe_inputs, training).items():
+                    summaries.write_expert_load(name, kind, gates)
             weights = outputs["global_weights"].mean(0)
             for index, name in enumerate(MODALITY_NAMES.values()):
-                tf.summary.scalar(f"fusion/{name}_weight", float(weights[index]))
+                tf.summary.scalar(
+                    f"fusion/{name}_weight", float(weights[index]),
+                    description=f"Mean global-attention weight of the {name} modality "
+                    "over the validation split (the three weights sum to 1).",
+                )
         self._writer.flush()
         if self.history_path is not None:
             self._append_history(epoch, logs)
+
+    def _write_scalars(self, training_logs, logs):
+        for key, value in training_logs.items():
+            tf.summary.scalar(f"train/{key}", float(value), description=(
+                f"{summaries.description(key)} Training split, mean over the epoch."))
+        if "learning_rate" not in training_logs:
+            rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            tf.summary.scalar("train/learning_rate", float(rate),
+                              description=summaries.description("learning_rate"))
+        for key, value in logs.items():
+            if key.startswith("val_"):
+                metric = key[len("val_"):]
+                tf.summary.scalar(f"validation/{metric}", value, description=(
+                    f"{summaries.description(metric)} Validation split, end of the epoch."))
 
     def _append_history(self, epoch, logs):
         history = read_history(self.history_path)

@@ -1,6 +1,7 @@
 """Aggregating per-seed results into `results.json` and a printed table."""
 
 import json
+import pathlib
 import platform
 
 import keras
@@ -36,7 +37,7 @@ def versions():
     }
 
 
-def summarise(per_seed, config, distribution, backbone):
+def summarise(per_seed, config, distribution, backbone, dataset):
     """The results dict of a run.
 
     Args:
@@ -45,16 +46,19 @@ def summarise(per_seed, config, distribution, backbone):
         config: the resolved `GLoMoConfig`.
         distribution: the `Distribution` used.
         backbone: the backbone spec.
+        dataset: the `LoadedDataset` trained on.
 
     Returns:
         dict with `per_seed`, `mean` and `std` (ddof 0; per split, every
         scalar metric), `selected_seed` (lowest validation loss),
-        `num_replicas`, `strategy`, `backbone`, `config` and `versions`.
+        `num_replicas`, `strategy`, `backbone`, `data` (the data file or
+        folder, which `glomo-keras plot` reads again), `split_sizes`,
+        `config` and `versions`.
 
     Example:
 
     ```python
-    results = summarise({1111: result}, config, distribution, "minilm")
+    results = summarise({1111: result}, config, distribution, "minilm", dataset)
     results["mean"]["test"]["mae"]
     ```
     """
@@ -78,9 +82,16 @@ def summarise(per_seed, config, distribution, backbone):
         "num_replicas": distribution.num_replicas,
         "strategy": distribution.name,
         "backbone": backbone,
+        "data": _absolute(dataset.source),
+        "split_sizes": {name: len(split) for name, split in dataset.splits.items()},
         "config": config.to_dict(),
         "versions": versions(),
     }
+
+
+def _absolute(source):
+    path = pathlib.Path(source)
+    return str(path.resolve()) if path.exists() else str(source)
 
 
 def format_table(results):

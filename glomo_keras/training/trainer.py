@@ -6,7 +6,8 @@ The run directory holds:
   lowest validation loss so far), `seed_<S>/model.keras` (selected weights),
   `seed_<S>/history.json`, `seed_<S>/result.json` (a finished seed);
 - `predictions/test_seed<S>.csv` (`id,label,prediction`);
-- `logs/seed_<S>/` (TensorBoard: `train/`, `validation/`, `glomo/`);
+- `logs/seed_<S>/` (TensorBoard: one run and HParams session per seed, see
+  `glomo_keras.training.summaries`);
 - `backup/seed_<S>/` (`IntervalBackup`; removed when the seed finishes);
 - `preprocessing.json` (how the data was encoded).
 """
@@ -24,20 +25,25 @@ import keras
 import numpy as np
 
 from glomo_keras.backbones import load_backbone
+from glomo_keras.backbones import load_tokenizer
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.data import load
 from glomo_keras.data import make_dataset
+from glomo_keras.data.fitting import fit_config
+from glomo_keras.data.fitting import load_options
 from glomo_keras.data.loading import LoadedDataset
 from glomo_keras.errors import GLoMoError
 from glomo_keras.model import GLoMo
 from glomo_keras.optimization import make_optimizer
 from glomo_keras.training.devices import check_compile_settings
 from glomo_keras.training.devices import keep_tensorflow_on_cpu
+from glomo_keras.training import summaries
 from glomo_keras.training.distribution import make_strategy
 from glomo_keras.training.monitor import ValidationMonitor
 from glomo_keras.training.monitor import predict_with_gates
 from glomo_keras.training.monitor import task_metrics
 from glomo_keras.training.results import summarise
+from glomo_keras.training.results import versions
 from glomo_keras.training.results import write_results
 from glomo_keras.training.run_export import export_run
 from glomo_keras.training.run_export import write_run_preset
@@ -59,22 +65,37 @@ def log(message):
 def prepare_data(config, data, tokenizer, use_cache=True):
     """Loads `data` (a path or a `LoadedDataset`) and fits the config to it.
 
-    The feature dims always come from the data; the data must fit the
-    config otherwise (`PreprocessingSettings.check_fits`: task, classes).
+    The data must fit the config (`glomo_keras.data.fitting.fit_config`):
+    the task, the text input and the stored feature widths of the config
+    (the dataset table's, or the ones set) are the file's, or a
+    `DataFormatError` says which field differs and how to fix it. Where the
+    file fixes T (MMSA) and the config's T is the table's, the run takes the
+    file's T and says so in one line.
+
+    Args:
+        config: a `GLoMoConfig`.
+        data: a data file or folder, or a `LoadedDataset`.
+        tokenizer: the backbone's tokenizer (MAG and HKT), or None.
+        use_cache: use the tokenised-data cache.
 
     Returns:
-        `(config, dataset)`.
+        `(config, dataset)`: the config fitted to the data, and the data.
+
+    Raises:
+        MissingFileError: the path does not exist or cannot be read.
+        DataFormatError: the file is malformed or does not fit `config`.
+
+    Example:
+
+    ```python
+    config, dataset = prepare_data(GLoMoConfig.for_dataset("mosi"), "aligned_50.pkl", None)
+    config.max_sequence_length   # 50, the MMSA file's T
+    ```
     """
     data = load_for_config(config, data, tokenizer, use_cache)
-    stored = data.stored_dims
-    changes = {"acoustic_dim": stored["acoustic"], "visual_dim": stored["visual"]}
-    if stored.get("text"):
-        changes["text_dim"] = stored["text"]
-    config = config.replace(**changes)
-    try:
-        data.settings.check_fits(config)
-    except ValueError as error:
-        raise ValueError(f"{data.source}: {error} (the {config.dataset} config)") from None
+    config, notes = fit_config(config, data)
+    for note in notes:
+        log(note)
     if data.class_names:
         # The config's names (the dataset table's) win over a reader's
         # generic ones (their number agrees: checked above).
@@ -85,7 +106,7 @@ def prepare_data(config, data, tokenizer, use_cache=True):
 
 
 def load_for_config(config, data, tokenizer, use_cache=True):
-    """Loads `data` with the config's T and column selection (a `LoadedDataset` as is).
+    """Loads `data` for the config: its T, column selection and checks (a `LoadedDataset` as is).
 
     Example:
 
@@ -95,27 +116,7 @@ def load_for_config(config, data, tokenizer, use_cache=True):
     """
     if isinstance(data, LoadedDataset):
         return data
-    return load(
-        data,
-        tokenizer=tokenizer,
-        max_length=config.max_sequence_length,
-        acoustic_columns=_column_list(config.acoustic_columns),
-        visual_columns=_column_list(config.visual_columns),
-        use_cache=use_cache,
-    )
-
-
-def _column_list(columns):
-    return None if columns is None else list(range(*columns))
-
-
-def _hparams(config, seed, num_replicas):
-    values = {
-        key: (str(value) if isinstance(value, (tuple, list)) or value is None else value)
-        for key, value in config.to_dict().items()
-    }
-    values.update(seed=seed, num_replicas=num_replicas)
-    return values
+    return load(data, tokenizer=tokenizer, use_cache=use_cache, **load_options(config))
 
 
 def train(
@@ -204,7 +205,7 @@ def train(
     uses_bert = "t" in config.modalities and config.text_encoder == "bert"
     # Loaded data (a recipe's) is already tokenised: the tokenizer is not needed.
     needs_tokenizer = uses_bert and not isinstance(data, LoadedDataset)
-    tokenizer = load_backbone(backbone)[1] if needs_tokenizer else None
+    tokenizer = load_tokenizer(backbone) if needs_tokenizer else None
     config, dataset = prepare_data(config, data, tokenizer, use_cache)
     # Every check is done: only now is anything in `output` replaced or written.
     if (output / "results.json").exists():
@@ -214,21 +215,29 @@ def train(
         f"backend {keras.backend.backend()}")
     log(f"data {dataset.source}: format {dataset.format}, dims {dataset.dims}, "
         f"train/valid/test {len(dataset.train)}/{len(dataset.valid)}/{len(dataset.test)}")
+    precision = keras.mixed_precision.global_policy().name
     if distribution.is_chief:
         (output / "preprocessing.json").write_text(
             json.dumps(dataset.settings.to_dict(), indent=1)
         )
+        summaries.write_run_text(output / "logs", seeds, "setup", summaries.setup_text(
+            config, dataset, backbone, distribution, precision, versions()), step=0)
     per_seed, started = {}, time.time()
     for index, seed in enumerate(seeds):
-        per_seed[seed] = _train_seed(
-            config.replace(seed=seed), dataset, output, backbone, distribution,
-            jit_compile, verbose, backup_interval, list(callbacks),
-        )
+        try:
+            per_seed[seed] = _train_seed(
+                config.replace(seed=seed), dataset, output, backbone, distribution,
+                jit_compile, verbose, backup_interval, list(callbacks),
+            )
+        except Exception:
+            if distribution.is_chief:
+                summaries.write_session_status(output / "logs" / f"seed_{seed}", success=False)
+            raise
         elapsed = time.time() - started
         remaining = elapsed / (index + 1) * (len(seeds) - index - 1)
         log(f"seed {seed} done ({index + 1}/{len(seeds)}), best epoch "
             f"{per_seed[seed]['best_epoch']}, ETA {remaining / 60:.1f} min")
-    results = summarise(per_seed, config, distribution, backbone)
+    results = summarise(per_seed, config, distribution, backbone, dataset)
     if distribution.is_chief:
         results["preset"] = str(write_run_preset(output, results))
         log(f"preset of seed {results['selected_seed']}: {results['preset']}")
@@ -237,6 +246,8 @@ def train(
         log(f"exported seed {results['selected_seed']} to {results['export']}")
     if distribution.is_chief:
         write_results(results, output)
+        summaries.write_run_text(output / "logs", seeds, "results",
+                                 summaries.results_text(results), step=config.epochs)
     return results
 
 
@@ -283,15 +294,19 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     history_path = seed_dir / "history.json"
     weights_path = seed_dir / "best.weights.h5"
     best_weights = BestWeights(weights_path)
+    log_dir = output / "logs" / f"seed_{seed}"
     callbacks = [
         ValidationMonitor(
-            config, valid_ds, valid.labels, output / "logs" / f"seed_{seed}" / "glomo",
+            config, valid_ds, valid.labels, log_dir,
             history_path=history_path if distribution.is_chief else None,
-            hparams=_hparams(config, seed, distribution.num_replicas),
+            hparams=summaries.session_hparams(
+                config, backbone_spec, distribution.num_replicas,
+                keras.mixed_precision.global_policy().name,
+            ),
+            session_name=f"{output.name}/seed_{seed}",
             write=distribution.is_chief,
         ),
         best_weights,
-        keras.callbacks.TensorBoard(str(work / "logs" / f"seed_{seed}")),
         *extra_callbacks,
         # Saved last at an epoch end, so a restored epoch is complete; the
         # trainer deletes the backup only once the seed's result.json
@@ -319,6 +334,7 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         "valid": task_metrics(config, valid.labels, valid_outputs["prediction"]),
     }
     if distribution.is_chief:
+        summaries.write_seed_end(log_dir, config.task, result)
         model.save(seed_dir / "model.keras")
         _write_predictions(
             output / "predictions" / f"test_seed{seed}.csv", dataset.test,

@@ -1,0 +1,268 @@
+"""A configuration and its data must agree: task, text input, feature widths and T.
+
+`train` (and the recipes, studies and tuning through it) loads a file for a
+`GLoMoConfig` and refuses data that does not fit it with a one-line
+`DataFormatError` naming the file, the field, what the file holds and what
+the configuration expects; where a dataset of the table has the file's
+layout it is suggested ("this looks like mosei's layout: --dataset mosei"),
+and so is the override that trains on the file as it is.
+
+A field of the configuration that still holds the dataset table's value
+(not asked for) gives way where the file fixes it: an MMSA file fixes T
+(its token ids are padded to its L, 50 in the releases) and MMSA's releases
+have their own widths (MOSI: 5 acoustic and 20 visual columns, not the
+MAG-BERT file's 74 and 47). A value asked for (one that differs from the
+table's) must match the file.
+
+Example:
+
+```python
+dataset = load(path, tokenizer=tokenizer, **load_options(config))
+config, notes = fit_config(config, dataset)   # notes: ["... fixes T ..."]
+```
+"""
+
+from glomo_keras.data import mmsa
+from glomo_keras.data.errors import DataFormatError
+from glomo_keras.datasets import DATASETS
+
+# The config field of each modality's stored width.
+WIDTH_FIELDS = {"acoustic": "acoustic_dim", "visual": "visual_dim", "text": "text_dim"}
+
+
+def asked(config, field):
+    """Whether `config.<field>` was asked for: it differs from the dataset table's value.
+
+    A config whose dataset is not in the table (own data) asks for every field.
+
+    Example:
+
+    ```python
+    asked(GLoMoConfig.for_dataset("mosi"), "max_sequence_length")                        # False
+    asked(GLoMoConfig.for_dataset("mosi", max_sequence_length=50), "max_sequence_length")  # True
+    ```
+    """
+    info = DATASETS.get(config.dataset)
+    return info is None or getattr(config, field) != info.config_defaults()[field]
+
+
+def load_options(config):
+    """The keywords of `load` for `config`: the config, T and the column selection.
+
+    T is `max_length` (it must apply) when asked for, else `default_max_length`
+    (a file that fixes T, MMSA, keeps its own).
+
+    Example:
+
+    ```python
+    dataset = load("aligned_50.pkl", **load_options(GLoMoConfig.for_dataset("mosi")))
+    dataset.settings.max_length   # 50, the file's
+    ```
+    """
+    return dict(
+        config=config,
+        max_length=config.max_sequence_length if asked(config, "max_sequence_length") else None,
+        default_max_length=config.max_sequence_length,
+        acoustic_columns=_column_list(config.acoustic_columns),
+        visual_columns=_column_list(config.visual_columns),
+    )
+
+
+def _column_list(columns):
+    return None if columns is None else list(range(*columns))
+
+
+def release_dims(name, data_format):
+    """The stored widths of the table dataset `name` as released in `data_format`, or None.
+
+    Args:
+        name: a dataset of the table, e.g. `"mosi"`.
+        data_format: `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
+
+    Returns:
+        `{"acoustic": d_a, "visual": d_v}` (CHERMA: and `"text"`), or None
+        when the dataset has no release in that layout.
+
+    Example:
+
+    ```python
+    release_dims("mosi", "mag"), release_dims("mosi", "mmsa")
+    # {"acoustic": 74, "visual": 47}, {"acoustic": 5, "visual": 20}
+    ```
+    """
+    info = DATASETS[name]
+    if data_format == info.layout:
+        modalities = ("acoustic", "visual", "text") if data_format == "cherma" else (
+            "acoustic", "visual")
+        return {modality: info.feature_dims[modality] for modality in modalities}
+    if data_format == "mmsa":
+        return mmsa.RELEASE_DIMS.get(name)
+    return None
+
+
+def lookalikes(data_format, stored_dims, task):
+    """The table's datasets released in `data_format` with these widths and task.
+
+    Example:
+
+    ```python
+    lookalikes("mag", {"acoustic": 74, "visual": 35}, "regression")   # ["mosei"]
+    ```
+    """
+    names = []
+    for name, info in DATASETS.items():
+        dims = release_dims(name, data_format)
+        if dims and info.task == task and all(
+                stored_dims.get(modality) == width for modality, width in dims.items()):
+            names.append(name)
+    return names
+
+
+def check_data(config, source, data_format, stored_dims, task):
+    """Raises unless a file's task, text input and widths fit `config`; returns width changes.
+
+    Args:
+        config: the `GLoMoConfig`.
+        source: the file or folder, for the message.
+        data_format: the file's layout.
+        stored_dims: its stored widths `{"acoustic", "visual", "text"}`.
+        task: `"regression"` or `"classification"`, the file's labels.
+
+    Returns:
+        The config fields (`acoustic_dim`, ...) that take the widths of the
+        dataset's release in this layout (MMSA's MOSI), `{}` when none.
+
+    Raises:
+        DataFormatError: the file's labels, text input or widths do not fit.
+
+    Example:
+
+    ```python
+    check_data(GLoMoConfig.for_dataset("mosi"), "aligned_50.pkl", "mmsa",
+               {"acoustic": 5, "visual": 20, "text": 768}, "regression")
+    # {"acoustic_dim": 5, "visual_dim": 20}
+    ```
+    """
+    names = [name for name in lookalikes(data_format, stored_dims, task)
+             if name != config.dataset]
+    suggestion = ""
+    if names:
+        owners = " or ".join(f"{name}'s" for name in names)
+        suggestion = f"; this looks like {owners} layout: --dataset {names[0]}"
+    if config.task != task:
+        found = ("regression labels (sentiment scores)" if task == "regression"
+                 else "classification labels (class indices)")
+        raise DataFormatError(
+            f"the file holds {found} but the {config.dataset} configuration's task is "
+            f"{config.task}{suggestion}",
+            source=source, field="label",
+        )
+    feature_text = data_format == "cherma"
+    if "t" in config.modalities and feature_text != (config.text_encoder == "features"):
+        found = "text features" if feature_text else "text as words or token ids"
+        raise DataFormatError(
+            f"the file holds {found} ({data_format} layout) but the {config.dataset} "
+            f"configuration's text_encoder is {config.text_encoder!r}{suggestion}",
+            source=source, field="text",
+        )
+    modalities = ("acoustic", "visual", "text") if feature_text else ("acoustic", "visual")
+    release = release_dims(config.dataset, data_format) if config.dataset in DATASETS else None
+    expected = {}
+    for modality in modalities:
+        field = WIDTH_FIELDS[modality]
+        from_release = release is not None and not asked(config, field)
+        expected[modality] = release[modality] if from_release else getattr(config, field)
+    wrong = [modality for modality in modalities if stored_dims[modality] != expected[modality]]
+    if wrong:
+        found = " and ".join(
+            f"{stored_dims[m]} {m} columns where the {config.dataset} configuration expects "
+            f"{expected[m]} ({WIDTH_FIELDS[m]})" for m in wrong)
+        overrides = []
+        for m in wrong:
+            overrides.append(f"--set {WIDTH_FIELDS[m]}={stored_dims[m]}")
+            columns = getattr(config, f"{m}_columns", None)
+            if columns is not None and columns[1] > stored_dims[m]:
+                overrides.append(f"--set {m}_columns=[0,{stored_dims[m]}]")
+        overrides = " ".join(overrides)
+        raise DataFormatError(
+            f"the file has {found}{suggestion}; to train on it as it is: {overrides}",
+            source=source, field=wrong[0],
+        )
+    return {WIDTH_FIELDS[m]: width for m, width in expected.items()
+            if width != getattr(config, WIDTH_FIELDS[m])}
+
+
+def sequence_length_conflict(source, fixed, wanted):
+    """The `DataFormatError` of a T asked for that a file fixing its own T cannot take.
+
+    Example:
+
+    ```python
+    raise sequence_length_conflict("aligned_50.pkl", 50, 60)
+    # aligned_50.pkl: field 'text_bert': the file's token ids are padded to T = 50, ...
+    ```
+    """
+    return DataFormatError(
+        f"the file's token ids are padded to T = {fixed}, but max_sequence_length = "
+        f"{wanted} was asked; leave max_sequence_length unset to train with the file's "
+        f"T = {fixed}",
+        source=source, field="text_bert",
+    )
+
+
+def fit_config(config, dataset):
+    """`config` fitted to a loaded dataset, or a `DataFormatError`.
+
+    Checks the task, text input and widths (`check_data`), then T, then
+    the number of classes and selected widths
+    (`PreprocessingSettings.check_fits`). The table's widths and T give way
+    to the ones the file fixes (MMSA), with a note for T.
+
+    Args:
+        config: the `GLoMoConfig`.
+        dataset: a `LoadedDataset`.
+
+    Returns:
+        `(config, notes)`: the fitted config and one-line notes of what
+        the data changed (empty when nothing).
+
+    Raises:
+        DataFormatError: the data does not fit; the message names the file,
+            the field, what it holds and what was expected.
+
+    Example:
+
+    ```python
+    config, notes = fit_config(GLoMoConfig.for_dataset("mosi"), load("aligned_50.pkl"))
+    config.max_sequence_length, notes
+    # 50, ["aligned_50.pkl fixes T: its MMSA token ids are padded to 50, so
+    #      max_sequence_length = 50 instead of mosi's 60"]
+    ```
+    """
+    settings = dataset.settings
+    source = dataset.source
+    changes = check_data(config, source, settings.format, settings.stored_dims, settings.task)
+    notes = []
+    length = settings.max_length
+    if length != config.max_sequence_length:
+        if settings.format != "mmsa":
+            raise DataFormatError(
+                f"the data was encoded with T = {length} but the configuration's "
+                f"max_sequence_length is {config.max_sequence_length}; load it for this "
+                "configuration (load_for_config)",
+                source=source, field="max_sequence_length",
+            )
+        if asked(config, "max_sequence_length"):
+            raise sequence_length_conflict(source, length, config.max_sequence_length)
+        changes["max_sequence_length"] = length
+        notes.append(
+            f"{source} fixes T: its MMSA token ids are padded to {length}, so "
+            f"max_sequence_length = {length} instead of {config.dataset}'s "
+            f"{config.max_sequence_length}")
+    if changes:
+        config = config.replace(**changes)
+    try:
+        settings.check_fits(config)
+    except ValueError as error:
+        raise DataFormatError(str(error), source=source) from None
+    return config, notes

@@ -1,0 +1,90 @@
+"""Every file layout the readers accept trains with its dataset's default configuration.
+
+One epoch of `glomo-keras train`, run as the console script in a fresh
+process, on a small file of each layout (MAG, HKT, MMSA aligned and
+unaligned, CHERMA) with only the model shrunk (`--set`): T, the feature
+widths and the task are the dataset's, except where the file fixes them
+(MMSA: T = 50, MOSI's 5 acoustic and 20 visual columns).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from data_fixtures import hkt_data, mag_data, mmsa_data, write_cherma, write_pickle
+
+# Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
+pytestmark = pytest.mark.console
+
+SIZES = (8, 4, 4)
+# A tiny model on a random 2-layer BERT; everything else is the dataset's.
+# Reading a layout does not depend on the Keras backend (tf.data feeds all
+# three; test_command_line trains on each): TensorFlow, whose steps compile
+# fastest, in both test passes.
+SMALL = ["--backend", "tensorflow", "--backbone", "random:bert_tiny", "--epochs", "1", "--seeds", "1", "--batch-size", "4",
+         "--no-export", "--no-cache",
+         "--set", "hidden_dim=8", "--set", "num_heads=2", "--set", "num_layers=1",
+         "--set", "fusion_layers=1", "--set", "fusion_intermediate_dim=16"]
+
+
+def _mag(folder):
+    return write_pickle(folder / "mosi.pkl", mag_data(SIZES))
+
+
+def _hkt(folder):
+    return write_pickle(folder / "mustard.pkl", hkt_data(SIZES))
+
+
+def _mmsa_aligned(folder):
+    return write_pickle(folder / "aligned_50.pkl", mmsa_data(SIZES))
+
+
+def _mmsa_unaligned(folder):
+    return write_pickle(folder / "unaligned_50.pkl",
+                        mmsa_data(SIZES, audio=(30, 5), vision=(40, 20), lengths=True))
+
+
+def _cherma(folder):
+    return write_cherma(folder / "CHERMA0723", sizes=SIZES)
+
+
+# layout: (writer, --dataset, the T, acoustic and visual widths results.json records)
+LAYOUTS = {
+    "mag": (_mag, "mosi", 60, 74, 47),
+    "hkt": (_hkt, "mustard", 70, 81, 91),
+    "mmsa_aligned": (_mmsa_aligned, "mosi", 50, 5, 20),
+    "mmsa_unaligned": (_mmsa_unaligned, "mosi", 50, 5, 20),
+    "cherma": (_cherma, "cherma", 50, 1024, 2048),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_each_layout_trains_an_epoch_through_the_console_script(layout, tmp_path):
+    write, dataset, length, acoustic_dim, visual_dim = LAYOUTS[layout]
+    data = write(tmp_path)
+    output = tmp_path / "run"
+    env = {**os.environ, "GLOMO_KERAS_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-m", "glomo_keras", "train", "--dataset", dataset, "--data", str(data),
+         "--output", str(output), *SMALL],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((output / "results.json").read_text())
+    config = results["config"]
+    assert config["dataset"] == dataset and config["hidden_dim"] == 8
+    assert (config["max_sequence_length"], config["acoustic_dim"],
+            config["visual_dim"]) == (length, acoustic_dim, visual_dim)
+    preprocessing = json.loads((output / "preprocessing.json").read_text())
+    assert preprocessing["max_length"] == length
+    assert set(results["per_seed"]) == {"1"}
+    notes = [line for line in result.stderr.splitlines() if "fixes T" in line]
+    if layout.startswith("mmsa"):
+        assert len(notes) == 1 and notes[0].endswith(
+            "its MMSA token ids are padded to 50, so max_sequence_length = 50 "
+            "instead of mosi's 60")
+    else:
+        assert notes == []
