@@ -31,6 +31,8 @@ from glomo_keras.serving.server import ModelServer
 MAX_BODY_BYTES = 4000
 LIMITS = Limits(max_body_bytes=MAX_BODY_BYTES)
 PATH = "/v1/models/tiny"
+# The HTTP behaviour does not depend on the Keras backend: run in one pass.
+pytestmark = pytest.mark.console
 
 
 @pytest.fixture(scope="module")
