@@ -36,7 +36,7 @@ COMMANDS = {
     "export": ("glomo_keras.commands.export",
                "export a finished run or a preset as a SavedModel (TF Serving layout)"),
     "serve": ("glomo_keras.commands.serve",
-              "serve an exported model (TF Serving REST API plus :analyze)"),
+              "serve an exported model (TF Serving's REST API and KServe V2)"),
     "summary": ("glomo_keras.commands.summary", "print the parameter counts of a GLoMo model"),
     "convert": ("glomo_keras.commands.convert",
                 "convert the released PyTorch code's weights to a .keras model"),

@@ -200,7 +200,9 @@ class Predictor:
 
     def __init__(self, path):
         self.path, self.version = resolve_version(path)
-        self.name = self.path.parent.name
+        base = self.path.parent
+        # A run's exports (`<run>/saved_model/<version>`) are named after the run.
+        self.name = base.parent.name if base.name == "saved_model" else base.name
         self._loaded = tf.saved_model.load(str(self.path))
         if SIGNATURE_NAME not in self._loaded.signatures:
             raise ValueError(f"{self.path} has no {SIGNATURE_NAME!r} signature")
