@@ -31,7 +31,8 @@ def configure(parser):
                         help="the model folder (saved_models/<name>; its highest "
                              "version is served) or one version folder")
     parser.add_argument("--name", default=None,
-                        help="the model name in the URLs (default: the model folder's name; a run's saved_model folder: the run's name)")
+                        help="the model name in the URLs (default: the model folder's "
+                        "name; for a run's saved_model folder, the run's name)")
     parser.add_argument("--port", type=int, default=defaults.PORT,
                         help="the port, 0 to 65535 (default %(default)s; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1",
