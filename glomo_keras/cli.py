@@ -167,6 +167,12 @@ def main(argv=None):
             raise
         print(f"{args.prog}: {_one_line(error)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{args.prog}: interrupted (a rerun of train resumes from its last backup)",
+              file=sys.stderr)
+        return 130
 
 
 def _choose_backend(args):
