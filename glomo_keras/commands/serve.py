@@ -134,4 +134,4 @@ def _check_flags(args):
                              f"0 or more {unit}")
     if not pathlib.Path(args.model).exists():
         raise MissingFileError(f"--model {args.model} does not exist; expected an exported "
-                               "model folder such as saved_models/mosi")
+                               "model folder such as runs/mosi/saved_model")

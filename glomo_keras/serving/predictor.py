@@ -118,7 +118,7 @@ def resolve_version(path):
     if versions and (path / str(versions[-1]) / "saved_model.pb").is_file():
         return path / str(versions[-1]), versions[-1]
     raise FileNotFoundError(
-        f"{path} is neither a SavedModel version folder (e.g. saved_models/mosi/1) "
+        f"{path} is neither a SavedModel version folder (e.g. runs/mosi/saved_model/1) "
         "nor a model folder holding integer version folders with a saved_model.pb"
     )
 
