@@ -95,6 +95,26 @@ class CommandLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+def positive_int(text):
+    """argparse type: an integer >= 1 (`type=positive_int`); else a one-line flag error."""
+    return _positive(text, int, "a positive integer")
+
+
+def positive_float(text):
+    """argparse type: a number > 0 (`type=positive_float`); else a one-line flag error."""
+    return _positive(text, float, "a positive number")
+
+
+def _positive(text, kind, expected):
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
 def _option_strings(parser):
     """Every flag of `parser` and of its sub-commands' parsers."""
     for action in parser._actions:

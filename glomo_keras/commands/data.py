@@ -12,7 +12,7 @@ glomo-keras data sample --output sample.pkl
 import json
 import os
 
-from glomo_keras.commands.train import positive_int
+from glomo_keras.cli import positive_int
 from glomo_keras.data.common import FORMATS
 from glomo_keras.errors import UsageError
 

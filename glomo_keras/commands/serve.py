@@ -19,6 +19,7 @@ curl http://127.0.0.1:8501/v2/models/mosi
 import pathlib
 import signal
 
+from glomo_keras.cli import positive_int
 from glomo_keras.errors import MissingFileError, UsageError
 from glomo_keras.serving import defaults
 from glomo_keras.serving.limits import Limits
@@ -37,7 +38,7 @@ def configure(parser):
                         help="the port, 0 to 65535 (default %(default)s; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="the address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--max-batch-size", type=int, default=defaults.MAX_BATCH_SIZE,
+    parser.add_argument("--max-batch-size", type=positive_int, default=defaults.MAX_BATCH_SIZE,
                         help="the most utterances in one model call: concurrent requests "
                              "are batched up to it, larger requests run in chunks of it "
                              "(default %(default)s; 1 turns batching off)")
@@ -45,22 +46,22 @@ def configure(parser):
                         help="how long a batch that is not full may wait for requests "
                              "being read or parsed; it never waits when none is "
                              "(default %(default)s)")
-    parser.add_argument("--max-enqueued-batches", type=int,
+    parser.add_argument("--max-enqueued-batches", type=positive_int,
                         default=defaults.MAX_ENQUEUED_BATCHES,
                         help="the queue holds this many full batches of utterances; "
                              "beyond, requests get 503 with Retry-After at once "
                              "(default %(default)s)")
-    parser.add_argument("--batch-threads", type=int, default=defaults.BATCH_THREADS,
+    parser.add_argument("--batch-threads", type=positive_int, default=defaults.BATCH_THREADS,
                         help="batches run at the same time (default %(default)s)")
-    parser.add_argument("--max-instances", type=int, default=limits.max_instances,
+    parser.add_argument("--max-instances", type=positive_int, default=limits.max_instances,
                         help="the most instances in one request; 413 beyond "
                              "(default %(default)s)")
-    parser.add_argument("--max-body-bytes", type=int, default=limits.max_body_bytes,
+    parser.add_argument("--max-body-bytes", type=positive_int, default=limits.max_body_bytes,
                         help="the largest request body; 413 beyond (default %(default)s)")
-    parser.add_argument("--max-connections", type=int, default=limits.max_connections,
+    parser.add_argument("--max-connections", type=positive_int, default=limits.max_connections,
                         help="the most open connections (503 beyond) and the listen "
                              "backlog (default %(default)s)")
-    parser.add_argument("--workers", type=int, default=defaults.WORKERS,
+    parser.add_argument("--workers", type=positive_int, default=defaults.WORKERS,
                         help="threads that parse requests and encode answers "
                              "(default %(default)s)")
     parser.add_argument("--drain-timeout", type=float, default=defaults.DRAIN_TIMEOUT,
@@ -121,12 +122,6 @@ def _check_flags(args):
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is out of range; expected 0 to 65535 "
                          "(0 picks a free port)")
-    for flag in ("max_batch_size", "max_enqueued_batches", "batch_threads", "max_instances",
-                 "max_body_bytes", "max_connections", "workers"):
-        value = getattr(args, flag)
-        if value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} {value} is too small; expected a "
-                             "positive integer")
     for flag, unit in (("batch_timeout_ms", "milliseconds"), ("drain_timeout", "seconds")):
         value = getattr(args, flag)
         if value < 0:

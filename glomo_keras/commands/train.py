@@ -19,6 +19,8 @@ import pathlib
 
 from glomo_keras.cli import CommandLineParser
 from glomo_keras.cli import import_tensorflow
+from glomo_keras.cli import positive_float
+from glomo_keras.cli import positive_int
 from glomo_keras.commands.summary import parse_overrides
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.datasets import get_dataset
@@ -31,26 +33,6 @@ DEMO_EPOCHS = 6
 DEMO_LEARNING_RATE = 1e-4
 DEMO_BATCH_SIZE = 32
 DEMO_SEQUENCE_LENGTH = 48  # the sample's longest utterance is 39 words
-
-
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    return _positive(text, int, "a positive integer")
-
-
-def positive_float(text):
-    """argparse type: a number > 0."""
-    return _positive(text, float, "a positive number")
-
-
-def _positive(text, kind, expected):
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not value > 0:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
 
 
 def add_training_arguments(parser, dataset_required=True, output="runs/<dataset>",

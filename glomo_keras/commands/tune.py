@@ -8,11 +8,11 @@ glomo-keras train --dataset mosi --data datasets/mosi.pkl --config tuning/mosi/b
 ```
 """
 
+from glomo_keras.cli import positive_int
 from glomo_keras.commands.train import add_training_arguments
 from glomo_keras.commands.train import build_config
 from glomo_keras.commands.train import default_data
 from glomo_keras.commands.train import jit_setting
-from glomo_keras.commands.train import positive_int
 from glomo_keras.commands.train import prepare_devices
 from glomo_keras.datasets import get_dataset
 from glomo_keras.tuning.space import SPACE
