@@ -54,9 +54,6 @@ vocabulary = {word: index + 2 for index, word in enumerate(words)}  # 0 pads, 1 
 
 def encode(items):
     n = len(items)
-    x = {
-        def encode(items):
-    n = len(items)
     ids, mask = np.zeros((n, T), "int32"), np.zeros((n, T), "int32")
     acoustic, visual = np.zeros((n, T, 74), "float32"), np.zeros((n, T, 35), "float32")
     for i, ((ws, v, a), _, _) in enumerate(items):
@@ -72,7 +69,10 @@ def encode(items):
 (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = (
     encode(data[split]) for split in ("train", "dev", "test"))
 
-video go through a `SequenceEncoder` (convolution, positions, a
+"""
+## Global and local vectors per modality
+
+Audio and video go through a `SequenceEncoder` (convolution, positions, a
 transformer): the max over time is the global vector, the adaptive max pooling
 to `WINDOWS` windows, flattened, the local one; `length_aware=True` skips the
 padding. For text an embedding and a convolution stand in for BERT, pooled by
