@@ -139,3 +139,22 @@ def test_every_command_of_the_docs_exists_with_its_flags():
         known = set(parser_of(words)._option_string_actions)
         for flag in re.findall(r"(?<![\w-])--[a-z][\w-]*", " ".join(words[1:])):
             assert flag in known, f"{page} line {line}: {flag} is not a flag of {words[:2]}"
+
+
+def anchors(page):
+    """GitHub's anchors of a page's headings."""
+    headings = re.findall(r"^#+ (.+)$", FENCE.sub("", page.read_text(encoding="utf-8")), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_link_between_the_pages_resolves():
+    for page in PAGES:
+        text = FENCE.sub("", page.read_text(encoding="utf-8"))
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name}: {target}"
+            if anchor:
+                assert anchor in anchors(linked), f"{page.name}: {target}"
