@@ -36,7 +36,7 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21", "jax[cuda12]>=0.4.30"],
         # glomo-keras plot / study figures / tune.
         "analysis": ["matplotlib>=3.8", "keras-tuner>=1.4.7"],
-        "dev": ["pytest>=8", "pytest-timeout", "matplotlib>=3.8", "keras-tuner>=1.4.7"],
+        "dev": ["pytest>=8", "pytest-timeout", "pytest-xdist", "matplotlib>=3.8", "keras-tuner>=1.4.7"],
     },
     entry_points={"console_scripts": ["glomo-keras=glomo_keras.cli:main"]},
     classifiers=[

@@ -1,43 +1,38 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (slow tests included) once per Keras backend.
-# Usage: bash scripts/test.sh [backend ...]   (default: tensorflow jax)
+# Runs the test suite: every test (slow ones included) on TensorFlow, and the
+# layer and model tests (marked `backends`) on JAX and PyTorch too.
+# Usage: bash scripts/test.sh [pytest args ...]   e.g. -x, or tests/test_model.py
 #
-# The `console` tests start the console script in fresh processes that pick
-# their backend with --backend (each of tensorflow, jax and torch is
-# covered there), never from the pass's KERAS_BACKEND: they run in the
-# TensorFlow pass only, and the other passes list them as deselected.
-#
-# The backends' passes run at the same time, each line prefixed with its
-# backend: a pass keeps about one core busy on average (Python, tracing and
-# JAX compiles are single-threaded), so on the 2-core CI machine the two
-# together take ~27 minutes instead of ~40 one after the other. The exit
-# status is non-zero when any pass fails.
+# The TensorFlow pass spreads the test files over two pytest-xdist workers
+# (`--dist loadfile` keeps each file's module-scoped models in one worker).
+# The JAX and PyTorch passes run beside it. The console-script tests start
+# fresh processes that pick their backend with --backend (tensorflow, jax and
+# torch are each covered there), so one pass runs them. Each line is prefixed
+# with its backend; the exit status is non-zero when any pass fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
-backends=("$@")
-[ ${#backends[@]} -gt 0 ] || backends=(tensorflow jax)
 
 run_pass() {
   local backend=$1 start status
+  shift
   start=$(date +%s)
   echo "=== pytest with KERAS_BACKEND=${backend} ==="
-  local select=()
-  [ "${backend}" = tensorflow ] || select=(-m "not console")
-  KERAS_BACKEND="${backend}" python -m pytest tests -q -p no:cacheprovider "${select[@]}" 2>&1 \
+  KERAS_BACKEND="${backend}" python -m pytest -q -p no:cacheprovider "$@" 2>&1 \
     | sed -u "s/^/[${backend}] /"
   status=${PIPESTATUS[0]}
   echo "=== ${backend}: $(( $(date +%s) - start )) s, exit status ${status} ==="
   return "${status}"
 }
 
-pids=()
-for backend in "${backends[@]}"; do
-  run_pass "${backend}" &
-  pids+=("$!")
-done
+run_pass tensorflow -n 2 --dist loadfile "$@" &
+tensorflow=$!
+run_pass jax -m backends "$@" &
+jax=$!
+run_pass torch -m backends "$@" &
+torch=$!
 failed=0
-for pid in "${pids[@]}"; do
+for pid in "${tensorflow}" "${jax}" "${torch}"; do
   wait "${pid}" || failed=1
 done
 exit "${failed}"

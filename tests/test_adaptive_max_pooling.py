@@ -10,6 +10,9 @@ from layer_test_helper import run_layer_test
 
 from glomo_keras.layers.adaptive_max_pooling import AdaptiveMaxPooling1D
 
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 
 def reference_pool(x, output_size, lengths=None):
     """PyTorch AdaptiveMaxPool1d windows over each sample's length, in loops."""

@@ -1,10 +1,14 @@
 """Tests for `AttentionPooling`."""
 
 import numpy as np
+import pytest
 from keras import ops
 from layer_test_helper import run_layer_test
 
 from glomo_keras.layers.attention_pooling import AttentionPooling
+
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
 
 
 def _inputs():

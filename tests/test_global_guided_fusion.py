@@ -8,6 +8,9 @@ from layer_test_helper import run_layer_test
 from glomo_keras.layers.global_guided_fusion import GlobalGuidedFusion
 from glomo_keras.layers.global_guided_fusion import check_fusion_settings
 
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 SMALL = dict(hidden_dim=8, output_dim=2, num_heads=2, intermediate_dim=16)
 
 

@@ -7,6 +7,9 @@ from layer_test_helper import run_layer_test
 
 from glomo_keras.layers.hidden_state_concatenation import HiddenStateConcatenation
 
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 
 def _states():
     rng = np.random.default_rng(2)

@@ -22,6 +22,9 @@ from glomo_keras.backbones import minilm_directory
 from glomo_keras.export import export_saved_model
 from glomo_keras.model import bert_hidden_states as keras_hidden_states
 
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 
 def _text_inputs(seed=0, batch=3, steps=7, vocabulary=len(TINY_VOCABULARY)):
     rng = np.random.default_rng(seed)

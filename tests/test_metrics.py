@@ -9,6 +9,9 @@ from glomo_keras.metrics import REGRESSION_KEYS
 from glomo_keras.metrics import classification_metrics
 from glomo_keras.metrics import regression_metrics
 
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 # Labels and predictions worked through by hand below.
 LABELS = [2.5, -0.5, 0.0, 1.5, -2.6, 2.6]
 PREDICTIONS = [2.4, 0.5, 0.3, -1.0, -3.5, 2.2]

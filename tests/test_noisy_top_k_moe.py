@@ -10,6 +10,9 @@ from layer_test_helper import run_layer_test
 
 from glomo_keras.layers.noisy_top_k_moe import NoisyTopKMoE
 
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 INPUT_DIM = 6
 HIDDEN_DIM = 4
 OUTPUT_DIM = 5

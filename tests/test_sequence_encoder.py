@@ -10,6 +10,9 @@ from layer_test_helper import run_layer_test
 from glomo_keras.layers.sequence_encoder import SequenceEncoder
 from glomo_keras.layers.sequence_encoder import sinusoidal_positions
 
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 SMALL = dict(hidden_dim=8, num_layers=2, num_heads=2, num_windows=3)
 
 

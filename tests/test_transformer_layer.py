@@ -7,6 +7,9 @@ from layer_test_helper import run_layer_test
 
 from glomo_keras.layers.transformer_layer import TransformerLayer
 
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 
 def _inputs(batch=3, steps=5, width=8):
     return np.random.default_rng(0).normal(size=(batch, steps, width)).astype("float32")
