@@ -29,6 +29,9 @@ from glomo_keras.convert import to_torch_state_dict
 from glomo_keras.errors import SetupError
 from glomo_keras.errors import UsageError
 
+# Model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 STEPS = 8
 TINY_OVERRIDES = dict(hidden_dim=8, num_heads=2, num_layers=1, fusion_intermediate_dim=16,
                       max_sequence_length=STEPS, acoustic_dim=5, visual_dim=3)

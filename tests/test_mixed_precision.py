@@ -10,9 +10,6 @@ from tiny_model import tiny_backbone, tiny_batch, tiny_config, tiny_labels
 from glomo_keras import GLoMo
 from glomo_keras.export import export_saved_model, float32_copy
 
-# Layer and model tests run on every Keras backend (scripts/test.sh).
-pytestmark = pytest.mark.backends
-
 
 @pytest.fixture
 def bfloat16_policy():
