@@ -1,5 +1,7 @@
 """`GLoMoSentimentAnalyzer`: raw utterances in, answers out; presets round-trip exactly."""
 
+import pathlib
+
 import keras
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ from tiny_model import tiny_config
 from glomo_keras import GLoMo
 from glomo_keras.analyzer import GLoMoSentimentAnalyzer
 from glomo_keras.data import GLoMoPreprocessor
+
+DATA = pathlib.Path(__file__).parent / "data"
 
 
 def _analyzer(dataset="mosi"):
@@ -76,3 +80,15 @@ def test_a_preprocessor_that_does_not_fit_is_refused():
                               acoustic_dim=9, visual_dim=analyzer.config.visual_dim)
     with pytest.raises(ValueError, match="'acoustic' has 5 features but the preprocessing settings give 9"):
         GLoMoSentimentAnalyzer(analyzer.model, wrong)
+
+
+def test_a_committed_preset_of_the_first_format_loads_and_predicts():
+    """`tests/data/preset_0_1_0` was written by glomo-keras 0.1.0 (preprocessor.json,
+    vocabulary inlined); its predictions on `_utterances` are in the `.npz` beside it."""
+    loaded = GLoMoSentimentAnalyzer.from_preset(DATA / "preset_0_1_0")
+    assert loaded.metadata["run"] == "tiny" and loaded.config.dataset == "mosi"
+    expected = np.load(DATA / "preset_0_1_0_expected.npz")
+    outputs = loaded.predict(_utterances(loaded.config))
+    assert sorted(outputs) == sorted(expected.files)
+    for name in expected.files:
+        np.testing.assert_allclose(outputs[name], expected[name], atol=1e-6, err_msg=name)
