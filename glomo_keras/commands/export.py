@@ -22,7 +22,8 @@ def configure(parser):
     """Adds the `export` flags to `parser`."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", help="the run folder of `train`")
-    source.add_argument("--preset", help="a preset folder (GLoMoSentimentAnalyzer.save_to_preset)")
+    source.add_argument("--preset", help="a preset folder (GLoMoSentimentAnalyzer.save_to_preset) "
+                        "or a kaggle:// or hf:// handle of a published one")
     parser.add_argument("--export-dir", help="the SavedModel base; the version folder goes "
                         "inside (default: <run>/saved_model for --run, "
                         "saved_models/<dataset> for --preset)")
@@ -34,9 +35,9 @@ def configure(parser):
 
 def run(args):
     """Exports for parsed flags; returns the exit status."""
+    from glomo_keras.artifacts import read_run_results
     from glomo_keras.training.run_export import export_preset
     from glomo_keras.training.run_export import export_run
-    from glomo_keras.training.run_export import read_run_results
 
     if args.preset:
         if args.seed is not None:
