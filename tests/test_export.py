@@ -201,7 +201,7 @@ def test_a_failed_export_leaves_no_version(exported, tmp_path, monkeypatch):
 
     def crash(model, *args):
         path = [arg for arg in args if isinstance(arg, os.PathLike)][-1]  # the SavedModel folder
-        os.makedirs(path)
+        os.makedirs(path, exist_ok=True)
         (path / "saved_model.pb").write_bytes(b"half")
         raise RuntimeError("disk full")
 
@@ -212,3 +212,12 @@ def test_a_failed_export_leaves_no_version(exported, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         export_saved_model(model, tiny_settings(model.config), base)
     assert sorted(p.name for p in base.iterdir()) == ["3"]
+
+
+def test_export_does_not_depend_on_serving():
+    check = ("import sys, glomo_keras.export; "
+             "print(sorted(m for m in sys.modules if m.startswith('glomo_keras.serving')))")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
