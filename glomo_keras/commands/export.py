@@ -1,4 +1,4 @@
-"""`glomo-keras export --run DIR | --preset DIR`: a run or a preset as a SavedModel.
+"""`glomo-keras export --run DIR | --preset DIR|HANDLE`: a run or a preset as a SavedModel.
 
 A run is exported inside itself (`<run>/saved_model/<version>/`) unless
 `--export-dir` says otherwise; a run that `train` already exported is not
@@ -10,6 +10,7 @@ Example:
 glomo-keras export --run runs/mosei                      # runs/mosei/saved_model/1
 glomo-keras export --run runs/mosei --export-dir models/mosei --force
 glomo-keras export --preset runs/mosei/preset --export-dir models/mosei
+glomo-keras export --preset hf://me/glomo_mosei --export-dir models/mosei
 ```
 """
 
