@@ -6,12 +6,16 @@ preset folder that needs neither the training data nor the run:
 
 ```
 preset/
-  config.json          the GLoMo model (config, backbone config)
-  model.weights.h5     its weights
-  preprocessor.json    the GLoMoPreprocessor (layout, T, dims, columns,
-                       tokenizer with its vocabulary)
-  metadata.json        task, class names, dataset, versions, user metadata
+  config.json                       the GLoMo model (config, backbone config)
+  model.weights.h5                  its weights
+  preprocessor.json                 the GLoMoPreprocessor (layout, T, dims, columns)
+  tokenizer.json                    its tokenizer (KerasHub's file)
+  assets/tokenizer/vocabulary.txt   the vocabulary, stored once
+  metadata.json                     task, class names, dataset, versions, user metadata
 ```
+
+It is KerasHub's layout (see `glomo_keras.artifacts`): `keras_hub.upload_preset`
+publishes it, and `from_preset` loads a folder or a `kaggle://` / `hf://` handle.
 
 Example:
 
@@ -24,25 +28,21 @@ analyzer.analyze([{"words": ["so", "good"], "acoustic": a_rows, "visual": v_rows
 ```
 """
 
+import datetime
 import json
-import os
 import pathlib
-import shutil
-import tempfile
 
 import keras
+import keras_hub
 import numpy as np
 
+import glomo_keras
+from glomo_keras import artifacts
 from glomo_keras.answers import describe_outputs
 from glomo_keras.answers import softmax
 from glomo_keras.data.preprocessor import GLoMoPreprocessor
 from glomo_keras.data.raw_inputs import raw_batch
-
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.weights.h5"
-PREPROCESSOR_FILE = "preprocessor.json"
-METADATA_FILE = "metadata.json"
-PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, PREPROCESSOR_FILE, METADATA_FILE)
+from glomo_keras.errors import MissingFileError
 
 
 class GLoMoSentimentAnalyzer:
@@ -117,60 +117,100 @@ class GLoMoSentimentAnalyzer:
         return describe_outputs(outputs, self.config.task, self.config.class_names)
 
     def save_to_preset(self, preset_dir, overwrite=False):
-        """Writes the preset folder (atomically: all files or none).
+        """Writes the preset folder in KerasHub's layout, atomically.
+
+        The files (see `glomo_keras.artifacts`): `config.json` and
+        `model.weights.h5` (the model, without optimizer state),
+        `preprocessor.json`, `tokenizer.json` and
+        `assets/tokenizer/vocabulary.txt` (the vocabulary, stored once),
+        `metadata.json`. They are written in a hidden folder beside
+        `preset_dir` that is then renamed; an existing preset is replaced
+        only once the new one is complete. `keras_hub.upload_preset` publishes
+        the folder as it is.
 
         Args:
             preset_dir: the folder to create.
             overwrite: replace an existing preset there.
 
+        Returns:
+            `pathlib.Path` of the preset folder.
+
         Raises:
             FileExistsError: the folder exists and `overwrite` is False.
+
+        Example:
+
+        ```python
+        analyzer.save_to_preset("presets/mosei")
+        keras_hub.upload_preset("hf://me/glomo_mosei", "presets/mosei")
+        ```
         """
         preset_dir = pathlib.Path(preset_dir)
-        if preset_dir.exists() and not overwrite:
-            raise FileExistsError(f"{preset_dir} exists; pass overwrite=True to replace it")
-        preset_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{preset_dir.name}-",
-                                                dir=preset_dir.parent))
-        try:
-            _write_json(staging / CONFIG_FILE, keras.saving.serialize_keras_object(self.model))
-            self.model.save_weights(staging / WEIGHTS_FILE)
-            _write_json(staging / PREPROCESSOR_FILE,
-                        keras.saving.serialize_keras_object(self.preprocessor))
-            _write_json(staging / METADATA_FILE, {
+        with artifacts.directory_written_atomically(preset_dir, overwrite) as staging:
+            model_config = keras.saving.serialize_keras_object(self.model)
+            model_config.pop("compile_config", None)
+            _write_json(staging / artifacts.CONFIG_FILE, model_config)
+            self.model.save_weights(staging / artifacts.WEIGHTS_FILE)
+            preprocessor_config = keras.saving.serialize_keras_object(self.preprocessor)
+            tokenizer = self.preprocessor.tokenizer
+            if tokenizer is not None:
+                # The vocabulary is the tokenizer's asset; it is not repeated in the JSON.
+                preprocessor_config["config"]["tokenizer"]["config"]["vocabulary"] = None
+                tokenizer.save_to_preset(str(staging))
+            _write_json(staging / artifacts.PREPROCESSOR_FILE, preprocessor_config)
+            _write_json(staging / artifacts.METADATA_FILE, {
+                **self.metadata,
                 "task": self.config.task,
                 "class_names": list(self.config.class_names or []) or None,
                 "dataset": self.config.dataset,
-                "versions": {"keras": keras.__version__},
-                **self.metadata,
+                "keras_version": keras.__version__,
+                "keras_hub_version": keras_hub.__version__,
+                "glomo_keras_version": glomo_keras.__version__,
+                "parameter_count": self.model.count_params(),
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
             })
-            if preset_dir.exists():
-                shutil.rmtree(preset_dir)
-            os.replace(staging, preset_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return preset_dir
 
     @classmethod
-    def from_preset(cls, preset_dir):
-        """Loads a preset folder written by `save_to_preset`.
+    def from_preset(cls, preset):
+        """Loads a preset written by `save_to_preset`.
+
+        Presets of glomo-keras 0.1.0 (the vocabulary inlined in
+        `preprocessor.json`, no `tokenizer.json`) load too.
+
+        Args:
+            preset: a preset folder, or a `kaggle://` / `hf://` handle of a
+                published one (downloaded, see `artifacts.local_preset`).
+
+        Returns:
+            A `GLoMoSentimentAnalyzer`.
 
         Raises:
-            FileNotFoundError: a preset file is missing (named).
+            MissingFileError: the folder or one of its files is missing (named).
+            OfflineError: a handle that could not be downloaded.
+
+        Example:
+
+        ```python
+        analyzer = GLoMoSentimentAnalyzer.from_preset("runs/mosei/preset")
+        ```
         """
-        preset_dir = pathlib.Path(preset_dir)
-        for name in PRESET_FILES:
+        preset_dir = artifacts.local_preset(preset)
+        for name in artifacts.PRESET_FILES:
             if not (preset_dir / name).is_file():
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"{preset_dir / name} is missing: not a glomo_keras preset "
-                    f"(expected {list(PRESET_FILES)})")
+                    f"(expected {list(artifacts.PRESET_FILES)})")
         import glomo_keras.model  # noqa: F401  (registers GLoMo for deserialisation)
 
-        model = keras.saving.deserialize_keras_object(_read_json(preset_dir / CONFIG_FILE))
-        model.load_weights(preset_dir / WEIGHTS_FILE)
+        model = keras.saving.deserialize_keras_object(
+            _read_json(preset_dir / artifacts.CONFIG_FILE))
+        model.load_weights(preset_dir / artifacts.WEIGHTS_FILE)
         preprocessor = keras.saving.deserialize_keras_object(
-            _read_json(preset_dir / PREPROCESSOR_FILE))
-        metadata = _read_json(preset_dir / METADATA_FILE)
+            _read_json(preset_dir / artifacts.PREPROCESSOR_FILE))
+        if (preset_dir / artifacts.TOKENIZER_FILE).is_file():
+            preprocessor.tokenizer.load_preset_assets(str(preset_dir))
+        metadata = _read_json(preset_dir / artifacts.METADATA_FILE)
         return cls(model, preprocessor, metadata)
 
 

@@ -41,22 +41,19 @@ export works from any backend.
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import tempfile
 
 import keras
 
+from glomo_keras import artifacts
+from glomo_keras.artifacts import ANALYZE_FOLDER
+from glomo_keras.artifacts import ANALYZE_SIGNATURE
+from glomo_keras.artifacts import ASSET_NAME
+from glomo_keras.artifacts import OUTPUT_NAMES
+from glomo_keras.artifacts import SIGNATURE_NAME
 from glomo_keras.data import GLoMoPreprocessor, PreprocessingSettings
-from glomo_keras.serving.predictor import (
-    ANALYZE_FOLDER,
-    ANALYZE_SIGNATURE,
-    ASSET_NAME,
-    OUTPUT_NAMES,
-    SIGNATURE_NAME,
-    model_versions,
-)
 
 
 # The TensorFlow-backend process that exports a `.keras` file (argv: the
@@ -75,9 +72,10 @@ def export_saved_model(model, settings, export_base, metadata=None):
     """Writes `model` as the next version of `export_base`, for TF Serving.
 
     The version is 1 + the largest integer folder in `export_base` (1 when
-    there is none). The SavedModel is written to a hidden temporary folder
-    inside `export_base` and renamed to the version folder at the end, so a
-    crash never leaves a half-written version.
+    there is none). The SavedModel is written to a hidden folder beside the
+    version folder and renamed to it at the end
+    (`artifacts.directory_written_atomically`), so a crash never leaves a
+    half-written version.
 
     Args:
         model: a built `GLoMo` (any Keras backend).
@@ -117,21 +115,14 @@ def export_saved_model(model, settings, export_base, metadata=None):
         },
         indent=2,
     )
-    export_base = pathlib.Path(export_base)
-    export_base.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=".export-", dir=export_base))
-    try:
-        archive = staging / "saved_model"
+    target = artifacts.next_version_folder(export_base)
+    with artifacts.directory_written_atomically(target) as archive:
         if keras.backend.backend() == "tensorflow":
             write_serving_archive(model, archive, settings)
         else:
-            _write_in_tensorflow_process(model, settings, staging, archive)
+            _write_in_tensorflow_process(model, settings, archive)
         (archive / "assets").mkdir(exist_ok=True)
         (archive / "assets" / ASSET_NAME).write_text(asset, encoding="utf-8")
-        target = export_base / str(1 + max(model_versions(export_base), default=0))
-        archive.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -289,18 +280,20 @@ def write_serving_archive(model, path, settings=None):
             raw.write_out(str(pathlib.Path(path) / ANALYZE_FOLDER), verbose=False)
 
 
-def _write_in_tensorflow_process(model, settings, staging, archive):
-    keras_path = staging / "model.keras"
-    model.save(keras_path)
-    settings_path = staging / "settings.json"
-    settings_path.write_text(json.dumps(settings.to_dict()), encoding="utf-8")
+def _write_in_tensorflow_process(model, settings, archive):
     environment = {**os.environ, "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
-    result = subprocess.run(
-        [sys.executable, "-c", _EXPORT_SCRIPT, str(keras_path), str(settings_path), str(archive)],
-        env=environment,
-        capture_output=True,
-        text=True,
-    )
+    with tempfile.TemporaryDirectory(prefix="glomo-export-") as work:
+        keras_path = pathlib.Path(work) / "model.keras"
+        model.save(keras_path)
+        settings_path = pathlib.Path(work) / "settings.json"
+        settings_path.write_text(json.dumps(settings.to_dict()), encoding="utf-8")
+        result = subprocess.run(
+            [sys.executable, "-c", _EXPORT_SCRIPT, str(keras_path), str(settings_path),
+             str(archive)],
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
     if result.returncode != 0:
         raise RuntimeError(
             f"the TensorFlow-backend export process failed (exit {result.returncode}):\n"

@@ -1,6 +1,10 @@
 """`GLoMoSentimentAnalyzer`: raw utterances in, answers out; presets round-trip exactly."""
 
+import pathlib
+
+import h5py
 import keras
+import keras_hub
 import numpy as np
 import pytest
 from test_export import tiny_settings
@@ -10,6 +14,9 @@ from tiny_model import tiny_config
 from glomo_keras import GLoMo
 from glomo_keras.analyzer import GLoMoSentimentAnalyzer
 from glomo_keras.data import GLoMoPreprocessor
+from glomo_keras.errors import OfflineError
+
+DATA = pathlib.Path(__file__).parent / "data"
 
 
 def _analyzer(dataset="mosi"):
@@ -48,8 +55,15 @@ def test_analyze_regression_and_the_preset_round_trip(tmp_path):
     np.testing.assert_allclose(expected["prediction"], direct["prediction"], atol=1e-6)
 
     path = analyzer.save_to_preset(tmp_path / "preset")
-    assert sorted(p.name for p in path.iterdir()) == [
-        "config.json", "metadata.json", "model.weights.h5", "preprocessor.json"]
+    assert sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()) == [
+        "assets/tokenizer/vocabulary.txt", "config.json", "metadata.json",
+        "model.weights.h5", "preprocessor.json", "tokenizer.json"]
+    vocabulary = (path / "assets" / "tokenizer" / "vocabulary.txt").read_text().split()
+    assert vocabulary == list(analyzer.preprocessor.tokenizer.get_vocabulary())
+    for name in ("config.json", "preprocessor.json", "tokenizer.json", "metadata.json"):
+        assert "[CLS]" not in (path / name).read_text(), f"{name} repeats the vocabulary"
+    with h5py.File(path / "model.weights.h5") as weights:
+        assert "optimizer" not in weights
     loaded = GLoMoSentimentAnalyzer.from_preset(path)
     assert loaded.metadata["run"] == "tiny" and loaded.config == analyzer.config
     for name, value in loaded.predict(utterances).items():
@@ -76,3 +90,57 @@ def test_a_preprocessor_that_does_not_fit_is_refused():
                               acoustic_dim=9, visual_dim=analyzer.config.visual_dim)
     with pytest.raises(ValueError, match="'acoustic' has 5 features but the preprocessing settings give 9"):
         GLoMoSentimentAnalyzer(analyzer.model, wrong)
+
+
+def test_a_committed_preset_of_the_first_format_loads_and_predicts():
+    """`tests/data/preset_0_1_0` was written by glomo-keras 0.1.0 (preprocessor.json,
+    vocabulary inlined); its predictions on `_utterances` are in the `.npz` beside it."""
+    loaded = GLoMoSentimentAnalyzer.from_preset(DATA / "preset_0_1_0")
+    assert loaded.metadata["run"] == "tiny" and loaded.config.dataset == "mosi"
+    expected = np.load(DATA / "preset_0_1_0_expected.npz")
+    outputs = loaded.predict(_utterances(loaded.config))
+    assert sorted(outputs) == sorted(expected.files)
+    for name in expected.files:
+        np.testing.assert_allclose(outputs[name], expected[name], atol=1e-6, err_msg=name)
+
+
+def test_keras_hub_can_upload_the_preset_and_handles_need_the_network(tmp_path):
+    analyzer = _analyzer()
+    path = analyzer.save_to_preset(tmp_path / "preset")
+    # upload_preset checks the folder (config.json, model.weights.h5), then the URI.
+    with pytest.raises(ValueError, match="Unknown URI"):
+        keras_hub.upload_preset("file://nowhere", str(path))
+    for handle in ("hf://glomo-keras-tests/no-such-preset",
+                   "kaggle://glomo-keras-tests/none/keras/none"):
+        try:
+            GLoMoSentimentAnalyzer.from_preset(handle)
+        except OfflineError as error:
+            assert handle in str(error) and "give a preset folder" in str(error)
+        else:
+            pytest.fail(f"{handle} does not exist, yet it loaded")
+
+
+def test_overwrite_keeps_the_old_preset_when_the_write_fails(tmp_path, monkeypatch):
+    analyzer = _analyzer()
+    path = analyzer.save_to_preset(tmp_path / "preset")
+    before = {p: p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    expected = analyzer.predict(_utterances(analyzer.config))
+
+    def fail(filepath, *args, **kwargs):
+        pathlib.Path(filepath).write_bytes(b"half a weights file")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(analyzer.model, "save_weights", fail)
+    with pytest.raises(OSError, match="No space left"):
+        analyzer.save_to_preset(path, overwrite=True)
+    assert {p: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["preset"]  # no staging left
+    loaded = GLoMoSentimentAnalyzer.from_preset(path)
+    np.testing.assert_array_equal(loaded.predict(_utterances(analyzer.config))["prediction"],
+                                  expected["prediction"])
+
+    monkeypatch.undo()
+    analyzer.metadata["run"] = "second"
+    analyzer.save_to_preset(path, overwrite=True)
+    assert GLoMoSentimentAnalyzer.from_preset(path).metadata["run"] == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["preset"]

@@ -1,4 +1,4 @@
-"""Tests for `load_backbone` (offline specs only; presets need a download)."""
+"""Tests for `load_backbone` and `load_tokenizer` (offline specs only; presets need a download)."""
 
 import keras_hub
 import numpy as np
@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from glomo_keras.backbones import load_backbone
+from glomo_keras.backbones import load_tokenizer
 from glomo_keras.backbones import minilm_directory
 
 
@@ -47,6 +48,23 @@ def test_keras_preset_directory_round_trip(tmp_path):
         ops.convert_to_numpy(backbone.token_embedding.embeddings),
     )
     assert loaded_tokenizer.vocabulary_size() == 30522
+
+
+def test_load_tokenizer_builds_no_backbone(tmp_path, monkeypatch):
+    backbone, tokenizer = load_backbone("random:bert_tiny")
+    backbone.save_to_preset(str(tmp_path))
+    tokenizer.save_to_preset(str(tmp_path))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a backbone was built to get a tokenizer")
+
+    monkeypatch.setattr(keras_hub.models.BertBackbone, "__init__", refuse)
+    monkeypatch.setattr(keras_hub.models.BertBackbone, "from_preset", refuse)
+    for spec in ("random:bert_tiny", "minilm", str(tmp_path)):
+        loaded = load_tokenizer(spec)
+        assert loaded.get_vocabulary() == tokenizer.get_vocabulary(), spec
+    with pytest.raises(ValueError, match="Unknown random backbone 'bert_huge'"):
+        load_tokenizer("random:bert_huge")
 
 
 def test_bad_specs_get_clear_errors(tmp_path):

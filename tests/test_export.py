@@ -201,7 +201,7 @@ def test_a_failed_export_leaves_no_version(exported, tmp_path, monkeypatch):
 
     def crash(model, *args):
         path = [arg for arg in args if isinstance(arg, os.PathLike)][-1]  # the SavedModel folder
-        os.makedirs(path)
+        os.makedirs(path, exist_ok=True)
         (path / "saved_model.pb").write_bytes(b"half")
         raise RuntimeError("disk full")
 
@@ -212,3 +212,41 @@ def test_a_failed_export_leaves_no_version(exported, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         export_saved_model(model, tiny_settings(model.config), base)
     assert sorted(p.name for p in base.iterdir()) == ["3"]
+
+
+def test_export_does_not_depend_on_serving():
+    check = ("import sys, glomo_keras.export; "
+             "print(sorted(m for m in sys.modules if m.startswith('glomo_keras.serving')))")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_end_of_a_run_loads_model_keras_once(exported, tmp_path, monkeypatch):
+    from glomo_keras.analyzer import GLoMoSentimentAnalyzer
+    from glomo_keras.training.run_export import publish_run
+
+    model, *_ = exported
+    run = tmp_path / "run"
+    (run / "seed_1").mkdir(parents=True)
+    model.save(run / "seed_1" / "model.keras")
+    (run / "preprocessing.json").write_text(json.dumps(tiny_settings(model.config).to_dict()))
+    results = {"selected_seed": 1, "per_seed": {"1": {"test": {"mae": 0.5}}}}
+    loads = []
+    load_model = keras.saving.load_model
+    monkeypatch.setattr(keras.saving, "load_model",
+                        lambda *args, **kwargs: loads.append(args[0]) or load_model(*args, **kwargs))
+
+    published = publish_run(run, results)
+    assert loads == [run / "seed_1" / "model.keras"]
+    assert published == {"preset": str(run / "preset"), "export": str(run / "saved_model" / "1")}
+    asset = json.loads((run / "saved_model" / "1" / "assets" / "glomo_preprocessing.json").read_text())
+    assert asset["metadata"] == {"run": str(run.resolve()), "seed": 1, "test": {"mae": 0.5}}
+    analyzer = GLoMoSentimentAnalyzer.from_preset(published["preset"])
+    assert analyzer.metadata["seed"] == 1
+    inputs = tiny_batch(model.config, batch=2, seed=5)
+    np.testing.assert_allclose(outputs_of(analyzer.model, inputs)["prediction"],
+                               outputs_of(model, inputs)["prediction"], atol=1e-6)
+    assert publish_run(run, results, export=False) == {"preset": str(run / "preset")}
+    assert len(loads) == 2 and not (run / "saved_model" / "2").exists()

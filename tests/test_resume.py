@@ -116,6 +116,41 @@ def test_best_weights_are_kept_atomically_and_survive_a_restart(tmp_path):
     assert json.loads((tmp_path / "best.json").read_text()) == {"epoch": 5, "val_loss": 0.4}
 
 
+def test_interval_backup_restores_weights_optimizer_and_epochs(tmp_path):
+    import keras
+    import numpy as np
+
+    from glomo_keras.training.trainer import IntervalBackup
+
+    def compiled():
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    x, y = np.ones((8, 2), "float32"), np.zeros((8, 1), "float32")
+    trained = compiled()
+    backup = IntervalBackup(tmp_path / "backup", interval=0)
+    assert backup.restore(trained) == 0  # no backup yet
+    trained.fit(x, y, epochs=2, batch_size=4, callbacks=[backup], verbose=0)
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
+        "latest.weights.h5", "training_metadata.json"]
+
+    resumed = compiled()
+    assert IntervalBackup(tmp_path / "backup").restore(resumed) == 2
+    assert int(resumed.optimizer.iterations) == 4
+    for mine, theirs in zip(resumed.weights + resumed.optimizer.variables,
+                            trained.weights + trained.optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine),
+                                      keras.ops.convert_to_numpy(theirs), err_msg=mine.path)
+    history = resumed.fit(x, y, epochs=3, initial_epoch=2, batch_size=4, verbose=0,
+                          callbacks=[IntervalBackup(tmp_path / "backup", interval=3600)])
+    assert history.epoch == [2]
+    assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text()) == {
+        "epoch": 3}  # the last epoch is always backed up
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_where_it_stopped(tmp_path):
     data = write_small_sample(tmp_path / "small.pkl", sizes=(16, 8, 8))

@@ -1,4 +1,4 @@
-"""`glomo-keras export --run DIR | --preset DIR`: a run or a preset as a SavedModel.
+"""`glomo-keras export --run DIR | --preset DIR|HANDLE`: a run or a preset as a SavedModel.
 
 A run is exported inside itself (`<run>/saved_model/<version>/`) unless
 `--export-dir` says otherwise; a run that `train` already exported is not
@@ -10,6 +10,7 @@ Example:
 glomo-keras export --run runs/mosei                      # runs/mosei/saved_model/1
 glomo-keras export --run runs/mosei --export-dir models/mosei --force
 glomo-keras export --preset runs/mosei/preset --export-dir models/mosei
+glomo-keras export --preset hf://me/glomo_mosei --export-dir models/mosei
 ```
 """
 
@@ -22,7 +23,8 @@ def configure(parser):
     """Adds the `export` flags to `parser`."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", help="the run folder of `train`")
-    source.add_argument("--preset", help="a preset folder (GLoMoSentimentAnalyzer.save_to_preset)")
+    source.add_argument("--preset", help="a preset folder (GLoMoSentimentAnalyzer.save_to_preset) "
+                        "or a kaggle:// or hf:// handle of a published one")
     parser.add_argument("--export-dir", help="the SavedModel base; the version folder goes "
                         "inside (default: <run>/saved_model for --run, "
                         "saved_models/<dataset> for --preset)")
@@ -34,9 +36,9 @@ def configure(parser):
 
 def run(args):
     """Exports for parsed flags; returns the exit status."""
+    from glomo_keras.artifacts import read_run_results
     from glomo_keras.training.run_export import export_preset
     from glomo_keras.training.run_export import export_run
-    from glomo_keras.training.run_export import read_run_results
 
     if args.preset:
         if args.seed is not None:

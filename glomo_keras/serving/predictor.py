@@ -18,27 +18,26 @@ Each of them is three steps that a server can take apart to batch requests:
 """
 
 import json
-import pathlib
 
 import numpy as np
 import tensorflow as tf
 
 from glomo_keras.answers import describe_outputs
+from glomo_keras.artifacts import ANALYZE_FOLDER
+from glomo_keras.artifacts import ANALYZE_SIGNATURE
+from glomo_keras.artifacts import ASSET_NAME
+from glomo_keras.artifacts import OUTPUT_NAMES
+from glomo_keras.artifacts import SIGNATURE_NAME
+from glomo_keras.artifacts import resolve_version
 from glomo_keras.data import DataFormatError, PreprocessingSettings, encode
 from glomo_keras.data.raw_inputs import raw_batch
 
-ASSET_NAME = "glomo_preprocessing.json"
-SIGNATURE_NAME = "serving_default"
-ANALYZE_SIGNATURE = "analyze"
-# The folder of the raw-words SavedModel inside a version folder.
-ANALYZE_FOLDER = "analyze"
 # The special tokens around the words of one utterance, per format:
 # `[CLS] words [SEP]` (MAG), `[CLS] context [SEP] words . [SEP]` (HKT).
 SPECIAL_TOKENS = {"mag": 2, "hkt": 4}
 # The preprocessor layout of each data format, for `raw_batch`.
 FORMAT_LAYOUTS = {"mag": "words", "hkt": "words_with_context", "mmsa": "token_ids",
                   "cherma": "features"}
-OUTPUT_NAMES = ("prediction", "global_weights", "local_weights")
 
 # Inputs that share their sequence axis (axis 1).
 SEQUENCE_GROUPS = (
@@ -66,61 +65,6 @@ REQUIRED_FIELDS = {
 
 # The feature fields of an `analyze` instance and their `stored_dims` keys.
 FEATURE_FIELDS = (("acoustic", "acoustic"), ("visual", "visual"), ("text_features", "text"))
-
-
-def model_versions(base):
-    """The version numbers of a model base folder (TF Serving layout), sorted.
-
-    Only folders named by a non-negative integer count; others (such as an
-    export in progress) are ignored.
-
-    Args:
-        base: a folder holding version folders `1/`, `2/`, ...
-
-    Example:
-
-    ```python
-    model_versions("saved_models/mosi")   # [1, 2]
-    ```
-    """
-    base = pathlib.Path(base)
-    if not base.is_dir():
-        return []
-    return sorted(
-        int(child.name) for child in base.iterdir()
-        if child.is_dir() and child.name.isdigit()
-    )
-
-
-def resolve_version(path):
-    """The version folder and number that `path` designates.
-
-    Args:
-        path: a version folder (`saved_models/mosi/2`), or a model base folder
-            (`saved_models/mosi`), whose highest version is taken.
-
-    Returns:
-        (folder, version): a `pathlib.Path` and an int.
-
-    Raises:
-        FileNotFoundError: `path` is neither.
-
-    Example:
-
-    ```python
-    folder, version = resolve_version("saved_models/mosi")   # (.../mosi/2, 2)
-    ```
-    """
-    path = pathlib.Path(path)
-    if (path / "saved_model.pb").is_file() and path.name.isdigit():
-        return path, int(path.name)
-    versions = model_versions(path)
-    if versions and (path / str(versions[-1]) / "saved_model.pb").is_file():
-        return path / str(versions[-1]), versions[-1]
-    raise FileNotFoundError(
-        f"{path} is neither a SavedModel version folder (e.g. runs/mosi/saved_model/1) "
-        "nor a model folder holding integer version folders with a saved_model.pb"
-    )
 
 
 class CachedTokenizer:

@@ -1,11 +1,12 @@
 """Aggregating per-seed results into `results.json` and a printed table."""
 
-import json
 import pathlib
 import platform
 
 import keras
 import numpy as np
+
+from glomo_keras import artifacts
 
 
 def _scalars(metrics):
@@ -119,8 +120,6 @@ def format_table(results):
 def write_results(results, output):
     """Writes `results.json` (last, atomically) and `results.txt`; prints the table."""
     table = format_table(results)
-    (output / "results.txt").write_text(table + "\n")
-    temporary = output / "results.json.tmp"
-    temporary.write_text(json.dumps(results, indent=1))
-    temporary.replace(output / "results.json")
+    artifacts.write_text_atomically(output / artifacts.RESULTS_TABLE_FILE, table + "\n")
+    artifacts.write_json_atomically(output / artifacts.RESULTS_FILE, results)
     print(table)

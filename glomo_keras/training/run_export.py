@@ -1,8 +1,11 @@
 """A finished run's selected model as a preset and as a SavedModel.
 
-`write_run_preset` writes the selected seed's model and preprocessor as a
-`GLoMoSentimentAnalyzer` preset (`<run>/preset/`); `export_run` and
-`export_preset` turn a run or a preset into a TF Serving SavedModel.
+`publish_run` loads the selected seed's `model.keras` once and writes it
+with its preprocessor as a `GLoMoSentimentAnalyzer` preset
+(`<run>/preset/`) and, when asked, as a TF Serving SavedModel
+(`<run>/saved_model/<version>/`); `export_run` and `export_preset` turn a
+run or a preset into a SavedModel later. The layouts are
+`glomo_keras.artifacts`'.
 """
 
 import json
@@ -10,11 +13,44 @@ import pathlib
 
 import keras
 
+from glomo_keras import artifacts
 from glomo_keras.data import PreprocessingSettings
 from glomo_keras.errors import MissingFileError
 
-# A run's SavedModel versions, `<run>/saved_model/<version>/`.
-RUN_EXPORT_DIR = "saved_model"
+
+def publish_run(run_dir, results, export_dir=None, export=True):
+    """Writes the selected seed of a finished run as a preset and a SavedModel.
+
+    The seed's `model.keras` is loaded once for both.
+
+    Args:
+        run_dir: the run directory of `train`.
+        results: the run's results dict (`selected_seed`, `per_seed`).
+        export_dir: the SavedModel base; default `<run_dir>/saved_model`.
+        export: whether to write the SavedModel.
+
+    Returns:
+        `{"preset": path}`, plus `"export": path` of the new version folder
+        with `export` (strings, for `results.json`).
+
+    Example:
+
+    ```python
+    results.update(publish_run("runs/mosei", results))
+    results["preset"], results["export"]   # runs/mosei/preset, runs/mosei/saved_model/1
+    ```
+    """
+    from glomo_keras.export import export_saved_model
+
+    run = pathlib.Path(run_dir)
+    analyzer = _run_analyzer(run, results, results["selected_seed"])
+    published = {"preset": str(analyzer.save_to_preset(run / artifacts.RUN_PRESET_DIR,
+                                                       overwrite=True))}
+    if export:
+        base = pathlib.Path(export_dir or run / artifacts.RUN_EXPORT_DIR)
+        published["export"] = str(export_saved_model(
+            analyzer.model, analyzer.preprocessor, base, metadata=analyzer.metadata))
+    return published
 
 
 def export_run(run_dir, export_dir=None, results=None, seed=None):
@@ -39,41 +75,21 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
     from glomo_keras.export import export_saved_model
 
     run = pathlib.Path(run_dir)
-    results = read_run_results(run) if results is None else results
+    results = artifacts.read_run_results(run) if results is None else results
     seed = results["selected_seed"] if seed is None else seed
-    model, settings = _run_model(run, results, seed)
-    base = pathlib.Path(export_dir or run / RUN_EXPORT_DIR)
-    return export_saved_model(model, settings, base, metadata=_run_metadata(run, results, seed))
+    analyzer = _run_analyzer(run, results, seed)
+    base = pathlib.Path(export_dir or run / artifacts.RUN_EXPORT_DIR)
+    return export_saved_model(analyzer.model, analyzer.preprocessor, base,
+                              metadata=analyzer.metadata)
 
 
-def read_run_results(run_dir):
-    """A finished run's `results.json`.
-
-    Raises:
-        MissingFileError: `run_dir` is not a folder of `train` or its run
-            has not finished.
-
-    Example:
-
-    ```python
-    read_run_results("runs/mosei")["selected_seed"]
-    ```
-    """
-    run = pathlib.Path(run_dir)
-    if not run.is_dir():
-        raise MissingFileError(f"run folder {run} does not exist")
-    path = run / "results.json"
-    if not path.exists():
-        raise MissingFileError(f"{run} holds no results.json: not a finished "
-                               "glomo-keras train run (train writes it at the end)")
-    return json.loads(path.read_text())
-
-
-def _run_model(run, results, seed):
-    """The model of one seed of a run (without its optimizer) and the preprocessing settings."""
+def _run_analyzer(run, results, seed):
+    """One seed of a run (its model without optimizer, its preprocessor) as an analyzer."""
+    from glomo_keras.analyzer import GLoMoSentimentAnalyzer
+    from glomo_keras.data import GLoMoPreprocessor
     from glomo_keras.model import GLoMo
 
-    model_path = run / f"seed_{seed}" / "model.keras"
+    model_path = artifacts.seed_dir(run, seed) / artifacts.SEED_MODEL_FILE
     if not model_path.exists():
         raise MissingFileError(
             f"{model_path} does not exist (the run's seeds: {list(results['per_seed'])})")
@@ -81,48 +97,19 @@ def _run_model(run, results, seed):
     model = keras.saving.load_model(model_path, custom_objects={"GLoMo": GLoMo},
                                     compile=False)
     settings = PreprocessingSettings.from_dict(
-        json.loads((run / "preprocessing.json").read_text())
+        json.loads((run / artifacts.PREPROCESSING_FILE).read_text())
     )
-    return model, settings
+    metadata = {"run": str(run.resolve()), "seed": seed,
+                "test": results["per_seed"][str(seed)]["test"]}
+    return GLoMoSentimentAnalyzer(model, GLoMoPreprocessor.from_settings(settings), metadata)
 
 
-def _run_metadata(run, results, seed):
-    return {"run": str(run.resolve()), "seed": seed,
-            "test": results["per_seed"][str(seed)]["test"]}
-
-
-def write_run_preset(run_dir, results):
-    """Writes the selected seed of a run as a preset, `<run>/preset/`.
+def export_preset(preset, export_dir=None):
+    """Exports a preset as a SavedModel (TF Serving layout).
 
     Args:
-        run_dir: the run directory of `train`.
-        results: the run's results dict.
-
-    Returns:
-        The preset folder.
-
-    Example:
-
-    ```python
-    GLoMoSentimentAnalyzer.from_preset(write_run_preset("runs/mosei", results))
-    ```
-    """
-    from glomo_keras.analyzer import GLoMoSentimentAnalyzer
-    from glomo_keras.data import GLoMoPreprocessor
-
-    run = pathlib.Path(run_dir)
-    seed = results["selected_seed"]
-    model, settings = _run_model(run, results, seed)
-    analyzer = GLoMoSentimentAnalyzer(
-        model, GLoMoPreprocessor.from_settings(settings), _run_metadata(run, results, seed))
-    return analyzer.save_to_preset(run / "preset", overwrite=True)
-
-
-def export_preset(preset_dir, export_dir=None):
-    """Exports a preset folder as a SavedModel (TF Serving layout).
-
-    Args:
-        preset_dir: a folder written by `GLoMoSentimentAnalyzer.save_to_preset`.
+        preset: a folder written by `GLoMoSentimentAnalyzer.save_to_preset`,
+            or a `kaggle://` / `hf://` handle of a published one.
         export_dir: the export base; default `saved_models/<dataset>`.
 
     Returns:
@@ -137,8 +124,8 @@ def export_preset(preset_dir, export_dir=None):
     from glomo_keras.analyzer import GLoMoSentimentAnalyzer
     from glomo_keras.export import export_saved_model
 
-    analyzer = GLoMoSentimentAnalyzer.from_preset(preset_dir)
+    analyzer = GLoMoSentimentAnalyzer.from_preset(preset)
     base = pathlib.Path(export_dir or pathlib.Path("saved_models") / analyzer.config.dataset)
+    source = preset if "://" in str(preset) else str(pathlib.Path(preset).resolve())
     return export_saved_model(analyzer.model, analyzer.preprocessor, base,
-                              metadata={"preset": str(pathlib.Path(preset_dir).resolve()),
-                                        **analyzer.metadata})
+                              metadata={"preset": source, **analyzer.metadata})

@@ -1,19 +1,20 @@
 """`train`: fit GLoMo on a dataset for one or more seeds, select, score, export.
 
-The run directory holds:
-- `results.json` and `results.txt` (written last: a finished run);
-- `seed_<S>/best.weights.h5` and `seed_<S>/best.json` (the epoch with the
-  lowest validation loss so far), `seed_<S>/model.keras` (selected weights),
-  `seed_<S>/history.json`, `seed_<S>/result.json` (a finished seed);
-- `predictions/test_seed<S>.csv` (`id,label,prediction`);
-- `logs/seed_<S>/` (TensorBoard: one run and HParams session per seed, see
-  `glomo_keras.training.summaries`);
-- `backup/seed_<S>/` (`IntervalBackup`; removed when the seed finishes);
-- `preprocessing.json` (how the data was encoded).
+The run directory's layout is `glomo_keras.artifacts`': `results.json` and
+`results.txt` (written last: a finished run), per seed `seed_<S>/`
+(`best.weights.h5` and `best.json`: the epoch with the lowest validation
+loss so far; `model.keras`: the selected weights; `history.json`;
+`result.json`: a finished seed), `predictions/test_seed<S>.csv`
+(`id,label,prediction`), `logs/seed_<S>/` (TensorBoard: one run and HParams
+session per seed, see `glomo_keras.training.summaries`), `backup/seed_<S>/`
+(`IntervalBackup`; removed when the seed finishes), `preprocessing.json`
+(how the data was encoded), `preset/` and `saved_model/<version>/`. Every
+file is written atomically.
 """
 
 import csv
 import dataclasses
+import io
 import json
 import pathlib
 import shutil
@@ -24,6 +25,7 @@ import weakref
 import keras
 import numpy as np
 
+from glomo_keras import artifacts
 from glomo_keras.backbones import load_backbone
 from glomo_keras.backbones import load_tokenizer
 from glomo_keras.config import GLoMoConfig
@@ -45,8 +47,7 @@ from glomo_keras.training.monitor import task_metrics
 from glomo_keras.training.results import summarise
 from glomo_keras.training.results import versions
 from glomo_keras.training.results import write_results
-from glomo_keras.training.run_export import export_run
-from glomo_keras.training.run_export import write_run_preset
+from glomo_keras.training.run_export import publish_run
 
 
 # Seconds between two backups of the training state (model and optimizer).
@@ -217,9 +218,8 @@ def train(
         f"train/valid/test {len(dataset.train)}/{len(dataset.valid)}/{len(dataset.test)}")
     precision = keras.mixed_precision.global_policy().name
     if distribution.is_chief:
-        (output / "preprocessing.json").write_text(
-            json.dumps(dataset.settings.to_dict(), indent=1)
-        )
+        artifacts.write_json_atomically(output / artifacts.PREPROCESSING_FILE,
+                                        dataset.settings.to_dict())
         summaries.write_run_text(output / "logs", seeds, "setup", summaries.setup_text(
             config, dataset, backbone, distribution, precision, versions()), step=0)
     per_seed, started = {}, time.time()
@@ -239,12 +239,10 @@ def train(
             f"{per_seed[seed]['best_epoch']}, ETA {remaining / 60:.1f} min")
     results = summarise(per_seed, config, distribution, backbone, dataset)
     if distribution.is_chief:
-        results["preset"] = str(write_run_preset(output, results))
+        results.update(publish_run(output, results, export_dir, export))
         log(f"preset of seed {results['selected_seed']}: {results['preset']}")
-    if export and distribution.is_chief:
-        results["export"] = str(export_run(output, export_dir, results))
-        log(f"exported seed {results['selected_seed']} to {results['export']}")
-    if distribution.is_chief:
+        if export:
+            log(f"exported seed {results['selected_seed']} to {results['export']}")
         write_results(results, output)
         summaries.write_run_text(output / "logs", seeds, "results",
                                  summaries.results_text(results), step=config.epochs)
@@ -255,8 +253,8 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
                 backup_interval, extra_callbacks):
     seed = config.seed
     work = distribution.working_directory(output)
-    seed_dir = work / f"seed_{seed}"
-    finished = seed_dir / "result.json"
+    seed_dir = artifacts.seed_dir(work, seed)
+    finished = seed_dir / artifacts.SEED_RESULT_FILE
     if finished.exists():
         log(f"seed {seed} already finished; reading {finished}")
         return json.loads(finished.read_text())
@@ -290,11 +288,17 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         # trace of the train step (it retraces a function that created
         # variables), which halves the start-up of fit.
         model.optimizer.build(model.trainable_variables)
+        best_weights = BestWeights(seed_dir / "best.weights.h5")
+        # Saved last at an epoch end, so a restored epoch is complete; the
+        # backup is removed only once the seed's result.json exists, so a
+        # kill after the last epoch does not train it again.
+        backup = IntervalBackup(artifacts.backup_dir(work, seed), best_weights, backup_interval)
+        initial_epoch = backup.restore(model)
+    if initial_epoch:
+        log(f"seed {seed}: resuming after epoch {initial_epoch} (backup {backup.backup_dir})")
     distribution.prepare_model(model, train_ds)
     history_path = seed_dir / "history.json"
-    weights_path = seed_dir / "best.weights.h5"
-    best_weights = BestWeights(weights_path)
-    log_dir = output / "logs" / f"seed_{seed}"
+    log_dir = output / artifacts.LOGS_DIR / f"seed_{seed}"
     callbacks = [
         ValidationMonitor(
             config, valid_ds, valid.labels, log_dir,
@@ -308,16 +312,13 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         ),
         best_weights,
         *extra_callbacks,
-        # Saved last at an epoch end, so a restored epoch is complete; the
-        # trainer deletes the backup only once the seed's result.json
-        # exists, so a kill after the last epoch does not train it again.
-        IntervalBackup(work / "backup" / f"seed_{seed}", best_weights, backup_interval),
+        backup,
     ]
     log(f"seed {seed}: {config.epochs} epochs of {steps_per_epoch} steps "
         f"(global batch {batch_size})")
     model.fit(
-        train_ds, epochs=config.epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-        verbose=verbose, shuffle=False,
+        train_ds, epochs=config.epochs, initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False,
     )
     best = best_weights.best
     if best is not None:
@@ -335,15 +336,13 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     }
     if distribution.is_chief:
         summaries.write_seed_end(log_dir, config.task, result)
-        model.save(seed_dir / "model.keras")
+        artifacts.write_atomically(seed_dir / artifacts.SEED_MODEL_FILE, model.save)
         _write_predictions(
             output / "predictions" / f"test_seed{seed}.csv", dataset.test,
             test_outputs["prediction"], config,
         )
-    _write_json_atomically(finished, result)
-    shutil.rmtree(work / "backup" / f"seed_{seed}", ignore_errors=True)
-    if (work / "backup").is_dir() and not any((work / "backup").iterdir()):
-        (work / "backup").rmdir()
+    artifacts.write_json_atomically(finished, result)
+    artifacts.remove_backup(work, seed)
     return result
 
 
@@ -420,11 +419,9 @@ class BestWeights(keras.callbacks.Callback):
         view = _weights_view(self.model)
         current = view.get_weights()
         view.set_weights(self._pending)
-        partial = self.path.with_name(f"partial.{self.path.name}")
-        view.save_weights(str(partial), overwrite=True)
+        artifacts.write_atomically(self.path, lambda partial: view.save_weights(str(partial)))
         view.set_weights(current)
-        partial.replace(self.path)
-        _write_json_atomically(self.record, self.best)
+        artifacts.write_json_atomically(self.record, self.best)
         self._pending = None
 
     def restore(self):
@@ -446,15 +443,19 @@ def _weights_view(model):
     return view
 
 
-class IntervalBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` at epoch ends, at most every `interval` seconds.
+class IntervalBackup(keras.callbacks.Callback):
+    """Backs up the training state at epoch ends, at most every `interval` seconds.
 
-    The training state (weights and optimizer) is written to a temporary
-    file that is then renamed, so a kill while writing leaves the previous
-    backup intact without the second copy of `double_checkpoint`. An epoch
-    end backs up when `interval` seconds have passed since the last backup,
-    and always at the last epoch; the best weights kept in memory are
-    written first, so that they match the backed-up epoch.
+    The state is the model's weights file with its optimizer's variables
+    (`model.save_weights` of a compiled model) and the number of epochs
+    done; `restore` reads it back before `fit`, which then starts at
+    `initial_epoch`. Only public Keras API is used. Both files are written
+    beside their place and renamed (`glomo_keras.artifacts`), so a kill
+    while writing leaves the previous backup complete. An epoch end backs
+    up when `interval` seconds have passed since the last backup, and
+    always at the last epoch; the best weights kept in memory are written
+    first, so that they match the backed-up epoch. The trainer removes the
+    backup when the seed is finished (`artifacts.remove_backup`).
 
     Args:
         backup_dir: the backup folder (`latest.weights.h5`,
@@ -466,43 +467,55 @@ class IntervalBackup(keras.callbacks.BackupAndRestore):
 
     ```python
     best = BestWeights("run/best.weights.h5")
-    model.fit(train, epochs=10, callbacks=[best, IntervalBackup("run/backup", best, 300)])
+    backup = IntervalBackup("run/backup", best, 300)
+    initial_epoch = backup.restore(model)   # 0 without a backup
+    model.fit(train, epochs=10, initial_epoch=initial_epoch, callbacks=[best, backup])
     ```
     """
 
     def __init__(self, backup_dir, best_weights=None, interval=0):
-        super().__init__(str(backup_dir), delete_checkpoint=False)
+        super().__init__()
+        self.backup_dir = pathlib.Path(backup_dir)
         self.best_weights = best_weights
         self.interval = interval
         self._last_backup = time.monotonic()
 
+    @property
+    def weights_path(self):
+        """The backed-up weights and optimizer state."""
+        return self.backup_dir / artifacts.BACKUP_WEIGHTS_FILE
+
+    @property
+    def metadata_path(self):
+        """The backed-up number of finished epochs, `{"epoch": n}`."""
+        return self.backup_dir / artifacts.BACKUP_METADATA_FILE
+
+    def restore(self, model):
+        """Loads a backup into `model` (compiled, optimizer built).
+
+        Returns:
+            The number of epochs the backup has finished (the `initial_epoch`
+            of `fit`), 0 when there is no backup.
+        """
+        if not (self.weights_path.is_file() and self.metadata_path.is_file()):
+            return 0
+        model.load_weights(str(self.weights_path))
+        return int(json.loads(self.metadata_path.read_text())["epoch"])
+
     def on_epoch_end(self, epoch, logs=None):
-        self._current_epoch = epoch + 1
-        self._last_batch_seen = 0
         last = epoch + 1 >= self.params.get("epochs", epoch + 1)
         if last or time.monotonic() - self._last_backup >= self.interval:
-            self._save_model()
+            self.save(epoch + 1)
             self._last_backup = time.monotonic()
 
-    def _save_model(self):
+    def save(self, epochs_done):
+        """Backs up the model, its optimizer and `epochs_done` (the best weights first)."""
         if self.best_weights is not None:
             self.best_weights.flush()
-        directory = pathlib.Path(self.backup_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        weights = pathlib.Path(self._weights_path)
-        partial = weights.with_name(f"partial.{weights.name}")
-        self.model.save_weights(str(partial), overwrite=True)
-        partial.replace(weights)
-        _write_json_atomically(
-            pathlib.Path(self._training_metadata_path),
-            {"epoch": self._current_epoch, "batch": self._last_batch_seen},
-        )
-
-
-def _write_json_atomically(path, value):
-    temporary = path.with_name(f"{path.name}.tmp")
-    temporary.write_text(json.dumps(value, indent=1))
-    temporary.replace(path)
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        artifacts.write_atomically(self.weights_path,
+                                   lambda partial: self.model.save_weights(str(partial)))
+        artifacts.write_json_atomically(self.metadata_path, {"epoch": epochs_done})
 
 
 def _backbone(config, spec):
@@ -512,12 +525,13 @@ def _backbone(config, spec):
 
 
 def _write_predictions(path, split, predictions, config):
+    rows = [["id", "label", "prediction"]]
+    for segment, label, prediction in zip(split.ids, split.labels, predictions):
+        if config.task == "regression":
+            rows.append([segment, f"{float(label):.6f}", f"{float(prediction[0]):.6f}"])
+        else:
+            rows.append([segment, int(label), int(np.argmax(prediction))])
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["id", "label", "prediction"])
-        for segment, label, prediction in zip(split.ids, split.labels, predictions):
-            if config.task == "regression":
-                writer.writerow([segment, f"{float(label):.6f}", f"{float(prediction[0]):.6f}"])
-            else:
-                writer.writerow([segment, int(label), int(np.argmax(prediction))])
+    artifacts.write_text_atomically(path, text.getvalue())
