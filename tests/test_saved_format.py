@@ -8,9 +8,9 @@ epochs=2, seed=11)` with a one-layer `tiny_backbone`), and
 predicted then (`output_<name>`).
 """
 
+import json
 import pathlib
 import zipfile
-import json
 
 import keras
 import numpy as np
@@ -35,3 +35,8 @@ def test_a_first_format_file_loads_and_predicts_as_when_saved():
     for key in ("prediction", "global_weights", "local_weights"):
         np.testing.assert_allclose(outputs[key], arrays[f"output_{key}"], rtol=1e-5, atol=1e-6)
     assert model.config.hidden_dim == 8
+    # The saved seed (then a config field) seeds the MoE gate noise still.
+    assert model.seed == 11
+    assert model.get_layer("text_moe").seed == 11
+    saved = model.get_config()
+    assert saved["seed"] == 11 and "seed" not in saved["config"]
