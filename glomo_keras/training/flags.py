@@ -190,10 +190,11 @@ def read_config_file(path):
         values = json.loads(text)
     except json.JSONDecodeError as error:
         raise UsageError(f"--config {path}: not JSON ({error}); expected a JSON object "
-                         "of GLoMoConfig fields, e.g. {\"hidden_dim\": 64}") from None
+                         "of GLoMoConfig or TrainingOptions fields, e.g. "
+                         "{\"hidden_dim\": 64, \"epochs\": 3}") from None
     if not isinstance(values, dict):
-        raise UsageError(f"--config {path}: expected a JSON object of GLoMoConfig "
-                         f"fields, got a JSON {type(values).__name__}")
+        raise UsageError(f"--config {path}: expected a JSON object of GLoMoConfig or "
+                         f"TrainingOptions fields, got a JSON {type(values).__name__}")
     return values
 
 
