@@ -1,17 +1,10 @@
 """GLoMo on CMU-MOSI: multimodal sentiment regression, as in the paper.
 
-Trains GLoMo (text through BERT, acoustic and visual features, global-local
-fusion) on CMU-MOSI with the paper's hyper-parameters (appendix Table 1:
-hidden 48, 4 encoder layers, T 60, batch 240, learning rate 4e-5, 70
-epochs) and reports the MMSA metrics (MAE, Corr, Acc-7/5/2, F1) on the test
-split.
-
-Data: `datasets/mosi.pkl` (MAG, HKT or MMSA layout; `--data` for another
-path). Without it the recipe trains on the built-in sample with the offline
-`minilm` backbone for a few minutes. It takes every flag of
-`glomo-keras train`.
-
-Run:
+Paper column (appendix Table 1): hidden 48, 4 encoder layers, T 60, batch
+240, learning rate 4e-5, 70 epochs; text through BERT. The test split
+reports the MMSA metrics (MAE, Corr, Acc-7/5/2, F1). Data:
+`datasets/mosi.pkl` (MAG, HKT or MMSA layout). What every recipe shares
+(flags, the built-in sample when the file is absent): `_recipe.py`.
 
     python recipes/train_mosi.py --seeds 1111 1112 1113 1114 1115
     python recipes/train_mosi.py --compatibility released   # the authors' code's function

@@ -1,17 +1,10 @@
 """GLoMo on UR-FUNNY: is the punchline humorous? Binary classification.
 
-Trains GLoMo on UR-FUNNY (HKT layout: the first 60 acoustic and columns
-55-91 of the visual features are kept) with the paper's hyper-parameters
-(appendix Table 1: hidden 112, 3 encoder layers, T 80, batch 220, learning
-rate 2e-5, 100 epochs) and the cross-entropy loss; the test split reports
-accuracy and weighted F1, and every answer carries the class names
-`not_humorous`/`humorous`.
-
-Data: `datasets/urfunny.pkl` (`--data` for another path). Without it the
-recipe trains on the built-in sample (a regression demo) with the offline
-`minilm` backbone. It takes every flag of `glomo-keras train`.
-
-Run:
+Paper column (appendix Table 1): hidden 112, 3 encoder layers, T 80, batch
+220, learning rate 2e-5, 100 epochs, cross-entropy. HKT layout: the first
+60 acoustic columns and visual columns 55-91 are kept. Answers carry the
+class names `not_humorous`/`humorous`; the test split reports accuracy
+and weighted F1. Data: `datasets/urfunny.pkl`. Shared: `_recipe.py`.
 
     python recipes/train_urfunny.py --seeds 1111 1112 1113
 """

@@ -66,3 +66,12 @@ def test_each_recipe_knows_its_dataset_and_reports_flag_mistakes(dataset, tmp_pa
     help_text = _recipe(dataset, "--help", cwd=tmp_path).stdout
     assert help_text.startswith(f"usage: train_{dataset}.py")
     assert "--set FIELD=VALUE" in help_text and "--backend" in help_text
+
+
+def test_the_recipe_helper_imports_no_keras_before_the_flags():
+    """`--backend` can only work if nothing imported Keras before the flags are read."""
+    script = "import sys, _recipe\nprint('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPOSITORY / "recipes",
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["False", "False"]

@@ -174,6 +174,7 @@ class TrainingOptions:
 
 
 TRAINING_FIELDS = tuple(field.name for field in dataclasses.fields(TrainingOptions))
+CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(GLoMoConfig))
 
 
 def run_settings(dataset, values):
@@ -227,9 +228,6 @@ def replace_settings(config, options, changes):
         **{name: value for name, value in changes.items() if name in TRAINING_FIELDS})
     options.check_config(config)
     return config, options
-
-
-CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(GLoMoConfig))
 
 
 def _check_names(values):
