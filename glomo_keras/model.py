@@ -215,8 +215,9 @@ class GLoMo(keras.Model):
         Args:
             optimizer: "auto" for `make_optimizer`, AdamW with the constant
                 learning rate, epsilon and weight decay of the dataset's
-                `TrainingOptions` (none on biases and LayerNorm), or any
-                Keras optimizer.
+                `TrainingOptions` (none on biases and LayerNorm; for a
+                dataset outside the table, pass `make_optimizer(options)`),
+                or any Keras optimizer.
             loss: "auto" for mean absolute error (regression) or sparse
                 categorical cross-entropy on logits (classification), or any
                 Keras loss applied to `prediction`.
