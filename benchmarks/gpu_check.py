@@ -66,9 +66,7 @@ def build(shape, precision):
     from glomo_keras import GLoMo, GLoMoConfig
     from glomo_keras.backbones import load_backbone
 
-    config = GLoMoConfig.for_dataset(
-        "mosei", max_sequence_length=shape["T"], batch_size=shape["batch"]
-    )
+    config = GLoMoConfig.for_dataset("mosei", max_sequence_length=shape["T"])
     if shape["backbone"] == "random:bert_tiny":
         config = config.replace(hidden_dim=32, num_heads=4, fusion_intermediate_dim=64)
     backbone = load_backbone(shape["backbone"], max_sequence_length=max(512, shape["T"]))[0]

@@ -23,6 +23,7 @@ import numpy as np
 
 from glomo_keras import GLoMo
 from glomo_keras import GLoMoConfig
+from glomo_keras import TrainingOptions
 from glomo_keras.backbones import load_backbone
 from glomo_keras.optimization import make_optimizer
 
@@ -36,7 +37,7 @@ def one_step_model():
                                      acoustic_dim=74, visual_dim=35)
     backbone, _ = load_backbone("minilm")
     model = GLoMo(config, backbone)
-    model.compile(optimizer=make_optimizer(config, steps_per_epoch=1))
+    model.compile(optimizer=make_optimizer(TrainingOptions.for_dataset("mosei"), steps_per_epoch=1))
     batch = {tensor.name: np.ones([SEQUENCE_LENGTH if size is None else size
                                    for size in (2, *tensor.shape[1:])], tensor.dtype)
              for tensor in model.inputs}

@@ -261,11 +261,12 @@ def worker_speed(args):
 
     set_threads(args.threads)
     keras.mixed_precision.set_global_policy(args.precision)
-    from glomo_keras import GLoMo, GLoMoConfig
+    from glomo_keras import GLoMo, GLoMoConfig, TrainingOptions
     from glomo_keras.backbones import load_backbone
 
     steps = SHAPES[args.shape]
-    config = GLoMoConfig.for_dataset(args.shape, max_sequence_length=steps, batch_size=BATCH_SIZE)
+    config = GLoMoConfig.for_dataset(args.shape, max_sequence_length=steps)
+    learning_rate = TrainingOptions.for_dataset(args.shape).learning_rate
     inputs, labels = synthetic_batch(config, BATCH_SIZE)
     result = {"backend": keras.backend.backend(), "shape": args.shape, "T": steps,
               "batch": BATCH_SIZE, "backbone": args.backbone, "precision": args.precision,
@@ -279,7 +280,7 @@ def worker_speed(args):
     result["eval_samples_per_s"], result["batch1_predict_s"] = time_predict(model, inputs, 3)
     if args.savedmodel:
         result["savedmodel_batch1"] = savedmodel_latency(model, inputs, args.latency_calls)
-    bare = bare_backbone_model(backbone, config.learning_rate)
+    bare = bare_backbone_model(backbone, learning_rate)
     text = {name: inputs[name] for name in ("token_ids", "padding_mask", "segment_ids")}
     bare_compile, bare_step, bare_steps = time_fit(bare, text, labels, args.steps)
     result.update(bare_compile_s=bare_compile, bare_step_s=bare_step, bare_steps_s=bare_steps,
@@ -362,7 +363,7 @@ def worker_epochs(args):
     import numpy as np
 
     set_threads(args.threads)
-    from glomo_keras import GLoMo, GLoMoConfig
+    from glomo_keras import GLoMo, GLoMoConfig, TrainingOptions
     from glomo_keras.backbones import load_tokenizer
     from glomo_keras.data import load, make_dataset
     from glomo_keras.data.pipeline import sequence_extents
@@ -384,14 +385,15 @@ def worker_epochs(args):
               "token_length_max": int(lengths.max()), "runs": {}}
     models = {}
     for name, bucketing in (("fixed_T", False), ("bucketing", True)):
-        config = GLoMoConfig.for_dataset(
-            "mosi", max_sequence_length=60, batch_size=BATCH_SIZE, epochs=args.epochs,
-            learning_rate=1e-4, length_aware=True, bucketing=bucketing,
+        config = GLoMoConfig.for_dataset("mosi", max_sequence_length=60, length_aware=True)
+        options = TrainingOptions.for_dataset(
+            "mosi", batch_size=BATCH_SIZE, epochs=args.epochs, learning_rate=1e-4,
+            bucketing=bucketing, precision="float32",
         )
         meter = EpochMeter.make()
         load_before = load_average()
         start = time.perf_counter()
-        train(config, data, work / name, backbone="minilm", export=False, verbose=0,
+        train(config, data, work / name, options, backbone="minilm", export=False, verbose=0,
               backup_interval=args.backup_every, callbacks=[meter],
               jit_compile=False if keras.backend.backend() == "tensorflow" else "auto")
         epochs = meter.epochs
@@ -407,7 +409,7 @@ def worker_epochs(args):
             "backup_every_s": args.backup_every,
             "load_before": load_before, "load_after": load_average(),
         }
-        models[name] = work / name / f"seed_{config.seed}" / "model.keras"
+        models[name] = work / name / f"seed_{options.seed}" / "model.keras"
     fixed, bucketed = result["runs"]["fixed_T"], result["runs"]["bucketing"]
     result["epoch_speedup"] = fixed["steady_epoch_s"] / bucketed["steady_epoch_s"]
     result["train_speedup"] = bucketed["train_samples_per_s"] / fixed["train_samples_per_s"]

@@ -1,13 +1,19 @@
 """glomo-keras: GLoMo multimodal sentiment analysis in Keras 3.
 
+The public API: `GLoMoConfig` (the architecture), `GLoMo` (the model),
+`TrainingOptions` (how to train) and `train` (what `glomo-keras train` and
+the recipes run).
+
 Example:
 
 ```python
-from glomo_keras import GLoMo, GLoMoConfig
+from glomo_keras import GLoMo, GLoMoConfig, TrainingOptions, train
 from glomo_keras.backbones import load_backbone
 
 backbone, tokenizer = load_backbone("minilm")
 model = GLoMo(GLoMoConfig.for_dataset("mosei"), backbone)
+results = train(GLoMoConfig.for_dataset("mosei"), "datasets/mosei.pkl", "runs/mosei",
+                TrainingOptions.for_dataset("mosei", epochs=3))
 ```
 """
 
@@ -20,10 +26,11 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # GLoMo and GLoMoConfig are imported on first use, so that importing the
-    # package (the command line) does not import Keras before `--backend`
-    # has set KERAS_BACKEND. Import `GLoMo` (or `glomo_keras.model`) before
-    # `keras.saving.load_model` of a GLoMo `.keras` file: that registers it.
+    # These are imported on first use, so that importing the package (the
+    # command line, a recipe's first lines) does not import Keras before
+    # `--backend` has set KERAS_BACKEND. Import `GLoMo` (or
+    # `glomo_keras.model`) before `keras.saving.load_model` of a GLoMo
+    # `.keras` file: that registers it.
     if name == "GLoMo":
         from glomo_keras.model import GLoMo
 
@@ -32,4 +39,12 @@ def __getattr__(name):
         from glomo_keras.config import GLoMoConfig
 
         return GLoMoConfig
+    if name == "TrainingOptions":
+        from glomo_keras.training.options import TrainingOptions
+
+        return TrainingOptions
+    if name == "train":
+        from glomo_keras.training.trainer import train
+
+        return train
     raise AttributeError(f"module 'glomo_keras' has no attribute {name!r}")

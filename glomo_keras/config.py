@@ -1,6 +1,7 @@
-"""`GLoMoConfig`: every architecture and training setting of one GLoMo model.
+"""`GLoMoConfig`: the architecture of one GLoMo model.
 
-The per-dataset defaults are the columns of the paper's appendix Table 1
+How it is trained (batch size, learning rate, epochs, seed, ...) is
+`glomo_keras.training.options.TrainingOptions`. The per-dataset defaults are the columns of the paper's appendix Table 1
 (spec §5), kept in the dataset table (`glomo_keras.datasets`); the remaining
 defaults come from the authors' released code.
 """
@@ -46,15 +47,21 @@ class _FromDataset:
 
 FROM_DATASET = _FromDataset()
 DATASET_FIELDS = tuple(get_dataset("mosi").config_defaults())
+# The training fields that configs saved before `TrainingOptions` existed
+# hold (`.keras` files, presets, runs); `from_dict` ignores them.
+FIRST_FORMAT_TRAINING_FIELDS = (
+    "batch_size", "learning_rate", "epochs", "bucketing", "weight_decay",
+    "adam_epsilon", "lr_decay_epochs", "lr_decay_factor", "seed",
+)
 
 
 @dataclasses.dataclass
 class GLoMoConfig:
-    """Architecture and optimisation settings of a GLoMo model.
+    """The architecture of a GLoMo model: what changes its weights or its function.
 
     Build one with `GLoMoConfig.for_dataset(name, **overrides)` (or
     `GLoMoConfig(dataset=name, ...)`); every field can be overridden. The
-    fields of `DATASET_FIELDS` (batch size to text encoder below) default to
+    fields of `DATASET_FIELDS` (encoder layers to text encoder below) default to
     the dataset's entry in the dataset table (`glomo_keras.datasets`), the
     compatibility fields to their bundle. Feature dimensions are the
     dimensions stored in the data files; `acoustic_columns`/`visual_columns`
@@ -65,12 +72,9 @@ class GLoMoConfig:
         dataset: the dataset the defaults come from: a name or alias of the
             dataset table (stored as its canonical name), or any name when
             every field of `DATASET_FIELDS` is given (your own data).
-        batch_size: global batch size (split across replicas).
         num_layers: `L`, transformer layers of each sequence encoder.
         max_sequence_length: `T`, padded token sequence length.
         hidden_dim: `d`, the model width outside the backbone.
-        learning_rate: AdamW learning rate.
-        epochs: training epochs (the released code's count).
         text_dim, acoustic_dim, visual_dim: feature dims as stored.
         acoustic_columns, visual_columns: `(start, stop)` column ranges kept,
             or None for all columns.
@@ -113,14 +117,6 @@ class GLoMoConfig:
             estimate: 0.0 (paper) or 0.1 (released code).
         length_aware: pool and attend over real tokens only (spec §8);
             False in both bundles.
-        bucketing: pad each batch to its longest utterance (rounded up to a
-            multiple of 8) instead of T; needs `length_aware=True`.
-        weight_decay: AdamW weight decay (not on biases and LayerNorm).
-        adam_epsilon: AdamW epsilon.
-        lr_decay_epochs: epochs from which the learning rate is multiplied
-            by `lr_decay_factor` once more.
-        lr_decay_factor: the step schedule's factor.
-        seed: the global random seed.
 
     Example:
 
@@ -134,12 +130,9 @@ class GLoMoConfig:
     """
 
     dataset: str = "mosi"
-    batch_size: int = FROM_DATASET
     num_layers: int = FROM_DATASET
     max_sequence_length: int = FROM_DATASET
     hidden_dim: int = FROM_DATASET
-    learning_rate: float = FROM_DATASET
-    epochs: int = FROM_DATASET
     text_dim: int = FROM_DATASET
     acoustic_dim: int = FROM_DATASET
     visual_dim: int = FROM_DATASET
@@ -172,12 +165,6 @@ class GLoMoConfig:
     moe_combine: str | None = None
     moe_load_cdf_mean: float | None = None
     length_aware: bool | None = None
-    bucketing: bool = False
-    weight_decay: float = 1e-4
-    adam_epsilon: float = 1e-8
-    lr_decay_epochs: tuple = (80, 100)
-    lr_decay_factor: float = 0.1
-    seed: int = 5576
 
     def __post_init__(self):
         unset = [name for name in DATASET_FIELDS if getattr(self, name) is FROM_DATASET]
@@ -187,7 +174,7 @@ class GLoMoConfig:
             for name in unset:
                 setattr(self, name, info.config_defaults()[name])
         for name in ("acoustic_columns", "visual_columns", "class_names",
-                     "modalities", "lr_decay_epochs"):
+                     "modalities"):
             value = getattr(self, name)
             if isinstance(value, list):
                 setattr(self, name, tuple(value))
@@ -215,7 +202,14 @@ class GLoMoConfig:
 
     @classmethod
     def from_dict(cls, values):
-        """Builds a config from `to_dict()` output; unknown keys are errors."""
+        """Builds a config from `to_dict()` output; unknown keys are errors.
+
+        The training fields of configs saved before `TrainingOptions`
+        (`FIRST_FORMAT_TRAINING_FIELDS`) are ignored, so old `.keras`
+        files, presets and runs load.
+        """
+        values = {name: value for name, value in values.items()
+                  if name not in FIRST_FORMAT_TRAINING_FIELDS}
         cls._check_fields(values, "field")
         return cls(**values)
 
@@ -299,6 +293,10 @@ class GLoMoConfig:
     def _check_fields(cls, values, what):
         known = sorted(field.name for field in dataclasses.fields(cls))
         for name in sorted(set(values) - set(known)):
+            if name in FIRST_FORMAT_TRAINING_FIELDS:
+                raise UsageError(
+                    f"{name!r} is not a GLoMoConfig {what}: it says how to train, a "
+                    "field of glomo_keras.training.options.TrainingOptions")
             raise UsageError(
                 f"Unknown GLoMoConfig {what} {name!r}"
                 f"{closest_names(name, known) or f'; known fields: {known}'}"
@@ -306,8 +304,8 @@ class GLoMoConfig:
 
     def validate(self):
         """Raises `UsageError` naming the first impossible setting."""
-        positive = ("batch_size", "num_layers", "max_sequence_length",
-                    "hidden_dim", "epochs", "text_dim", "acoustic_dim",
+        positive = ("num_layers", "max_sequence_length",
+                    "hidden_dim", "text_dim", "acoustic_dim",
                     "visual_dim", "num_heads", "fusion_layers",
                     "fusion_intermediate_dim")
         for name in positive:
@@ -324,17 +322,13 @@ class GLoMoConfig:
             value = getattr(self, name)
             if not (_is_number(value) and 0.0 <= value < 1.0):
                 _fail(name, value, "a rate in [0, 1)")
-        for name in ("learning_rate", "adam_epsilon", "weight_decay", "moe_loss_weight",
-                     "moe_load_cdf_mean", "lr_decay_factor"):
+        for name in ("moe_loss_weight", "moe_load_cdf_mean"):
             value = getattr(self, name)
-            strict = name in ("learning_rate", "adam_epsilon")
-            if not (_is_number(value) and (value > 0 if strict else value >= 0)):
-                _fail(name, value, "a positive number" if strict else "a number >= 0")
-        for name in ("noisy_gating", "length_aware", "bucketing"):
+            if not (_is_number(value) and value >= 0):
+                _fail(name, value, "a number >= 0")
+        for name in ("noisy_gating", "length_aware"):
             if not isinstance(getattr(self, name), bool):
                 _fail(name, getattr(self, name), "true or false")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            _fail("seed", self.seed, "an integer")
         if self.hidden_dim % self.num_heads:
             _fail("hidden_dim", self.hidden_dim,
                   f"a multiple of num_heads={self.num_heads}")
@@ -347,10 +341,6 @@ class GLoMoConfig:
         if self.max_sequence_length < 3:
             _fail("max_sequence_length", self.max_sequence_length,
                   "at least 3 ([CLS], one token, [SEP])")
-        if self.bucketing and not self.length_aware:
-            _fail("bucketing", self.bucketing,
-                  "False unless length_aware=True (with length_aware=False "
-                  "the outputs depend on the padded length T)")
         from glomo_keras.layers.global_guided_fusion import check_fusion_settings
 
         try:

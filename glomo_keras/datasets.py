@@ -23,6 +23,9 @@ from glomo_keras.errors import closest_names
 
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
+# The Table 1 values that say how to train (`TrainingOptions`), not what
+# the model is (`GLoMoConfig`).
+TRAINING_HYPER_PARAMETERS = ("batch_size", "learning_rate", "epochs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +69,7 @@ class DatasetInfo:
     hyper_parameters: dict
 
     def config_defaults(self):
-        """The `GLoMoConfig` fields this dataset fixes.
+        """The `GLoMoConfig` fields this dataset fixes (training ones: `training_defaults`).
 
         Example:
 
@@ -75,7 +78,8 @@ class DatasetInfo:
         ```
         """
         return dict(
-            self.hyper_parameters,
+            {name: value for name, value in self.hyper_parameters.items()
+             if name not in TRAINING_HYPER_PARAMETERS},
             max_sequence_length=self.max_sequence_length,
             text_dim=self.feature_dims["text"],
             acoustic_dim=self.feature_dims["acoustic"],
@@ -86,6 +90,18 @@ class DatasetInfo:
             class_names=self.class_names,
             text_encoder=self.text_encoder,
         )
+
+    def training_defaults(self):
+        """The `TrainingOptions` fields this dataset fixes (batch size, learning rate, epochs).
+
+        Example:
+
+        ```python
+        get_dataset("mosei").training_defaults()
+        # {"batch_size": 64, "learning_rate": 1e-05, "epochs": 100}
+        ```
+        """
+        return {name: self.hyper_parameters[name] for name in TRAINING_HYPER_PARAMETERS}
 
 
 def _hyper(batch_size, num_layers, hidden_dim, learning_rate, epochs):

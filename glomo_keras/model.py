@@ -12,6 +12,8 @@ from glomo_keras.layers.hidden_state_concatenation import HiddenStateConcatenati
 from glomo_keras.layers.noisy_top_k_moe import NoisyTopKMoE
 from glomo_keras.layers.sequence_encoder import SequenceEncoder
 from glomo_keras.optimization import make_optimizer
+from glomo_keras.training.options import DEFAULT_SEED
+from glomo_keras.training.options import TrainingOptions
 
 MODALITY_NAMES = {"t": "text", "a": "acoustic", "v": "visual"}
 
@@ -63,6 +65,8 @@ class GLoMo(keras.Model):
         config: a `GLoMoConfig` (or its `to_dict()`).
         backbone: a `keras_hub.models.BertBackbone` for the text branch; not
             needed when text is left out or comes as features.
+        seed: the seed of the MoE gate noise (modality m adds its index);
+            `train` passes the run's `TrainingOptions.seed`.
         **kwargs: `keras.Model` arguments such as `name`.
 
     `analysis_model()` exposes, for the same inputs, the representations
@@ -80,7 +84,7 @@ class GLoMo(keras.Model):
     ```
     """
 
-    def __init__(self, config, backbone=None, name="glomo", **kwargs):
+    def __init__(self, config, backbone=None, seed=DEFAULT_SEED, name="glomo", **kwargs):
         if isinstance(config, dict):
             config = GLoMoConfig.from_dict(config)
         uses_bert = "t" in config.modalities and config.text_encoder == "bert"
@@ -97,7 +101,7 @@ class GLoMo(keras.Model):
                 branch_inputs, pair = _sequence_branch(config, modality)
             inputs.update(branch_inputs)
             global_vector, local_features = pair
-            mixer = _local_mixer(config, modality)
+            mixer = _local_mixer(config, modality, seed)
             if config.local_mixer == "moe":
                 # The gates are left out of the outputs; `analysis_model`
                 # reads them from this call.
@@ -138,6 +142,7 @@ class GLoMo(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.input_names = tuple(inputs)
         self.config = config
+        self.seed = seed
         self.backbone_config = (
             keras.layers.serialize(backbone) if uses_bert else None
         )
@@ -208,9 +213,11 @@ class GLoMo(keras.Model):
         """Configures training with the loss on `prediction` only.
 
         Args:
-            optimizer: "auto" for `make_optimizer(config)`, AdamW with the
-                config's constant learning rate, epsilon and weight decay
-                (none on biases and LayerNorm), or any Keras optimizer.
+            optimizer: "auto" for `make_optimizer`, AdamW with the constant
+                learning rate, epsilon and weight decay of the dataset's
+                `TrainingOptions` (none on biases and LayerNorm; for a
+                dataset outside the table, pass `make_optimizer(options)`),
+                or any Keras optimizer.
             loss: "auto" for mean absolute error (regression) or sparse
                 categorical cross-entropy on logits (classification), or any
                 Keras loss applied to `prediction`.
@@ -218,7 +225,7 @@ class GLoMo(keras.Model):
             **kwargs: other `keras.Model.compile` arguments.
         """
         if optimizer == "auto":
-            optimizer = make_optimizer(self.config)
+            optimizer = make_optimizer(TrainingOptions.for_dataset(self.config.dataset))
         if loss == "auto":
             loss = (
                 keras.losses.MeanAbsoluteError()
@@ -242,12 +249,16 @@ class GLoMo(keras.Model):
         return {
             "config": self.config.to_dict(),
             "backbone": self.backbone_config,
+            "seed": self.seed,
             "name": self.name,
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        if "seed" not in config:
+            # Saved before `TrainingOptions`: the seed was a config field.
+            config["seed"] = config["config"].get("seed", DEFAULT_SEED)
         if config.get("backbone") is not None:
             config["backbone"] = keras.layers.deserialize(config["backbone"])
         return cls(**config)
@@ -307,7 +318,7 @@ def _sequence_branch(config, modality):
     return inputs, encoder(inputs[feature_key], padding_mask=inputs[mask_key])
 
 
-def _local_mixer(config, modality):
+def _local_mixer(config, modality, seed):
     name = MODALITY_NAMES[modality]
     if config.local_mixer == "mlp":
         return keras.layers.Dense(config.hidden_dim, name=f"{name}_local_mlp")
@@ -320,7 +331,7 @@ def _local_mixer(config, modality):
         noisy_gating=config.noisy_gating,
         combine=config.moe_combine,
         load_cdf_mean=config.moe_load_cdf_mean,
-        seed=config.seed + MODALITIES.index(modality),
+        seed=seed + MODALITIES.index(modality),
         name=f"{name}_moe",
     )
 

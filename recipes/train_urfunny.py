@@ -1,58 +1,14 @@
 """GLoMo on UR-FUNNY: is the punchline humorous? Binary classification.
 
-Trains GLoMo on UR-FUNNY (HKT layout: the first 60 acoustic and columns
-55-91 of the visual features are kept) with the paper's hyper-parameters
-(appendix Table 1: hidden 112, 3 encoder layers, T 80, batch 220, learning
-rate 2e-5, 100 epochs) and the cross-entropy loss; the test split reports
-accuracy and weighted F1, and every answer carries the class names
-`not_humorous`/`humorous`.
-
-Data: `datasets/urfunny.pkl` (`--data` for another path). Without it the
-recipe trains on the built-in sample (a regression demo) with the offline
-`minilm` backbone. It takes every flag of `glomo-keras train`.
-
-Run:
+Paper column (appendix Table 1): hidden 112, 3 encoder layers, T 80, batch
+220, learning rate 2e-5, 100 epochs, cross-entropy. HKT layout: the first
+60 acoustic columns and visual columns 55-91 are kept. Answers carry the
+class names `not_humorous`/`humorous`; the test split reports accuracy
+and weighted F1. Data: `datasets/urfunny.pkl`. Shared: `_recipe.py`.
 
     python recipes/train_urfunny.py --seeds 1111 1112 1113
 """
 
-import sys
+from _recipe import run_recipe
 
-from glomo_keras.commands.train import recipe_arguments
-
-# The flags come first: `--backend` has to be set before Keras is imported.
-args = recipe_arguments("urfunny")
-
-from glomo_keras.backbones import load_tokenizer  # noqa: E402
-from glomo_keras.commands.train import build_config  # noqa: E402
-from glomo_keras.commands.train import print_where_results_are  # noqa: E402
-from glomo_keras.commands.train import training_options  # noqa: E402
-from glomo_keras.errors import GLoMoError  # noqa: E402
-from glomo_keras.training import prepare_data  # noqa: E402
-from glomo_keras.training import train  # noqa: E402
-
-# 1. The configuration: the paper's UR-FUNNY column, then `--config`/`--set`.
-config = build_config(args, **args.config_defaults)
-print(f"{config.dataset}: hidden {config.hidden_dim}, {config.num_layers} encoder layers, "
-      f"T {config.max_sequence_length}, batch {config.batch_size}, {config.epochs} epochs")
-
-# 2. The data: the backbone's WordPiece tokenizer splits each word, and each
-# WordPiece takes its word's acoustic and visual rows (cached for next time).
-tokenizer = load_tokenizer(args.backbone)
-config, data = prepare_data(config, args.data, tokenizer, use_cache=not args.no_cache)
-print(data.report)
-
-# 3. Training. For each seed `train` builds GLoMo(config, backbone), compiles
-# it with AdamW and the cross-entropy loss, and runs `model.fit` with the
-# callbacks: the validation monitor (MMSA metrics once per epoch,
-# TensorBoard), the best-epoch keeper and time-bounded backups (a killed run
-# resumes). The best epoch scores the test split; the best seed becomes a
-# preset and a SavedModel.
-try:
-    results = train(config, data, args.output, **training_options(args))
-except GLoMoError as error:
-    print(f"train_urfunny.py: {error}", file=sys.stderr)
-    sys.exit(2)
-
-# 4. The results: the table above (per seed, mean ± std), and where the run is.
-print_where_results_are(results, args.output)
+run_recipe("urfunny")

@@ -136,7 +136,7 @@ def main():
 
     global_batch = REPLICAS * PER_REPLICA_BATCH
     config = tiny_config(
-        "mosei", batch_size=global_batch, moe_loss_weight=args.moe_loss_weight,
+        "mosei", moe_loss_weight=args.moe_loss_weight,
         **NO_DROPOUT,
     )
     inputs = tiny_batch(config, batch=global_batch, seed=3)

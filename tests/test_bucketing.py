@@ -10,6 +10,7 @@ from tiny_model import tiny_config
 from glomo_keras import GLoMo
 from glomo_keras.data import load, make_dataset, sample
 from glomo_keras.data.pipeline import BUCKET_MULTIPLE, sequence_extents
+from glomo_keras.training import TrainingOptions
 
 STEPS = 40  # the sample's utterances are 5-39 words: most are shorter than T
 
@@ -33,7 +34,7 @@ def _model(tokenizer, dataset, length_aware):
     config = tiny_config(
         "mosei", max_sequence_length=STEPS, acoustic_dim=dataset.dims["acoustic"],
         visual_dim=dataset.dims["visual"], length_aware=length_aware,
-        bucketing=length_aware, noisy_gating=False,
+        noisy_gating=False,
     )
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=tokenizer.vocabulary_size(), num_layers=2, num_heads=2,
@@ -111,8 +112,8 @@ def test_without_length_awareness_outputs_depend_on_t(tokenizer, dataset):
     expected = model.predict(make_dataset(split, 16), verbose=0)["prediction"]
     got = model.predict(make_dataset(split, 16, bucketing=True), verbose=0)["prediction"]
     assert np.abs(got - expected).max() > 1e-4
-    with pytest.raises(ValueError, match="GLoMoConfig.bucketing=True is invalid.*length_aware"):
-        tiny_config(bucketing=True)
+    with pytest.raises(ValueError, match="TrainingOptions.bucketing=True is invalid.*length_aware"):
+        TrainingOptions.for_dataset("mosei", bucketing=True).check_config(model.config)
 
 
 def test_a_split_sorted_by_length_keeps_each_utterance_whole(dataset):

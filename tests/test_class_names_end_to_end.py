@@ -19,6 +19,7 @@ from glomo_keras.analyzer import GLoMoSentimentAnalyzer
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.serving import Predictor
 from glomo_keras.serving import make_server
+from glomo_keras.training import TrainingOptions
 from glomo_keras.training import train
 
 NAMES = ["not_sarcastic", "sarcastic"]
@@ -30,8 +31,9 @@ def test_mustard_class_names_from_config_to_rest(tmp_path):
     data = write_pickle(tmp_path / "jokes.pkl", hkt_data((8, 4, 4)))  # names no dataset
     config = GLoMoConfig.for_dataset(
         "mustard", hidden_dim=8, num_heads=2, num_layers=1, fusion_intermediate_dim=16,
-        max_sequence_length=12, batch_size=4, epochs=1)
-    results = train(config, data, tmp_path / "run", backbone="random:bert_tiny",
+        max_sequence_length=12)
+    options = TrainingOptions.for_dataset("mustard", batch_size=4, epochs=1)
+    results = train(config, data, tmp_path / "run", options, backbone="random:bert_tiny",
                     export_dir=tmp_path / "saved", use_cache=False, verbose=0)
     assert results["config"]["class_names"] == NAMES
     preprocessing = json.loads((tmp_path / "run" / "preprocessing.json").read_text())

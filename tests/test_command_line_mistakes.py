@@ -118,7 +118,7 @@ MISTAKES = [
     ("missing --config", [*TRAIN, *SMALL, "--config", "nowhere.json"],
      "--config nowhere.json: cannot read it"),
     ("--config not an object", [*TRAIN, *SMALL, "--config", "list.json"],
-     "expected a JSON object of GLoMoConfig fields, got a JSON list"),
+     "expected a JSON object of GLoMoConfig or TrainingOptions fields, got a JSON list"),
     ("--config not JSON", [*TRAIN, *SMALL, "--config", "broken.json"],
      "--config broken.json: not JSON"),
     ("backbone that downloads, offline", ["train", "--output", "out", *SMALL,

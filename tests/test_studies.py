@@ -295,3 +295,18 @@ def test_sweep_points_and_window_lines(tmp_path):
     image = _read_rgb(windows_lines(lines, "acc2_non0", tmp_path / "windows.png"))
     for colour in ("#0072B2", "#009E73", "#D55E00"):  # text, visual, all
         assert np.all(image == _rgb(colour), axis=-1).sum() > 50
+
+
+def test_a_study_with_other_training_options_is_refused(tmp_path):
+    from glomo_keras.studies.runner import StudyMismatchError
+    from glomo_keras.studies.runner import _check_identity
+    from glomo_keras.training.options import TrainingOptions
+
+    options = TrainingOptions.for_dataset("mosei", epochs=1)
+    record = {"kind": "ablations", "base_config": GLoMoConfig.for_dataset("mosei").to_dict(),
+              "training": options.to_dict(), "seeds": [3], "backbone": "random:bert_tiny"}
+    (tmp_path / "study.json").write_text(json.dumps(record))
+    _check_identity(tmp_path / "study.json", record)  # the same settings continue
+    changed = {**record, "training": options.replace(epochs=2).to_dict()}
+    with pytest.raises(StudyMismatchError, match=r"training fields \['epochs'\]"):
+        _check_identity(tmp_path / "study.json", changed)

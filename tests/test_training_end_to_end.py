@@ -57,7 +57,9 @@ def test_recipe_runs_end_to_end(tmp_path):
     assert set(results["mean"]["test"]) == set(results["std"]["test"]) == REGRESSION_KEYS
     assert results["num_replicas"] == 1
     assert results["config"]["hidden_dim"] == 16
-    assert results["config"]["bucketing"] is True
+    assert results["config"]["length_aware"] is True
+    assert results["training"]["bucketing"] is True
+    assert results["training"]["batch_size"] == 8
     assert "keras" in results["versions"]
     for seed in (11, 12):
         with open(output / "predictions" / f"test_seed{seed}.csv") as file:

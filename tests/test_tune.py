@@ -10,6 +10,8 @@ from training_fixtures import write_small_sample
 
 from glomo_keras.cli import main
 from glomo_keras.config import GLoMoConfig
+from glomo_keras.training.options import TrainingOptions
+from glomo_keras.training.options import replace_settings
 from glomo_keras.tuning.space import SPACE
 from glomo_keras.tuning.space import suggest
 
@@ -18,17 +20,20 @@ def test_suggestions_stay_valid_around_table_1():
     import keras_tuner
 
     base = GLoMoConfig.for_dataset("mosi")
+    options = TrainingOptions.for_dataset("mosi")
     for seed in range(20):
         hp = keras_tuner.HyperParameters()
-        defaults = suggest(hp, base)  # registers the space
+        defaults = suggest(hp, base, options)  # registers the space
         assert defaults["hidden_dim"] == base.hidden_dim  # the defaults are Table 1's
+        assert defaults["batch_size"] == options.batch_size
         assert {space.name for space in hp.space} == set(SPACE)
         for space in hp.space:
             hp.values[space.name] = space.random_sample(seed)
-        config = base.replace(**suggest(hp, base))
+        config, trial = replace_settings(base, options, suggest(hp, base, options))
         assert config.hidden_dim % config.num_heads == 0
         assert config.top_k <= config.num_experts
-        assert base.learning_rate / 4 <= config.learning_rate <= base.learning_rate * 4
+        assert options.learning_rate / 4 <= trial.learning_rate <= options.learning_rate * 4
+        assert trial.batch_size in (120, 240, 480)
 
 
 @pytest.mark.slow
@@ -70,7 +75,8 @@ def test_tune_scores_on_validation_resumes_and_its_best_config_trains(tmp_path, 
     assert main(["train", "--dataset", "mosei", "--data", str(data), "--output", str(run),
                  "--backbone", "random:bert_tiny", "--config", str(output / "best_config.json"),
                  "--seeds", "3", "--no-export", "--no-cache"]) == 0
-    trained = json.loads((run / "results.json").read_text())["config"]
+    results = json.loads((run / "results.json").read_text())
+    trained = {**results["config"], **results["training"]}
     for name, value in best_config.items():
         assert trained[name] == value, name
 

@@ -23,7 +23,6 @@ def tiny_config(dataset="mosi", **overrides):
     small = dict(
         hidden_dim=8, num_heads=2, num_layers=1, fusion_intermediate_dim=16,
         max_sequence_length=SEQUENCE_LENGTH, acoustic_dim=5, visual_dim=3,
-        batch_size=4,
     )
     if dataset in ("urfunny", "mustard"):
         small.update(acoustic_dim=6, visual_dim=7,

@@ -105,10 +105,10 @@ def read_state_dict(path):
 
 def run(args):
     """Converts for parsed flags; returns 0."""
-    from glomo_keras.commands.summary import parse_overrides
-    from glomo_keras.config import GLoMoConfig
     from glomo_keras.convert import StateDictError
     from glomo_keras.convert import from_torch_state_dict
+    from glomo_keras.training.flags import parse_overrides
+    from glomo_keras.training.options import run_settings
 
     output = pathlib.Path(args.output)
     if output.suffix != ".keras":
@@ -116,8 +116,8 @@ def run(args):
     if output.exists() and not args.overwrite:
         raise UsageError(f"--output {output} exists; pass --overwrite to replace it")
     state = read_state_dict(args.torch_checkpoint)
-    config = GLoMoConfig.for_dataset(
-        args.dataset, compatibility=args.compatibility, **parse_overrides(args.overrides)
+    config, _ = run_settings(
+        args.dataset, {"compatibility": args.compatibility, **parse_overrides(args.overrides)}
     )
     try:
         model, notes = from_torch_state_dict(

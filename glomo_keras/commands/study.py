@@ -15,13 +15,13 @@ glomo-keras study windows --dataset mosi --data datasets/mosi.pkl --windows 1 2 
 """
 
 from glomo_keras.cli import positive_int
-from glomo_keras.commands.train import add_training_arguments
-from glomo_keras.commands.train import build_config
-from glomo_keras.commands.train import default_data
-from glomo_keras.commands.train import jit_setting
-from glomo_keras.commands.train import prepare_devices
 from glomo_keras.datasets import get_dataset
 from glomo_keras.errors import UsageError
+from glomo_keras.training.flags import add_training_arguments
+from glomo_keras.training.flags import default_data
+from glomo_keras.training.flags import jit_setting
+from glomo_keras.training.flags import prepare_devices
+from glomo_keras.training.flags import settings_from_flags
 
 KINDS = ("ablations", "experts", "windows")
 
@@ -71,11 +71,11 @@ def run(args):
             ablation_points(args.variants)
         except ValueError as error:
             raise UsageError(f"--variants: {error}") from None
-    config = build_config(args)
+    config, training = settings_from_flags(args)
     args.data = args.data or default_data(config.dataset)
     options = dict(
         backbone=args.backbone or get_dataset(config.dataset).default_backbone,
-        seeds=args.seeds, overwrite=args.overwrite, strategy=args.strategy,
+        seeds=args.seeds, overwrite=args.overwrite, options=training,
         jit_compile=jit_setting(args), use_cache=not args.no_cache,
     )
     output = args.output or f"studies/{config.dataset}_{args.study}"

@@ -8,13 +8,9 @@ glomo-keras summary --dataset mosi --backbone random:bert_base --json
 """
 
 import json
-import re
 
-from glomo_keras.errors import UsageError
 from glomo_keras.training import devices
-
-# `t:3,a:2,v:4`: one value per modality (`num_experts`, `num_windows`, `top_k`).
-PER_MODALITY_TEXT = re.compile(r"[tav]:-?\d+(,[tav]:-?\d+)*")
+from glomo_keras.training.flags import parse_overrides
 
 
 def configure(parser):
@@ -29,57 +25,22 @@ def configure(parser):
                         help="the Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="FIELD=VALUE",
-                        help="override a GLoMoConfig field (repeatable)")
+                        help="override a GLoMoConfig field (repeatable; training "
+                        "fields are accepted and do not change the counts)")
     parser.add_argument("--json", action="store_true",
                         help="print the counts as JSON only")
     parser.set_defaults(func=run)
 
 
-def parse_overrides(pairs):
-    """Parses `field=value` strings; values are read as JSON where possible.
-
-    `m:int,...` with m in t/a/v reads as a per-modality dict.
-
-    Args:
-        pairs: list of "field=value" strings.
-
-    Raises:
-        UsageError: a pair without `=` or without a field name.
-
-    Example:
-
-    ```python
-    parse_overrides(["hidden_dim=64", "fusion=sum", "num_experts=t:3,a:2,v:4"])
-    # {"hidden_dim": 64, "fusion": "sum", "num_experts": {"t": 3, "a": 2, "v": 4}}
-    ```
-    """
-    overrides = {}
-    for pair in pairs:
-        field, separator, text = pair.partition("=")
-        if not separator or not field:
-            raise UsageError(f"--set expects FIELD=VALUE, got {pair!r}")
-        if PER_MODALITY_TEXT.fullmatch(text):
-            overrides[field] = {
-                modality: int(number)
-                for modality, number in (item.split(":") for item in text.split(","))
-            }
-            continue
-        try:
-            overrides[field] = json.loads(text)
-        except json.JSONDecodeError:
-            overrides[field] = text
-    return overrides
-
-
 def run(args):
     """Prints the parameter counts for parsed flags; returns 0."""
     from glomo_keras.backbones import load_backbone
-    from glomo_keras.config import GLoMoConfig
     from glomo_keras.model import GLoMo
     from glomo_keras.summary import layer_table
     from glomo_keras.summary import parameter_counts
+    from glomo_keras.training.options import run_settings
 
-    config = GLoMoConfig.for_dataset(args.dataset, **parse_overrides(args.overrides))
+    config, _ = run_settings(args.dataset, parse_overrides(args.overrides))
     backbone = None
     if "t" in config.modalities and config.text_encoder == "bert":
         backbone, _ = load_backbone(args.backbone)

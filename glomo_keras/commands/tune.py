@@ -9,13 +9,14 @@ glomo-keras train --dataset mosi --data datasets/mosi.pkl --config tuning/mosi/b
 """
 
 from glomo_keras.cli import positive_int
-from glomo_keras.commands.train import add_training_arguments
-from glomo_keras.commands.train import build_config
-from glomo_keras.commands.train import default_data
-from glomo_keras.commands.train import jit_setting
-from glomo_keras.commands.train import prepare_devices
 from glomo_keras.datasets import get_dataset
+from glomo_keras.training.flags import add_training_arguments
+from glomo_keras.training.flags import default_data
+from glomo_keras.training.flags import jit_setting
+from glomo_keras.training.flags import prepare_devices
+from glomo_keras.training.flags import settings_from_flags
 from glomo_keras.tuning.space import SPACE
+
 
 def configure(parser):
     """Adds the `tune` flags to `parser`."""
@@ -35,14 +36,14 @@ def run(args):
     prepare_devices(args)
     from glomo_keras.tuning import tune
 
-    config = build_config(args)
+    config, options = settings_from_flags(args)
     args.data = args.data or default_data(config.dataset)
     output = args.output or f"tuning/{config.dataset}"
     summary = tune(
-        config, args.data, output, trials=args.trials, names=args.params,
+        config, args.data, output, options, trials=args.trials, names=args.params,
         search=args.search, backbone=args.backbone or get_dataset(config.dataset).default_backbone,
         seeds=args.seeds, overwrite=args.overwrite, use_cache=not args.no_cache,
-        strategy=args.strategy, jit_compile=jit_setting(args),
+        jit_compile=jit_setting(args),
     )
     print(f"best trial {summary['best_trial']}: {summary['objective']} "
           f"{summary['best_score']:.4f} ({len(summary['trials'])} trials)")

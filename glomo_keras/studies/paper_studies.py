@@ -36,8 +36,9 @@ def ablation_study(base_config, data, output_dir, variants=None, **options):
         data: the data file or folder.
         output_dir: the study directory (one run folder per variant).
         variants: variant names or labels (`ablation_points`); None for all.
-        **options: `run_study` options (`backbone`, `seeds`, `overwrite`,
-            `strategy`, `jit_compile`, `use_cache`, `verbose`).
+        **options: `run_study` options (`options`, a `TrainingOptions`;
+            `backbone`, `seeds`, `overwrite`, `jit_compile`, `use_cache`,
+            `verbose`).
 
     Returns:
         The table rows (`study_rows`), also in `ablations.csv` and

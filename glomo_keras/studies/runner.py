@@ -23,9 +23,10 @@ from glomo_keras.model import GLoMo
 from glomo_keras.studies.data import load_for_config
 from glomo_keras.summary import parameter_counts
 from glomo_keras.training import train
+from glomo_keras.training.options import TrainingOptions
 
 # What must match for a rerun to continue a study's results.
-IDENTITY_KEYS = ("kind", "base_config", "seeds", "backbone")
+IDENTITY_KEYS = ("kind", "base_config", "training", "seeds", "backbone")
 
 
 class StudyMismatchError(GLoMoError, RuntimeError):
@@ -38,7 +39,7 @@ def log(message, source="study"):
           file=sys.stderr, flush=True)
 
 
-def run_study(kind, points, base_config, data, output_dir, backbone="minilm",
+def run_study(kind, points, base_config, data, output_dir, options=None, backbone="minilm",
               seeds=None, overwrite=False, use_cache=True, **train_options):
     """Trains every point of a study (skipping finished ones); returns the results.
 
@@ -48,20 +49,23 @@ def run_study(kind, points, base_config, data, output_dir, backbone="minilm",
         base_config: the `GLoMoConfig` every point overrides.
         data: the data file or folder (as `train` takes it).
         output_dir: the study directory.
+        options: the `TrainingOptions` of every point; default the
+            dataset's (`TrainingOptions.for_dataset`).
         backbone: the backbone spec.
-        seeds: the seeds of every point; default `[base_config.seed]`.
+        seeds: the seeds of every point; default `[options.seed]`.
         overwrite: discard a previous study in `output_dir` first.
         use_cache: use the tokenised-data cache (the data is loaded once
             for every point, `load_for_config`).
-        **train_options: other `train` arguments (`strategy`,
-            `jit_compile`, `verbose`); points never export.
+        **train_options: other `train` arguments (`jit_compile`,
+            `verbose`); points never export.
 
     Returns:
         `{point name: results dict}` (each `train`'s `results.json`).
 
     Raises:
         StudyMismatchError: `output_dir` holds a study with another kind,
-            base configuration, seeds or backbone (and not `overwrite`).
+            base configuration, training options, seeds or backbone (and
+            not `overwrite`).
 
     Example:
 
@@ -74,10 +78,12 @@ def run_study(kind, points, base_config, data, output_dir, backbone="minilm",
     output = pathlib.Path(output_dir)
     if overwrite and output.exists():
         shutil.rmtree(output)
-    seeds = list(seeds or [base_config.seed])
+    options = options or TrainingOptions.for_dataset(base_config.dataset)
+    seeds = list(seeds or [options.seed])
     record = {
         "kind": kind,
         "base_config": base_config.to_dict(),
+        "training": options.to_dict(),
         "seeds": seeds,
         "backbone": backbone,
         "data": str(getattr(data, "source", data)),
@@ -99,7 +105,7 @@ def run_study(kind, points, base_config, data, output_dir, backbone="minilm",
         if dataset is None:
             dataset = load_for_config(base_config, data, backbone, use_cache)
         keras.backend.clear_session()
-        results[point.name] = train(config, dataset, run_dir, backbone=backbone,
+        results[point.name] = train(config, dataset, run_dir, options, backbone=backbone,
                                     seeds=seeds, export=False, **train_options)
         trained += 1
         remaining = sum(
@@ -144,12 +150,12 @@ def _check_identity(path, record):
         return
     details = []
     for key in differences:
-        if key == "base_config":
+        if key in ("base_config", "training"):
             fields = sorted(
                 name for name in record[key]
-                if previous[key].get(name) != record[key][name]
+                if (previous.get(key) or {}).get(name) != record[key][name]
             )
-            details.append(f"base config fields {fields}")
+            details.append(f"{key.replace('_', ' ')} fields {fields}")
         else:
             details.append(f"{key} {previous.get(key)!r} → {record[key]!r}")
     raise StudyMismatchError(

@@ -16,8 +16,7 @@ import os
 import keras
 
 from glomo_keras.errors import UsageError
-
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+from glomo_keras.training.options import STRATEGIES
 
 
 @dataclasses.dataclass

@@ -38,13 +38,14 @@ def versions():
     }
 
 
-def summarise(per_seed, config, distribution, backbone, dataset):
+def summarise(per_seed, config, options, distribution, backbone, dataset):
     """The results dict of a run.
 
     Args:
         per_seed: {seed: result} with `test`, `valid`, `best_epoch`,
             `best_val_loss` per seed.
         config: the resolved `GLoMoConfig`.
+        options: the run's `TrainingOptions`.
         distribution: the `Distribution` used.
         backbone: the backbone spec.
         dataset: the `LoadedDataset` trained on.
@@ -54,12 +55,13 @@ def summarise(per_seed, config, distribution, backbone, dataset):
         scalar metric), `selected_seed` (lowest validation loss),
         `num_replicas`, `strategy`, `backbone`, `data` (the data file or
         folder, which `glomo-keras plot` reads again), `split_sizes`,
-        `config` and `versions`.
+        `config` (the architecture), `training` (the training options)
+        and `versions`.
 
     Example:
 
     ```python
-    results = summarise({1111: result}, config, distribution, "minilm", dataset)
+    results = summarise({1111: result}, config, options, distribution, "minilm", dataset)
     results["mean"]["test"]["mae"]
     ```
     """
@@ -86,6 +88,7 @@ def summarise(per_seed, config, distribution, backbone, dataset):
         "data": _absolute(dataset.source),
         "split_sizes": {name: len(split) for name, split in dataset.splits.items()},
         "config": config.to_dict(),
+        "training": options.to_dict(),
         "versions": versions(),
     }
 

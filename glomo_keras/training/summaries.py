@@ -104,7 +104,7 @@ def task_metrics(task):
     return TASK_METRICS[task]
 
 
-def session_hparams(config, backbone, num_replicas, precision):
+def session_hparams(config, options, backbone, num_replicas, precision):
     """The hyper-parameters of one seed's HParams session, defining ones first.
 
     Per-modality fields become one value per modality
@@ -112,7 +112,9 @@ def session_hparams(config, backbone, num_replicas, precision):
     (`'["t", "a", "v"]'`, `"null"`).
 
     Args:
-        config: the seed's `GLoMoConfig`.
+        config: the `GLoMoConfig`.
+        options: the seed's `TrainingOptions` (its `precision` is recorded
+            resolved, as `precision`).
         backbone: the backbone spec.
         num_replicas: the number of replicas trained on.
         precision: the Keras dtype policy name ("float32", "mixed_bfloat16").
@@ -120,11 +122,11 @@ def session_hparams(config, backbone, num_replicas, precision):
     Example:
 
     ```python
-    session_hparams(config, "minilm", 1, "float32")["num_experts_text"]  # 3
+    session_hparams(config, options, "minilm", 1, "float32")["num_experts_text"]  # 3
     ```
     """
-    values = {"backbone": backbone, "precision": precision, "num_replicas": num_replicas}
-    for name, value in config.to_dict().items():
+    values = {"backbone": backbone, "num_replicas": num_replicas}
+    for name, value in {**config.to_dict(), **options.to_dict(), "precision": precision}.items():
         if name in PER_MODALITY_FIELDS:
             for modality, count in config.per_modality(name).items():
                 values[f"{name}_{MODALITY_NAMES[modality]}"] = count
@@ -152,7 +154,7 @@ def write_experiment(hparams, task):
 
     ```python
     with writer.as_default():
-        write_experiment(session_hparams(config, "minilm", 1, "float32"), config.task)
+        write_experiment(session_hparams(config, options, "minilm", 1, "float32"), config.task)
     ```
     """
     import tensorflow as tf
@@ -365,11 +367,12 @@ def write_session_status(log_dir, success):
     writer.close()
 
 
-def setup_text(config, dataset, backbone, distribution, precision, versions):
+def setup_text(config, options, dataset, backbone, distribution, precision, versions):
     """The Markdown record of a run's set-up (the Text dashboard's `run/setup`).
 
     Args:
         config: the resolved `GLoMoConfig`.
+        options: the `TrainingOptions`.
         dataset: the `LoadedDataset` trained on.
         backbone: the backbone spec.
         distribution: the `Distribution` used.
@@ -379,7 +382,7 @@ def setup_text(config, dataset, backbone, distribution, precision, versions):
     Example:
 
     ```python
-    text = setup_text(config, dataset, "minilm", distribution, "float32", versions())
+    text = setup_text(config, options, dataset, "minilm", distribution, "float32", versions())
     ```
     """
     sizes = " / ".join(str(len(split)) for split in (dataset.train, dataset.valid, dataset.test))
@@ -399,6 +402,12 @@ def setup_text(config, dataset, backbone, distribution, precision, versions):
         "",
         "```",
         json.dumps(config.to_dict(), indent=1),
+        "```",
+        "",
+        "**Training options**:",
+        "",
+        "```",
+        json.dumps(options.to_dict(), indent=1),
         "```",
     ]
     return "\n".join(lines)

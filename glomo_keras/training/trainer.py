@@ -39,11 +39,14 @@ from glomo_keras.model import GLoMo
 from glomo_keras.optimization import make_optimizer
 from glomo_keras.training.devices import check_compile_settings
 from glomo_keras.training.devices import keep_tensorflow_on_cpu
+from glomo_keras.training.devices import resolve_precision
+from glomo_keras.training.devices import visible_gpus
 from glomo_keras.training import summaries
 from glomo_keras.training.distribution import make_strategy
 from glomo_keras.training.monitor import ValidationMonitor
 from glomo_keras.training.monitor import predict_with_gates
 from glomo_keras.training.monitor import task_metrics
+from glomo_keras.training.options import TrainingOptions
 from glomo_keras.training.results import summarise
 from glomo_keras.training.results import versions
 from glomo_keras.training.results import write_results
@@ -124,9 +127,9 @@ def train(
     config,
     data,
     output_dir,
+    options=None,
     backbone="minilm",
     seeds=None,
-    strategy="auto",
     export_dir=None,
     export=True,
     jit_compile="auto",
@@ -146,19 +149,22 @@ def train(
 
     Each epoch runs the training steps and one validation pass (the
     `ValidationMonitor`'s; `fit` gets no `validation_data`). With
-    `config.bucketing` every batch is padded to its longest utterance only.
+    `options.bucketing` every batch is padded to its longest utterance only.
     Where steps are compiled for fixed shapes (JAX, `jit_compile=True`), the
     ragged last training batch is dropped (each epoch reshuffles, so every
     utterance is still used) and the last evaluation batch is padded, so
     that no batch size is compiled twice.
 
     Args:
-        config: a `GLoMoConfig`.
+        config: a `GLoMoConfig` (the architecture).
         data: a data file/folder path or a `LoadedDataset`.
         output_dir: the run directory.
+        options: a `TrainingOptions` (batch size, learning rate, epochs,
+            seed, bucketing, strategy, precision, ...); default the
+            dataset's Table 1 column, `TrainingOptions.for_dataset(config.dataset)`.
+            Its precision becomes Keras' global dtype policy.
         backbone: the backbone spec of `load_backbone` (BERT text branch).
-        seeds: list of ints; default `[config.seed]`.
-        strategy: "auto", "default", "mirrored" or "multi_worker".
+        seeds: list of ints; default `[options.seed]`.
         export_dir: the export base (`<export_dir>/<version>/`); default
             `<output_dir>/saved_model`.
         export: whether to export the selected model.
@@ -182,8 +188,8 @@ def train(
 
     ```python
     results = train(GLoMoConfig.for_dataset("mosei"), "datasets/mosei.pkl",
-                    "runs/mosei", backbone="bert_base_en_uncased",
-                    seeds=[1111, 1112])
+                    "runs/mosei", TrainingOptions.for_dataset("mosei", epochs=20),
+                    backbone="bert_base_en_uncased", seeds=[1111, 1112])
     results["mean"]["test"]["mae"]
     ```
     """
@@ -193,12 +199,15 @@ def train(
             f"{output} holds a finished run (results.json); pass --overwrite "
             "to replace it or choose another --output."
         )
-    seeds = list(seeds or [config.seed])
+    options = options or TrainingOptions.for_dataset(config.dataset)
+    options.check_config(config)
+    seeds = list(seeds or [options.seed])
     if verbose == "auto":
         # A progress bar on a terminal, one line per epoch in a file or pipe.
         verbose = 1 if sys.stdout.isatty() else 2
     keep_tensorflow_on_cpu()
-    distribution = make_strategy(strategy)
+    keras.mixed_precision.set_global_policy(resolve_precision(options.precision, visible_gpus()))
+    distribution = make_strategy(options.strategy)
     check_compile_settings(
         keras.backend.backend(), distribution.name, jit_compile,
         keras.mixed_precision.global_policy().name,
@@ -221,12 +230,12 @@ def train(
         artifacts.write_json_atomically(output / artifacts.PREPROCESSING_FILE,
                                         dataset.settings.to_dict())
         summaries.write_run_text(output / "logs", seeds, "setup", summaries.setup_text(
-            config, dataset, backbone, distribution, precision, versions()), step=0)
+            config, options, dataset, backbone, distribution, precision, versions()), step=0)
     per_seed, started = {}, time.time()
     for index, seed in enumerate(seeds):
         try:
             per_seed[seed] = _train_seed(
-                config.replace(seed=seed), dataset, output, backbone, distribution,
+                config, options.replace(seed=seed), dataset, output, backbone, distribution,
                 jit_compile, verbose, backup_interval, list(callbacks),
             )
         except Exception:
@@ -237,7 +246,7 @@ def train(
         remaining = elapsed / (index + 1) * (len(seeds) - index - 1)
         log(f"seed {seed} done ({index + 1}/{len(seeds)}), best epoch "
             f"{per_seed[seed]['best_epoch']}, ETA {remaining / 60:.1f} min")
-    results = summarise(per_seed, config, distribution, backbone, dataset)
+    results = summarise(per_seed, config, options, distribution, backbone, dataset)
     if distribution.is_chief:
         results.update(publish_run(output, results, export_dir, export))
         log(f"preset of seed {results['selected_seed']}: {results['preset']}")
@@ -245,13 +254,13 @@ def train(
             log(f"exported seed {results['selected_seed']} to {results['export']}")
         write_results(results, output)
         summaries.write_run_text(output / "logs", seeds, "results",
-                                 summaries.results_text(results), step=config.epochs)
+                                 summaries.results_text(results), step=options.epochs)
     return results
 
 
-def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compile, verbose,
-                backup_interval, extra_callbacks):
-    seed = config.seed
+def _train_seed(config, options, dataset, output, backbone_spec, distribution, jit_compile,
+                verbose, backup_interval, extra_callbacks):
+    seed = options.seed
     work = distribution.working_directory(output)
     seed_dir = artifacts.seed_dir(work, seed)
     finished = seed_dir / artifacts.SEED_RESULT_FILE
@@ -260,18 +269,18 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         return json.loads(finished.read_text())
     seed_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
-    batch_size = config.batch_size
+    batch_size = options.batch_size
     fixed_shapes = compiles_fixed_shapes(jit_compile, distribution)
     drop_remainder = fixed_shapes and len(dataset.train) > batch_size
     train_ds = make_dataset(
         dataset.train, batch_size, shuffle=True, seed=seed,
-        bucketing=config.bucketing, drop_remainder=drop_remainder, repeat=True,
+        bucketing=options.bucketing, drop_remainder=drop_remainder, repeat=True,
     )
     # Sorted by length, validation batches hold similar lengths and bucketing
     # cuts most of their padding (the metrics do not depend on the order).
-    valid = dataset.valid.by_length() if config.bucketing else dataset.valid
+    valid = dataset.valid.by_length() if options.bucketing else dataset.valid
     valid_ds, test_ds = (
-        make_dataset(split, batch_size, bucketing=config.bucketing, pad_final_batch=fixed_shapes)
+        make_dataset(split, batch_size, bucketing=options.bucketing, pad_final_batch=fixed_shapes)
         for split in (valid, dataset.test)
     )
     steps_per_epoch = (
@@ -280,9 +289,9 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
     )
     with distribution.scope():
         backbone = _backbone(config, backbone_spec)
-        model = GLoMo(config, backbone)
+        model = GLoMo(config, backbone, seed=seed)
         model.compile(
-            optimizer=make_optimizer(config, steps_per_epoch), jit_compile=jit_compile
+            optimizer=make_optimizer(options, steps_per_epoch), jit_compile=jit_compile
         )
         # Creating the optimizer's variables now spares TensorFlow a second
         # trace of the train step (it retraces a function that created
@@ -304,7 +313,7 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
             config, valid_ds, valid.labels, log_dir,
             history_path=history_path if distribution.is_chief else None,
             hparams=summaries.session_hparams(
-                config, backbone_spec, distribution.num_replicas,
+                config, options, backbone_spec, distribution.num_replicas,
                 keras.mixed_precision.global_policy().name,
             ),
             session_name=f"{output.name}/seed_{seed}",
@@ -314,10 +323,10 @@ def _train_seed(config, dataset, output, backbone_spec, distribution, jit_compil
         *extra_callbacks,
         backup,
     ]
-    log(f"seed {seed}: {config.epochs} epochs of {steps_per_epoch} steps "
+    log(f"seed {seed}: {options.epochs} epochs of {steps_per_epoch} steps "
         f"(global batch {batch_size})")
     model.fit(
-        train_ds, epochs=config.epochs, initial_epoch=initial_epoch,
+        train_ds, epochs=options.epochs, initial_epoch=initial_epoch,
         steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False,
     )
     best = best_weights.best

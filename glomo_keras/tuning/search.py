@@ -3,9 +3,9 @@
 The study directory holds `kerastuner/` (KerasTuner's oracle and one
 `trial_<id>/trial.json` per trial: hyper-parameters, score, status),
 `trials/<id>/` (each trial's `glomo-keras train` run: `results.json` with the
-resolved config and every metric), `trials.csv` (one row per finished trial)
-and `best_config.json` (the best trial's configuration as `--set`
-overrides, for `glomo-keras train --config`). Rerunning the same command
+resolved config, the training options and every metric), `trials.csv` (one
+row per finished trial) and `best_config.json` (the best trial's config and
+training fields as `--set` overrides, for `glomo-keras train --config`). Rerunning the same command
 continues the search: finished trials are kept, an interrupted trial runs
 again and resumes its training where it stopped.
 """
@@ -22,6 +22,8 @@ from glomo_keras.studies.data import load_for_config
 from glomo_keras.studies.runner import log
 from glomo_keras.studies.runner import write_json
 from glomo_keras.training import train
+from glomo_keras.training.options import TrainingOptions
+from glomo_keras.training.options import replace_settings
 from glomo_keras.tuning.space import SPACE
 from glomo_keras.tuning.space import check_names
 from glomo_keras.tuning.space import suggest
@@ -45,14 +47,15 @@ def require_keras_tuner():
     return keras_tuner
 
 
-def base_overrides(config):
-    """The fields of `config` that differ from its dataset's Table 1 column."""
-    defaults = GLoMoConfig.for_dataset(config.dataset).to_dict()
-    return {name: value for name, value in config.to_dict().items()
+def base_overrides(config, options):
+    """The fields of `config` and `options` that differ from the dataset's Table 1 column."""
+    defaults = {**GLoMoConfig.for_dataset(config.dataset).to_dict(),
+                **TrainingOptions.for_dataset(config.dataset).to_dict()}
+    return {name: value for name, value in {**config.to_dict(), **options.to_dict()}.items()
             if value != defaults[name]}
 
 
-def tune(base_config, data, output_dir, trials=10, names=SPACE, search="random",
+def tune(base_config, data, output_dir, options=None, trials=10, names=SPACE, search="random",
          backbone="minilm", seeds=None, overwrite=False, use_cache=True,
          **train_options):
     """Searches hyper-parameters around `base_config` on the validation metric.
@@ -66,15 +69,16 @@ def tune(base_config, data, output_dir, trials=10, names=SPACE, search="random",
         base_config: the `GLoMoConfig` the space is centred on (Table 1).
         data: the data file or folder.
         output_dir: the search directory.
+        options: the `TrainingOptions` the space is centred on (its
+            learning rate and batch size); default the dataset's.
         trials: the number of trials in total (a rerun adds the missing ones).
         names: the fields to tune (`glomo_keras.tuning.SPACE`).
         search: "random" or "bayesian" (KerasTuner's oracles).
         backbone: the backbone spec.
-        seeds: each trial's seeds; default `[base_config.seed]`.
+        seeds: each trial's seeds; default `[options.seed]`.
         overwrite: discard a previous search in `output_dir`.
         use_cache: use the tokenised-data cache.
-        **train_options: other `train` arguments (`strategy`,
-            `jit_compile`, `verbose`).
+        **train_options: other `train` arguments (`jit_compile`, `verbose`).
 
     Returns:
         dict with `objective`, `best_trial`, `best_score`, `best_config`
@@ -89,6 +93,7 @@ def tune(base_config, data, output_dir, trials=10, names=SPACE, search="random",
     ```
     """
     keras_tuner = require_keras_tuner()
+    options = options or TrainingOptions.for_dataset(base_config.dataset)
     check_names(names)
     if search not in ORACLES:
         raise ValueError(f"search={search!r}: expected one of {list(ORACLES)}")
@@ -99,21 +104,21 @@ def tune(base_config, data, output_dir, trials=10, names=SPACE, search="random",
     objective = keras_tuner.Objective(objective_name, direction=direction)
     oracle_class = {"random": keras_tuner.oracles.RandomSearchOracle,
                     "bayesian": keras_tuner.oracles.BayesianOptimizationOracle}[search]
-    oracle = oracle_class(objective=objective, max_trials=trials, seed=base_config.seed)
+    oracle = oracle_class(objective=objective, max_trials=trials, seed=options.seed)
     dataset = load_for_config(base_config, data, backbone, use_cache)
     tuner = _tuner_class(keras_tuner)(
         oracle=oracle, directory=str(output), project_name="kerastuner",
-        base_config=base_config, dataset=dataset, runs_dir=output / "trials",
+        base_config=base_config, base_options=options, dataset=dataset, runs_dir=output / "trials",
         names=list(names), metric=metric,
         train_kwargs=dict(backbone=backbone, seeds=seeds, export=False, **train_options),
     )
     tuner.search()
-    rows = _trial_rows(tuner, objective_name, base_config, names)
+    rows = _trial_rows(tuner, objective_name, base_config, options, names)
     if not rows:
         raise RuntimeError(f"no trial of {output} finished; see kerastuner/trial_*/trial.json")
     best = tuner.oracle.get_best_trials(1)[0]
-    best_config = {**base_overrides(base_config), **suggest(best.hyperparameters,
-                                                             base_config, names)}
+    best_config = {**base_overrides(base_config, options),
+                   **suggest(best.hyperparameters, base_config, options, names)}
     write_json(output / "best_config.json", best_config)
     _write_csv(output / "trials.csv", rows)
     summary = {"objective": objective_name, "direction": direction,
@@ -130,12 +135,13 @@ def _tuner_class(keras_tuner):
     so that importing this module does not need KerasTuner)."""
 
     class TrainTuner(keras_tuner.Tuner):
-        """Runs each trial as `train(config, dataset, runs_dir / trial_id)`."""
+        """Runs each trial as `train(config, dataset, runs_dir / trial_id, options)`."""
 
-        def __init__(self, base_config, dataset, runs_dir, names, metric, train_kwargs,
-                     **kwargs):
+        def __init__(self, base_config, base_options, dataset, runs_dir, names, metric,
+                     train_kwargs, **kwargs):
             super().__init__(hypermodel=None, **kwargs)
             self.base_config = base_config
+            self.base_options = base_options
             self.dataset = dataset
             self.runs_dir = runs_dir
             self.names = names
@@ -143,18 +149,20 @@ def _tuner_class(keras_tuner):
             self.train_kwargs = train_kwargs
 
         def run_trial(self, trial, *args, **kwargs):
-            overrides = suggest(trial.hyperparameters, self.base_config, self.names)
+            overrides = suggest(trial.hyperparameters, self.base_config, self.base_options,
+                                self.names)
             log(f"trial {trial.trial_id}: {overrides}", "tune")
             keras.backend.clear_session()
-            results = train(self.base_config.replace(**overrides), self.dataset,
-                            self.runs_dir / trial.trial_id, **self.train_kwargs)
+            config, options = replace_settings(self.base_config, self.base_options, overrides)
+            results = train(config, self.dataset, self.runs_dir / trial.trial_id, options,
+                            **self.train_kwargs)
             score = results["mean"]["valid"][self.metric]
             return {self.oracle.objective.name: score}
 
     return TrainTuner
 
 
-def _trial_rows(tuner, objective_name, base_config, names):
+def _trial_rows(tuner, objective_name, base_config, base_options, names):
     """One row per scored trial: id, status, score and the values it trained with."""
     rows = []
     for trial in tuner.oracle.trials.values():
@@ -162,7 +170,7 @@ def _trial_rows(tuner, objective_name, base_config, names):
             continue
         rows.append({"trial": trial.trial_id, "status": trial.status,
                      objective_name: trial.score,
-                     **suggest(trial.hyperparameters, base_config, names)})
+                     **suggest(trial.hyperparameters, base_config, base_options, names)})
     return sorted(rows, key=lambda row: row["trial"])
 
 

@@ -1,8 +1,8 @@
 """The hyper-parameter search space around the paper's Table 1 column.
 
-`suggest(hp, base, names)` draws, with KerasTuner's `HyperParameters`, one
-configuration near `base` (a `GLoMoConfig`, usually
-`GLoMoConfig.for_dataset(name)`):
+`suggest(hp, config, options, names)` draws, with KerasTuner's
+`HyperParameters`, one configuration near `config` and `options` (a
+`GLoMoConfig` and `TrainingOptions`, usually the dataset's Table 1 column):
 - `hidden_dim`: ×½, ×1, ×1½, ×2, rounded to multiples of `num_heads`;
 - `num_layers`: L − 1, L, L + 1;
 - `learning_rate`: log-uniform in [lr / 4, 4 lr];
@@ -26,23 +26,26 @@ def check_names(names):
         raise ValueError(f"cannot tune {unknown}; the search space has {list(SPACE)}")
 
 
-def suggest(hp, base, names=SPACE):
-    """One configuration of the search space as `GLoMoConfig` overrides.
+def suggest(hp, base, options, names=SPACE):
+    """One configuration of the search space as overrides of config and options fields.
 
     Args:
         hp: a `keras_tuner.HyperParameters` (a trial's).
         base: the `GLoMoConfig` the space is centred on.
+        options: the `TrainingOptions` it is centred on (learning rate,
+            batch size).
         names: the fields to tune (a subset of `SPACE`); the others keep
-            `base`'s values.
+            their base values.
 
     Returns:
-        dict of overrides, e.g. `{"hidden_dim": 64, "learning_rate": 3e-5, ...}`.
+        dict of overrides (`replace_settings` routes them), e.g.
+        `{"hidden_dim": 64, "learning_rate": 3e-5, ...}`.
 
     Example:
 
     ```python
     hp = keras_tuner.HyperParameters()
-    overrides = suggest(hp, GLoMoConfig.for_dataset("mosi"))
+    overrides = suggest(hp, GLoMoConfig.for_dataset("mosi"), TrainingOptions.for_dataset("mosi"))
     ```
     """
     check_names(names)
@@ -57,11 +60,12 @@ def suggest(hp, base, names=SPACE):
             chosen[name] = hp.Int(name, max(1, base.num_layers - 1), base.num_layers + 1,
                                   default=base.num_layers)
         elif name == "learning_rate":
-            rate = base.learning_rate
+            rate = options.learning_rate
             chosen[name] = hp.Float(name, rate / 4, rate * 4, sampling="log", default=rate)
         elif name == "batch_size":
-            sizes = sorted({max(1, base.batch_size // 2), base.batch_size, 2 * base.batch_size})
-            chosen[name] = hp.Choice(name, sizes, default=base.batch_size)
+            size = options.batch_size
+            sizes = sorted({max(1, size // 2), size, 2 * size})
+            chosen[name] = hp.Choice(name, sizes, default=size)
         elif name in DROPOUTS:
             rate = hp.Float(name, 0.0, 0.6, step=0.1, default=round(getattr(base, name), 1))
             chosen[name] = round(rate, 2)
