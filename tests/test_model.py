@@ -14,6 +14,9 @@ from glomo_keras import GLoMo
 from glomo_keras import GLoMoConfig
 from glomo_keras.summary import parameter_counts
 
+# Layer and model tests run on every Keras backend (scripts/test.sh).
+pytestmark = pytest.mark.backends
+
 
 def _numpy(outputs):
     return {key: ops.convert_to_numpy(value) for key, value in outputs.items()}
