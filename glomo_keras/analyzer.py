@@ -36,7 +36,6 @@ import numpy as np
 from glomo_keras.answers import describe_outputs
 from glomo_keras.answers import softmax
 from glomo_keras.data.preprocessor import GLoMoPreprocessor
-from glomo_keras.data.raw_inputs import raw_batch
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -82,16 +81,14 @@ class GLoMoSentimentAnalyzer:
 
     def preprocess(self, utterances):
         """The model inputs of utterances (dicts or `Utterance`s), as numpy."""
-        batch = raw_batch(utterances, self.preprocessor.layout, self.stored_dims)
-        return {name: keras.ops.convert_to_numpy(value)
-                for name, value in self.preprocessor(batch).items()}
+        return self.preprocessor.encode(utterances)
 
     def predict(self, utterances, batch_size=32):
         """The model outputs of raw utterances.
 
         Args:
             utterances: a list of `Utterance`s or dicts with their fields
-                (see `glomo_keras.data.raw_inputs.raw_batch`).
+                (see `GLoMoPreprocessor.raw_inputs`).
             batch_size: utterances per model call.
 
         Returns:

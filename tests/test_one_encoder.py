@@ -20,7 +20,6 @@ sys.path.insert(0, str(FROZEN))
 from freeze import INPUTS, LAYOUTS  # noqa: E402
 
 from glomo_keras.data import GLoMoPreprocessor, load, make_tokenizer, read  # noqa: E402
-from glomo_keras.data.raw_inputs import raw_batch  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +62,6 @@ def test_preprocessor_on_raw_utterances_reproduces_the_frozen_encoding(layout, t
     preprocessor = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer)
     expected = frozen(layout)
     for name, split in dataset.splits.items():
-        batch = raw_batch(split.utterances, preprocessor.layout, dataset.stored_dims)
-        outputs = preprocessor(batch)
+        outputs = preprocessor(preprocessor.raw_inputs(split.utterances))
         for key, value in outputs.items():
             assert_same(expected[f"{name}/{key}"], np.asarray(value), f"{layout} {name}/{key}")
