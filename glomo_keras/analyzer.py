@@ -72,13 +72,6 @@ class GLoMoSentimentAnalyzer:
         """The model's `GLoMoConfig`."""
         return self.model.config
 
-    @property
-    def stored_dims(self):
-        """The feature dims utterances carry, before the column selection."""
-        return {"acoustic": self.preprocessor.acoustic_dim,
-                "visual": self.preprocessor.visual_dim,
-                "text": self.preprocessor.text_dim}
-
     def preprocess(self, utterances):
         """The model inputs of utterances (dicts or `Utterance`s), as numpy."""
         return self.preprocessor.encode(utterances)
