@@ -507,9 +507,11 @@ def load(
     from glomo_keras.data.preprocessor import GLoMoPreprocessor
 
     preprocessor = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer)
-    for split in dataset.splits.values():
-        split.arrays, truncated = encode_split(preprocessor, split.utterances, path, split.name)
-        dataset.report.splits[split.name].truncated = int(truncated.sum())
+    encoded = encode_splits(
+        preprocessor, {name: split.utterances for name, split in dataset.splits.items()}, path)
+    for name, split in dataset.splits.items():
+        split.arrays, truncated = encoded[name]
+        dataset.report.splits[name].truncated = int(truncated.sum())
     dataset.report.cache = "off"
     if cache_path is not None:
         _to_cache(cache_path, dataset)
@@ -517,21 +519,24 @@ def load(
     return dataset
 
 
-def encode_split(preprocessor, utterances, source=None, split=None):
-    """The model inputs of many utterances: `GLoMoPreprocessor` mapped over them with tf.data.
+def encode_splits(preprocessor, splits, source=None):
+    """The model inputs of splits: `GLoMoPreprocessor` mapped over them with tf.data.
 
-    The utterances are checked and padded once (`raw_inputs`), then the
-    preprocessor runs on batches of `ENCODE_BATCH` in parallel `map` calls.
+    Each split's utterances are checked and padded (`raw_inputs`, whose
+    errors name the split and the utterance); then the splits' batches of
+    `ENCODE_BATCH`, sliced from tensors in memory, are joined into one
+    `tf.data` pipeline that maps the preprocessor over them in parallel, so
+    that its graph is traced once.
 
     Args:
         preprocessor: the `GLoMoPreprocessor` of the data.
-        utterances: `Utterance` objects (a split's).
+        splits: dict split name -> `Utterance` objects.
         source: the file they came from, for error messages.
-        split: the split they came from, for error messages.
 
     Returns:
-        (inputs, truncated): the model input dict of numpy arrays [N, ...],
-        and int32 [N], 1 where T (or T_a, T_v) cut the utterance.
+        dict split name -> (inputs, truncated): the model input dict of
+        numpy arrays [N, ...], and int32 [N], 1 where T (or T_a, T_v) cut
+        the utterance.
 
     Raises:
         DataFormatError: an utterance does not fit the preprocessor.
@@ -539,22 +544,39 @@ def encode_split(preprocessor, utterances, source=None, split=None):
     Example:
 
     ```python
-    inputs, truncated = encode_split(preprocessor, dataset.train.utterances)
+    encoded = encode_splits(preprocessor, {"train": dataset.train.utterances})
+    inputs, truncated = encoded["train"]
     ```
     """
     import tensorflow as tf
 
-    raw = preprocessor.raw_inputs(utterances, source or "request", split)
-    encoded = (
-        tf.data.Dataset.from_tensor_slices(raw)
-        .batch(ENCODE_BATCH)
-        .map(preprocessor.call_with_lengths, num_parallel_calls=tf.data.AUTOTUNE,
-             deterministic=True)
-    )
+    def batches(raw):
+        """Batches of one split's raw inputs, sliced from tensors in memory."""
+        tensors = {name: tf.constant(array) for name, array in raw.items()}
+        count = len(next(iter(raw.values())))
+        return tf.data.Dataset.range(0, count, ENCODE_BATCH).map(
+            lambda start: {name: tensor[start : start + ENCODE_BATCH]
+                           for name, tensor in tensors.items()})
+
+    raw_batches = None
+    for name, utterances in splits.items():
+        split_batches = batches(preprocessor.raw_inputs(utterances, source or "request", name))
+        # Joined, the splits' batches get one (relaxed) shape: one trace of the graph.
+        raw_batches = split_batches if raw_batches is None else raw_batches.concatenate(
+            split_batches)
+    encoded = raw_batches.map(preprocessor.call_with_lengths,
+                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     parts = list(encoded.as_numpy_iterator())
-    inputs = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    del inputs["text_length"]
-    return inputs, inputs.pop("truncated")
+    outputs = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    del outputs["text_length"]
+    truncated = outputs.pop("truncated")
+    result, start = {}, 0
+    for name, utterances in splits.items():
+        stop = start + len(utterances)
+        result[name] = ({key: array[start:stop] for key, array in outputs.items()},
+                        truncated[start:stop])
+        start = stop
+    return result
 
 
 def _tokenizer_fields(tokenizer):

@@ -166,7 +166,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         self.acoustic_columns = _columns(acoustic_columns, self.acoustic_dim, "acoustic")
         self.visual_columns = _columns(visual_columns, self.visual_dim, "visual")
         self._eager = _EagerFunction(self._call_graph)
-        self._eager_with_lengths = _EagerFunction(self.call_with_lengths)
+        self._eager_with_lengths = _EagerFunction(self._call_graph_with_lengths)
         self.built = True  # no weights: nothing to build
 
     @classmethod
@@ -323,7 +323,11 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         """
         if tf.executing_eagerly():
             return self._eager_with_lengths(_as_tf_dict(x))
-        return self._call_graph(_checked_dict(x), with_lengths=True)
+        # One traced function for every dataset mapped: a trace costs seconds.
+        return self._eager_with_lengths.function(_checked_dict(x))
+
+    def _call_graph_with_lengths(self, inputs):
+        return self._call_graph(inputs, with_lengths=True)
 
     def _call_graph(self, inputs, with_lengths=False):
         """The TensorFlow computation, batched or for one utterance.
@@ -466,13 +470,14 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         Returns:
             (ids, rows) per segment, ragged int32 [B, None]. Every item is
             tokenised on its own (all segments in one tokenizer call), and
-            all its pieces get its row.
+            all its pieces get its row. Each distinct item is tokenised once.
         """
         items = tf.concat([segment_items.flat_values for segment_items, _ in segments], 0)
-        pieces = self.tokenizer(items)
+        distinct, index = tf.unique(items)
+        pieces = self.tokenizer(distinct)
         if not isinstance(pieces, tf.RaggedTensor):  # a tokenizer that pads
             pieces = tf.RaggedTensor.from_tensor(pieces, padding=self._special_id("[PAD]"))
-        pieces = tf.cast(pieces, tf.int32)
+        pieces = tf.gather(tf.cast(pieces, tf.int32), index)
         results, start = [], 0
         for segment_items, segment_rows in segments:
             stop = start + tf.shape(segment_items.flat_values)[0]
@@ -662,7 +667,8 @@ class _EagerFunction:
     """
 
     def __init__(self, function):
-        self.function = tf.function(function, reduce_retracing=True)
+        # No AutoGraph: the computation branches on Python values only.
+        self.function = tf.function(function, reduce_retracing=True, autograph=False)
 
     def __call__(self, inputs):
         try:
