@@ -11,11 +11,20 @@ acoustic 74, visual 35, a few -inf/nan), then times:
 Goals on the 2-core machine: cold <= 60 s, warm <= 5 s, the pipeline >= 20x
 faster than training steps consume batches.
 
+With `--baseline DIR` (a checkout of older code, e.g. a `git worktree` of
+another commit) it instead times training-data preparation, before (DIR)
+and after (this checkout), on the built-in sample and on the MOSEI-size
+file: utterances per second of `load(path, tokenizer=..., use_cache=False)`
+(read, check, tokenise, align, pack), each measure in a fresh process, the
+two code versions alternating for `--rounds` rounds.
+
 Usage:
 
 ```
 python benchmarks/data_pipeline.py [--output benchmarks/results/data_pipeline.json]
                                    [--vocabulary vocab.txt] [--no-step]
+python benchmarks/data_pipeline.py --baseline ../old-checkout [--rounds 3]
+                                   [--output benchmarks/results/data_preparation.json]
 ```
 """
 
@@ -26,12 +35,15 @@ import os
 import pathlib
 import pickle
 import platform
+import subprocess
 import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+# The code measured: this checkout, or the one a `--baseline` comparison names.
+CODE = os.environ.get("GLOMO_KERAS_CODE") or str(pathlib.Path(__file__).resolve().parents[1])
+sys.path.insert(0, CODE)
 
 import numpy as np  # noqa: E402
 
@@ -116,9 +128,57 @@ def time_training_step(split, steps=3):
     return (time.perf_counter() - start) / steps
 
 
+def measure_preparation(path, vocabulary_path):
+    """Seconds and utterances of one uncached `load` of `path` (in this process's code)."""
+    tokenizer = make_tokenizer(vocabulary_path)
+    start = time.perf_counter()
+    dataset = load(path, tokenizer=tokenizer, use_cache=False)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "utterances": sum(len(s) for s in dataset.splits.values())}
+
+
+def compare_preparation(baseline, vocabulary_path, workdir, rounds):
+    """Utterances/s of `load` before (`baseline` code) and after (this code), alternating."""
+    from glomo_keras.data import sample
+
+    files = {"sample": workdir / "sample.pkl", "mosei_size": workdir / "mosei_size.pkl"}
+    sample.write(files["sample"])
+    write_mosei_size(files["mosei_size"], make_tokenizer(vocabulary_path).get_vocabulary())
+    codes = {"before": str(pathlib.Path(baseline).resolve()), "after": CODE}
+    runs = {(version, name): [] for version in codes for name in files}
+    for round_index in range(rounds):
+        order = ["before", "after"] if round_index % 2 == 0 else ["after", "before"]
+        for version in order:
+            for name, path in files.items():
+                env = dict(os.environ, GLOMO_KERAS_CODE=codes[version],
+                           PYTHONPATH=codes[version])
+                output = subprocess.run(
+                    [sys.executable, __file__, "--measure", str(path),
+                     "--vocabulary", str(vocabulary_path)],
+                    env=env, check=True, capture_output=True, text=True).stdout
+                run = json.loads(output.strip().splitlines()[-1])
+                runs[(version, name)].append(run["utterances"] / run["seconds"])
+                print(f"round {round_index + 1} {version:<6} {name:<10} "
+                      f"{runs[(version, name)][-1]:9.0f} utterances/s", flush=True)
+    results = {"codes": codes, "rounds": rounds, "measure": "utterances/s of "
+               "load(path, tokenizer=..., use_cache=False), a fresh process per run"}
+    for name in files:
+        results[name] = {version: {"runs": runs[(version, name)],
+                                   "median": float(np.median(runs[(version, name)]))}
+                         for version in codes}
+        results[name]["after_over_before"] = (
+            results[name]["after"]["median"] / results[name]["before"]["median"])
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", default="benchmarks/results/data_pipeline.json")
+    parser.add_argument("--output", default=None,
+                        help="the JSON written (default benchmarks/results/data_pipeline.json, "
+                        "with --baseline data_preparation.json)")
+    parser.add_argument("--baseline", help="compare data preparation with this checkout")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of a --baseline run")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # one run of a comparison
     parser.add_argument("--vocabulary", help="a WordPiece vocab.txt (default: uncased BERT)")
     parser.add_argument("--workdir", help="where to write the data file and the cache")
     parser.add_argument("--batches", type=int, default=500, help="batches timed")
@@ -126,15 +186,25 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     vocabulary_path = args.vocabulary or default_vocabulary()
+    if args.measure:
+        print(json.dumps(measure_preparation(args.measure, vocabulary_path)))
+        return 0
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="glomo_data_bench_"))
     workdir.mkdir(parents=True, exist_ok=True)
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                           "python": platform.python_version()}}
+    if args.baseline:
+        results.update(compare_preparation(args.baseline, vocabulary_path, workdir, args.rounds))
+        output = pathlib.Path(args.output or "benchmarks/results/data_preparation.json")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"written to {output}")
+        return 0
     data_path = workdir / "mosei_size.pkl"
     cache_dir = workdir / "cache"
     for old in cache_dir.glob("*.npz"):
         old.unlink()
 
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                           "python": platform.python_version()}}
     start = time.perf_counter()
     tokenizer = make_tokenizer(vocabulary_path)
     results["tokenizer_build_s"] = time.perf_counter() - start
@@ -162,7 +232,7 @@ def main(argv=None):
             results["pipeline_batches_per_s"] * results["training_step_s"]
         )
 
-    output = pathlib.Path(args.output)
+    output = pathlib.Path(args.output or "benchmarks/results/data_pipeline.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
     goals = {"cold_load_s": "<= 60 s", "warm_load_s": "<= 5 s",

@@ -41,7 +41,6 @@ from glomo_keras import artifacts
 from glomo_keras.answers import describe_outputs
 from glomo_keras.answers import softmax
 from glomo_keras.data.preprocessor import GLoMoPreprocessor
-from glomo_keras.data.raw_inputs import raw_batch
 from glomo_keras.errors import MissingFileError
 
 
@@ -73,25 +72,16 @@ class GLoMoSentimentAnalyzer:
         """The model's `GLoMoConfig`."""
         return self.model.config
 
-    @property
-    def stored_dims(self):
-        """The feature dims utterances carry, before the column selection."""
-        return {"acoustic": self.preprocessor.acoustic_dim,
-                "visual": self.preprocessor.visual_dim,
-                "text": self.preprocessor.text_dim}
-
     def preprocess(self, utterances):
         """The model inputs of utterances (dicts or `Utterance`s), as numpy."""
-        batch = raw_batch(utterances, self.preprocessor.layout, self.stored_dims)
-        return {name: keras.ops.convert_to_numpy(value)
-                for name, value in self.preprocessor(batch).items()}
+        return self.preprocessor.encode(utterances)
 
     def predict(self, utterances, batch_size=32):
         """The model outputs of raw utterances.
 
         Args:
             utterances: a list of `Utterance`s or dicts with their fields
-                (see `glomo_keras.data.raw_inputs.raw_batch`).
+                (see `GLoMoPreprocessor.raw_inputs`).
             batch_size: utterances per model call.
 
         Returns:

@@ -14,7 +14,7 @@ the raw-words model, in `<version>/analyze/`:
   `tensorflow_text`).
 - `analyze/` has the signatures `analyze` and `serving_default` (the same
   function): raw utterances, the inputs of `GLoMoPreprocessor` (see
-  `glomo_keras.data.raw_inputs`): `words` tf.string [B, W] (the empty string
+  `GLoMoPreprocessor.raw_inputs`): `words` tf.string [B, W] (the empty string
   pads), `acoustic` float32 [B, W, A] and `visual` [B, W, V] as stored,
   before the column selection; HKT models add `context_words` [B, C],
   `context_sentence_ids` int32 [B, C], `context_sentences` int32 [B],
@@ -178,7 +178,7 @@ def as_settings(settings, config):
 
 
 def analyze_input_signature(settings):
-    """The `analyze` signature's inputs: raw utterances as `raw_batch` gives them.
+    """The `analyze` signature's inputs: raw utterances as `GLoMoPreprocessor.raw_inputs` gives them.
 
     Args:
         settings: the `PreprocessingSettings` of a word-level model.

@@ -22,8 +22,7 @@ from tiny_model import tiny_backbone
 from tiny_model import tiny_config
 
 from glomo_keras import GLoMo
-from glomo_keras.data import encode
-from glomo_keras.data.raw_inputs import raw_batch
+from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.export import export_saved_model
 from glomo_keras.serving import Predictor
 
@@ -43,6 +42,11 @@ result["inputs"] = sorted(analyze.structured_input_signature[1])
 result["glomo_keras_imported"] = any(m.startswith("glomo_keras") for m in sys.modules)
 print(json.dumps(result))
 """
+
+
+def encode(utterances, settings):
+    """The model inputs of utterances, as the model's preprocessor makes them."""
+    return GLoMoPreprocessor.from_settings(settings).encode(utterances)
 
 
 def utterances(config, context):
@@ -70,8 +74,7 @@ def test_a_fresh_tensorflow_process_analyzes_raw_utterances(dataset, tmp_path):
     settings = tiny_settings(config)
     folder = export_saved_model(model, settings, tmp_path / dataset)
     batch_utterances = utterances(config, context=dataset == "mustard")
-    layout = "words_with_context" if dataset == "mustard" else "words"
-    batch = raw_batch(batch_utterances, layout, settings.stored_dims)
+    batch = GLoMoPreprocessor.from_settings(settings).raw_inputs(batch_utterances)
     batch = {name: value.astype(str) if value.dtype == object else value
              for name, value in batch.items()}
     np.savez(tmp_path / "batch.npz", **batch)

@@ -1,4 +1,4 @@
-"""WordPiece tokenisation and alignment, checked piece by piece, and `encode`."""
+"""WordPiece tokenisation and alignment by `GLoMoPreprocessor`, checked piece by piece."""
 
 import json
 
@@ -19,13 +19,12 @@ from data_fixtures import (
 
 from glomo_keras.data import (
     DataFormatError,
+    GLoMoPreprocessor,
     PreprocessingSettings,
     Utterance,
-    encode,
     load,
     read,
 )
-from glomo_keras.data.alignment import WordPieceTable, align_pair, align_words
 
 
 @pytest.fixture(scope="module")
@@ -33,41 +32,42 @@ def tokenizer():
     return tiny_tokenizer()
 
 
-@pytest.fixture(scope="module")
-def table(tokenizer):
-    return WordPieceTable(tokenizer)
-
-
 def pieces(token_ids):
     return [TINY_VOCABULARY[i] for i in token_ids]
 
 
-class CountingTokenizer:
-    """Counts the words a tokenizer is asked to tokenise."""
+class Aligned:
+    """One utterance through the preprocessor: tokens, segments, each token's word row."""
 
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.words = []
-
-    def __call__(self, words):
-        self.words.extend(words)
-        return self.tokenizer(words)
-
-    def token_to_id(self, token):
-        return self.tokenizer.token_to_id(token)
-
-
-def test_each_unique_word_is_tokenised_once(tokenizer):
-    counting = CountingTokenizer(tokenizer)
-    table = WordPieceTable(counting)
-    table.add(["the", "movie", "the", "playing", "movie"])
-    table.add(["the", "fun"])
-    assert counting.words == ["the", "movie", "playing", "fun"]
-    assert pieces(table.pieces("playing")) == ["play", "##ing"]
+    def __init__(self, tokenizer, words, max_length, context=None):
+        layout = "words" if context is None else "words_with_context"
+        preprocessor = GLoMoPreprocessor(layout, tokenizer, sequence_length=max_length,
+                                         acoustic_dim=1, visual_dim=1)
+        n_rows = len(words) + sum(len(sentence) for sentence in context or ())
+        # Row r holds r + 1, so a token's feature value minus 1 is its row (-1: none).
+        features = np.arange(1, n_rows + 1, dtype="float32")[:, None]
+        utterance = {"words": words, "acoustic": features, "visual": features}
+        if context is not None:
+            utterance["context"] = context
+        outputs = preprocessor.call_with_lengths(preprocessor.raw_inputs([utterance]))
+        outputs = {name: value.numpy()[0] for name, value in outputs.items()}
+        self.token_ids = outputs["token_ids"]
+        self.segment_ids = outputs["segment_ids"]
+        self.rows = outputs["acoustic"][:, 0].astype(np.int32) - 1
+        self.n_tokens = int(outputs["padding_mask"].sum())
+        self.length = int(outputs["text_length"])
 
 
-def test_align_words_piece_by_piece(table):
-    aligned = align_words(["The", "playing", "don't", "xyz", "unbelievable"], table, 14)
+def align_words(words, tokenizer, max_length):
+    return Aligned(tokenizer, words, max_length)
+
+
+def align_pair(context, words, tokenizer, max_length):
+    return Aligned(tokenizer, words, max_length, context)
+
+
+def test_align_words_piece_by_piece(tokenizer):
+    aligned = align_words(["The", "playing", "don't", "xyz", "unbelievable"], tokenizer, 14)
     assert pieces(aligned.token_ids) == [
         "[CLS]", "the", "play", "##ing", "don", "'", "t", "[UNK]", "un", "##believ", "##able",
         "[SEP]", "[PAD]", "[PAD]",
@@ -77,23 +77,23 @@ def test_align_words_piece_by_piece(table):
     assert aligned.n_tokens == 12 and aligned.length == 12
 
 
-def test_align_words_truncates_to_the_first_pieces(table):
-    aligned = align_words(["playing"] * 5, table, 6)
+def test_align_words_truncates_to_the_first_pieces(tokenizer):
+    aligned = align_words(["playing"] * 5, tokenizer, 6)
     assert pieces(aligned.token_ids) == ["[CLS]", "play", "##ing", "play", "##ing", "[SEP]"]
     assert aligned.rows.tolist() == [-1, 0, 0, 1, 1, -1]
     assert aligned.length == 12 and aligned.n_tokens == 6
 
 
-def test_align_words_unicode_punctuation_and_empty(table):
-    aligned = align_words(["日本", "so!", "..."], table, 10)
+def test_align_words_unicode_punctuation_and_empty(tokenizer):
+    aligned = align_words(["日本", "so!", "..."], tokenizer, 10)
     assert pieces(aligned.token_ids[:8]) == ["[CLS]", "日", "本", "so", "!", ".", ".", "."]
     assert aligned.rows[:9].tolist() == [-1, 0, 0, 1, 1, 2, 2, 2, -1]
-    empty = align_words([], table, 4)
+    empty = align_words([], tokenizer, 4)
     assert pieces(empty.token_ids) == ["[CLS]", "[SEP]", "[PAD]", "[PAD]"]
 
 
-def test_align_pair_layout_segments_and_rows(table):
-    aligned = align_pair([["i", "know"], ["right"]], ["so", "good"], table, 14)
+def test_align_pair_layout_segments_and_rows(tokenizer):
+    aligned = align_pair([["i", "know"], ["right"]], ["so", "good"], tokenizer, 14)
     assert pieces(aligned.token_ids) == [
         "[CLS]", "i", "know", ".", "right", "[SEP]", "so", "good", ".", "[SEP]",
         "[PAD]", "[PAD]", "[PAD]", "[PAD]",
@@ -104,19 +104,19 @@ def test_align_pair_layout_segments_and_rows(table):
     assert aligned.length == 10
 
 
-def test_align_pair_drops_the_start_of_the_context_first(table):
-    aligned = align_pair([["i", "know"], ["right"]], ["so", "good"], table, 8)
+def test_align_pair_drops_the_start_of_the_context_first(tokenizer):
+    aligned = align_pair([["i", "know"], ["right"]], ["so", "good"], tokenizer, 8)
     assert pieces(aligned.token_ids) == [
         "[CLS]", ".", "right", "[SEP]", "so", "good", ".", "[SEP]"]
     assert aligned.rows.tolist() == [-1, 1, 2, -1, 3, 4, 4, -1]
     assert aligned.length == 10
-    only_punchline = align_pair([["i"]], ["playing", "playing"], table, 6)
+    only_punchline = align_pair([["i"]], ["playing", "playing"], tokenizer, 6)
     assert pieces(only_punchline.token_ids) == [
         "[CLS]", "[SEP]", "play", "##ing", "play", "[SEP]"]
 
 
-def test_align_pair_with_an_empty_context(table):
-    aligned = align_pair([], ["playing"], table, 7)
+def test_align_pair_with_an_empty_context(tokenizer):
+    aligned = align_pair([], ["playing"], tokenizer, 7)
     assert pieces(aligned.token_ids) == [
         "[CLS]", "[SEP]", "play", "##ing", ".", "[SEP]", "[PAD]"]
     assert aligned.segment_ids.tolist() == [0, 0, 1, 1, 1, 1, 0]
@@ -201,7 +201,7 @@ def test_encode_a_request_exactly_as_training(tmp_path, tokenizer):
         "acoustic": np.concatenate([c_acoustic, p_acoustic]).tolist(),
         "visual": np.concatenate([c_visual, p_visual]).tolist(),
     }
-    served = encode([request], settings)  # tokenizer built from the settings
+    served = GLoMoPreprocessor.from_settings(settings).encode([request])  # its own tokenizer
     trained = dataset.train.inputs
     assert set(served) == set(trained)
     for name in served:
@@ -213,22 +213,19 @@ def test_encode_a_request_exactly_as_training(tmp_path, tokenizer):
 def test_encode_rejects_requests_that_do_not_fit(tmp_path, tokenizer):
     dataset = load(write_pickle(tmp_path / "mosi.pkl", mag_data()), tokenizer=tokenizer,
                    use_cache=False)
+    encode = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer).encode
     good = Utterance(words=["so", "good"], acoustic=rows(2, 74), visual=rows(2, 47))
-    assert encode([good], dataset.settings, tokenizer)["acoustic"].shape == (1, 60, 74)
+    assert encode([good])["acoustic"].shape == (1, 60, 74)
     with pytest.raises(DataFormatError, match=r"item 0, field 'acoustic': has 3 rows"):
-        encode([{"words": ["so", "good"], "acoustic": rows(3, 74), "visual": rows(2, 47)}],
-               dataset.settings, tokenizer)
+        encode([{"words": ["so", "good"], "acoustic": rows(3, 74), "visual": rows(2, 47)}])
     with pytest.raises(DataFormatError, match=r"field 'visual': has 35 feature columns"):
-        encode([{"words": ["so"], "acoustic": rows(1, 74), "visual": rows(1, 35)}],
-               dataset.settings, tokenizer)
-    with pytest.raises(DataFormatError, match="not an utterance"):
-        encode([{"text": "so good"}], dataset.settings, tokenizer)
+        encode([{"words": ["so"], "acoustic": rows(1, 74), "visual": rows(1, 35)}])
+    with pytest.raises(DataFormatError, match="unknown fields"):
+        encode([{"text": "so good"}])
     with pytest.raises(DataFormatError, match=r"field 'words': expected a list of words"):
-        encode([{"words": "so good", "acoustic": rows(2, 74), "visual": rows(2, 47)}],
-               dataset.settings, tokenizer)
+        encode([{"words": "so good", "acoustic": rows(2, 74), "visual": rows(2, 47)}])
     with pytest.raises(DataFormatError, match=r"field 'words': expected a string, found an int"):
-        encode([{"words": ["so", 3], "acoustic": rows(2, 74), "visual": rows(2, 47)}],
-               dataset.settings, tokenizer)
+        encode([{"words": ["so", 3], "acoustic": rows(2, 74), "visual": rows(2, 47)}])
 
 
 def test_settings_validate_and_round_trip():

@@ -1,4 +1,9 @@
-"""GLoMoPreprocessor: equal to the numpy `encode` on every layout; tf.data, config, SavedModel.
+"""GLoMoPreprocessor: the frozen numpy encodings on every layout; tf.data, config, SavedModel.
+
+`frozen_reference()` gives what the numpy encoder of b735619 (since deleted)
+gave for the same utterances and settings at the same call of the same test
+(`tests/data/frozen_encodings/preprocessor_cases.npz`, recorded by running
+these tests at b735619).
 
 Dense inputs pad words with "" and feature rows with `PAD_ROW`, a value that
 must never reach the outputs. Feature values tell where they come from
@@ -8,6 +13,8 @@ breaks the exact equality.
 
 import inspect
 import json
+import os
+import pathlib
 
 import keras
 import numpy as np
@@ -15,7 +22,7 @@ import pytest
 import tensorflow as tf
 from data_fixtures import TINY_VOCABULARY, mmsa_split, rows, tiny_tokenizer
 
-from glomo_keras.data import GLoMoPreprocessor, PreprocessingSettings, Utterance, encode
+from glomo_keras.data import GLoMoPreprocessor, PreprocessingSettings, Utterance
 
 PAD_ROW = 7e5
 DIMS = {"acoustic": 5, "visual": 4, "text": None}
@@ -59,8 +66,32 @@ def make_settings(format, max_length, stored_dims=DIMS, **kwargs):
                                  stored_dims=stored_dims, **kwargs)
 
 
-def assert_equal_to_encode(outputs, utterances, settings, tokenizer=None):
-    reference = encode(utterances, settings, tokenizer)
+FROZEN_CASES = (pathlib.Path(__file__).resolve().parent / "data" / "frozen_encodings"
+                / "preprocessor_cases.npz")
+_CALLS = {}
+
+
+def frozen_reference():
+    """The frozen encoding of this test's next reference call: `{input name: array}`."""
+    test = os.environ["PYTEST_CURRENT_TEST"].split("::")[-1].split(" ")[0]
+    index = _CALLS.get(test, 0)
+    _CALLS[test] = index + 1
+    prefix = f"{test}/{index}/"
+    with np.load(FROZEN_CASES) as archive:
+        reference = {key[len(prefix):]: archive[key] for key in archive.files
+                     if key.startswith(prefix)}
+    assert reference, f"no frozen encoding for {prefix}"
+    return reference
+
+
+@pytest.fixture(autouse=True)
+def _count_reference_calls_per_test():
+    _CALLS.clear()
+    yield
+
+
+def assert_equal_to_frozen(outputs):
+    reference = frozen_reference()
     assert set(outputs) == set(reference)
     for name, expected in reference.items():
         actual = np.asarray(outputs[name])
@@ -150,14 +181,14 @@ def test_words_layout_equals_encode_dense_and_ragged(tokenizer):
     utterances = mag_utterances()
     inputs = mag_inputs(utterances)
     outputs = preprocessor(inputs)
-    assert_equal_to_encode(outputs, utterances, settings, tokenizer)
+    assert_equal_to_frozen(outputs)
     assert np.asarray(outputs["acoustic"]).shape == (7, 12, 3)
     ragged_inputs = {
         "words": tf.ragged.constant([u.words for u in utterances], dtype=tf.string),
         "acoustic": ragged([u.acoustic for u in utterances]),
         "visual": ragged([u.visual for u in utterances]),
     }
-    assert_equal_to_encode(preprocessor(ragged_inputs), utterances, settings, tokenizer)
+    assert_equal_to_frozen(preprocessor(ragged_inputs))
 
 
 def test_words_with_context_layout_equals_encode(tokenizer):
@@ -165,7 +196,7 @@ def test_words_with_context_layout_equals_encode(tokenizer):
     preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
     utterances = hkt_utterances()
     outputs = preprocessor(hkt_inputs(utterances))
-    assert_equal_to_encode(outputs, utterances, settings, tokenizer)
+    assert_equal_to_frozen(outputs)
     ids = np.asarray(outputs["token_ids"])
     assert [TINY_VOCABULARY[i] for i in ids[3]] == [
         "[CLS]", "i", ".", ".", "right", "[SEP]", "yes", ".", "[SEP]", "[PAD]", "[PAD]", "[PAD]"]
@@ -184,14 +215,14 @@ def test_words_with_context_layout_equals_encode(tokenizer):
         arrays = [(getattr(u, modality), len(u.all_words()) - len(u.words)) for u in utterances]
         ragged_inputs[modality] = ragged([array[n:] for array, n in arrays])
         ragged_inputs[f"context_{modality}"] = ragged([array[:n] for array, n in arrays])
-    assert_equal_to_encode(preprocessor(ragged_inputs), utterances, settings, tokenizer)
+    assert_equal_to_frozen(preprocessor(ragged_inputs))
     # Without sentence ids, a context is one sentence; 0 sentences: up to the last word's.
     one_sentence = [u for u in utterances if len(u.context) <= 1]
     assert len(one_sentence) == 4
     inputs = hkt_inputs(one_sentence, sentences=False)
     inputs["context_sentences"] = np.zeros(4, np.int32)
     outputs = preprocessor(inputs)
-    assert_equal_to_encode(outputs, one_sentence, settings, tokenizer)
+    assert_equal_to_frozen(outputs)
 
 
 def mmsa_utterances(split, lengths):
@@ -220,7 +251,7 @@ def test_token_ids_layout_with_stored_lengths_equals_encode():
         "acoustic": split["audio"], "acoustic_length": split["audio_lengths"],
         "visual": split["vision"], "visual_length": split["vision_lengths"],
     })
-    assert_equal_to_encode(outputs, utterances, settings)
+    assert_equal_to_frozen(outputs)
 
 
 def test_token_ids_layout_without_lengths_shares_the_text_mask():
@@ -235,7 +266,7 @@ def test_token_ids_layout_without_lengths_shares_the_text_mask():
         "segment_ids": text_bert[:, 2],
         "acoustic": ragged([u.acoustic for u in utterances]), "visual": split["vision"],
     }
-    assert_equal_to_encode(preprocessor(inputs), utterances, settings)
+    assert_equal_to_frozen(preprocessor(inputs))
     cut = GLoMoPreprocessor("token_ids", sequence_length=20, acoustic_dim=5, visual_dim=6,
                             acoustic_length=12)
     with pytest.raises(ValueError, match="acoustic without acoustic_length shares the text mask"):
@@ -261,13 +292,13 @@ def test_features_layout_equals_encode_ragged_and_with_lengths():
     fields = (("text_features", "text", 8), ("acoustic", "acoustic", 5), ("visual", "visual", 6))
     ragged_inputs = {name: ragged([getattr(u, name) for u in utterances])
                      for name, _, _ in fields}
-    assert_equal_to_encode(preprocessor(ragged_inputs), utterances, settings)
+    assert_equal_to_frozen(preprocessor(ragged_inputs))
     dense = {}
     for name, modality, dim in fields:
         arrays = [getattr(u, name) for u in utterances]
         dense[name] = padded(arrays, dim)  # PAD_ROW after each length: becomes zeros
         dense[f"{modality}_length"] = np.asarray([len(array) for array in arrays], np.int32)
-    assert_equal_to_encode(preprocessor(dense), utterances, settings)
+    assert_equal_to_frozen(preprocessor(dense))
 
 
 def test_tf_data_map_batched_and_unbatched(tokenizer):
@@ -284,7 +315,7 @@ def test_tf_data_map_batched_and_unbatched(tokenizer):
         batches = list(dataset.as_numpy_iterator())
         outputs = {name: np.concatenate([batch[0][name] for batch in batches])
                    for name in batches[0][0]}
-        assert_equal_to_encode(outputs, utterances, settings, tokenizer)
+        assert_equal_to_frozen(outputs)
         np.testing.assert_array_equal(np.concatenate([batch[1] for batch in batches]), labels)
 
 
@@ -298,7 +329,7 @@ def test_one_unbatched_utterance_gives_unbatched_outputs(tokenizer):
     outputs = preprocessor(single)
     assert np.asarray(outputs["token_ids"]).shape == (12,)
     assert np.asarray(outputs["visual"]).shape == (12, 4)
-    reference = encode(utterances[:1], settings, tokenizer)
+    reference = frozen_reference()
     for name, expected in reference.items():
         np.testing.assert_array_equal(np.asarray(outputs[name]), expected[0], err_msg=name)
 
@@ -354,7 +385,7 @@ def test_traces_with_a_fixed_signature_into_a_saved_model(tokenizer, tmp_path):
     loaded = tf.saved_model.load(str(tmp_path / "saved"))
     utterances = hkt_utterances()
     inputs = {name: tf.constant(value) for name, value in hkt_inputs(utterances).items()}
-    assert_equal_to_encode(loaded.analyze(inputs), utterances, settings, tokenizer)
+    assert_equal_to_frozen(loaded.analyze(inputs))
 
 
 def test_bad_inputs_and_arguments_get_clear_errors(tokenizer):

@@ -1,25 +1,23 @@
-"""`raw_batch`: utterances → the preprocessor's dense inputs, equal to `encode` end to end."""
+"""`GLoMoPreprocessor.raw_inputs`: utterances → dense inputs; end to end equal to the frozen encodings."""
 
 import numpy as np
 import pytest
 from data_fixtures import mmsa_split
-from test_preprocessor import DIMS
 from test_preprocessor import cherma_utterances
+from test_preprocessor import frozen_reference
 from test_preprocessor import mmsa_utterances
 from test_preprocessor import hkt_utterances
 from test_preprocessor import mag_utterances
 from test_preprocessor import make_settings
 
-from glomo_keras.data import GLoMoPreprocessor, encode
 from glomo_keras.data.errors import DataFormatError
-from glomo_keras.data.raw_inputs import raw_batch
+from glomo_keras.data import GLoMoPreprocessor
 
 
 def _assert_matches_encode(utterances, settings):
     preprocessor = GLoMoPreprocessor.from_settings(settings)
-    batch = raw_batch(utterances, preprocessor.layout, settings.stored_dims)
-    outputs = preprocessor(batch)
-    reference = encode(utterances, settings)
+    outputs = preprocessor.encode(utterances)
+    reference = frozen_reference()
     assert set(outputs) == set(reference)
     for name, expected in reference.items():
         np.testing.assert_array_equal(np.asarray(outputs[name]), expected, err_msg=name)
@@ -36,7 +34,7 @@ def test_request_dicts_and_hkt_context_rows_come_first():
     request = {"words": ["so", "good"], "context": [["i", "know"], ["right"]],
                "acoustic": np.arange(25, dtype="float32").reshape(5, 5),
                "visual": np.ones((5, 4), "float32")}
-    batch = raw_batch([request], "words_with_context", DIMS)
+    batch = GLoMoPreprocessor.from_settings(settings).raw_inputs([request])
     np.testing.assert_array_equal(batch["context_acoustic"][0, :, 0], [0, 5, 10])
     np.testing.assert_array_equal(batch["acoustic"][0, :, 0], [15, 20])
     assert batch["context_sentence_ids"].tolist() == [[0, 0, 1]]
@@ -65,4 +63,4 @@ def test_sequence_layouts_match_encode():
 ])
 def test_bad_utterances_are_named(utterances, message):
     with pytest.raises(DataFormatError, match=message):
-        raw_batch(utterances, "words", DIMS)
+        GLoMoPreprocessor.from_settings(make_settings("mag", 8)).raw_inputs(utterances)

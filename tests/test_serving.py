@@ -27,7 +27,7 @@ from tiny_model import tiny_batch
 from tiny_model import tiny_config
 
 from glomo_keras import GLoMo
-from glomo_keras.data import encode
+from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.export import export_saved_model
 from glomo_keras.serving import Limits
 from glomo_keras.serving import Predictor
@@ -38,6 +38,11 @@ MAX_INSTANCES = 40
 MAX_BATCH_SIZE = 4
 MOSI = "tiny_mosi"
 MUSTARD = "tiny_mustard"
+
+
+def encode(utterances, settings):
+    """The model inputs of utterances, as the model's preprocessor makes them."""
+    return GLoMoPreprocessor.from_settings(settings).encode(utterances)
 
 
 def words_instance(words, acoustic_dim=5, visual_dim=3, seed=0, context=None):

@@ -22,13 +22,18 @@ from tiny_model import tiny_backbone
 from tiny_model import tiny_config
 
 from glomo_keras import GLoMo
-from glomo_keras.data import encode
+from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.export import export_saved_model
 from glomo_keras.serving.predictor import Predictor
 from glomo_keras.serving.server import ModelServer
 
 MAX_BATCH_SIZE = 4
 MAX_ENQUEUED_BATCHES = 2
+
+
+def encode(utterances, settings):
+    """The model inputs of utterances, as the model's preprocessor makes them."""
+    return GLoMoPreprocessor.from_settings(settings).encode(utterances)
 
 
 class GatedPredictor(Predictor):

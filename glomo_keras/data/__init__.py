@@ -1,4 +1,4 @@
-"""Data: every benchmark layout, safe loading, WordPiece alignment, a tf.data pipeline.
+"""Data: every benchmark layout, safe loading, one encoder, a tf.data pipeline.
 
 - `load(path, format="auto", tokenizer=...)` reads the MAG-BERT/MIB pickles
   of MOSI and MOSEI, the HKT pickles of UR-FUNNY and MUStARD, MMSA's
@@ -6,8 +6,10 @@
   (`load_pickle` admits only numpy arrays and plain data), and prepares the
   model inputs of every split (cached in `~/.cache/glomo_keras`).
 - `make_dataset(split, batch_size, ...)` is the `tf.data` pipeline for `model.fit`.
-- `encode(utterances, settings, tokenizer)` encodes raw utterances (for
-  serving) exactly as training did; `PreprocessingSettings` holds how.
+- `GLoMoPreprocessor` is the one encoder: words and per-word feature rows
+  (or token ids, or feature sequences) -> model inputs, in TensorFlow ops,
+  for training (`load`), the analyzer and the SavedModel;
+  `PreprocessingSettings` holds how.
 - `inspect(path)` describes a file; `sample` is a built-in MOSEI-layout dataset.
 - `fitting.fit_config(config, dataset)` refuses data whose task, text input,
   feature widths or T do not fit a `GLoMoConfig` (what `train` checks).
@@ -36,13 +38,11 @@ _EXPORTS = {
     "Split": "glomo_keras.data.loading",
     "Utterance": "glomo_keras.data.common",
     "detect_format": "glomo_keras.data.loading",
-    "encode": "glomo_keras.data.encoding",
-    "encode_labels": "glomo_keras.data.encoding",
     "inspect": "glomo_keras.data.inspection",
     "load": "glomo_keras.data.loading",
     "load_pickle": "glomo_keras.data.unpickler",
     "make_dataset": "glomo_keras.data.pipeline",
-    "make_tokenizer": "glomo_keras.data.alignment",
+    "make_tokenizer": "glomo_keras.data.tokenizer",
     "read": "glomo_keras.data.loading",
     "sample": "glomo_keras.data.sample",
 }

@@ -23,7 +23,7 @@ import zipfile
 import numpy as np
 
 ENV_VAR = "GLOMO_KERAS_CACHE"
-VERSION = 2
+VERSION = 3
 
 
 def cache_dir(directory=None):

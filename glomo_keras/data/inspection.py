@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from glomo_keras.data.alignment import WordPieceTable, align_pair, align_words, as_tokenizer
 from glomo_keras.data.common import CLASSIFICATION
 from glomo_keras.data.loading import read
+from glomo_keras.data.tokenizer import as_tokenizer
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -18,15 +18,14 @@ def _stats(values, unit):
     return stats
 
 
-def _word_lengths(utterances, data_format, table, max_length):
-    """Text tokens before truncation, [CLS]/[SEP] included (words if no table)."""
+def _word_lengths(utterances, data_format, preprocessor):
+    """Text tokens before truncation, [CLS]/[SEP] included (words if no preprocessor)."""
+    if preprocessor is not None:
+        outputs = preprocessor.call_with_lengths(preprocessor.raw_inputs(utterances))
+        return outputs["text_length"].numpy()
     lengths = []
     for u in utterances:
-        if table is not None and data_format == "hkt":
-            lengths.append(align_pair(u.context or [], u.words, table, max_length).length)
-        elif table is not None:
-            lengths.append(align_words(u.words, table, max_length).length)
-        elif data_format == "hkt":
+        if data_format == "hkt":
             dots = max(len(u.context or ()) - 1, 0) + 1
             lengths.append(len(u.all_words()) + dots + 3)
         else:
@@ -34,11 +33,11 @@ def _word_lengths(utterances, data_format, table, max_length):
     return np.asarray(lengths)
 
 
-def _lengths(utterances, settings, table):
+def _lengths(utterances, settings, preprocessor):
     """dict modality -> (lengths before truncation, unit, the length T cuts at)."""
     if settings.format in ("mag", "hkt"):
-        unit = "wordpieces" if table is not None else "words"
-        text = _word_lengths(utterances, settings.format, table, settings.max_length)
+        unit = "wordpieces" if preprocessor is not None else "words"
+        text = _word_lengths(utterances, settings.format, preprocessor)
         return {"text": (text, unit, settings.max_length)}
     if settings.format == "mmsa":
         text = np.asarray([int(u.text_bert[1].sum()) for u in utterances])
@@ -112,14 +111,16 @@ def inspect(path, format="auto", tokenizer=None, max_length=None):
     """
     dataset = read(path, format, default_max_length=max_length)
     settings = dataset.settings
-    table = None
+    preprocessor = None
     if tokenizer is not None and settings.format in ("mag", "hkt"):
-        table = WordPieceTable(as_tokenizer(tokenizer))
+        from glomo_keras.data.preprocessor import GLoMoPreprocessor
+
+        preprocessor = GLoMoPreprocessor.from_settings(settings, as_tokenizer(tokenizer))
     splits = {}
     totals = {}
     for name, split in dataset.splits.items():
         report = dataset.report.splits[name]
-        lengths = _lengths(split.utterances, settings, table)
+        lengths = _lengths(split.utterances, settings, preprocessor)
         cut = np.zeros(len(split), bool)
         for values, _, limit in lengths.values():
             cut |= values > limit

@@ -2,10 +2,10 @@
 
 `load` detects the format from the file's structure (`"mag"`, `"hkt"`,
 `"mmsa"`, `"cherma"`), reads it with the restricted unpickler, checks every
-item, replaces non-finite features by 0 (counting them), and, given the
-backbone's tokenizer (MMSA and CHERMA need none), tokenises and aligns every
-split into the model's input arrays, with a cache so that the second run
-skips that work.
+item, counts non-finite features, and, given the backbone's tokenizer (MMSA
+and CHERMA need none), encodes every split into the model's input arrays
+with `GLoMoPreprocessor` (the one encoder), mapped over the split with
+`tf.data`, with a cache so that the second run skips that work.
 """
 
 import dataclasses
@@ -15,14 +15,12 @@ import pathlib
 import numpy as np
 
 from glomo_keras.data import cache, cherma, hkt, mag, mmsa
-from glomo_keras.data.alignment import as_tokenizer
-from glomo_keras.data.common import FORMATS, SPLITS, LoadReport, SplitReport
-from glomo_keras.data.encoding import encode_arrays, encode_labels, expand
-from glomo_keras.data.encoding import SHARED_TABLE_KEYS
+from glomo_keras.data.common import CLASSIFICATION, FORMATS, SPLITS, LoadReport, SplitReport
 from glomo_keras.data.errors import DataFormatError
 from glomo_keras.data.fitting import check_data, sequence_length_conflict
 from glomo_keras.data.pipeline import sequence_extents
 from glomo_keras.data.settings import PreprocessingSettings
+from glomo_keras.data.tokenizer import as_tokenizer
 from glomo_keras.data.unpickler import load_pickle
 from glomo_keras.datasets import DATASETS, dataset_from_dims, dataset_from_path
 from glomo_keras.errors import MissingFileError
@@ -30,6 +28,8 @@ from glomo_keras.errors import MissingFileError
 READERS = {"mag": mag, "hkt": hkt, "mmsa": mmsa, "cherma": cherma}
 # T when neither the caller nor the dataset table gives one.
 FALLBACK_MAX_LENGTH = 80
+# Utterances per call of the preprocessor when a split is encoded.
+ENCODE_BATCH = 1024
 
 
 @dataclasses.dataclass
@@ -43,8 +43,8 @@ class Split:
             class indices.
         task: `"regression"` or `"classification"`.
         utterances: the common form (None when the arrays came from the cache).
-        arrays: the encoded split in the compact form of
-            `glomo_keras.data.encoding` (None until tokenised).
+        arrays: the model input dict [N, ...] that `GLoMoPreprocessor`
+            gives for the utterances (None until encoded).
 
     Example:
 
@@ -66,8 +66,8 @@ class Split:
 
     @property
     def inputs(self):
-        """The model input dict [N, ...] (built from `arrays` on each access), or None."""
-        return None if self.arrays is None else expand(self.arrays)
+        """The model input dict [N, ...], or None (not encoded)."""
+        return self.arrays
 
     def by_length(self):
         """A copy of the split ordered by utterance length, shortest first.
@@ -91,10 +91,7 @@ class Split:
             labels=np.asarray(self.labels)[order],
             utterances=None if self.utterances is None else [
                 self.utterances[index] for index in order],
-            arrays={
-                name: array if name in SHARED_TABLE_KEYS else array[order]
-                for name, array in self.arrays.items()
-            },
+            arrays={name: array[order] for name, array in self.arrays.items()},
         )
 
 
@@ -332,6 +329,15 @@ def _class_names(reader, dataset):
     return list(reader.CLASS_NAMES)
 
 
+def _labels(utterances, task):
+    """int32 [N] class indices, or float32 [N] values (NaN where unknown)."""
+    if task == CLASSIFICATION:
+        return np.asarray([u.label for u in utterances], np.int32).reshape(-1)
+    return np.asarray(
+        [np.nan if u.label is None else u.label for u in utterances], np.float32
+    ).reshape(-1)
+
+
 def _split_report(utterances, labels, nonfinite, settings, label_range):
     known = labels[~np.isnan(labels)] if labels.dtype.kind == "f" else labels
     modalities = ("text", "acoustic", "visual") if settings.format == "cherma" else (
@@ -397,7 +403,7 @@ def read(path, format="auto", *, config=None, max_length=None, default_max_lengt
         if name not in splits:
             continue
         utterances = splits[name]
-        labels = encode_labels(utterances, settings)
+        labels = _labels(utterances, settings.task)
         result[name] = Split(name, [u.id for u in utterances], labels, settings.task, utterances)
         reports[name] = _split_report(
             utterances, labels, checker.nonfinite.get(name, {}), settings, reader.LABEL_RANGE
@@ -498,16 +504,79 @@ def load(
             dataset.report.notes.append("not tokenised: pass tokenizer= to make model inputs")
             return dataset
         dataset.settings = dataclasses.replace(dataset.settings, **fields)
-    for split in dataset.splits.values():
-        split.arrays, truncated = encode_arrays(
-            split.utterances, dataset.settings, tokenizer, source=path, split=split.name
-        )
-        dataset.report.splits[split.name].truncated = int(truncated.sum())
+    from glomo_keras.data.preprocessor import GLoMoPreprocessor
+
+    preprocessor = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer)
+    encoded = encode_splits(
+        preprocessor, {name: split.utterances for name, split in dataset.splits.items()}, path)
+    for name, split in dataset.splits.items():
+        split.arrays, truncated = encoded[name]
+        dataset.report.splits[name].truncated = int(truncated.sum())
     dataset.report.cache = "off"
     if cache_path is not None:
         _to_cache(cache_path, dataset)
         dataset.report.cache = "written"
     return dataset
+
+
+def encode_splits(preprocessor, splits, source=None):
+    """The model inputs of splits: `GLoMoPreprocessor` mapped over them with tf.data.
+
+    Each split's utterances are checked and padded (`raw_inputs`, whose
+    errors name the split and the utterance); then the splits' batches of
+    `ENCODE_BATCH`, sliced from tensors in memory, are joined into one
+    `tf.data` pipeline that maps the preprocessor over them in parallel, so
+    that its graph is traced once.
+
+    Args:
+        preprocessor: the `GLoMoPreprocessor` of the data.
+        splits: dict split name -> `Utterance` objects.
+        source: the file they came from, for error messages.
+
+    Returns:
+        dict split name -> (inputs, truncated): the model input dict of
+        numpy arrays [N, ...], and int32 [N], 1 where T (or T_a, T_v) cut
+        the utterance.
+
+    Raises:
+        DataFormatError: an utterance does not fit the preprocessor.
+
+    Example:
+
+    ```python
+    encoded = encode_splits(preprocessor, {"train": dataset.train.utterances})
+    inputs, truncated = encoded["train"]
+    ```
+    """
+    import tensorflow as tf
+
+    def batches(raw):
+        """Batches of one split's raw inputs, sliced from tensors in memory."""
+        tensors = {name: tf.constant(array) for name, array in raw.items()}
+        count = len(next(iter(raw.values())))
+        return tf.data.Dataset.range(0, count, ENCODE_BATCH).map(
+            lambda start: {name: tensor[start : start + ENCODE_BATCH]
+                           for name, tensor in tensors.items()})
+
+    raw_batches = None
+    for name, utterances in splits.items():
+        split_batches = batches(preprocessor.raw_inputs(utterances, source or "request", name))
+        # Joined, the splits' batches get one (relaxed) shape: one trace of the graph.
+        raw_batches = split_batches if raw_batches is None else raw_batches.concatenate(
+            split_batches)
+    encoded = raw_batches.map(preprocessor.call_with_lengths,
+                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    parts = list(encoded.as_numpy_iterator())
+    outputs = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    del outputs["text_length"]
+    truncated = outputs.pop("truncated")
+    result, start = {}, 0
+    for name, utterances in splits.items():
+        stop = start + len(utterances)
+        result[name] = ({key: array[start:stop] for key, array in outputs.items()},
+                        truncated[start:stop])
+        start = stop
+    return result
 
 
 def _tokenizer_fields(tokenizer):

@@ -1,10 +1,9 @@
 """`make_dataset`: a `tf.data` input pipeline over a tokenised split.
 
-The split's arrays stay in memory as tensors; the pipeline shuffles and
-batches indices and gathers each batch with one `tf.gather` per array, which
-is much faster than slicing and re-batching single examples. Word-aligned
-splits keep their compact form (see `glomo_keras.data.encoding`): each
-batch's acoustic/visual rows are gathered from the word tables.
+The split's model inputs (encoded once by `GLoMoPreprocessor` when the
+file is loaded, and cached) stay in memory as tensors; the pipeline shuffles
+and batches indices and gathers each batch with one `tf.gather` per array,
+which is much faster than slicing and re-batching single examples.
 
 Length bucketing (`bucketing=True`) cuts each batch's time axes to its
 longest utterance rounded up to a multiple of `BUCKET_MULTIPLE` (so a
@@ -19,7 +18,6 @@ different outputs for a different T, so the trainer refuses bucketing there.
 import numpy as np
 
 from glomo_keras.data.common import CLASSIFICATION
-from glomo_keras.data.encoding import TABLE_KEYS
 
 BUCKET_MULTIPLE = 8
 GROUP_BATCHES = 16
@@ -34,7 +32,7 @@ def sequence_extents(arrays):
     one past the last position any of that axis's masks marks as real.
 
     Args:
-        arrays: the split's array dict (compact or expanded form).
+        arrays: the split's model input dict.
 
     Returns:
         `{steps: int32 [N] extents}`, keyed by the axis length.
@@ -47,7 +45,7 @@ def sequence_extents(arrays):
     """
     extents = {}
     for name, array in arrays.items():
-        if not name.endswith("mask") or name in TABLE_KEYS:
+        if not name.endswith("mask"):
             continue
         steps = array.shape[1]
         positions = np.arange(1, steps + 1, dtype=np.int32)[None, :]
@@ -138,19 +136,12 @@ def make_dataset(
 
     def take(name, batch, cuts):
         value = tf.gather(tensors[name], batch)
-        steps = split.arrays[name].shape[1] if value.shape.rank > 1 else None
+        steps = split.arrays[name].shape[1]
         return value[:, : cuts[steps]] if steps in cuts else value
 
     def gather(batch):
         cuts = cut_lengths(batch)
-        inputs = {
-            name: take(name, batch, cuts) for name in tensors if name not in TABLE_KEYS
-        }
-        if "feature_rows" in tensors:
-            rows = take("feature_rows", batch, cuts)
-            for modality in ("acoustic", "visual"):
-                inputs[modality] = tf.gather(tensors[f"{modality}_table"], rows)
-        return inputs, tf.gather(labels, batch)
+        return {name: take(name, batch, cuts) for name in tensors}, tf.gather(labels, batch)
 
     count = len(labels)
     indices = tf.data.Dataset.range(count)

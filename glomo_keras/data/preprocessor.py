@@ -1,10 +1,18 @@
 """`GLoMoPreprocessor`: raw utterances -> model inputs, in TensorFlow ops.
 
-The same preprocessing as the numpy path (`glomo_keras.data.encode`, see
-`glomo_keras.data.alignment` for the WordPiece rules), written with
-TensorFlow ops and ragged tensors, so that it runs inside `tf.data.Dataset.map`,
-a `tf.function` and a SavedModel signature, on every Keras backend (as
-KerasHub's preprocessors, it always computes with TensorFlow).
+The one encoder of the package: training (`glomo_keras.data.load` maps it
+over every split with `tf.data`), the analyzer and the SavedModel's
+`analyze` signature all run it. Written with TensorFlow ops and ragged
+tensors, it runs inside `tf.data.Dataset.map`, a `tf.function` and a
+SavedModel signature, on every Keras backend (as KerasHub's preprocessors,
+it always computes with TensorFlow). `raw_inputs` checks utterances (the
+common form, or request dicts) and pads them into the dense inputs below.
+
+WordPiece rules: every word is tokenised on its own, so every piece it
+yields belongs to it (its first piece, its `##` pieces, and the pieces the
+basic tokenizer splits off at punctuation: `"don't"` -> `don ' t`), which
+gives the same pieces as tokenising the joined text (the basic tokenizer
+splits at whitespace first).
 
 Layouts (`layout`), the call inputs they take and the outputs they give:
 
@@ -44,12 +52,17 @@ Masks and ids are int32, features float32. One unbatched utterance (`words`
 [W], `acoustic` [W, A], ...) gives unbatched outputs.
 """
 
+import dataclasses
 import re
 
 import keras
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
+from glomo_keras.data.checks import Checker
+from glomo_keras.data.common import Utterance
+from glomo_keras.data.errors import DataFormatError
 from glomo_keras.data.settings import PreprocessingSettings
 
 LAYOUTS = ("words", "words_with_context", "token_ids", "features")
@@ -68,8 +81,8 @@ DOT = "."
 class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     """Turns raw utterances into GLoMo's model inputs with TensorFlow ops.
 
-    The layer equals `glomo_keras.data.encode` (tested on every layout) and
-    traces into graphs: use it in `tf.data.Dataset.map`, in a `tf.function`
+    The layer reproduces the encodings frozen from the former numpy encoder
+    on every file layout (`tests/test_one_encoder.py`) and traces into graphs: use it in `tf.data.Dataset.map`, in a `tf.function`
     or a SavedModel signature. Called eagerly, it returns tensors of the
     Keras backend; in a graph, TensorFlow tensors. Like KerasHub's
     preprocessors it takes `(x, y, sample_weight)` and passes `y` and
@@ -153,6 +166,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         self.acoustic_columns = _columns(acoustic_columns, self.acoustic_dim, "acoustic")
         self.visual_columns = _columns(visual_columns, self.visual_dim, "visual")
         self._eager = _EagerFunction(self._call_graph)
+        self._eager_with_lengths = _EagerFunction(self._call_graph_with_lengths)
         self.built = True  # no weights: nothing to build
 
     @classmethod
@@ -221,8 +235,108 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             outputs = self._call_graph(_checked_dict(x))
         return keras.utils.pack_x_y_sample_weight(outputs, y, sample_weight)
 
-    def _call_graph(self, inputs):
-        """The TensorFlow computation, batched or for one utterance."""
+    def raw_inputs(self, utterances, source="request", split=None):
+        """The dense raw inputs of this layout for a batch of utterances, checked.
+
+        Args:
+            utterances: `Utterance` objects or dicts with their fields: word
+                layouts `words` and, for HKT, `context` (a list of
+                sentences, each a list of words), with `acoustic`/`visual`
+                rows for the context words first, then the words (as
+                stored: `acoustic_dim`/`visual_dim` columns); MMSA
+                `text_bert` [3, T] with `acoustic`/`visual` frames (and
+                `acoustic_length`/`visual_length`); CHERMA `text_features`,
+                `acoustic`, `visual`.
+            source: what the utterances came from, for error messages.
+            split: the split they came from, for error messages.
+
+        Returns:
+            dict of numpy arrays, batch axis first (strings as object
+            arrays): the words padded with `""`, the rows with zeros, HKT
+            context words with their sentence ids, MMSA/CHERMA sequences
+            with their lengths. The `analyze` signature takes the same.
+
+        Raises:
+            DataFormatError: an utterance does not fit; the message names
+                the utterance index and the field.
+
+        Example:
+
+        ```python
+        batch = preprocessor.raw_inputs([{"words": ["so", "good"],
+                                          "acoustic": a_rows, "visual": v_rows}])
+        batch["words"]   # array([['so', 'good']], dtype=object)
+        ```
+        """
+        checker = Checker(source)
+        checker.dims = {"acoustic": self.acoustic_dim, "visual": self.visual_dim}
+        if self.text_dim is not None:
+            checker.dims["text"] = self.text_dim
+        checker.at(split)
+        if not isinstance(utterances, (list, tuple)) or not utterances:
+            raise DataFormatError("expected a non-empty list of utterances", source=source)
+        checked = []
+        for index, value in enumerate(utterances):
+            checker.index = index
+            checked.append(_as_utterance(value, checker))
+        if self.layout in WORD_LAYOUTS:
+            return _word_batch(checked, self.layout, checker.dims, checker)
+        return _sequence_batch(checked, self.layout, checker.dims, checker)
+
+    def encode(self, utterances, source="request", split=None):
+        """The model inputs of utterances as numpy arrays: `raw_inputs`, then the layer.
+
+        Args:
+            utterances: as for `raw_inputs`.
+            source: what the utterances came from, for error messages.
+            split: the split they came from, for error messages.
+
+        Returns:
+            dict name -> numpy array, batch axis first.
+
+        Raises:
+            DataFormatError: an utterance does not fit (see `raw_inputs`).
+
+        Example:
+
+        ```python
+        model.predict(preprocessor.encode([{"words": ["so", "good"], ...}]))
+        ```
+        """
+        outputs = self._eager(_as_tf_dict(self.raw_inputs(utterances, source, split)))
+        return {name: value.numpy() for name, value in outputs.items()}
+
+    def call_with_lengths(self, x):
+        """The layer's outputs plus `text_length` and `truncated`, in TensorFlow ops.
+
+        For `tf.data.Dataset.map` over raw inputs (`raw_inputs`) and for
+        reports: `text_length` int32 [B] counts the text tokens before
+        truncation, special tokens included (CHERMA: text steps);
+        `truncated` int32 [B] is 1 where T, T_a or T_v cut the utterance.
+        Called eagerly, it returns TensorFlow tensors.
+
+        Example:
+
+        ```python
+        encoded = raw.batch(1024).map(preprocessor.call_with_lengths)
+        ```
+        """
+        if tf.executing_eagerly():
+            return self._eager_with_lengths(_as_tf_dict(x))
+        # One traced function for every dataset mapped: a trace costs seconds.
+        return self._eager_with_lengths.function(_checked_dict(x))
+
+    def _call_graph_with_lengths(self, inputs):
+        return self._call_graph(inputs, with_lengths=True)
+
+    def _call_graph(self, inputs, with_lengths=False):
+        """The TensorFlow computation, batched or for one utterance.
+
+        With `with_lengths`, the outputs also hold `text_length` int32 [B]
+        (text tokens before truncation, special tokens included; text steps
+        for CHERMA) and `truncated` int32 [B] (1 where T, T_a or T_v cut the
+        utterance).
+        """
         with tf.device("cpu"):
             name, unbatched_rank = PRIMARY_INPUTS[self.layout]
             unbatched = _required(inputs, name).shape.rank == unbatched_rank
@@ -236,6 +350,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 outputs = self._encode_token_ids(inputs)
             else:
                 outputs = self._encode_features(inputs)
+            outputs, lengths = outputs
+            if with_lengths:
+                outputs.update(lengths)
             if unbatched:
                 outputs = {key: tf.squeeze(value, 0) for key, value in outputs.items()}
             return outputs
@@ -246,8 +363,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         words, n_words = _words(_required(inputs, "words"), "words")
         tables = {m: self._word_rows(inputs, m, m, n_words) for m in MODALITIES}
         [(ids, rows)] = self._pieces([(words, tf.ragged.range(n_words))])
+        length = tf.cast(ids.row_lengths(), tf.int32) + 2
         ids, rows = _keep_window((ids, rows), 0, self.sequence_length - 2)
-        return self._assemble([(ids, rows)], tables)
+        return self._assemble([(ids, rows)], tables), self._text_lengths(length)
 
     def _encode_words_with_context(self, inputs):
         words, n_words = _words(_required(inputs, "words"), "words")
@@ -271,9 +389,16 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         budget = self.sequence_length - 3
         a_length, b_length = a_ids.row_lengths(), b_ids.row_lengths()
         drop = tf.minimum(tf.maximum(a_length + b_length - budget, 0), a_length)
+        length = tf.cast(a_length + b_length, tf.int32) + 3
         a_ids, a_rows = _keep_window((a_ids, a_rows), drop, a_length)
         b_ids, b_rows = _keep_window((b_ids, b_rows), 0, budget - (a_length - drop))
-        return self._assemble([(a_ids, a_rows), (b_ids, b_rows)], tables)
+        return (self._assemble([(a_ids, a_rows), (b_ids, b_rows)], tables),
+                self._text_lengths(length))
+
+    def _text_lengths(self, length):
+        """`text_length` and `truncated` of a word layout, from the tokens before truncation."""
+        return {"text_length": length,
+                "truncated": tf.cast(length > self.sequence_length, tf.int32)}
 
     def _context_items(self, inputs, context, n_context):
         """The context's items (its words, and "."s between sentences) and their rows.
@@ -345,13 +470,14 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         Returns:
             (ids, rows) per segment, ragged int32 [B, None]. Every item is
             tokenised on its own (all segments in one tokenizer call), and
-            all its pieces get its row.
+            all its pieces get its row. Each distinct item is tokenised once.
         """
         items = tf.concat([segment_items.flat_values for segment_items, _ in segments], 0)
-        pieces = self.tokenizer(items)
+        distinct, index = tf.unique(items)
+        pieces = self.tokenizer(distinct)
         if not isinstance(pieces, tf.RaggedTensor):  # a tokenizer that pads
             pieces = tf.RaggedTensor.from_tensor(pieces, padding=self._special_id("[PAD]"))
-        pieces = tf.cast(pieces, tf.int32)
+        pieces = tf.gather(tf.cast(pieces, tf.int32), index)
         results, start = [], 0
         for segment_items, segment_rows in segments:
             stop = start + tf.shape(segment_items.flat_values)[0]
@@ -405,12 +531,14 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
 
     def _encode_token_ids(self, inputs):
         outputs = {}
+        truncated = tf.constant(False)
         for name in ("token_ids", "padding_mask", "segment_ids"):
             value = tf.cast(_required(inputs, name), tf.int32)
             outputs[name] = _checked_width(value, self.sequence_length, name)
         for modality in MODALITIES:
             steps = getattr(self, f"{modality}_length")
             frames = self._features(_required(inputs, modality), modality, modality)
+            truncated = truncated | (tf.shape(frames)[1] > steps)
             outputs[modality] = _fit_steps(frames, steps)
             length_name = f"{modality}_length"
             if length_name in inputs:
@@ -422,10 +550,15 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                     f"{modality} without {length_name} shares the text mask, so it needs "
                     f"{self.sequence_length} frames, not {modality}_length={steps}"
                 )
-        return outputs
+        batch = tf.shape(outputs["token_ids"])[:1]
+        return outputs, {
+            "text_length": tf.reduce_sum(outputs["padding_mask"], axis=1),
+            "truncated": tf.cast(tf.fill(batch, truncated), tf.int32),
+        }
 
     def _encode_features(self, inputs):
         outputs = {}
+        lengths = {}
         for modality, name, mask_name, steps in (
             ("text", "text_features", "text_mask", self.sequence_length),
             ("acoustic", "acoustic", "acoustic_mask", self.acoustic_length),
@@ -440,12 +573,17 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             else:
                 length = tf.fill(tf.shape(value)[:1], tf.shape(value)[1])
             frames = self._features(value, name, modality)
+            lengths[modality] = length
             length = tf.minimum(length, tf.shape(frames)[1])
             real = tf.range(tf.shape(frames)[1])[None, :] < length[:, None]
             frames = tf.where(real[..., None], frames, 0.0)
             outputs[name] = _fit_steps(frames, steps)
             outputs[mask_name] = _length_mask(length, steps)
-        return outputs
+        truncated = ((lengths["text"] > self.sequence_length)
+                     | (lengths["acoustic"] > self.acoustic_length)
+                     | (lengths["visual"] > self.visual_length))
+        return outputs, {"text_length": lengths["text"],
+                         "truncated": tf.cast(truncated, tf.int32)}
 
     def _features(self, value, name, modality):
         """Dense float32 [B, F, d'] with the stored dim checked, columns kept, finite."""
@@ -529,7 +667,8 @@ class _EagerFunction:
     """
 
     def __init__(self, function):
-        self.function = tf.function(function, reduce_retracing=True)
+        # No AutoGraph: the computation branches on Python values only.
+        self.function = tf.function(function, reduce_retracing=True, autograph=False)
 
     def __call__(self, inputs):
         try:
@@ -539,6 +678,113 @@ class _EagerFunction:
             # other backends Keras would drop the message of a TF error).
             failed = re.search(r"assertion failed: (.*)", error.message)
             raise ValueError(failed.group(1) if failed else error.message) from error
+
+
+def _as_utterance(value, checker):
+    if isinstance(value, Utterance):
+        return value
+    if isinstance(value, dict):
+        known = {field.name for field in dataclasses.fields(Utterance)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise checker.error(f"unknown fields {unknown}; an utterance has {sorted(known)}")
+        return Utterance(**value)
+    raise checker.error(f"expected an utterance object, found a {type(value).__name__}")
+
+
+def _pad_rows(arrays, dim, length=None):
+    """[n_i, dim] arrays → [B, max n_i (at least 1), dim] float32, zero-padded."""
+    length = max([len(a) for a in arrays] + [1]) if length is None else length
+    batch = np.zeros((len(arrays), length, dim), np.float32)
+    for i, array in enumerate(arrays):
+        batch[i, : len(array)] = array[:length]
+    return batch
+
+
+def _pad_words(lists):
+    width = max([len(words) for words in lists] + [1])
+    batch = np.full((len(lists), width), "", dtype=object)
+    for i, words in enumerate(lists):
+        batch[i, : len(words)] = words
+    return batch
+
+
+def _word_batch(utterances, layout, stored_dims, checker):
+    words, context_words, sentence_ids, sentences = [], [], [], []
+    rows = {m: [] for m in MODALITIES}
+    context_rows = {m: [] for m in MODALITIES}
+    for index, utterance in enumerate(utterances):
+        checker.index = index
+        if utterance.words is None:
+            raise checker.error("the utterance has no words", "words")
+        punchline = checker.words(utterance.words, "words")
+        context = [checker.words(s, "context") for s in utterance.context or ()]
+        if context and layout != "words_with_context":
+            raise checker.error("this model takes no context", "context")
+        flat = [word for sentence in context for word in sentence]
+        for modality in MODALITIES:
+            array = checker.features(getattr(utterance, modality), modality, modality,
+                                     rows=len(flat) + len(punchline))
+            context_rows[modality].append(array[: len(flat)])
+            rows[modality].append(array[len(flat):])
+        words.append(punchline)
+        context_words.append(flat)
+        sentence_ids.append([i for i, s in enumerate(context) for _ in s])
+        sentences.append(len(context))
+    batch = {"words": _pad_words(words)}
+    for modality in MODALITIES:
+        batch[modality] = _pad_rows(rows[modality], stored_dims[modality], batch["words"].shape[1])
+    if layout == "words_with_context":
+        batch["context_words"] = _pad_words(context_words)
+        width = batch["context_words"].shape[1]
+        ids = np.zeros((len(utterances), width), np.int32)
+        for i, values in enumerate(sentence_ids):
+            ids[i, : len(values)] = values
+        batch["context_sentence_ids"] = ids
+        batch["context_sentences"] = np.asarray(sentences, np.int32)
+        for modality in MODALITIES:
+            batch[f"context_{modality}"] = _pad_rows(
+                context_rows[modality], stored_dims[modality], width)
+    return batch
+
+
+def _sequence_batch(utterances, layout, stored_dims, checker):
+    batch = {}
+    names = [("acoustic", "acoustic"), ("visual", "visual")]
+    if layout == "features":
+        names.insert(0, ("text_features", "text"))
+    else:
+        ids = []
+        for index, utterance in enumerate(utterances):
+            checker.index = index
+            array = np.asarray(utterance.text_bert)
+            if array.ndim != 2 or array.shape[0] != 3 or array.dtype.kind not in "biuf":
+                raise checker.error(
+                    f"expected token ids, mask and segment ids [3, T], found shape {array.shape}",
+                    "text_bert")
+            ids.append(array)
+        if len({a.shape for a in ids}) > 1:
+            raise checker.error("the utterances' text_bert have different lengths", "text_bert")
+        ids = np.stack(ids).astype(np.int32)
+        batch.update(token_ids=ids[:, 0], padding_mask=ids[:, 1], segment_ids=ids[:, 2])
+    for field, modality in names:
+        arrays = []
+        for index, utterance in enumerate(utterances):
+            checker.index = index
+            arrays.append(checker.features(getattr(utterance, field), field, modality))
+        batch[field] = _pad_rows(arrays, stored_dims[modality])
+        length_name = "text_length" if modality == "text" else f"{modality}_length"
+        stored = [len(a) for a in arrays]
+        if layout == "token_ids":
+            stored = [getattr(u, length_name) for u in utterances]
+            if any(length is None for length in stored):
+                if not all(length is None for length in stored):
+                    raise checker.error(
+                        f"give {length_name} for every utterance of a batch or for none",
+                        length_name)
+                continue
+        batch[length_name] = np.asarray(stored, np.int32)
+    return batch
 
 
 def _positive(value, name):

@@ -160,7 +160,7 @@ class PreprocessingSettings:
 
     def make_tokenizer(self):
         """The KerasHub `BertTokenizer` of `vocabulary` (MAG and HKT only)."""
-        from glomo_keras.data.alignment import make_tokenizer
+        from glomo_keras.data.tokenizer import make_tokenizer
 
         if self.vocabulary is None:
             raise ValueError(f"format {self.format!r} settings carry no vocabulary")

@@ -7,7 +7,7 @@ asset; it never builds a Keras model. `predict` runs model inputs.
 `analyze` signature of the raw-words SavedModel in `<version>/analyze/`,
 whose preprocessor tokenises, aligns and pads in the graph as training did
 (the same answers any TensorFlow runtime gives); MMSA and CHERMA models
-through `glomo_keras.data.encode` and `serving_default`. An utterance with
+through the export's `GLoMoPreprocessor` and `serving_default`. An utterance with
 more WordPiece tokens than the model takes is cut, as in training, and its
 answer says how many words were kept (`truncated_to`).
 
@@ -29,15 +29,11 @@ from glomo_keras.artifacts import ASSET_NAME
 from glomo_keras.artifacts import OUTPUT_NAMES
 from glomo_keras.artifacts import SIGNATURE_NAME
 from glomo_keras.artifacts import resolve_version
-from glomo_keras.data import DataFormatError, PreprocessingSettings, encode
-from glomo_keras.data.raw_inputs import raw_batch
+from glomo_keras.data import DataFormatError, GLoMoPreprocessor, PreprocessingSettings
 
 # The special tokens around the words of one utterance, per format:
 # `[CLS] words [SEP]` (MAG), `[CLS] context [SEP] words . [SEP]` (HKT).
 SPECIAL_TOKENS = {"mag": 2, "hkt": 4}
-# The preprocessor layout of each data format, for `raw_batch`.
-FORMAT_LAYOUTS = {"mag": "words", "hkt": "words_with_context", "mmsa": "token_ids",
-                  "cherma": "features"}
 
 # Inputs that share their sequence axis (axis 1).
 SEQUENCE_GROUPS = (
@@ -65,53 +61,6 @@ REQUIRED_FIELDS = {
 
 # The feature fields of an `analyze` instance and their `stored_dims` keys.
 FEATURE_FIELDS = (("acoustic", "acoustic"), ("visual", "visual"), ("text_features", "text"))
-
-
-class CachedTokenizer:
-    """A WordPiece tokenizer that remembers the pieces of the words it has seen.
-
-    `encode` tokenises each request's words with one tokenizer call (a
-    TensorFlow op); serving sees the same words again and again, so their
-    pieces are kept (up to `max_words`; then the memory starts afresh).
-    The pieces are the tokenizer's own, so the encoding is unchanged.
-
-    Args:
-        tokenizer: a KerasHub WordPiece tokenizer.
-        max_words: the most words remembered.
-
-    Example:
-
-    ```python
-    tokenizer = CachedTokenizer(settings.make_tokenizer())
-    encode(instances, settings, tokenizer)
-    ```
-    """
-
-    def __init__(self, tokenizer, max_words=100_000):
-        self.tokenizer = tokenizer
-        self.max_words = max_words
-        self._pieces = {}
-
-    def token_to_id(self, token):
-        """The id of one vocabulary token (None if absent)."""
-        return self.tokenizer.token_to_id(token)
-
-    def __call__(self, words):
-        """The piece ids of each word, as a list of lists."""
-        pieces = self._pieces
-        new = [word for word in dict.fromkeys(words) if word not in pieces]
-        if new:
-            ids = self.tokenizer(new)
-            if hasattr(ids, "to_list"):
-                ids = ids.to_list()
-            elif hasattr(ids, "tolist"):
-                ids = ids.tolist()
-            if len(pieces) + len(new) > self.max_words:
-                # A new dict: a call in another thread keeps reading its own.
-                pieces = {word: pieces[word] for word in words if word in pieces}
-                self._pieces = pieces
-            pieces.update(zip(new, ids))
-        return [pieces[word] for word in words]
 
 
 class Predictor:
@@ -165,9 +114,7 @@ class Predictor:
         self.export_metadata = asset["metadata"]
         self._check_fit()
         self._analyze = _load_raw_words_model(self.path / ANALYZE_FOLDER)
-        self._tokenizer = (
-            CachedTokenizer(self.settings.make_tokenizer()) if self.settings.vocabulary else None
-        )
+        self._preprocessor = GLoMoPreprocessor.from_settings(self.settings)
 
     @property
     def signatures(self):
@@ -220,7 +167,7 @@ class Predictor:
         Example:
 
         ```python
-        outputs = predictor.predict(encode(utterances, predictor.settings))
+        outputs = predictor.predict(predictor.encode_instances(utterances))
         outputs["prediction"].shape   # (N, 1)
         ```
         """
@@ -382,9 +329,9 @@ class Predictor:
     def analyze(self, instances):
         """Sentiment (or class probabilities) and modality weights of utterances.
 
-        Each instance is encoded with `glomo_keras.data.encode` and the
-        model's preprocessing settings (tokenisation, word alignment, column
-        selection, padding), as in training; non-finite feature values become
+        Each instance is encoded by the model's `GLoMoPreprocessor`
+        (tokenisation, word alignment, column selection, padding), as in
+        training; non-finite feature values become
         0 there, as in training. The modality weights are the GLOBAL
         attention weights `W_g` of the fusion (spec §3.5: the weights of the
         mixup), in the order text, acoustic, visual; a modality the model
@@ -454,7 +401,7 @@ class Predictor:
         for index, instance in enumerate(instances):
             words = list(instance["words"])
             total, count = 0, 0
-            for pieces in self._tokenizer(words):
+            for pieces in _word_pieces(self._preprocessor.tokenizer, words):
                 if total + len(pieces) > budget:
                     break
                 total, count = total + len(pieces), count + 1
@@ -471,7 +418,7 @@ class Predictor:
     def encode_instances(self, instances):
         """The model inputs of `analyze` instances, or a ValueError naming the instance.
 
-        Besides what `glomo_keras.data.encode` checks, words must be
+        Besides what `GLoMoPreprocessor.raw_inputs` checks, words must be
         non-empty strings of valid Unicode (no lone surrogates), `words` a
         non-empty list, and feature values numbers (booleans are refused).
 
@@ -493,9 +440,8 @@ class Predictor:
             self._check_instance(index, instance)
         try:
             if self._analyze is not None:
-                return raw_batch(instances, FORMAT_LAYOUTS[self.settings.format],
-                                 self.settings.stored_dims)
-            inputs = encode(instances, self.settings, self._tokenizer)
+                return self._preprocessor.raw_inputs(instances)
+            inputs = self._preprocessor.encode(instances)
         except DataFormatError as error:
             where = f"instance {error.index}" if error.index is not None else "request"
             if error.field is not None:
@@ -504,7 +450,7 @@ class Predictor:
         return self.check_inputs(inputs)
 
     def _check_instance(self, index, instance):
-        """What `encode` lets through but a request must not hold."""
+        """What `raw_inputs` lets through but a request must not hold."""
         allowed = REQUEST_FIELDS[self.settings.format]
         if not isinstance(instance, dict):
             raise ValueError(
@@ -560,7 +506,7 @@ class Predictor:
             try:
                 shape = np.shape(instance[field])
             except ValueError:
-                continue  # ragged: `encode` names the problem
+                continue  # ragged: `raw_inputs` names the problem
             if len(shape) <= 2 and _holds_bool(instance[field]):
                 raise ValueError(
                     f"instance {index}, field {field!r}: feature values must be "
@@ -656,6 +602,12 @@ def _load_raw_words_model(folder):
     return tf.saved_model.load(str(folder)).signatures[ANALYZE_SIGNATURE]
 
 
+def _word_pieces(tokenizer, words):
+    """The piece ids of each word, as lists (KerasHub gives ragged tensors or lists)."""
+    pieces = tokenizer(words)
+    return pieces.to_list() if hasattr(pieces, "to_list") else pieces
+
+
 def check_finite(outputs):
     """Refuses outputs that are not finite, naming the instances.
 
@@ -686,9 +638,9 @@ def check_finite(outputs):
 
 
 def _check_words(index, field, words, allow_empty):
-    """Words must be non-empty strings of valid Unicode; `encode` checks the rest."""
+    """Words must be non-empty strings of valid Unicode; `raw_inputs` checks the rest."""
     if not isinstance(words, (list, tuple)):
-        return  # `encode` names the problem
+        return  # `raw_inputs` names the problem
     if not words and not allow_empty:
         raise ValueError(f"instance {index}, field {field!r}: the utterance has no words")
     for position, word in enumerate(words):
