@@ -28,8 +28,10 @@ from glomo_keras.errors import MissingFileError
 READERS = {"mag": mag, "hkt": hkt, "mmsa": mmsa, "cherma": cherma}
 # T when neither the caller nor the dataset table gives one.
 FALLBACK_MAX_LENGTH = 80
-# Utterances per call of the preprocessor when a split is encoded.
-ENCODE_BATCH = 1024
+# From this many utterances in all splits on, `encode_splits` traces the
+# preprocessor: a trace costs about a second, which op by op execution
+# (each op dispatched from Python) makes up from about 10,000 utterances.
+TRACE_FROM = 10000
 
 
 @dataclasses.dataclass
@@ -508,7 +510,8 @@ def load(
 
     preprocessor = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer)
     encoded = encode_splits(
-        preprocessor, {name: split.utterances for name, split in dataset.splits.items()}, path)
+        preprocessor, {name: split.utterances for name, split in dataset.splits.items()}, path,
+        checked=True)
     for name, split in dataset.splits.items():
         split.arrays, truncated = encoded[name]
         dataset.report.splits[name].truncated = int(truncated.sum())
@@ -519,19 +522,23 @@ def load(
     return dataset
 
 
-def encode_splits(preprocessor, splits, source=None):
-    """The model inputs of splits: `GLoMoPreprocessor` mapped over them with tf.data.
+def encode_splits(preprocessor, splits, source=None, checked=False):
+    """The model inputs of splits: `GLoMoPreprocessor` run over each whole split.
 
-    Each split's utterances are checked and padded (`raw_inputs`, whose
-    errors name the split and the utterance); then the splits' batches of
-    `ENCODE_BATCH`, sliced from tensors in memory, are joined into one
-    `tf.data` pipeline that maps the preprocessor over them in parallel, so
-    that its graph is traced once.
+    Each split's utterances become raw inputs (`raw_inputs(..., ragged=True)`:
+    the word layouts' flat words and rows, not padded; errors name the
+    split and the utterance), and the preprocessor runs once per split. From
+    `TRACE_FROM` utterances on, the splits join one `tf.data` pipeline that
+    maps the traced preprocessor over them in parallel (one trace, about a
+    second); fewer run op by op (no trace). Each split's outputs come back
+    as they are, with no copy.
 
     Args:
         preprocessor: the `GLoMoPreprocessor` of the data.
         splits: dict split name -> `Utterance` objects.
         source: the file they came from, for error messages.
+        checked: the utterances come from `read`, which checked them
+            (see `GLoMoPreprocessor.raw_inputs`).
 
     Returns:
         dict split name -> (inputs, truncated): the model input dict of
@@ -550,32 +557,30 @@ def encode_splits(preprocessor, splits, source=None):
     """
     import tensorflow as tf
 
-    def batches(raw):
-        """Batches of one split's raw inputs, sliced from tensors in memory."""
-        tensors = {name: tf.constant(array) for name, array in raw.items()}
-        count = len(next(iter(raw.values())))
-        return tf.data.Dataset.range(0, count, ENCODE_BATCH).map(
-            lambda start: {name: tensor[start : start + ENCODE_BATCH]
-                           for name, tensor in tensors.items()})
-
-    raw_batches = None
-    for name, utterances in splits.items():
-        split_batches = batches(preprocessor.raw_inputs(utterances, source or "request", name))
-        # Joined, the splits' batches get one (relaxed) shape: one trace of the graph.
-        raw_batches = split_batches if raw_batches is None else raw_batches.concatenate(
-            split_batches)
-    encoded = raw_batches.map(preprocessor.call_with_lengths,
-                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    parts = list(encoded.as_numpy_iterator())
-    outputs = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    del outputs["text_length"]
-    truncated = outputs.pop("truncated")
-    result, start = {}, 0
-    for name, utterances in splits.items():
-        stop = start + len(utterances)
-        result[name] = ({key: array[start:stop] for key, array in outputs.items()},
-                        truncated[start:stop])
-        start = stop
+    raw = {name: {key: tf.convert_to_tensor(value) if isinstance(value, np.ndarray) else value
+                  for key, value in preprocessor.raw_inputs(
+                      utterances, source or "request", name, ragged=True,
+                      checked=checked).items()}
+           for name, utterances in splits.items()}
+    if sum(len(utterances) for utterances in splits.values()) < TRACE_FROM:
+        encoded = [preprocessor.call_with_lengths(inputs, traced=False)
+                   for inputs in raw.values()]
+        encoded = [{key: value.numpy() for key, value in outputs.items()}
+                   for outputs in encoded]
+    else:
+        raw_splits = None
+        for inputs in raw.values():
+            split = tf.data.Dataset.from_tensors(inputs)
+            # Joined, the splits get one (relaxed) shape: one trace of the graph.
+            raw_splits = split if raw_splits is None else raw_splits.concatenate(split)
+        encoded = list(raw_splits.map(
+            preprocessor.call_with_lengths, num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True).as_numpy_iterator())
+    result = {}
+    for name, outputs in zip(splits, encoded):
+        del outputs["text_length"]
+        truncated = outputs.pop("truncated")
+        result[name] = (outputs, truncated)
     return result
 
 

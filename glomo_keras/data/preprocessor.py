@@ -235,8 +235,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             outputs = self._call_graph(_checked_dict(x))
         return keras.utils.pack_x_y_sample_weight(outputs, y, sample_weight)
 
-    def raw_inputs(self, utterances, source="request", split=None):
-        """The dense raw inputs of this layout for a batch of utterances, checked.
+    def raw_inputs(self, utterances, source="request", split=None, ragged=False,
+                   checked=False):
+        """The dense (or ragged) raw inputs of this layout for a batch of utterances, checked.
 
         Args:
             utterances: `Utterance` objects or dicts with their fields: word
@@ -249,12 +250,23 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 `acoustic`, `visual`.
             source: what the utterances came from, for error messages.
             split: the split they came from, for error messages.
+            ragged: word layouts: give the words, their rows and the HKT
+                sentence ids as `tf.RaggedTensor`s [B, None(, d)] built from
+                the flat values (no padding, one conversion of all the
+                words), which the layer takes as it takes the padded ones.
+                `load` encodes a split this way.
+            checked: the utterances come from `glomo_keras.data.read`, which
+                checked their words and rows (strings; finite float32 rows
+                of the file's widths, one per word): take them as they are
+                instead of checking each word and row again.
 
         Returns:
             dict of numpy arrays, batch axis first (strings as object
             arrays): the words padded with `""`, the rows with zeros, HKT
             context words with their sentence ids, MMSA/CHERMA sequences
             with their lengths. The `analyze` signature takes the same.
+            With `ragged`, the word layouts' words, rows and sentence ids
+            are ragged TensorFlow tensors instead.
 
         Raises:
             DataFormatError: an utterance does not fit; the message names
@@ -275,13 +287,14 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         checker.at(split)
         if not isinstance(utterances, (list, tuple)) or not utterances:
             raise DataFormatError("expected a non-empty list of utterances", source=source)
-        checked = []
+        checked_utterances = []
         for index, value in enumerate(utterances):
             checker.index = index
-            checked.append(_as_utterance(value, checker))
+            checked_utterances.append(_as_utterance(value, checker))
         if self.layout in WORD_LAYOUTS:
-            return _word_batch(checked, self.layout, checker.dims, checker)
-        return _sequence_batch(checked, self.layout, checker.dims, checker)
+            return _word_batch(checked_utterances, self.layout, checker.dims, checker, ragged,
+                               checked)
+        return _sequence_batch(checked_utterances, self.layout, checker.dims, checker)
 
     def encode(self, utterances, source="request", split=None):
         """The model inputs of utterances as numpy arrays: `raw_inputs`, then the layer.
@@ -306,7 +319,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         outputs = self._eager(_as_tf_dict(self.raw_inputs(utterances, source, split)))
         return {name: value.numpy() for name, value in outputs.items()}
 
-    def call_with_lengths(self, x):
+    def call_with_lengths(self, x, traced=True):
         """The layer's outputs plus `text_length` and `truncated`, in TensorFlow ops.
 
         For `tf.data.Dataset.map` over raw inputs (`raw_inputs`) and for
@@ -315,6 +328,13 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         `truncated` int32 [B] is 1 where T, T_a or T_v cut the utterance.
         Called eagerly, it returns TensorFlow tensors.
 
+        Args:
+            x: the raw inputs (`raw_inputs`), dense or ragged.
+            traced: called eagerly, run the traced graph (its trace costs
+                about a second, once per process) or, False, the same
+                computation op by op (no trace: faster for one or a few
+                batches). Ignored inside a graph.
+
         Example:
 
         ```python
@@ -322,7 +342,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         ```
         """
         if tf.executing_eagerly():
-            return self._eager_with_lengths(_as_tf_dict(x))
+            return self._eager_with_lengths(_as_tf_dict(x), traced)
         # One traced function for every dataset mapped: a trace costs seconds.
         return self._eager_with_lengths.function(_checked_dict(x))
 
@@ -475,6 +495,10 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         items = tf.concat([segment_items.flat_values for segment_items, _ in segments], 0)
         distinct, index = tf.unique(items)
         pieces = self.tokenizer(distinct)
+        if isinstance(pieces, list):  # eagerly, KerasHub tokenizes in Python
+            pieces = tf.RaggedTensor.from_row_lengths(
+                tf.constant([piece for word in pieces for piece in word], tf.int32),
+                tf.constant([len(word) for word in pieces], tf.int64))
         if not isinstance(pieces, tf.RaggedTensor):  # a tokenizer that pads
             pieces = tf.RaggedTensor.from_tensor(pieces, padding=self._special_id("[PAD]"))
         pieces = tf.gather(tf.cast(pieces, tf.int32), index)
@@ -660,8 +684,8 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
 class _EagerFunction:
     """A `tf.function` of the graph computation for eager calls.
 
-    The tokenizer takes its TensorFlow path only inside a graph, so eager
-    calls run traced. A plain object (not a tracked attribute) keeps the
+    Eager calls run traced (or, asked, op by op: the tokenizer then takes
+    KerasHub's Python path, which gives the same pieces). A plain object (not a tracked attribute) keeps the
     function out of the layer's saved state. Input checks that fail at run
     time raise a `ValueError` here (in a graph: `tf.errors.InvalidArgumentError`).
     """
@@ -670,9 +694,10 @@ class _EagerFunction:
         # No AutoGraph: the computation branches on Python values only.
         self.function = tf.function(function, reduce_retracing=True, autograph=False)
 
-    def __call__(self, inputs):
+    def __call__(self, inputs, traced=True):
+        """Runs the traced function, or with `traced=False` the Python function op by op."""
         try:
-            return self.function(inputs)
+            return (self.function if traced else self.function.python_function)(inputs)
         except tf.errors.InvalidArgumentError as error:
             # A failed input check: a ValueError with the check's message (on
             # other backends Keras would drop the message of a TF error).
@@ -709,28 +734,34 @@ def _pad_words(lists):
     return batch
 
 
-def _word_batch(utterances, layout, stored_dims, checker):
+def _word_batch(utterances, layout, stored_dims, checker, ragged=False, checked=False):
     words, context_words, sentence_ids, sentences = [], [], [], []
     rows = {m: [] for m in MODALITIES}
     context_rows = {m: [] for m in MODALITIES}
+    check_words = (lambda words, field: words) if checked else checker.words
     for index, utterance in enumerate(utterances):
         checker.index = index
         if utterance.words is None:
             raise checker.error("the utterance has no words", "words")
-        punchline = checker.words(utterance.words, "words")
-        context = [checker.words(s, "context") for s in utterance.context or ()]
+        punchline = check_words(utterance.words, "words")
+        context = [check_words(s, "context") for s in utterance.context or ()]
         if context and layout != "words_with_context":
             raise checker.error("this model takes no context", "context")
         flat = [word for sentence in context for word in sentence]
         for modality in MODALITIES:
-            array = checker.features(getattr(utterance, modality), modality, modality,
-                                     rows=len(flat) + len(punchline))
+            array = getattr(utterance, modality)
+            if not checked:
+                array = checker.features(array, modality, modality,
+                                         rows=len(flat) + len(punchline))
             context_rows[modality].append(array[: len(flat)])
             rows[modality].append(array[len(flat):])
         words.append(punchline)
         context_words.append(flat)
         sentence_ids.append([i for i, s in enumerate(context) for _ in s])
         sentences.append(len(context))
+    if ragged:
+        return _ragged_word_batch(words, rows, context_words, context_rows, sentence_ids,
+                                  sentences, layout, stored_dims)
     batch = {"words": _pad_words(words)}
     for modality in MODALITIES:
         batch[modality] = _pad_rows(rows[modality], stored_dims[modality], batch["words"].shape[1])
@@ -746,6 +777,35 @@ def _word_batch(utterances, layout, stored_dims, checker):
             batch[f"context_{modality}"] = _pad_rows(
                 context_rows[modality], stored_dims[modality], width)
     return batch
+
+
+def _ragged_word_batch(words, rows, context_words, context_rows, sentence_ids, sentences,
+                       layout, stored_dims):
+    """The word layouts' raw inputs as ragged tensors made from their flat values."""
+    batch = {"words": _ragged(words, tf.string)}
+    for modality in MODALITIES:
+        batch[modality] = _ragged_rows(rows[modality], stored_dims[modality])
+    if layout == "words_with_context":
+        batch["context_words"] = _ragged(context_words, tf.string)
+        batch["context_sentence_ids"] = _ragged(sentence_ids, tf.int32)
+        batch["context_sentences"] = tf.constant(sentences, tf.int32)
+        for modality in MODALITIES:
+            batch[f"context_{modality}"] = _ragged_rows(
+                context_rows[modality], stored_dims[modality])
+    return batch
+
+
+def _ragged(lists, dtype):
+    """Ragged [B, None] from lists of values (one conversion of the flat values)."""
+    flat = tf.constant([value for values in lists for value in values], dtype)
+    return tf.RaggedTensor.from_row_lengths(flat, [len(values) for values in lists])
+
+
+def _ragged_rows(arrays, dim):
+    """Ragged float32 [B, None, dim] from [n_i, dim] arrays."""
+    flat = np.concatenate([np.reshape(a, (-1, dim)) for a in arrays] + [
+        np.zeros((0, dim), np.float32)])
+    return tf.RaggedTensor.from_row_lengths(flat, [len(a) for a in arrays])
 
 
 def _sequence_batch(utterances, layout, stored_dims, checker):
