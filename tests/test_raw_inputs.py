@@ -1,4 +1,4 @@
-"""`GLoMoPreprocessor.raw_inputs`: utterances → dense inputs; end to end equal to the frozen encodings."""
+"""`GLoMoPreprocessor.raw_inputs`: utterances → dense (or ragged) inputs; end to end equal to the frozen encodings."""
 
 import numpy as np
 import pytest
@@ -12,6 +12,7 @@ from test_preprocessor import make_settings
 
 from glomo_keras.data.errors import DataFormatError
 from glomo_keras.data import GLoMoPreprocessor
+from glomo_keras.data.loading import encode_splits
 
 
 def _assert_matches_encode(utterances, settings):
@@ -27,6 +28,59 @@ def test_word_layouts_match_encode():
     _assert_matches_encode(mag_utterances(), make_settings("mag", 8))
     _assert_matches_encode(hkt_utterances(), make_settings(
         "hkt", 9, acoustic_columns=[0, 2, 4], visual_columns=[1, 3]))
+
+
+@pytest.mark.parametrize("layout", ["mag", "hkt"])
+def test_ragged_raw_inputs_encode_as_the_padded_ones(layout):
+    if layout == "mag":
+        utterances, settings = mag_utterances(), make_settings("mag", 8)
+    else:
+        utterances, settings = hkt_utterances(), make_settings(
+            "hkt", 9, acoustic_columns=[0, 2, 4], visual_columns=[1, 3])
+    preprocessor = GLoMoPreprocessor.from_settings(settings)
+    padded = preprocessor.call_with_lengths(preprocessor.raw_inputs(utterances))
+    ragged_inputs = preprocessor.raw_inputs(utterances, ragged=True)
+    assert ragged_inputs["words"].shape.rank == 2 and ragged_inputs["words"].ragged_rank == 1
+    for traced in (True, False):
+        ragged = preprocessor.call_with_lengths(ragged_inputs, traced=traced)
+        assert set(ragged) == set(padded)
+        for name, expected in padded.items():
+            np.testing.assert_array_equal(ragged[name].numpy(), expected.numpy(),
+                                          err_msg=f"{name}, traced={traced}")
+
+
+def test_checked_utterances_are_taken_as_they_are():
+    # `read` checked them: finite float32 rows; the same inputs either way.
+    utterances = mag_utterances()
+    for utterance in utterances:
+        for modality in ("acoustic", "visual"):
+            array = getattr(utterance, modality).astype("float32")
+            array[~np.isfinite(array)] = 0.0
+            setattr(utterance, modality, array)
+    preprocessor = GLoMoPreprocessor.from_settings(make_settings("mag", 8))
+    for ragged in (False, True):
+        checked = preprocessor.raw_inputs(utterances, ragged=ragged, checked=True)
+        again = preprocessor.raw_inputs(utterances, ragged=ragged)
+        for name, expected in again.items():
+            for part in ("flat_values", "row_lengths") if ragged else ("array",):
+                np.testing.assert_array_equal(
+                    _part(checked[name], part), _part(expected, part), err_msg=name)
+
+
+def _part(value, part):
+    if part == "flat_values":
+        return value.flat_values.numpy()
+    if part == "row_lengths":
+        return value.row_lengths().numpy()
+    return value
+
+
+def test_encode_splits_names_the_split_of_a_bad_utterance():
+    preprocessor = GLoMoPreprocessor.from_settings(make_settings("mag", 8))
+    bad = {"words": ["a"], "acoustic": np.zeros((2, 5)), "visual": np.zeros((1, 4))}
+    with pytest.raises(DataFormatError, match="has 2 rows") as error:
+        encode_splits(preprocessor, {"train": mag_utterances(), "valid": [bad]}, "f.pkl")
+    assert "valid" in str(error.value)
 
 
 def test_request_dicts_and_hkt_context_rows_come_first():

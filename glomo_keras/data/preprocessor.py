@@ -255,10 +255,11 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 the flat values (no padding, one conversion of all the
                 words), which the layer takes as it takes the padded ones.
                 `load` encodes a split this way.
-            checked: the utterances come from `glomo_keras.data.read`, which
-                checked their words and rows (strings; finite float32 rows
-                of the file's widths, one per word): take them as they are
-                instead of checking each word and row again.
+            checked: word layouts: the utterances come from
+                `glomo_keras.data.read`, which checked their words and rows
+                (strings; finite float32 rows of the file's widths, one per
+                word): take them as they are instead of checking each word
+                and row again.
 
         Returns:
             dict of numpy arrays, batch axis first (strings as object
