@@ -382,7 +382,11 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
 
     def _encode_words(self, inputs):
         words, n_words = _words(_required(inputs, "words"), "words")
-        tables = {m: self._word_rows(inputs, m, m, n_words) for m in MODALITIES}
+        tables = {}
+        for modality in MODALITIES:
+            flat, starts = self._word_rows(inputs, modality, modality, n_words)
+            tables[modality] = (flat, lambda rows, starts=starts: tf.where(
+                rows >= 0, starts[:, None] + rows, rows))
         [(ids, rows)] = self._pieces([(words, tf.ragged.range(n_words))])
         length = tf.cast(ids.row_lengths(), tf.int32) + 2
         ids, rows = _keep_window((ids, rows), 0, self.sequence_length - 2)
@@ -391,13 +395,18 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     def _encode_words_with_context(self, inputs):
         words, n_words = _words(_required(inputs, "words"), "words")
         context, n_context = _words(_required(inputs, "context_words"), "context_words")
-        # The rows of the context words, then those of the punchline's.
+        # Row r < width is context word r's, row width + j punchline word j's.
         width = tf.reduce_max(tf.concat([n_context, [0]], axis=0))
         tables = {}
         for modality in MODALITIES:
-            context_rows = self._word_rows(inputs, f"context_{modality}", modality, n_context)
-            rows = self._word_rows(inputs, modality, modality, n_words)
-            tables[modality] = tf.concat([context_rows[:, :width], rows], axis=1)
+            context_flat, context_starts = self._word_rows(
+                inputs, f"context_{modality}", modality, n_context)
+            flat, starts = self._word_rows(inputs, modality, modality, n_words)
+            punchline_starts = starts + tf.shape(context_flat, out_type=tf.int64)[0] - width
+            tables[modality] = (tf.concat([context_flat, flat], axis=0), lambda rows, c=(
+                context_starts, punchline_starts): tf.where(
+                    rows < 0, rows, tf.where(rows < width, c[0][:, None] + rows,
+                                             c[1][:, None] + rows)))
         a_items, a_rows = self._context_items(inputs, context, n_context)
         # The punchline ends with a "." that repeats its last word's row.
         b_items = tf.concat([words, _column(DOT, n_words)], axis=1)
@@ -469,17 +478,29 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 tf.concat([rows, trailing_rows], axis=1))
 
     def _word_rows(self, inputs, name, modality, n_words):
-        """The stored rows [B, W, d'] of one modality, checked, selected, finite."""
+        """The stored rows of one modality as one flat table, checked, selected, finite.
+
+        Returns:
+            (flat, starts): float32 [R, d'], the rows of all utterances one
+            after the other, and int64 [B], where each utterance's rows
+            start in it.
+        """
         rows = _required(inputs, name)
-        n_rows = rows.row_lengths() if isinstance(rows, tf.RaggedTensor) else None
-        rows = self._features(rows, name, modality)
-        if n_rows is None:
-            n_rows = tf.fill(tf.shape(n_words), tf.shape(rows, out_type=tf.int64)[1])
+        self._check_features(rows, name, modality)
+        if isinstance(rows, tf.RaggedTensor):
+            n_rows, starts, flat = rows.row_lengths(), rows.row_starts(), rows.flat_values
+        else:
+            shape = tf.shape(rows, out_type=tf.int64)
+            n_rows = tf.fill(tf.shape(n_words), shape[1])
+            starts = tf.range(shape[0]) * shape[1]
+            flat = tf.reshape(rows, [-1, tf.shape(rows)[2]])
+        flat = self._finite_columns(tf.ensure_shape(
+            tf.cast(flat, tf.float32), [None, getattr(self, f"{modality}_dim")]), modality)
         words_name = "context_words" if name.startswith("context_") else "words"
         tf.debugging.assert_less_equal(
             n_words, n_rows,
             message=f"{name} needs one row per word of {words_name} (row i belongs to word i)")
-        return rows
+        return flat, starts
 
     def _pieces(self, segments):
         """The WordPiece ids [B, None] of segments of items, and each piece's row.
@@ -523,6 +544,8 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     def _assemble(self, segments, tables):
         """`[CLS] a [SEP] (b [SEP])` padded to T, with each token's feature row.
 
+        `tables` maps each modality to (flat rows [R, d'], locate), `locate`
+        turning the segments' rows [B, T] into indices in the flat rows.
         Row -1 (special tokens, padding, a "." after no word) gathers the
         zero row put in front of each table.
         """
@@ -547,8 +570,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             "segment_ids": tf.maximum(segment_ids, 0),
         }
         for modality in MODALITIES:
-            table = tf.pad(tables[modality], [[0, 0], [1, 0], [0, 0]])
-            outputs[modality] = tf.gather(table, rows + 1, batch_dims=1)
+            flat, locate = tables[modality]
+            table = tf.pad(flat, [[1, 0], [0, 0]])
+            outputs[modality] = tf.gather(table, locate(tf.cast(rows, tf.int64)) + 1)
             outputs[f"{modality}_mask"] = tf.cast(rows >= 0, tf.int32)
         return outputs
 
@@ -612,6 +636,13 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
 
     def _features(self, value, name, modality):
         """Dense float32 [B, F, d'] with the stored dim checked, columns kept, finite."""
+        dim = self._check_features(value, name, modality)
+        value = tf.cast(_dense(value, 0), tf.float32)
+        value = tf.ensure_shape(value, [None, None, dim])
+        return self._finite_columns(value, modality)
+
+    def _check_features(self, value, name, modality):
+        """Raises unless `value` is [B, F, d] with the stored d; returns d."""
         dim = self.text_dim if modality == "text" else getattr(self, f"{modality}_dim")
         if value.shape.rank != 3:
             raise ValueError(
@@ -621,12 +652,14 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             raise ValueError(
                 f"{name} has {value.shape[-1]} columns; the preprocessor expects the "
                 f"{dim} stored {modality} columns")
-        value = tf.cast(_dense(value, 0), tf.float32)
-        value = tf.ensure_shape(value, [None, None, dim])
+        return dim
+
+    def _finite_columns(self, value, modality):
+        """float32 features with non-finite values 0 and the kept columns (last axis)."""
         value = tf.where(tf.math.is_finite(value), value, 0.0)
         columns = getattr(self, f"{modality}_columns", None)
         if columns is not None:
-            value = tf.gather(value, list(columns), axis=2)
+            value = tf.gather(value, list(columns), axis=-1)
         return value
 
     def to_settings(self, task, class_names=None, dataset=None):
