@@ -6,7 +6,8 @@ over every split with `tf.data`), the analyzer and the SavedModel's
 tensors, it runs inside `tf.data.Dataset.map`, a `tf.function` and a
 SavedModel signature, on every Keras backend (as KerasHub's preprocessors,
 it always computes with TensorFlow). `raw_inputs` checks utterances (the
-common form, or request dicts) and pads them into the dense inputs below.
+common form, or request dicts) and pads them into the dense inputs below
+(or, for the word layouts, makes them ragged from their flat values).
 
 WordPiece rules: every word is tokenised on its own, so every piece it
 yields belongs to it (its first piece, its `##` pieces, and the pieces the
@@ -18,7 +19,7 @@ Layouts (`layout`), the call inputs they take and the outputs they give:
 
 - `"words"` (MAG: MOSI, MOSEI): `words` tf.string [B, W] (the empty string
   pads; or ragged [B, None]), `acoustic` float [B, W, A] and `visual`
-  [B, W, V] as stored (row i belongs to word i). Every word is tokenised on
+  [B, W, V] as stored (or ragged [B, None, A]; row i belongs to word i). Every word is tokenised on
   its own; each piece repeats its word's row; `[CLS]`, `[SEP]` and padding
   get zero rows. Outputs `token_ids`, `padding_mask`, `segment_ids` [B, T],
   `acoustic` [B, T, A'], `acoustic_mask` [B, T], `visual`, `visual_mask`.
