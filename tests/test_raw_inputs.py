@@ -1,4 +1,7 @@
-"""`GLoMoPreprocessor.raw_inputs`: utterances → dense (or ragged) inputs; end to end equal to the frozen encodings."""
+"""`GLoMoPreprocessor.raw_inputs`: utterances → dense (or ragged) inputs.
+
+End to end equal to the frozen encodings.
+"""
 
 import numpy as np
 import pytest

@@ -720,8 +720,9 @@ class _EagerFunction:
     """A `tf.function` of the graph computation for eager calls.
 
     Eager calls run traced (or, asked, op by op: the tokenizer then takes
-    KerasHub's Python path, which gives the same pieces). A plain object (not a tracked attribute) keeps the
-    function out of the layer's saved state. Input checks that fail at run
+    KerasHub's Python path, which gives the same pieces). A plain object
+    (not a tracked attribute) keeps the function out of the layer's saved
+    state. Input checks that fail at run
     time raise a `ValueError` here (in a graph: `tf.errors.InvalidArgumentError`).
     """
 
