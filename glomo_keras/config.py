@@ -55,6 +55,27 @@ FIRST_FORMAT_TRAINING_FIELDS = (
 )
 
 
+def plain_values(settings):
+    """A dataclass's fields as JSON-compatible plain values (tuples as lists).
+
+    Args:
+        settings: a dataclass instance (`GLoMoConfig`, `TrainingOptions`).
+
+    Returns:
+        A dict of field name to value.
+
+    Example:
+
+    ```python
+    plain_values(GLoMoConfig())["modalities"]   # ["t", "a", "v"]
+    ```
+    """
+    return {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in dataclasses.asdict(settings).items()
+    }
+
+
 @dataclasses.dataclass
 class GLoMoConfig:
     """The architecture of a GLoMo model: what changes its weights or its function.
@@ -215,10 +236,7 @@ class GLoMoConfig:
 
     def to_dict(self):
         """Returns the config as JSON-compatible plain values."""
-        return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in dataclasses.asdict(self).items()
-        }
+        return plain_values(self)
 
     def replace(self, **changes):
         """Returns a copy with `changes` applied (and validated).

@@ -15,6 +15,7 @@ import dataclasses
 
 from glomo_keras.config import FROM_DATASET
 from glomo_keras.config import GLoMoConfig
+from glomo_keras.config import plain_values
 from glomo_keras.datasets import TRAINING_HYPER_PARAMETERS
 from glomo_keras.datasets import get_dataset
 from glomo_keras.errors import UsageError
@@ -114,10 +115,7 @@ class TrainingOptions:
 
     def to_dict(self):
         """Returns the options as JSON-compatible plain values."""
-        return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in dataclasses.asdict(self).items()
-        }
+        return plain_values(self)
 
     def replace(self, **changes):
         """Returns a copy with `changes` applied (and validated)."""
