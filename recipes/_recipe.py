@@ -94,7 +94,6 @@ def _parse_flags(dataset, prog, argv):
     defaults = {}
     if not os.path.exists(args.data):
         defaults = _use_the_sample(args, info)
-    args.backbone = args.backbone or info.default_backbone
     args.output = args.output or f"runs/{args.dataset}"
     try:
         devices.choose_backend(args.backend, args.device)

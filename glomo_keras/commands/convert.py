@@ -7,9 +7,9 @@ glomo-keras convert --torch-checkpoint glomo_mosi.pth --dataset mosi --output gl
 ```
 """
 
-import os
 import pathlib
 
+from glomo_keras.artifacts import write_atomically
 from glomo_keras.errors import MissingFileError
 from glomo_keras.errors import SetupError
 from glomo_keras.errors import UsageError
@@ -128,9 +128,7 @@ def run(args):
     for note in notes:
         print(f"note: {note}")
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.stem}.partial.keras")
-    model.save(partial)
-    os.replace(partial, output)
+    write_atomically(output, model.save)
     print(f"converted {len(state)} tensors ({len(notes)} notes) → {output} "
           f"({model.count_params():,} parameters, compatibility={config.compatibility})")
     return 0

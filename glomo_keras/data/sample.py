@@ -21,11 +21,12 @@ data["train"][0]                      # ((words, visual, acoustic), label, segme
 ```
 """
 
-import os
 import pathlib
 import pickle
 
 import numpy as np
+
+from glomo_keras.artifacts import write_atomically
 
 SEED = 5576
 SIZES = {"train": 600, "dev": 100, "test": 200}
@@ -177,8 +178,10 @@ def write(path, seed=SEED):
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "wb") as file:
-        pickle.dump(build(seed), file, protocol=4)
-    os.replace(partial, path)
-    return path
+    data = build(seed)
+
+    def dump(partial):
+        with open(partial, "wb") as file:
+            pickle.dump(data, file, protocol=4)
+
+    return write_atomically(path, dump)

@@ -194,7 +194,7 @@ def train(
     ```
     """
     output = pathlib.Path(output_dir)
-    if (output / "results.json").exists() and not overwrite:
+    if (output / artifacts.RESULTS_FILE).exists() and not overwrite:
         raise RunExistsError(
             f"{output} holds a finished run (results.json); pass --overwrite "
             "to replace it or choose another --output."
@@ -206,30 +206,27 @@ def train(
         # A progress bar on a terminal, one line per epoch in a file or pipe.
         verbose = 1 if sys.stdout.isatty() else 2
     keep_tensorflow_on_cpu()
-    keras.mixed_precision.set_global_policy(resolve_precision(options.precision, visible_gpus()))
+    precision = resolve_precision(options.precision, visible_gpus())
+    keras.mixed_precision.set_global_policy(precision)
     distribution = make_strategy(options.strategy)
-    check_compile_settings(
-        keras.backend.backend(), distribution.name, jit_compile,
-        keras.mixed_precision.global_policy().name,
-    )
+    check_compile_settings(keras.backend.backend(), distribution.name, jit_compile, precision)
     uses_bert = "t" in config.modalities and config.text_encoder == "bert"
     # Loaded data (a recipe's) is already tokenised: the tokenizer is not needed.
     needs_tokenizer = uses_bert and not isinstance(data, LoadedDataset)
     tokenizer = load_tokenizer(backbone) if needs_tokenizer else None
     config, dataset = prepare_data(config, data, tokenizer, use_cache)
     # Every check is done: only now is anything in `output` replaced or written.
-    if (output / "results.json").exists():
+    if (output / artifacts.RESULTS_FILE).exists():
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     log(f"strategy {distribution.name}: {distribution.num_replicas} replica(s), "
         f"backend {keras.backend.backend()}")
     log(f"data {dataset.source}: format {dataset.format}, dims {dataset.dims}, "
         f"train/valid/test {len(dataset.train)}/{len(dataset.valid)}/{len(dataset.test)}")
-    precision = keras.mixed_precision.global_policy().name
     if distribution.is_chief:
         artifacts.write_json_atomically(output / artifacts.PREPROCESSING_FILE,
                                         dataset.settings.to_dict())
-        summaries.write_run_text(output / "logs", seeds, "setup", summaries.setup_text(
+        summaries.write_run_text(output / artifacts.LOGS_DIR, seeds, "setup", summaries.setup_text(
             config, options, dataset, backbone, distribution, precision, versions()), step=0)
     per_seed, started = {}, time.time()
     for index, seed in enumerate(seeds):
@@ -240,7 +237,8 @@ def train(
             )
         except Exception:
             if distribution.is_chief:
-                summaries.write_session_status(output / "logs" / f"seed_{seed}", success=False)
+                summaries.write_session_status(
+                    output / artifacts.LOGS_DIR / f"seed_{seed}", success=False)
             raise
         elapsed = time.time() - started
         remaining = elapsed / (index + 1) * (len(seeds) - index - 1)
@@ -253,7 +251,7 @@ def train(
         if export:
             log(f"exported seed {results['selected_seed']} to {results['export']}")
         write_results(results, output)
-        summaries.write_run_text(output / "logs", seeds, "results",
+        summaries.write_run_text(output / artifacts.LOGS_DIR, seeds, "results",
                                  summaries.results_text(results), step=options.epochs)
     return results
 
