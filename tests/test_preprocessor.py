@@ -301,6 +301,60 @@ def test_features_layout_equals_encode_ragged_and_with_lengths():
     assert_equal_to_frozen(preprocessor(dense))
 
 
+def assert_longest_is_max_length_cut(fixed, longest, inputs, lengths):
+    """`padding="longest"` gives the `"max_length"` outputs cut to the batch's rounded length.
+
+    `lengths` maps each output's sequence to the real steps of the batch's
+    longest utterance and its cap (T, T_a or T_v).
+    """
+    expected, outputs = fixed(inputs), longest(inputs)
+    assert set(outputs) == set(expected)
+    for name, value in outputs.items():
+        real, cap = lengths[name]
+        steps = min(cap, -(-real // 8) * 8)
+        assert np.asarray(value).shape[1] == steps, name
+        np.testing.assert_array_equal(np.asarray(value),
+                                      np.asarray(expected[name])[:, :steps], err_msg=name)
+
+
+def test_longest_padding_pads_to_the_batch_longest_rounded_to_8(tokenizer):
+    words = [["so", "good"], ["playing", "it", "was", "unbelievable", "fun"], ["playing"] * 9]
+    utterances = [Utterance(words=w, acoustic=rows(len(w), 5, i), visual=rows(len(w), 4, i))
+                  for i, w in enumerate(words)]
+    settings = make_settings("mag", 20, acoustic_columns=[4, 0, 2])
+    fixed = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    longest = GLoMoPreprocessor.from_settings(settings, tokenizer, padding="longest")
+    names = ("token_ids", "padding_mask", "segment_ids", "acoustic", "acoustic_mask",
+             "visual", "visual_mask")
+    # [CLS] so good [SEP]: 4 tokens -> 8 steps; 2 + 8 pieces -> 16; 2 + 18 -> T = 20.
+    for batch, real in ((utterances[:1], 4), (utterances[:2], 10), (utterances, 20)):
+        assert_longest_is_max_length_cut(fixed, longest, mag_inputs(batch),
+                                         dict.fromkeys(names, (real, 20)))
+    hkt_settings = make_settings("hkt", 24, visual_columns=[3, 1])
+    # The longest: [CLS] the movie was bad . [SEP] oh no . [SEP], 11 tokens.
+    assert_longest_is_max_length_cut(
+        GLoMoPreprocessor.from_settings(hkt_settings, tokenizer),
+        GLoMoPreprocessor.from_settings(hkt_settings, tokenizer, padding="longest"),
+        hkt_inputs(hkt_utterances()[:3]), dict.fromkeys(names, (11, 24)))
+    cherma = cherma_utterances()  # text 3, 9, 6 steps; acoustic 9, 2, 7; visual 5, 7, 1
+    features = make_settings("cherma", 20, {"acoustic": 5, "visual": 6, "text": 8},
+                             acoustic_length=7, visual_length=30)
+    inputs = {name: ragged([getattr(u, name) for u in cherma])
+              for name in ("text_features", "acoustic", "visual")}
+    caps = {"text": (9, 20), "acoustic": (7, 7), "visual": (7, 30)}
+    assert_longest_is_max_length_cut(
+        GLoMoPreprocessor.from_settings(features),
+        GLoMoPreprocessor.from_settings(features, padding="longest"), inputs,
+        {name: caps[name.split("_")[0]] for name in
+         ("text_features", "text_mask", "acoustic", "acoustic_mask", "visual", "visual_mask")})
+    with pytest.raises(ValueError, match="'max_length' for layout 'token_ids'"):
+        GLoMoPreprocessor("token_ids", sequence_length=8, acoustic_dim=5, visual_dim=4,
+                          padding="longest")
+    with pytest.raises(ValueError, match="padding must be one of"):
+        GLoMoPreprocessor("words", tokenizer, sequence_length=8, acoustic_dim=5,
+                          visual_dim=4, padding="shortest")
+
+
 def test_tf_data_map_batched_and_unbatched(tokenizer):
     settings = make_settings("mag", 12, acoustic_columns=[4, 0, 2])
     preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)

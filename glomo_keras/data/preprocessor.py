@@ -51,6 +51,16 @@ Every layout keeps the `acoustic_columns`/`visual_columns` of the stored
 features and replaces non-finite feature values by 0, as training does.
 Masks and ids are int32, features float32. One unbatched utterance (`words`
 [W], `acoustic` [W, A], ...) gives unbatched outputs.
+
+Padding (`padding`): `"max_length"` (the default, as training encodes)
+pads every sequence to T (T_a, T_v). `"longest"` pads a batch to its
+longest utterance after truncation, rounded up to a multiple of
+`PAD_MULTIPLE` (8) and at most T (T_a, T_v), so that the outputs' sequence
+axes vary from batch to batch: a `length_aware` model, whose answers do not
+depend on padding, then computes over the tokens the batch holds (serving,
+spec §8). It applies to the word layouts and `"features"`; MMSA's text
+arrives padded to T by its format, so `"token_ids"` takes `"max_length"`
+only.
 """
 
 import dataclasses
@@ -72,6 +82,9 @@ WORD_LAYOUTS = ("words", "words_with_context")
 FORMAT_LAYOUTS = {"mag": "words", "hkt": "words_with_context", "mmsa": "token_ids",
                   "cherma": "features"}
 # The input that tells the batch rank, per layout, and its unbatched rank.
+PADDINGS = ("max_length", "longest")
+# `padding="longest"` rounds a batch's length up to a multiple of this.
+PAD_MULTIPLE = 8
 PRIMARY_INPUTS = {"words": ("words", 1), "words_with_context": ("words", 1),
                   "token_ids": ("token_ids", 1), "features": ("text_features", 2)}
 MODALITIES = ("acoustic", "visual")
@@ -107,6 +120,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         acoustic_columns: the acoustic columns kept (indices into the stored
             columns), or None for all.
         visual_columns: the visual columns kept, or None for all.
+        padding: `"max_length"` (pad to T, T_a, T_v) or `"longest"` (pad
+            to the batch's longest, rounded up to a multiple of 8, at most
+            T; word layouts and `"features"`; see the module doc).
         **kwargs: passed to `keras_hub.models.Preprocessor` (e.g. `name`).
 
     Example:
@@ -121,6 +137,8 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         "visual": np.zeros((2, 3, 47), "float32"),
     })
     inputs["token_ids"].shape   # (2, 50)
+    serving = GLoMoPreprocessor("words", tokenizer, sequence_length=50, acoustic_dim=74,
+                                visual_dim=47, padding="longest")
     train = tf_dataset.map(preprocessor)   # (raw inputs, label) -> (inputs, label)
     ```
     """
@@ -137,6 +155,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         text_dim=None,
         acoustic_columns=None,
         visual_columns=None,
+        padding="max_length",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -156,6 +175,11 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                     )
         if layout == "features" and text_dim is None:
             raise ValueError("layout 'features' needs text_dim")
+        if padding not in PADDINGS or (padding == "longest" and layout == "token_ids"):
+            raise ValueError(
+                f"padding must be one of {PADDINGS} ('max_length' for layout 'token_ids', "
+                f"whose text comes padded to T), not {padding!r} (layout {layout!r})")
+        self.padding = padding
         self.layout = layout
         self.tokenizer = tokenizer
         self.sequence_length = int(sequence_length)
@@ -550,7 +574,10 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         Row -1 (special tokens, padding, a "." after no word) gathers the
         zero row put in front of each table.
         """
-        steps = self.sequence_length
+        # [CLS], then each segment and its [SEP].
+        longest = tf.reduce_max(tf.add_n(
+            [tf.cast(segment.row_lengths(), tf.int32) + 1 for segment, _ in segments]) + 1)
+        steps = self._padded_steps(longest, self.sequence_length)
         position = tf.range(steps)[None, :]
         token_ids = tf.where(position == 0, self._special_id("[CLS]"), self._special_id("[PAD]"))
         rows = segment_ids = tf.zeros_like(position) - 1
@@ -625,6 +652,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             frames = self._features(value, name, modality)
             lengths[modality] = length
             length = tf.minimum(length, tf.shape(frames)[1])
+            steps = self._padded_steps(tf.reduce_max(length), steps)
             real = tf.range(tf.shape(frames)[1])[None, :] < length[:, None]
             frames = tf.where(real[..., None], frames, 0.0)
             outputs[name] = _fit_steps(frames, steps)
@@ -634,6 +662,13 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                      | (lengths["visual"] > self.visual_length))
         return outputs, {"text_length": lengths["text"],
                          "truncated": tf.cast(truncated, tf.int32)}
+
+    def _padded_steps(self, longest, steps):
+        """The padded length of a batch whose longest sequence is `longest` (at most `steps`)."""
+        if self.padding == "max_length":
+            return steps
+        rounded = (tf.maximum(longest, 1) + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE
+        return tf.minimum(rounded, steps)
 
     def _features(self, value, name, modality):
         """Dense float32 [B, F, d'] with the stored dim checked, columns kept, finite."""
@@ -712,6 +747,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             "text_dim": self.text_dim,
             "acoustic_columns": _as_list(self.acoustic_columns),
             "visual_columns": _as_list(self.visual_columns),
+            "padding": self.padding,
         })
         return config
 
@@ -977,15 +1013,17 @@ def _keep_window(tensors, start, stop):
 
 def _shifted(values, offset, steps):
     """Dense [B, steps]: element `offset[b, t]` of row b of ragged `values`."""
-    return tf.gather(values.to_tensor(shape=[None, steps]), offset, batch_dims=1)
+    shape = tf.stack([tf.cast(values.nrows(), tf.int32), steps])
+    return tf.gather(values.to_tensor(shape=shape), offset, batch_dims=1)
 
 
 def _fit_steps(frames, steps):
-    """Cuts or zero-pads [B, F, d] to [B, steps, d]."""
+    """Cuts or zero-pads [B, F, d] to [B, steps, d] (`steps` an int or a scalar tensor)."""
     frames = frames[:, :steps]
     padding = steps - tf.shape(frames)[1]
     frames = tf.pad(frames, [[0, 0], [0, padding], [0, 0]])
-    return tf.ensure_shape(frames, [None, steps, frames.shape[-1]])
+    static = steps if isinstance(steps, int) else None
+    return tf.ensure_shape(frames, [None, static, frames.shape[-1]])
 
 
 def _length_mask(length, steps):
