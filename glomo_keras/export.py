@@ -21,7 +21,10 @@ the raw-words model, in `<version>/analyze/`:
   `context_acoustic`, `context_visual`. It runs the preprocessor (WordPiece,
   alignment, columns, padding) and the model in one graph and returns the
   three outputs, plus `probabilities` and `label` (tf.string, the class
-  name) for classification. Its WordPiece ops are TensorFlow Text's, so a
+  name) for classification. A `length_aware` model's preprocessor pads a
+  batch to its longest utterance, rounded up to a multiple of 8 (at most
+  T; `padding="longest"`), so a short utterance costs its own length; the
+  answers equal those padded to T. Other models pad to T, as in training. Its WordPiece ops are TensorFlow Text's, so a
   process loads it only with them registered (`import tensorflow_text`); it
   is a separate SavedModel so that the tensor model never needs them. It
   holds its own copy of the weights.
@@ -210,8 +213,9 @@ def _analyze_function(model, settings):
     """Raw utterances → preprocessor → model (→ class probabilities and name)."""
     import tensorflow as tf
 
-    preprocessor = GLoMoPreprocessor.from_settings(settings)
     config = model.config
+    padding = "longest" if config.length_aware else "max_length"
+    preprocessor = GLoMoPreprocessor.from_settings(settings, padding=padding)
     class_names = (tf.constant([str(name) for name in config.class_names])
                    if config.task == "classification" else None)
 
@@ -231,7 +235,9 @@ def write_serving_archive(model, path, settings=None):
 
     The `serving_default` signature takes one `tf.TensorSpec` per model
     input, named as the input, with the batch and sequence dims None and
-    the feature dims fixed; it runs the model with `training=False`. Given
+    the feature dims fixed; it runs the model with `training=False` (a
+    `length_aware` model gives the same answers at any padded length up to
+    T; others are meant for inputs padded to T, as they were trained). Given
     the settings of a word-level model (MAG, HKT), the raw-words SavedModel
     is written to `path/analyze` (see the module doc).
 

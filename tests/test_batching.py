@@ -72,6 +72,19 @@ def test_batches_hold_at_most_max_batch_size_and_one_key():
         assert run.batches == [[0], [1, 4], [2], [3]]
 
 
+def test_parts_with_lengths_batch_the_oldest_with_the_nearest_lengths():
+    options = dict(max_batch_size=3, batch_timeout=0.0, max_enqueued_batches=10)
+    with busy_batcher(**options) as (run, batcher, first):
+        # payload = length; the oldest (20) takes the nearest: 24, then 16 before 8.
+        futures = []
+        for length in (20, 8, 40, 24, 16, 8, 41):
+            futures += batcher.submit([(length, 1)], key="raw", lengths=[length])
+        run.gate.set()
+        assert [future.result(10) for future in futures] == [40, 16, 80, 48, 32, 16, 82]
+        # A batch keeps its parts in the order they came.
+        assert run.batches == [[0], [20, 24, 16], [8, 40, 8], [41]]
+
+
 def test_an_error_stays_with_its_own_part():
     with busy_batcher(max_batch_size=8, batch_timeout=0.0) as (run, batcher, (blocker,)):
         good, bad, other = (batcher.submit([(value, 1)])[0] for value in (5, "bad", 7))

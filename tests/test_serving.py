@@ -457,6 +457,8 @@ def test_predictor_resolves_folders_and_validates_inputs(served):
     for path in (base, item.path):
         predictor = Predictor(path)
         assert (predictor.path, predictor.version, predictor.name) == (item.path, 1, MOSI)
+    # Pooling over padding (length_aware=False): every batch is padded to T.
+    assert predictor.raw_analyze and not predictor.pads_to_longest
     with pytest.raises(FileNotFoundError, match="neither a SavedModel"):
         Predictor(base.parent)
     batch = tiny_batch(item.model.config, batch=2, seed=8)

@@ -8,6 +8,13 @@ batch thread takes the oldest part and every waiting part of the same kind
 seconds, runs them in one call of `run_batch`, and hands each part its own
 result.
 
+Parts may carry a length (raw utterances of a `length_aware` model, whose
+batch is padded to its longest): a batch then takes the oldest part and,
+of the other waiting parts of its key, those of the nearest lengths first
+(the oldest first among equals), so that batches group utterances of
+similar length and pad little. The oldest part always runs next, so no part
+waits behind later ones for ever.
+
 A request can `reserve` room for its instances before it has them (while
 it is parsed) and `submit` them against the reservation later. Waiting
 batches wait only while some reservation is open (instances are on their
@@ -52,6 +59,7 @@ class _Part:
     key: object
     future: concurrent.futures.Future
     enqueued: float
+    length: int = None
 
 
 class Batcher:
@@ -141,7 +149,7 @@ class Batcher:
             self._reserved_instances -= reservation
             self._condition.notify_all()
 
-    def submit(self, parts, key=None, reservation=None):
+    def submit(self, parts, key=None, reservation=None, lengths=None):
         """Enqueues one request's parts, all or none.
 
         Args:
@@ -150,6 +158,8 @@ class Batcher:
             key: parts batch together only with parts of an equal key.
             reservation: from `reserve`; the parts then take its place and are
                 never refused. Without one, the queue must have room.
+            lengths: optional, one length per part: a batch groups parts of
+                similar length (see the module doc).
 
         Returns:
             a `concurrent.futures.Future` per part, holding its result.
@@ -171,9 +181,9 @@ class Batcher:
                 self._reserved_instances -= reservation
             now = time.monotonic()
             futures = []
-            for payload, part_size in parts:
+            for (payload, part_size), length in zip(parts, lengths or [None] * len(parts)):
                 future = concurrent.futures.Future()
-                self._queue.append(_Part(payload, part_size, key, future, now))
+                self._queue.append(_Part(payload, part_size, key, future, now, length))
                 futures.append(future)
             self._queued_instances += size
             self._condition.notify_all()
@@ -233,18 +243,29 @@ class Batcher:
                 if not self._reserved_instances:
                     break  # nothing is on its way
                 self._condition.wait(remaining)
-            batch, size, kept = [], 0, collections.deque()
-            for part in self._queue:
-                if part.key == first.key and size + part.size <= self.max_batch_size:
+            chosen, size = set(), 0
+            for part in self._candidates(first):
+                if size + part.size <= self.max_batch_size:
                     size += part.size
-                    # A part whose request went away (cancelled) is dropped.
-                    if part.future.set_running_or_notify_cancel():
-                        batch.append(part)
-                else:
+                    chosen.add(id(part))
+            batch, kept = [], collections.deque()
+            for part in self._queue:
+                if id(part) not in chosen:
                     kept.append(part)
+                # A part whose request went away (cancelled) is dropped.
+                elif part.future.set_running_or_notify_cancel():
+                    batch.append(part)
             self._queue = kept
             self._queued_instances -= size
             return batch
+
+    def _candidates(self, first):
+        """The waiting parts that may join `first`'s batch, in the order they are taken."""
+        parts = [part for part in self._queue if part.key == first.key]
+        if first.length is None:
+            return parts
+        # A stable sort: `first` (distance 0, the oldest) stays first.
+        return sorted(parts, key=lambda part: abs(part.length - first.length))
 
     def _run(self, batch):
         start = time.perf_counter()

@@ -54,6 +54,9 @@ class Job:
         size: the instances in the request.
         words_kept: per instance, the words kept of a cut utterance, or None.
         outputs: the output names the client asked for (None: all).
+        lengths: raw utterances: per part, the words of its longest
+            utterance (context words included), for batching utterances of
+            similar length together; None for model inputs.
     """
 
     kind: str
@@ -62,6 +65,7 @@ class Job:
     size: int
     words_kept: list = None
     outputs: list = None
+    lengths: list = None
 
 
 def make_job(kind, inputs, max_batch_size, raw=False, words_kept=None):
@@ -72,7 +76,8 @@ def make_job(kind, inputs, max_batch_size, raw=False, words_kept=None):
         inputs: `{name: np.ndarray}`, batch axis first.
         max_batch_size: the most instances in one part.
         raw: the inputs are raw utterances of any length (`run_batch` pads
-            them), so they batch with every other raw request.
+            them), so they batch with every other raw request; each part's
+            length is recorded (`Job.lengths`).
         words_kept: see `Job`.
 
     Example:
@@ -87,12 +92,16 @@ def make_job(kind, inputs, max_batch_size, raw=False, words_kept=None):
          min(max_batch_size, size - start))
         for start in range(0, size, max_batch_size)
     ]
-    if raw:
-        key = ("raw",)
-    else:
+    if not raw:
         key = tuple((name, array.shape[1:], array.dtype.str)
                     for name, array in sorted(inputs.items()))
-    return Job(kind, parts, key, size, words_kept)
+        return Job(kind, parts, key, size, words_kept)
+    lengths = [
+        int(sum((part[name] != "").sum(axis=1) for name in ("words", "context_words")
+                if name in part).max())
+        for part, _ in parts
+    ]
+    return Job(kind, parts, ("raw",), size, words_kept, lengths=lengths)
 
 
 def parse_json(body):

@@ -114,7 +114,12 @@ class Predictor:
         self.export_metadata = asset["metadata"]
         self._check_fit()
         self._analyze = _load_raw_words_model(self.path / ANALYZE_FOLDER)
-        self._preprocessor = GLoMoPreprocessor.from_settings(self.settings)
+        # A length_aware model computes over the batch's longest utterance
+        # (MMSA's text arrives padded to T); the `analyze` signature of a
+        # word-level model pads so itself.
+        padding = ("longest" if self.model_config.get("length_aware")
+                   and self.settings.format != "mmsa" else "max_length")
+        self._preprocessor = GLoMoPreprocessor.from_settings(self.settings, padding=padding)
 
     @property
     def signatures(self):
@@ -124,6 +129,15 @@ class Predictor:
             signatures[ANALYZE_SIGNATURE] = (self._analyze.structured_input_signature[1],
                                              self._analyze.structured_outputs)
         return signatures
+
+    @property
+    def pads_to_longest(self):
+        """Whether `run_batch` pads raw utterances to the batch's longest, not to T.
+
+        True for a `length_aware` word-level model: a batch costs its longest
+        utterance, so a server batches utterances of similar length together.
+        """
+        return self.raw_analyze and bool(self.model_config.get("length_aware"))
 
     @property
     def raw_analyze(self):

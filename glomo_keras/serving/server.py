@@ -293,7 +293,9 @@ class ModelServer:
                 self.batcher.release(reservation)
                 raise
             self._learn_bytes_per_instance(action, len(body) / job.size)
-            futures = self.batcher.submit(job.parts, key=job.key, reservation=reservation)
+            lengths = job.lengths if self.predictor.pads_to_longest else None
+            futures = self.batcher.submit(job.parts, key=job.key, reservation=reservation,
+                                          lengths=lengths)
             results = await asyncio.gather(*map(asyncio.wrap_future, futures))
             payload = await loop.run_in_executor(
                 self._executor, lambda: _encode(answer(job, results)))
