@@ -1,14 +1,27 @@
-"""Load test of `glomo-keras serve`: batching, back-pressure, bursts, SIGTERM.
+"""Load test of `glomo-keras serve`: length-aware serving, batching, back-pressure, SIGTERM.
 
-Builds the model first, so that it needs no earlier run: GLoMo with the
-MOSEI configuration (T = 48, as the sample recipe trains it) on the offline
-`minilm` backbone (all-MiniLM-L6-v2 weights), UNTRAINED (random GLoMo
-weights: the cost of a request does not depend on training), fitted to the
-built-in MOSEI-layout sample and exported as a SavedModel. `--model DIR`
-serves an existing export instead.
+Builds the models first, so that it needs no earlier run: GLoMo with the
+MOSEI configuration (T = 60 by default, MOSI's T; `--sequence-length`) on
+the offline `minilm` backbone (all-MiniLM-L6-v2 weights), UNTRAINED (random
+GLoMo weights: the cost of a request does not depend on training), fitted
+to the built-in MOSEI-layout sample and exported as float32 SavedModels
+twice: `padded`, with `length_aware=False` (today's default: every batch
+padded to T), the baseline; and `length_aware`, with `length_aware=True`
+(a batch padded to its longest utterance, rounded up to a multiple of 8).
 
-Then it starts `glomo-keras serve` as a subprocess and measures, with
-closed-loop clients on loopback (each sends its next request as soon as it
+Length comparison, each figure also as a ratio to the padded baseline of
+the same run:
+
+- the `analyze` SavedModel called in this process, batch 1: p50/p99 of
+  one utterance filling T and of 15-word utterances (the sample's
+  utterances cycled to 15 words; MOSI averages 12);
+- the server, per model: the same two at concurrency 1, and the sample's
+  test utterances (13.7 words on average) one a request at concurrency 16
+  (throughput) and 64 (p99).
+
+Then, on the `length_aware` server (`--model DIR` serves an existing
+export instead and skips the comparison), with closed-loop clients on
+loopback (each sends its next request as soon as it
 has its answer; keep-alive connections; after a 503, once its Retry-After
 has passed), counting what completes in `--seconds` after a 3 s warm-up:
 
@@ -22,13 +35,16 @@ has passed), counting what completes in `--seconds` after a 3 s warm-up:
 
 Utterances come from the sample's test split (non-finite values set to 0).
 Each answer is compared with the same utterance's answer computed alone
-(max abs difference). Prints a table and writes JSON.
+(max abs difference) and, for the length-aware model, with the Keras
+model's answer padded to T. Prints tables and writes JSON with the CPU's
+model and vector flags.
 
 Usage:
 
 ```
 python benchmarks/serving_load.py [--output benchmarks/results/serving_load.json]
-    [--seconds 12] [--model saved_models/mosei] [--serve-args "--max-batch-size 16"]
+    [--seconds 10] [--sequence-length 60] [--model saved_models/mosei]
+    [--serve-args "--max-batch-size 16"]
 ```
 """
 
@@ -56,7 +72,16 @@ import numpy as np  # noqa: E402
 CLIENT_TIMEOUT_S = 30.0
 WARM_UP_S = 3.0
 BURST_CONNECTIONS = 200
-SEQUENCE_LENGTH = 48
+SEQUENCE_LENGTH = 60
+MOSI_LIKE_WORDS = 15
+SAVED_MODEL_CALLS = 100
+# The baseline first: (name, length_aware).
+MODELS = (("padded", False), ("length_aware", True))
+# The server's batch-1 latency loads (concurrency 1): (name, utterances).
+LATENCY_LOADS = (("batch 1 at T, concurrency 1", "at_T"),
+                 ("batch 1 of 15 words, concurrency 1", "15_words"))
+# Issue 19's goals: today's single-request throughput at concurrency 16.
+TODAY_C16_UTTERANCES_PER_S = 53.0
 
 
 def log(message):
@@ -69,24 +94,96 @@ def load_average():
     return round(os.getloadavg()[0], 2)
 
 
-def build_model(folder):
-    """Exports an untrained MOSEI GLoMo on MiniLM fitted to the built-in sample."""
+def cpu_description():
+    """The CPU's model name and its vector flags (AVX, AVX-512, AMX, FMA), from /proc/cpuinfo."""
+    model, flags = platform.processor(), []
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "model name":
+                model = value.strip()
+            elif name.strip() == "flags":
+                flags = sorted(flag for flag in value.split()
+                               if flag.startswith(("avx", "amx", "fma", "f16c")))
+                break
+    except OSError:
+        pass
+    return {"model": model, "flags": flags}
+
+
+def build_models(folder, sequence_length, instances):
+    """Exports the `MODELS` (untrained MOSEI GLoMo on MiniLM, fitted to the sample).
+
+    Both get the same random weights (same seed). Returns `({name: version
+    folder}, the length-aware model's predictions of `instances` padded to T)`.
+    """
     import keras
 
     from glomo_keras import GLoMo, GLoMoConfig
     from glomo_keras.backbones import load_backbone
-    from glomo_keras.data import sample
+    from glomo_keras.data import GLoMoPreprocessor, sample
     from glomo_keras.export import export_saved_model
     from glomo_keras.training.trainer import prepare_data
 
-    keras.utils.set_random_seed(1)
-    backbone, tokenizer = load_backbone("minilm")
+    _, tokenizer = load_backbone("minilm")
     sample_path = sample.write(pathlib.Path(folder) / "sample.pkl")
-    config = GLoMoConfig.for_dataset("mosei", max_sequence_length=SEQUENCE_LENGTH)
+    config = GLoMoConfig.for_dataset("mosei", max_sequence_length=sequence_length)
     config, data = prepare_data(config, sample_path, tokenizer, use_cache=False)
-    model = GLoMo(config, backbone)
-    return export_saved_model(model, data.settings, pathlib.Path(folder) / "mosei",
-                              metadata={"benchmark": "untrained, serving_load.py"})
+    exports = {}
+    for name, length_aware in MODELS:
+        keras.utils.set_random_seed(1)
+        backbone, _ = load_backbone("minilm")
+        model = GLoMo(config.replace(length_aware=length_aware), backbone)
+        exports[name] = export_saved_model(
+            model, data.settings, pathlib.Path(folder) / name,
+            metadata={"benchmark": f"untrained, serving_load.py, length_aware={length_aware}"})
+    encoded = GLoMoPreprocessor.from_settings(data.settings).encode(instances)
+    padded = model.predict(encoded, batch_size=16, verbose=0)["prediction"][:, 0]
+    return exports, padded
+
+
+def cycled(instance, words):
+    """The utterance's words (and rows) repeated or cut to exactly `words` words."""
+    count = len(instance["words"])
+    rows = [index % count for index in range(words)]
+    return {field: [instance[field][row] for row in rows]
+            for field in ("words", "acoustic", "visual")}
+
+
+def saved_model_latencies(exports, utterance_sets, calls=SAVED_MODEL_CALLS):
+    """{model: {set: p50/p99 seconds}} of the `analyze` SavedModels called with one utterance.
+
+    In this process, interleaved (one call of each model and set in turn),
+    so that the load of a shared machine weighs on every figure alike.
+    """
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the tokenizer's ops)
+
+    from glomo_keras.serving import Predictor
+
+    runs = {}
+    for name, folder in exports.items():
+        predictor = Predictor(folder)
+        analyze = tf.saved_model.load(str(folder / "analyze")).signatures["analyze"]
+        for label, instances in utterance_sets.items():
+            inputs = [{key: tf.constant(value.astype(str) if value.dtype == object else value)
+                       for key, value in predictor.encode_instances([instance]).items()}
+                      for instance in instances]
+            for tensors in inputs[:5]:
+                analyze(**tensors)  # warm-up
+            runs[name, label] = (analyze, inputs, [])
+    for index in range(calls):
+        for analyze, inputs, seconds in runs.values():
+            start = time.perf_counter()
+            analyze(**inputs[index % len(inputs)])
+            seconds.append(time.perf_counter() - start)
+    rows = {}
+    for (name, label), (_, _, seconds) in runs.items():
+        rows.setdefault(name, {})[label] = {"calls": calls, "p50_s": percentile(seconds, 50),
+                                            "p99_s": percentile(seconds, 99)}
+        log(f"SavedModel {name}, {label}: p50 {percentile(seconds, 50):.4f} s, "
+            f"p99 {percentile(seconds, 99):.4f} s")
+    return rows
 
 
 def utterances(count=200):
@@ -324,7 +421,7 @@ def summarise(name, recorder, seconds, per_request, batches):
     }
 
 
-def run_phase(server, instances, per_request, concurrency, seconds, references):
+def run_phase(server, instances, per_request, concurrency, seconds, references, name=None):
     bodies = [
         json.dumps({"instances": [instances[(first + k) % len(instances)]
                                   for k in range(per_request)]}).encode()
@@ -338,7 +435,7 @@ def run_phase(server, instances, per_request, concurrency, seconds, references):
     if before and after and after[0] > before[0]:
         batches = (after[1] - before[1]) / (after[0] - before[0])
     plural = "s" if per_request > 1 else ""
-    name = f"{per_request} utterance{plural} a request, concurrency {concurrency}"
+    name = name or f"{per_request} utterance{plural} a request, concurrency {concurrency}"
     row = summarise(name, recorder, seconds, per_request, batches)
     differences = [
         abs(value - references[index % len(instances)])
@@ -540,47 +637,128 @@ def print_table(phases, burst_row, sigterm_row, targets):
         print(f"  {'met ' if met else 'MISS'}  {name}: {value}")
 
 
+def comparison_figures(saved_models, server_rows):
+    """{figure: {"padded", "length_aware", "ratio"}}: the length comparison of the module doc."""
+    figures = {}
+    for model, rows in saved_models.items():
+        for length, row in rows.items():
+            for stat in ("p50_s", "p99_s"):
+                figures.setdefault(f"SavedModel batch 1, {length}, {stat}", {})[model] = row[stat]
+    picks = [(label, stat) for label, _ in LATENCY_LOADS for stat in ("p50_s", "p99_s")]
+    picks += [(f"1 utterance a request, concurrency {concurrency}", stat)
+              for concurrency in (16, 64) for stat in ("utterances_per_s", "p99_s")]
+    for model, rows in server_rows.items():
+        by_name = {row["load"]: row for row in rows}
+        for load, stat in picks:
+            figures.setdefault(f"server: {load}, {stat}", {})[model] = by_name[load][stat]
+    for values in figures.values():
+        padded, aware = values.get("padded"), values.get("length_aware")
+        values["ratio"] = aware / padded if padded and aware is not None else None
+    return figures
+
+
+def comparison_goals(figures):
+    """Issue 19's serving goals, each with the measured value."""
+    latency = figures["SavedModel batch 1, 15_words, p50_s"]["length_aware"]
+    c16 = figures["server: 1 utterance a request, concurrency 16, utterances_per_s"]
+    c64 = figures["server: 1 utterance a request, concurrency 64, p99_s"]["length_aware"]
+    return {
+        "SavedModel batch-1 p50, 15 words, length_aware <= 25 ms": [latency, latency <= 0.025],
+        f"c16 >= 2x today's {TODAY_C16_UTTERANCES_PER_S:g} utterances/s": [
+            c16["length_aware"], c16["length_aware"] >= 2 * TODAY_C16_UTTERANCES_PER_S],
+        "c16 >= 2x the padded baseline of this run": [c16["ratio"], c16["ratio"] >= 2],
+        "c64 p99 <= 1 s": [c64, (c64 or 99) <= 1.0],
+    }
+
+
+def print_comparison(figures, goals):
+    def shown(value, digits):
+        return "" if value is None else f"{value:.{digits}f}"
+
+    print(f"{'figure (seconds; utterances/s)':<64}{'padded':>10}{'length-aware':>13}"
+          f"{'ratio':>7}")
+    for name, values in figures.items():
+        print(f"{name:<64}{shown(values['padded'], 4):>10}"
+              f"{shown(values['length_aware'], 4):>13}{shown(values['ratio'], 2):>7}")
+    for name, (value, met) in goals.items():
+        print(f"  {'met ' if met else 'MISS'}  {name}: {value}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", default=str(ROOT / "benchmarks/results/serving_load.json"))
-    parser.add_argument("--seconds", type=float, default=12.0,
-                        help="seconds each closed-loop load runs (default 12)")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="seconds each closed-loop load runs (default 10)")
+    parser.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH,
+                        help=f"T of the built models (default {SEQUENCE_LENGTH})")
     parser.add_argument("--model", default=None,
-                        help="serve this export instead of building the benchmark model")
+                        help="serve this export instead of building the benchmark models "
+                             "(no length comparison)")
     parser.add_argument("--serve-args", default="",
                         help="extra flags of glomo-keras serve, e.g. '--max-batch-size 32'")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     load_before = load_average()
+    instances = utterances()
+    at_t = [cycled(instance, args.sequence_length) for instance in instances[:20]]
+    mosi_like = [cycled(instance, MOSI_LIKE_WORDS) for instance in instances[:40]]
+    saved_models, server_rows, difference_vs_padded = {}, {}, None
     with tempfile.TemporaryDirectory(prefix="serving_load_") as folder:
         if args.model:
-            model, how = args.model, f"the export {args.model}"
+            served = {"served": args.model}
+            how = f"the export {args.model}"
         else:
-            log("building the model: MOSEI config (T 48), minilm backbone, untrained, exported")
-            model = build_model(folder).parent
-            how = ("GLoMo, MOSEI configuration with T = 48, minilm backbone (all-MiniLM-L6-v2 "
-                   "weights), GLoMo layers untrained, fitted to the built-in MOSEI-layout "
-                   "sample and exported")
-        instances = utterances()
-        server = Server(model, shlex.split(args.serve_args), pathlib.Path(folder) / "access.log")
-        log(f"serving at {server.url}")
-        try:
-            references = reference_answers(server, instances)
-            phases = []
-            for per_request, concurrencies in ((1, (1, 4, 16, 64)), (16, (1, 16, 64))):
+            log(f"building the models: MOSEI config (T {args.sequence_length}), minilm "
+                "backbone, untrained, exported (length_aware False and True)")
+            exports, padded_answers = build_models(folder, args.sequence_length, instances)
+            served = {name: exports[name].parent for name, _ in MODELS}
+            how = (f"GLoMo, MOSEI configuration with T = {args.sequence_length}, minilm backbone "
+                   "(all-MiniLM-L6-v2 weights), GLoMo layers untrained, fitted to the built-in "
+                   "MOSEI-layout sample and exported in float32, with length_aware=False "
+                   "(padded, the baseline) and True (length_aware), the same weights")
+            saved_models = saved_model_latencies(
+                {name: exports[name] for name, _ in MODELS},
+                {"at_T": at_t, "15_words": mosi_like})
+        for name, model in served.items():
+            server = Server(model, shlex.split(args.serve_args),
+                            pathlib.Path(folder) / f"access_{name}.log")
+            log(f"serving {name} at {server.url}")
+            try:
+                references = reference_answers(server, instances)
+                if name == "length_aware":
+                    difference_vs_padded = max(
+                        float(abs(references[index] - padded_answers[index]))
+                        for index in references)
+                rows = []
+                if name != "served":
+                    for label, chosen in LATENCY_LOADS:
+                        rows.append(run_phase(server, {"at_T": at_t, "15_words": mosi_like}[chosen],
+                                              1, 1, args.seconds, {}, name=label))
+                concurrencies = (16, 64) if name != "served" else (1, 4, 16, 64)
                 for concurrency in concurrencies:
-                    phases.append(run_phase(server, instances, per_request, concurrency,
-                                            args.seconds, references))
-            burst_row = asyncio.run(burst(server, instances))
-            time.sleep(1.0)
-            huge_row = huge_request(server)
-            sigterm_row = asyncio.run(sigterm_in_flight(server, instances))
-        finally:
-            server.stop()
+                    rows.append(run_phase(server, instances, 1, concurrency, args.seconds,
+                                          references))
+                server_rows[name] = rows
+                if name == "padded":
+                    continue
+                phases = [row for row in rows if not row["load"].startswith("batch 1")]
+                if name != "served":
+                    phases.append(run_phase(server, instances, 1, 4, args.seconds, references))
+                for concurrency in (1, 16, 64):
+                    phases.append(run_phase(server, instances, 16, concurrency, args.seconds,
+                                            references))
+                burst_row = asyncio.run(burst(server, instances))
+                time.sleep(1.0)
+                huge_row = huge_request(server)
+                sigterm_row = asyncio.run(sigterm_in_flight(server, instances))
+            finally:
+                server.stop()
     targets = check_targets(phases, burst_row, sigterm_row)
+    figures = comparison_figures(saved_models, server_rows) if saved_models else {}
+    goals = comparison_goals(figures) if figures else {}
     results = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(),
+                    "python": platform.python_version(), "cpu": cpu_description(),
                     "load_average_before": load_before, "load_average_after": load_average()},
         "model": how,
         "serve_args": args.serve_args,
@@ -589,6 +767,19 @@ def main(argv=None):
                   "connection each, the next request as soon as an answer arrives (after a "
                   "503, once the Retry-After seconds have passed); answers counted when "
                   f"they complete in the {args.seconds} s after a {WARM_UP_S} s warm-up",
+        "length_comparison": {
+            "saved_model_batch_1": saved_models,
+            "server": server_rows,
+            "figures": figures,
+            "goals": goals,
+            "utterances": {"at_T": f"{len(at_t)} sample utterances cycled to "
+                                   f"{args.sequence_length} words (cut to T)",
+                           "15_words": f"{len(mosi_like)} sample utterances cycled to "
+                                       f"{MOSI_LIKE_WORDS} words",
+                           "concurrency": "the sample's 200 test utterances, 13.7 words "
+                                          "on average"},
+            "length_aware_alone_vs_padded_to_T_max_abs_difference": difference_vs_padded,
+        },
         "phases": phases,
         "burst": burst_row,
         "huge_request": huge_row,
@@ -600,6 +791,10 @@ def main(argv=None):
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"model: {how}")
+    if figures:
+        print_comparison(figures, goals)
+        print(f"length_aware answers alone vs the Keras model padded to T: max abs difference "
+              f"{difference_vs_padded:.2e}")
     print_table(phases, burst_row, sigterm_row, targets)
     print(f"one request of {huge_row['instances']} utterances ({huge_row['bytes']} bytes): "
           f"{huge_row['status']} in {huge_row['seconds']:.3f} s, server peak RSS "

@@ -137,7 +137,12 @@ class GLoMoConfig:
         moe_load_cdf_mean: mean of the normal CDF of the smooth load
             estimate: 0.0 (paper) or 0.1 (released code).
         length_aware: pool and attend over real tokens only (spec §8);
-            False in both bundles.
+            False in both bundles. The paper is silent about padding and
+            its published figures come from the released code, which pools
+            over the padding to T, so new runs keep False; True makes the
+            answers independent of padding, which lets training bucket by
+            length and serving pad a batch only to its longest utterance
+            (docs/serving.md, "Serving at the utterance's length").
 
     Example:
 

@@ -21,13 +21,14 @@ the raw-words model, in `<version>/analyze/`:
   `context_acoustic`, `context_visual`. It runs the preprocessor (WordPiece,
   alignment, columns, padding) and the model in one graph and returns the
   three outputs, plus `probabilities` and `label` (tf.string, the class
-  name) for classification. A `length_aware` model's preprocessor pads a
-  batch to its longest utterance, rounded up to a multiple of 8 (at most
-  T; `padding="longest"`), so a short utterance costs its own length; the
-  answers equal those padded to T. Other models pad to T, as in training. Its WordPiece ops are TensorFlow Text's, so a
+  name) for classification. Its WordPiece ops are TensorFlow Text's, so a
   process loads it only with them registered (`import tensorflow_text`); it
   is a separate SavedModel so that the tensor model never needs them. It
-  holds its own copy of the weights.
+  holds its own copy of the weights. A `length_aware` model's preprocessor
+  pads a batch to its longest utterance, rounded up to a multiple of 8 (at
+  most T; `padding="longest"`), so a short utterance costs its own length;
+  the answers equal those padded to T. Other models pad to T, as in
+  training.
 
 `tf.saved_model.load` reads both without glomo_keras.
 

@@ -81,10 +81,10 @@ WORD_LAYOUTS = ("words", "words_with_context")
 # The data format of `PreprocessingSettings` -> the preprocessor's layout.
 FORMAT_LAYOUTS = {"mag": "words", "hkt": "words_with_context", "mmsa": "token_ids",
                   "cherma": "features"}
-# The input that tells the batch rank, per layout, and its unbatched rank.
 PADDINGS = ("max_length", "longest")
 # `padding="longest"` rounds a batch's length up to a multiple of this.
 PAD_MULTIPLE = 8
+# The input that tells the batch rank, per layout, and its unbatched rank.
 PRIMARY_INPUTS = {"words": ("words", 1), "words_with_context": ("words", 1),
                   "token_ids": ("token_ids", 1), "features": ("text_features", 2)}
 MODALITIES = ("acoustic", "visual")
