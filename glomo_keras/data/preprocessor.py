@@ -1012,8 +1012,12 @@ def _keep_window(tensors, start, stop):
 
 
 def _shifted(values, offset, steps):
-    """Dense [B, steps]: element `offset[b, t]` of row b of ragged `values`."""
-    shape = tf.stack([tf.cast(values.nrows(), tf.int32), steps])
+    """Dense [B, steps]: element `offset[b, t]` of row b of ragged `values`.
+
+    `steps` is an int (T: a static shape) or a scalar tensor (`padding="longest"`).
+    """
+    shape = ([None, steps] if isinstance(steps, int)
+             else tf.stack([tf.cast(values.nrows(), tf.int32), steps]))
     return tf.gather(values.to_tensor(shape=shape), offset, batch_dims=1)
 
 
