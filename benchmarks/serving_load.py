@@ -14,7 +14,7 @@ the same run:
 
 - the `analyze` SavedModel called in this process, batch 1: p50/p99 of
   one utterance filling T and of 15-word utterances (the sample's
-  utterances cycled to 15 words; MOSI averages 12);
+  utterances cycled to 15 words, a MOSI-like length);
 - the server, per model: the same two at concurrency 1, and the sample's
   test utterances (13.7 words on average) one a request at concurrency 16
   (throughput) and 64 (p99).
