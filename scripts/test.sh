@@ -12,6 +12,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
+# One PyTorch (OpenMP) thread per process: the passes share the cores, and
+# PyTorch's spinning worker threads made its tiny eager steps several times
+# slower under that sharing (TensorFlow and JAX run alike either way).
+export OMP_NUM_THREADS=1
 
 run_pass() {
   local backend=$1 start status

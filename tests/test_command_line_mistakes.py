@@ -1,12 +1,16 @@
 """Ordinary mistakes on the command line: one line on stderr, exit 2, nothing lost.
 
-Every case runs the console script (`python -m glomo_keras`) in a fresh
-process inside one shared workspace, whose files, the `--output` folders
-included, must be exactly as they were afterwards.
+Every case runs the console script's entry point (`glomo_keras.cli.main`,
+what `python -m glomo_keras` runs) inside one shared workspace, whose files,
+the `--output` folders included, must be exactly as they were afterwards.
+The cases run one after another in one fresh process (console_cases.py),
+each with its own stderr capture and warning registry, so TensorFlow's
+import is paid once, not once per case.
 """
 
-import hashlib
+import json
 import os
+import pathlib
 import pickle
 import socket
 import subprocess
@@ -15,6 +19,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from console_cases import snapshot
 from test_export import tiny_settings
 from tiny_model import tiny_backbone
 from tiny_model import tiny_config
@@ -168,30 +173,35 @@ MISTAKES = [
 ]
 
 
-def _snapshot(folder):
-    """Every file under `folder` with its content hash."""
-    files = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as file:
-                files[os.path.relpath(path, folder)] = hashlib.sha256(file.read()).hexdigest()
-    return files
-
-
-@pytest.mark.parametrize("name, argv, fragment", MISTAKES, ids=[case[0] for case in MISTAKES])
-def test_a_mistake_is_one_line_and_exit_2(workspace, name, argv, fragment):
+@pytest.fixture(scope="module")
+def outcomes(workspace, tmp_path_factory):
+    """Every case run in one fresh process: {name: result}, and the files before."""
     folder, port_in_use = workspace
-    argv = [str(port_in_use) if arg == PORT_IN_USE else arg for arg in argv]
-    before = _snapshot(folder)
+    cases = [[str(port_in_use) if arg == PORT_IN_USE else arg for arg in argv]
+             for _, argv, _ in MISTAKES]
+    files = tmp_path_factory.mktemp("mistake_cases")
+    (files / "cases.json").write_text(json.dumps(cases))
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("KERAS_BACKEND", "TF_CONFIG", "GLOMO_DEBUG")}
     environment["GLOMO_KERAS_CACHE"] = str(folder / ".." / f"{folder.name}_cache")
-    result = subprocess.run([sys.executable, "-m", "glomo_keras", *argv], cwd=folder,
-                            capture_output=True, text=True, timeout=300, env=environment)
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
-    assert 1 <= len(lines) <= 3, result.stderr
-    assert "Traceback" not in result.stderr
-    assert fragment in result.stderr, result.stderr
-    assert "out/keep.txt" in before and _snapshot(folder) == before
+    before = snapshot(folder)
+    driver = subprocess.run(
+        [sys.executable, str(pathlib.Path(__file__).with_name("console_cases.py")),
+         str(files / "cases.json"), str(files / "results.json")],
+        cwd=folder, capture_output=True, text=True, timeout=900, env=environment,
+    )
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    results = json.loads((files / "results.json").read_text())
+    return before, {name: result for (name, _, _), result in zip(MISTAKES, results)}
+
+
+@pytest.mark.parametrize("name, argv, fragment", MISTAKES, ids=[case[0] for case in MISTAKES])
+def test_a_mistake_is_one_line_and_exit_2(outcomes, name, argv, fragment):
+    before, results = outcomes
+    result = results[name]
+    lines = result["stderr"].strip().splitlines()
+    assert result["returncode"] == 2, (result["returncode"], result["stderr"][-2000:])
+    assert 1 <= len(lines) <= 3, result["stderr"]
+    assert "Traceback" not in result["stderr"]
+    assert fragment in result["stderr"], result["stderr"]
+    assert "out/keep.txt" in before and result["files"] == before

@@ -22,46 +22,31 @@ def _numpy(outputs):
     return {key: ops.convert_to_numpy(value) for key, value in outputs.items()}
 
 
-def test_named_inputs_and_outputs():
-    config = tiny_config()
-    model = GLoMo(config, tiny_backbone())
-    assert set(model.input) == {
+@pytest.fixture(scope="module")
+def default_model():
+    """The tiny default GLoMo, shared by the tests that never train it."""
+    return GLoMo(tiny_config(), tiny_backbone())
+
+
+def test_named_inputs_and_outputs(default_model):
+    config = default_model.config
+    assert set(default_model.input) == {
         "token_ids", "padding_mask", "segment_ids",
         "acoustic", "acoustic_mask", "visual", "visual_mask",
     }
-    outputs = _numpy(model(tiny_batch(config)))
+    outputs = _numpy(default_model(tiny_batch(config)))
     assert outputs["prediction"].shape == (4, 1)
     for key in ("global_weights", "local_weights"):
         assert outputs[key].shape == (4, 3)
         np.testing.assert_allclose(outputs[key].sum(-1), 1.0, atol=1e-5)
 
 
-def test_moe_losses_only_in_training():
-    config = tiny_config()
-    model = GLoMo(config, tiny_backbone())
-    batch = tiny_batch(config)
-    model(batch, training=False)
-    assert model.losses == []
-    model(batch, training=True)
-    assert len(model.losses) == 3
-
-
-def test_keras_save_and_load_give_identical_outputs(tmp_path):
-    config = tiny_config(length_aware=True)
-    model = GLoMo(config, tiny_backbone())
-    model.compile(run_eagerly=RUN_EAGERLY)
-    batch = tiny_batch(config)
-    model.fit(batch, tiny_labels(config, batch), epochs=1, verbose=0)
-    path = tmp_path / "glomo.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, GLoMo) and loaded.config == config
-    expected, actual = model.predict(batch, verbose=0), loaded.predict(batch, verbose=0)
-    for key in expected:
-        np.testing.assert_array_equal(expected[key], actual[key])
-    assert loaded.optimizer is not None
-    loaded.run_eagerly = RUN_EAGERLY
-    loaded.fit(batch, tiny_labels(config, batch), epochs=1, verbose=0)
+def test_moe_losses_only_in_training(default_model):
+    batch = tiny_batch(default_model.config)
+    default_model(batch, training=False)
+    assert default_model.losses == []
+    default_model(batch, training=True)
+    assert len(default_model.losses) == 3
 
 
 def test_one_compiled_training_step_changes_weights():
@@ -78,7 +63,7 @@ def test_one_compiled_training_step_changes_weights():
 
 
 @pytest.mark.parametrize("dataset", ["mosi"])
-def test_loss_drops_over_twenty_steps(dataset):
+def test_loss_drops_over_twenty_steps_and_keras_save_and_load_keep_the_model(dataset, tmp_path):
     config = tiny_config(dataset, length_aware=True)
     model = GLoMo(config, tiny_backbone())
     model.compile(optimizer=keras.optimizers.Adam(3e-3), run_eagerly=RUN_EAGERLY)
@@ -87,6 +72,18 @@ def test_loss_drops_over_twenty_steps(dataset):
     history = model.fit(batch, labels, epochs=20, batch_size=16, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < 0.6 * losses[0], losses
+    # The trained model saves and loads with identical outputs, its
+    # optimizer included, and the loaded model trains on.
+    path = tmp_path / "glomo.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, GLoMo) and loaded.config == config
+    expected, actual = model.predict(batch, verbose=0), loaded.predict(batch, verbose=0)
+    for key in expected:
+        np.testing.assert_array_equal(expected[key], actual[key])
+    assert loaded.optimizer is not None
+    loaded.run_eagerly = RUN_EAGERLY
+    loaded.fit(batch, labels, epochs=1, batch_size=16, verbose=0)
 
 
 ABLATIONS = [
@@ -147,9 +144,8 @@ def test_classification_compiles_with_cross_entropy():
     assert loss == pytest.approx(expected, rel=1e-4)
 
 
-def test_regression_loss_is_mean_absolute_error_on_prediction_only():
-    config = tiny_config()
-    model = GLoMo(config, tiny_backbone())
+def test_regression_loss_is_mean_absolute_error_on_prediction_only(default_model):
+    config, model = default_model.config, default_model
     model.compile(run_eagerly=RUN_EAGERLY)
     batch = tiny_batch(config)
     labels = tiny_labels(config, batch)
