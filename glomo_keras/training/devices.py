@@ -36,6 +36,8 @@ from glomo_keras.errors import UsageError
 BACKENDS = ("tensorflow", "jax", "torch")
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+# The compute inside an exported SavedModel (`glomo_keras.export`).
+EXPORT_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 # bfloat16 matrix units: NVIDIA Ampere (compute capability 8.0) and newer.
 BFLOAT16_COMPUTE_CAPABILITY = (8, 0)
 # /proc/cpuinfo flags of x86 CPUs with native bfloat16 arithmetic (AVX-512
