@@ -308,7 +308,8 @@ def choose_precision(name="auto", gpus=None, backend=None, cpu_flags=None):
         older = [gpu for gpu, capability in gpus
                  if capability is None or capability < BFLOAT16_COMPUTE_CAPABILITY]
         if older:
-            return "float32", f"auto: GPU {older[0]} has no bfloat16 units (compute capability < 8.0)"
+            return "float32", (f"auto: GPU {older[0]} has no bfloat16 units "
+                               "(compute capability < 8.0)")
         return "mixed_bfloat16", "auto: every GPU has bfloat16 units (compute capability >= 8.0)"
     if backend is None:
         import keras
