@@ -47,9 +47,9 @@ CPU_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
 CPU_BFLOAT16_VARIABLE = "GLOMO_CPU_BF16"
 # Backends whose CPU kernels run bfloat16 faster than float32 where the CPU
 # has it: TensorFlow's oneDNN kernels (a bert-base train step 1.7-1.9x).
-# Measured slower on this kind of CPU, so float32 under `auto`: JAX (XLA's
-# CPU dots upcast bfloat16; a Dense-GELU-Dense train step 0.88x) and
-# PyTorch (eager casts; 0.77x) — see docs/performance.md.
+# Not JAX (its bfloat16 train step: 0.84-0.88x) nor, until a quiet
+# measurement says otherwise, PyTorch (0.77x and 1.36x in two loaded runs);
+# `benchmarks/bf16_backends.py` measures it, docs/performance.md quotes it.
 CPU_BFLOAT16_BACKENDS = ("tensorflow",)
 
 
@@ -320,8 +320,8 @@ def choose_precision(name="auto", gpus=None, backend=None, cpu_flags=None):
         return "float32", (f"auto: this CPU has no native bfloat16 "
                            f"({'/'.join(CPU_BFLOAT16_FLAGS)}); emulated bfloat16 is slower")
     if backend not in CPU_BFLOAT16_BACKENDS:
-        return "float32", (f"auto: this CPU has {flags[0]}, but the {backend} backend trains "
-                           "slower in bfloat16 on the CPU")
+        return "float32", (f"auto: this CPU has {flags[0]}, but the {backend} backend is not "
+                           "known to train faster in bfloat16 on a CPU")
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0":
         return "float32", (f"auto: this CPU has {flags[0]}, but TF_ENABLE_ONEDNN_OPTS=0 turns "
                            "off oneDNN's bfloat16 kernels")
