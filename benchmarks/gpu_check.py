@@ -139,12 +139,12 @@ def worker_variant(variant, shape, steps, export_dir=None):
         "devices": [d.name for d in tf.config.list_logical_devices("GPU")] or ["CPU"],
     }
     if export_dir:
-        from glomo_keras.export import export_saved_model, float32_copy
+        from glomo_keras.export import export_saved_model, precision_copy
 
         def prediction(network):
             return keras.ops.convert_to_numpy(network.predict_on_batch(inputs)["prediction"])
 
-        expected, mixed = prediction(float32_copy(model)), prediction(model)
+        expected, mixed = prediction(precision_copy(model)), prediction(model)
         start = time.perf_counter()
         path = export_saved_model(model, settings_for(config), export_dir)
         result["export_s"] = time.perf_counter() - start

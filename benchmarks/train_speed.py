@@ -1,21 +1,31 @@
-"""Training and inference speed of GLoMo per Keras backend, and the cost of an epoch.
+"""Training and inference speed of GLoMo per backend and precision, and the cost of an epoch.
 
-Per backend (one subprocess each: tensorflow, jax, and torch when PyTorch is
-installed) and per shape (`mosi`: T 60, `mosei`: T 80; the dataset's GLoMo
-config, a randomly initialised bert-base-shaped backbone, batch 32):
+Per backend (one subprocess each; default TensorFlow, `--backends` adds
+jax and torch), per shape (`mosi`: T 60, the default, `mosei`: T 80; the
+dataset's GLoMo config, a randomly initialised bert-base-shaped backbone,
+batch 32) and per precision (`--precisions`, default `float32 auto`: the
+worker resolves `auto` as `train` does, so on a CPU with avx512_bf16 it is
+`mixed_bfloat16`, and with `GLOMO_CPU_BF16=0` it is float32 again):
 
 - train samples/s: `model.fit` on an in-memory `tf.data` batch, the median
   step after the first (the first step's time is the compile time);
 - the same for the bare KerasHub backbone + `Dense(1)` on `[CLS]`: the
   in-run reference; `glomo_overhead` = GLoMo step / bare step - 1;
 - eval samples/s (`predict`) and batch-1 latency of a compiled predict step;
-- peak RSS of the process.
+- peak RSS of the process;
+- each figure as a ratio to the float32 row of the same backend and shape
+  measured in the same run (`vs_float32`).
 
-Once (TensorFlow process): SavedModel batch-1 p50/p99 latency through
-`tf.saved_model.load(...).signatures["serving_default"]` (the SavedModel is
+The bare-backbone reference runs in the float32 worker only. Per precision,
+in the TensorFlow process of the first shape: SavedModel batch-1 p50/p99
+latency through `tf.saved_model.load(...).signatures["serving_default"]` of
+the export at that precision (`export.precision_copy`; the SavedModel is
 the same whichever backend trained the model).
 
-Epochs (`--epochs-section`, the fastest backend): `train()` on a
+The results record the CPU (model name, its bfloat16 flags, AVX-512,
+`GLOMO_CPU_BF16`, `TF_ENABLE_ONEDNN_OPTS`).
+
+Epochs (`--epochs-section`, or `--no-speed` alone; the fastest backend): `train()` on a
 MOSI-like length distribution (mean ~18 WordPieces, a tail to T 60; MiniLM,
 batch 32, `length_aware=True`), with fixed T and with `bucketing=True`:
 epoch time (validation included), the sum of its training steps, bytes
@@ -34,12 +44,14 @@ Usage:
 ```
 python benchmarks/train_speed.py [--quick] [--backends tensorflow torch]
     [--shapes mosi mosei] [--backbone random:bert_base] [--threads N]
-    [--precision float32|mixed_bfloat16] [--no-epochs | --no-speed]
+    [--precisions float32 auto mixed_bfloat16] [--epochs-section | --no-speed]
     [--epochs-backend B] [--output FILE]
+GLOMO_CPU_BF16=0 python benchmarks/train_speed.py --output FILE   # bfloat16 forced off
 ```
 
-`--quick` (MOSI shape, TensorFlow and PyTorch, 2 timed steps, a small
-epoch section) finishes in about 5 minutes on 2 cores.
+The default run (TensorFlow, MOSI shape, float32 and auto) takes about 5
+minutes on 2 quiet cores; `--quick` (2 timed steps, a small epoch section
+when asked for) a little less.
 """
 
 import argparse
@@ -76,6 +88,28 @@ def bytes_written():
     with open("/proc/self/io") as file:
         fields = dict(line.split(": ") for line in file.read().splitlines())
     return int(fields["wchar"]), int(fields["write_bytes"])
+
+
+def cpu_description():
+    """The CPU's model name, bfloat16-related flags and the settings that steer precision."""
+    from glomo_keras.training.devices import CPU_BFLOAT16_VARIABLE
+
+    model, flags = None, set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model is None:
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags.update(value.split())
+    except OSError:
+        pass
+    return {"model_name": model or platform.processor(),
+            "bf16_flags": sorted(f for f in flags if "bf16" in f or f.startswith("amx")),
+            "avx512f": "avx512f" in flags,
+            CPU_BFLOAT16_VARIABLE: os.environ.get(CPU_BFLOAT16_VARIABLE),
+            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
 
 
 def set_threads(threads):
@@ -184,16 +218,17 @@ def bare_backbone_model(backbone, learning_rate):
     return model
 
 
-def savedmodel_latency(model, inputs, calls):
-    """p50/p99 ms of a SavedModel's serving_default at batch 1 (TensorFlow)."""
+def savedmodel_latency(model, inputs, calls, policy):
+    """p50/p99 ms of the export at `policy`'s serving_default at batch 1 (TensorFlow)."""
     import numpy as np
     import tensorflow as tf
 
+    from glomo_keras.export import precision_copy
     from glomo_keras.export import write_serving_archive
 
     folder = pathlib.Path(tempfile.mkdtemp(prefix="glomo_speed_"))
     start = time.perf_counter()
-    write_serving_archive(model, folder / "saved_model")
+    write_serving_archive(precision_copy(model, policy), folder / "saved_model")
     export_s = time.perf_counter() - start
     signature = tf.saved_model.load(str(folder / "saved_model")).signatures["serving_default"]
     single = {name: tf.constant(value[:1]) for name, value in inputs.items()}
@@ -260,9 +295,12 @@ def worker_speed(args):
     import keras
 
     set_threads(args.threads)
-    keras.mixed_precision.set_global_policy(args.precision)
     from glomo_keras import GLoMo, GLoMoConfig, TrainingOptions
     from glomo_keras.backbones import load_backbone
+    from glomo_keras.training.devices import choose_precision
+
+    policy, reason = choose_precision(args.precision)
+    keras.mixed_precision.set_global_policy(policy)
 
     steps = SHAPES[args.shape]
     config = GLoMoConfig.for_dataset(args.shape, max_sequence_length=steps)
@@ -270,7 +308,8 @@ def worker_speed(args):
     inputs, labels = synthetic_batch(config, BATCH_SIZE)
     result = {"backend": keras.backend.backend(), "shape": args.shape, "T": steps,
               "batch": BATCH_SIZE, "backbone": args.backbone, "precision": args.precision,
-              "threads": args.threads, "load_before": load_average()}
+              "policy": policy, "reason": reason, "threads": args.threads,
+              "load_before": load_average()}
     backbone = load_backbone(args.backbone, max_sequence_length=max(512, steps))[0]
     model = GLoMo(config, backbone)
     model.compile()
@@ -279,7 +318,12 @@ def worker_speed(args):
                   train_samples_per_s=BATCH_SIZE / step_s)
     result["eval_samples_per_s"], result["batch1_predict_s"] = time_predict(model, inputs, 3)
     if args.savedmodel:
-        result["savedmodel_batch1"] = savedmodel_latency(model, inputs, args.latency_calls)
+        export_policy = "mixed_bfloat16" if policy == "mixed_bfloat16" else "float32"
+        result["savedmodel_batch1"] = savedmodel_latency(model, inputs, args.latency_calls,
+                                                         export_policy)
+    if args.precision != "float32":
+        result.update(peak_rss_gb=peak_rss_gb(), load_after=load_average())
+        return result
     bare = bare_backbone_model(backbone, learning_rate)
     text = {name: inputs[name] for name in ("token_ids", "padding_mask", "segment_ids")}
     bare_compile, bare_step, bare_steps = time_fit(bare, text, labels, args.steps)
@@ -433,10 +477,10 @@ def worker_epochs(args):
     return result
 
 
-def run_worker(backend, args, mode, extra=()):
+def run_worker(backend, args, mode, extra=(), precision="float32"):
     """Runs this script as a worker for `backend`; returns its result dict."""
     command = [sys.executable, __file__, "--worker", mode, "--backbone", args.backbone,
-               "--steps", str(args.steps), "--precision", args.precision,
+               "--steps", str(args.steps), "--precision", precision,
                "--epochs", str(args.epochs), "--latency-calls", str(args.latency_calls),
                *(["--backup-every", str(args.backup_every)] if args.backup_every is not None
                  else []),
@@ -446,7 +490,8 @@ def run_worker(backend, args, mode, extra=()):
     environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2",
                    "PYTHONPATH": os.pathsep.join(
                        filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))}
-    print(f"[train_speed] {backend} {mode} {' '.join(extra)} (load {load_average()})",
+    print(f"[train_speed] {backend} {mode} {precision} {' '.join(extra)} "
+          f"(load {load_average()})",
           file=sys.stderr, flush=True)
     start = time.perf_counter()
     process = subprocess.run(command, env=environment, capture_output=True, text=True)
@@ -465,25 +510,65 @@ def available_backends():
     return [name for name in ("tensorflow", "jax", "torch") if importlib.util.find_spec(name)]
 
 
+def add_ratios(rows):
+    """Each row's figures over the float32 row of its backend and shape (`vs_float32`)."""
+    baselines = {(row["backend"], row["shape"]): row for row in rows
+                 if "error" not in row and row["precision"] == "float32"}
+    for row in rows:
+        baseline = baselines.get((row.get("backend"), row.get("shape")))
+        if "error" in row or baseline is None:
+            continue
+        ratios = {key: row[key] / baseline[key]
+                  for key in ("train_samples_per_s", "eval_samples_per_s")}
+        ratios["batch1_predict_latency"] = row["batch1_predict_s"] / baseline["batch1_predict_s"]
+        if "savedmodel_batch1" in row and "savedmodel_batch1" in baseline:
+            ratios["savedmodel_p50_latency"] = (row["savedmodel_batch1"]["p50_ms"]
+                                                / baseline["savedmodel_batch1"]["p50_ms"])
+        row["vs_float32"] = ratios
+
+
 def print_table(results):
-    print(f"\n{'backend':<11}{'shape':<7}{'train/s':>9}{'bare/s':>9}{'overhead':>10}"
-          f"{'eval/s':>9}{'compile s':>11}{'b1 ms':>8}{'RSS GB':>8}  load")
+    cpu = results["machine"]["cpu"]
+    print(f"\nCPU {cpu['model_name']}: bfloat16 flags {cpu['bf16_flags'] or 'none'}, "
+          f"GLOMO_CPU_BF16={cpu['GLOMO_CPU_BF16']}")
+    print(f"\n{'backend':<11}{'shape':<7}{'precision':<26}{'train/s':>9}{'x fp32':>8}"
+          f"{'eval/s':>9}{'x fp32':>8}{'b1 ms':>8}{'SM p50':>8}{'x fp32':>8}"
+          f"{'compile s':>11}{'RSS GB':>8}  load")
     for row in results["speed"]:
         if "error" in row:
             print(f"{row['backend']:<11}{row.get('shape', ''):<7} failed: {row['error'][-80:]}")
             continue
-        print(f"{row['backend']:<11}{row['shape']:<7}{row['train_samples_per_s']:>9.2f}"
-              f"{row['bare_train_samples_per_s']:>9.2f}{row['glomo_overhead']:>+10.1%}"
-              f"{row['eval_samples_per_s']:>9.2f}{row['compile_s']:>11.1f}"
-              f"{row['batch1_predict_s'] * 1000:>8.0f}{row['peak_rss_gb']:>8.2f}  "
+        ratios = row.get("vs_float32", {})
+        label = (row["policy"] if row["precision"] == row["policy"]
+                 else f"{row['precision']}={row['policy']}")
+        served = row.get("savedmodel_batch1")
+
+        def ratio(key):
+            return f"{ratios[key]:>7.2f}x" if key in ratios else f"{'-':>8}"
+
+        print(f"{row['backend']:<11}{row['shape']:<7}{label:<26}"
+              f"{row['train_samples_per_s']:>9.2f}{ratio('train_samples_per_s')}"
+              f"{row['eval_samples_per_s']:>9.2f}{ratio('eval_samples_per_s')}"
+              f"{row['batch1_predict_s'] * 1000:>8.0f}"
+              f"{served['p50_ms'] if served else float('nan'):>8.0f}"
+              f"{ratio('savedmodel_p50_latency')}"
+              f"{row['compile_s']:>11.1f}{row['peak_rss_gb']:>8.2f}  "
               f"{row['load_before'][0]}-{row['load_after'][0]}")
+    print("(x fp32: samples/s over the float32 row's, latency over the float32 row's; "
+          "SM p50: SavedModel batch-1 ms)")
     for row in results["speed"]:
+        if row.get("precision") not in (None, "float32"):
+            print(f"{row['backend']} {row['shape']} {row['precision']}: {row['reason']}")
+        if "bare_train_samples_per_s" in row:
+            print(f"{row['backend']} {row['shape']}: bare backbone "
+                  f"{row['bare_train_samples_per_s']:.2f} samples/s, GLoMo overhead "
+                  f"{row['glomo_overhead']:+.1%}")
         if "torch_eager_bert_samples_per_s" in row:
-            print(f"\neager PyTorch bert-base reference ({row['shape']}): "
+            print(f"eager PyTorch bert-base reference ({row['shape']}): "
                   f"{row['torch_eager_bert_samples_per_s']:.2f} samples/s")
         if "savedmodel_batch1" in row:
             latency = row["savedmodel_batch1"]
-            print(f"\nSavedModel batch-1 ({row['shape']}, T {row['T']}): p50 "
+            print(f"SavedModel batch-1 ({row['shape']}, T {row['T']}, {row['policy']}): p50 "
                   f"{latency['p50_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms")
     epochs = results.get("epochs")
     if epochs and "runs" in epochs:
@@ -511,19 +596,24 @@ def main(argv=None):
     parser.add_argument("--backbone", default="random:bert_base")
     parser.add_argument("--steps", type=int, default=4, help="timed training steps")
     parser.add_argument("--threads", type=int, help="CPU threads (default: the backend's)")
-    parser.add_argument("--precision", default="float32")
+    parser.add_argument("--precisions", nargs="+", default=["float32", "auto"],
+                        choices=["float32", "auto", "mixed_bfloat16"],
+                        help="precisions measured per backend and shape (float32 is always "
+                        "measured first: the baseline of the ratios)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the epoch section")
     parser.add_argument("--epoch-sizes", type=int, nargs=3, default=[640, 128, 64])
     parser.add_argument("--backup-every", type=float,
                         help="seconds between backups in the epoch section (default: "
                         "the trainer's; 0: every epoch)")
     parser.add_argument("--epochs-backend", help="backend of the epoch section (default: fastest)")
-    parser.add_argument("--no-epochs", action="store_true", help="skip the epoch section")
+    parser.add_argument("--epochs-section", action="store_true",
+                        help="also run the epoch section (fixed T against bucketing)")
     parser.add_argument("--no-speed", action="store_true", help="only the epoch section")
     parser.add_argument("--latency-calls", type=int, default=50)
     parser.add_argument("--output", default=str(REPOSITORY / "benchmarks/results/train_speed.json"))
     parser.add_argument("--worker", choices=["speed", "epochs"], help=argparse.SUPPRESS)
     parser.add_argument("--shape", choices=sorted(SHAPES), help=argparse.SUPPRESS)
+    parser.add_argument("--precision", default="float32", help=argparse.SUPPRESS)
     parser.add_argument("--savedmodel", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -537,15 +627,14 @@ def main(argv=None):
         args.epochs = min(args.epochs, 2)
         args.epoch_sizes = [320, 64, 32]
         args.latency_calls = 20
-    backends = args.backends or (
-        [b for b in ("tensorflow", "torch") if b in available_backends()] if args.quick
-        else available_backends()
-    )
-    shapes = args.shapes or (["mosi"] if args.quick else ["mosi", "mosei"])
+    backends = args.backends or ["tensorflow"]
+    shapes = args.shapes or ["mosi"]
+    precisions = ["float32"] + [p for p in dict.fromkeys(args.precisions) if p != "float32"]
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                           "processor": platform.processor(), "python": platform.python_version()},
+                           "processor": platform.processor(), "python": platform.python_version(),
+                           "cpu": cpu_description()},
                "settings": {k: v for k, v in vars(args).items()
-                            if k not in ("worker", "shape", "savedmodel", "output")},
+                            if k not in ("worker", "shape", "savedmodel", "output", "precision")},
                "started": time.strftime("%Y-%m-%d %H:%M:%S"), "speed": []}
     start = time.perf_counter()
     for shape in [] if args.no_speed else shapes:
@@ -553,8 +642,10 @@ def main(argv=None):
             extra = ["--shape", shape]
             if backend == "tensorflow" and shape == shapes[0]:
                 extra.append("--savedmodel")
-            results["speed"].append(run_worker(backend, args, "speed", extra))
-    if not args.no_epochs:
+            for precision in precisions:
+                results["speed"].append(run_worker(backend, args, "speed", extra, precision))
+    add_ratios(results["speed"])
+    if args.epochs_section or args.no_speed:
         rates = [r for r in results["speed"] if "train_samples_per_s" in r]
         fastest = max(rates, key=lambda r: r["train_samples_per_s"])["backend"] if rates else (
             "tensorflow")

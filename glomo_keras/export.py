@@ -32,9 +32,15 @@ the raw-words model, in `<version>/analyze/`:
 
 `tf.saved_model.load` reads both without glomo_keras.
 
-A mixed-precision model is exported as a float32 copy with the same
-weights (`float32_copy`): the signature's outputs are float32 and CPUs,
-which mostly lack fast bfloat16, serve it at full speed.
+`precision` chooses the compute inside the SavedModel: `float32` (the
+default), `mixed_bfloat16`, or `auto` (`mixed_bfloat16` where this
+machine's CPU has native bfloat16, `glomo_keras.training.devices`' CPU rule
+for TensorFlow; export on the kind of CPU that serves). The model is
+exported as a copy with the same weights whose BERT backbone computes
+under that policy and whose GLoMo layers compute in float32
+(`precision_copy`); either way the signatures' inputs and outputs are
+float32, and the precision is recorded in the asset's metadata
+(`metadata["precision"]`).
 
 The SavedModel is traced by the TensorFlow backend. Under another backend
 (JAX, PyTorch) the model is saved as a `.keras` file and a short
@@ -58,6 +64,9 @@ from glomo_keras.artifacts import ASSET_NAME
 from glomo_keras.artifacts import OUTPUT_NAMES
 from glomo_keras.artifacts import SIGNATURE_NAME
 from glomo_keras.data import GLoMoPreprocessor, PreprocessingSettings
+from glomo_keras.errors import UsageError
+from glomo_keras.training.devices import EXPORT_PRECISIONS
+from glomo_keras.training.devices import choose_precision
 
 
 # The TensorFlow-backend process that exports a `.keras` file (argv: the
@@ -72,7 +81,7 @@ _EXPORT_SCRIPT = (
 )
 
 
-def export_saved_model(model, settings, export_base, metadata=None):
+def export_saved_model(model, settings, export_base, metadata=None, precision="float32"):
     """Writes `model` as the next version of `export_base`, for TF Serving.
 
     The version is 1 + the largest integer folder in `export_base` (1 when
@@ -89,13 +98,15 @@ def export_saved_model(model, settings, export_base, metadata=None):
         export_base: the model folder, e.g. `saved_models/mosi`.
         metadata: an optional JSON-serialisable dict saved with the model
             (e.g. the run name, the validation metrics).
+        precision: `EXPORT_PRECISIONS`: the compute inside the SavedModel
+            ("auto": mixed_bfloat16 where this CPU has native bfloat16).
 
     Returns:
         `pathlib.Path` of the new version folder.
 
     Raises:
         ValueError: the settings do not fit the model (inputs, feature dims,
-            task, number of classes).
+            task, number of classes), or an unknown precision.
         RuntimeError: the TensorFlow-backend export process failed (other
             backends only).
 
@@ -110,12 +121,13 @@ def export_saved_model(model, settings, export_base, metadata=None):
     """
     settings = as_settings(settings, model.config)
     settings.check_fits(model.config)
-    model = float32_copy(model)
+    policy = export_policy(precision)
+    model = precision_copy(model, policy)
     asset = json.dumps(
         {
             "preprocessing": settings.to_dict(),
             "model_config": model.config.to_dict(),
-            "metadata": metadata or {},
+            "metadata": {**(metadata or {}), "precision": policy},
         },
         indent=2,
     )
@@ -130,31 +142,65 @@ def export_saved_model(model, settings, export_base, metadata=None):
     return target
 
 
-def float32_copy(model):
-    """The model itself if it computes in float32, else a float32 copy.
+def export_policy(precision):
+    """The dtype policy of `export_saved_model`'s `precision`.
 
-    A model built under a mixed-precision policy (`mixed_bfloat16`,
-    `mixed_float16`) keeps float32 variables; the copy is built from its
-    config under the float32 policy (the backbone's own dtype too) and gets
-    the same weights.
+    Args:
+        precision: one of `EXPORT_PRECISIONS`; "auto" is `mixed_bfloat16`
+            where this machine's CPU has native bfloat16 (the CPU rule of
+            `devices.choose_precision` for the TensorFlow backend, which
+            serves the SavedModel; `GLOMO_CPU_BF16` overrides it), else
+            `float32`.
+
+    Returns:
+        "float32" or "mixed_bfloat16".
+
+    Raises:
+        UsageError: an unknown precision.
+
+    Example:
+
+    ```python
+    export_policy("auto")  # "mixed_bfloat16" on an AVX512-BF16 CPU
+    ```
+    """
+    if precision not in EXPORT_PRECISIONS:
+        raise UsageError(
+            f"export precision {precision!r}; expected one of {list(EXPORT_PRECISIONS)}")
+    return choose_precision(precision, gpus=[], backend="tensorflow")[0]
+
+
+def precision_copy(model, policy="float32"):
+    """`model` with its backbone computing under `policy`, the rest in float32.
+
+    For `policy="float32"` a model that computes in float32 throughout is
+    returned as it is. Otherwise the copy is built from the model's config
+    under the float32 policy with the backbone's dtype set to `policy`, and
+    gets the same weights: under `mixed_bfloat16` the BERT backbone (most of
+    the compute) runs in bfloat16 and the GLoMo layers after it, cheap
+    beside it, in float32, which keeps the answers within about 1e-2 of a
+    float32 model's. The variables stay float32. A model without a backbone
+    (text features) computes in float32 whatever `policy`.
 
     Args:
         model: a built `GLoMo`.
+        policy: "float32" or "mixed_bfloat16".
 
     Example:
 
     ```python
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = GLoMo(config, backbone)
-    float32_copy(model).output["prediction"].dtype  # "float32"
+    precision_copy(model).output["prediction"].dtype  # "float32"
     ```
     """
-    if all(layer.compute_dtype == "float32" for layer in model._flatten_layers()):
+    if policy == "float32" and all(
+            layer.compute_dtype == "float32" for layer in model._flatten_layers()):
         return model
     config = model.get_config()
     if config.get("backbone") is not None:
         config["backbone"] = json.loads(json.dumps(config["backbone"]))
-        config["backbone"]["config"]["dtype"] = "float32"
+        config["backbone"]["config"]["dtype"] = policy
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:

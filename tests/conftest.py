@@ -1,8 +1,14 @@
-"""Shared pytest set-up: quiet TensorFlow logs and a fixed seed per test."""
+"""Shared pytest set-up: quiet TensorFlow logs, float32, a fixed seed per test.
+
+`GLOMO_CPU_BF16=0`: `--precision auto` trains in float32 on every CPU, so
+that tests comparing numbers give the same answer on CPUs with and without
+native bfloat16 (the tests of the detection set it themselves).
+"""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GLOMO_CPU_BF16", "0")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

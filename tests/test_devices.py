@@ -17,15 +17,66 @@ AMPERE = [("NVIDIA A100", (8, 0))]
 VOLTA = [("Tesla V100", (7, 0))]
 
 
+ZEN4_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 9R14
+flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_bf16 avx512_vnni
+"""
+ZEN3_CPUINFO = ZEN4_CPUINFO.replace(" avx512f avx512bw avx512_bf16 avx512_vnni", "")
+SAPPHIRE_RAPIDS_CPUINFO = ZEN3_CPUINFO.replace("avx2", "avx2 amx_bf16 amx_tile")
+
+
 def test_auto_precision_is_bfloat16_only_on_gpus_that_have_it():
-    assert devices.resolve_precision("auto", AMPERE) == "mixed_bfloat16"
-    assert devices.resolve_precision("auto", AMPERE + VOLTA) == "float32"
-    assert devices.resolve_precision("auto", []) == "float32"
+    assert devices.choose_precision("auto", AMPERE) == (
+        "mixed_bfloat16", "auto: every GPU has bfloat16 units (compute capability >= 8.0)")
+    policy, reason = devices.choose_precision("auto", AMPERE + VOLTA, cpu_flags=["avx512_bf16"])
+    assert policy == "float32" and "GPU Tesla V100 has no bfloat16 units" in reason
     assert devices.resolve_precision("mixed_float16", []) == "mixed_float16"
+    assert devices.choose_precision("float32", AMPERE) == ("float32", "asked for")
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         devices.resolve_precision("half", [])
-    if not devices.visible_gpus():  # this machine: the backend's own answer
-        assert devices.resolve_precision("auto") == "float32"
+
+
+def test_cpu_bfloat16_is_read_from_the_cpu_flags(monkeypatch):
+    monkeypatch.delenv("GLOMO_CPU_BF16", raising=False)
+    assert devices.cpu_bfloat16_flags(ZEN4_CPUINFO) == ["avx512_bf16"]
+    assert devices.cpu_bfloat16_flags(SAPPHIRE_RAPIDS_CPUINFO) == ["amx_bf16"]
+    assert devices.cpu_bfloat16_flags(ZEN3_CPUINFO) == []
+    assert devices.cpu_bfloat16_flags("model name : avx512_bf16 in the name only") == []
+    monkeypatch.setenv("GLOMO_CPU_BF16", "0")
+    assert devices.cpu_bfloat16_flags(ZEN4_CPUINFO) == []
+    monkeypatch.setenv("GLOMO_CPU_BF16", "1")
+    assert devices.cpu_bfloat16_flags(ZEN3_CPUINFO) == ["GLOMO_CPU_BF16=1"]
+    monkeypatch.setenv("GLOMO_CPU_BF16", "yes")
+    with pytest.raises(ValueError, match="GLOMO_CPU_BF16='yes'; expected 0"):
+        devices.cpu_bfloat16_flags(ZEN4_CPUINFO)
+
+
+def test_auto_precision_is_bfloat16_on_cpus_that_have_it_where_the_backend_gains(monkeypatch):
+    monkeypatch.delenv("GLOMO_CPU_BF16", raising=False)
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    zen4 = devices.cpu_bfloat16_flags(ZEN4_CPUINFO)
+    assert devices.choose_precision("auto", [], "tensorflow", zen4) == (
+        "mixed_bfloat16", "auto: this CPU has avx512_bf16")
+    policy, reason = devices.choose_precision(
+        "auto", [], "tensorflow", devices.cpu_bfloat16_flags(ZEN3_CPUINFO))
+    assert policy == "float32" and "this CPU has no native bfloat16" in reason
+    for backend in ("jax", "torch"):
+        policy, reason = devices.choose_precision("auto", [], backend, zen4)
+        assert policy == "float32" and f"the {backend} backend is not known" in reason
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    policy, reason = devices.choose_precision("auto", [], "tensorflow", zen4)
+    assert policy == "float32" and "TF_ENABLE_ONEDNN_OPTS=0" in reason
+
+
+def test_auto_precision_on_this_machine_follows_the_override(monkeypatch):
+    if devices.visible_gpus():
+        pytest.skip("this machine has a GPU: the GPU rule decides")
+    monkeypatch.setenv("GLOMO_CPU_BF16", "0")
+    assert devices.resolve_precision("auto") == "float32"
+    monkeypatch.setenv("GLOMO_CPU_BF16", "1")
+    expected = "mixed_bfloat16" if keras.backend.backend() == "tensorflow" else "float32"
+    assert devices.resolve_precision("auto") == expected
 
 
 def test_xla_and_float16_are_refused_under_tf_distribute():

@@ -117,9 +117,9 @@ def test_asset_holds_settings_config_and_metadata(exported):
     assert asset["preprocessing"] == tiny_settings(model.config).to_dict()
     assert asset["preprocessing"]["vocabulary"] == TINY_VOCABULARY
     assert asset["model_config"] == model.config.to_dict()
-    assert asset["metadata"] == METADATA
+    assert asset["metadata"] == {**METADATA, "precision": "float32"}
     second_asset = json.loads((second / "assets" / "glomo_preprocessing.json").read_text())
-    assert second_asset["metadata"] == {}
+    assert second_asset["metadata"] == {"precision": "float32"}
 
 
 def run_fresh_process_check(folder, batches, tmp_path):
@@ -242,7 +242,8 @@ def test_the_end_of_a_run_loads_model_keras_once(exported, tmp_path, monkeypatch
     assert loads == [run / "seed_1" / "model.keras"]
     assert published == {"preset": str(run / "preset"), "export": str(run / "saved_model" / "1")}
     asset = json.loads((run / "saved_model" / "1" / "assets" / "glomo_preprocessing.json").read_text())
-    assert asset["metadata"] == {"run": str(run.resolve()), "seed": 1, "test": {"mae": 0.5}}
+    assert asset["metadata"] == {"run": str(run.resolve()), "seed": 1, "test": {"mae": 0.5},
+                                 "precision": "float32"}
     analyzer = GLoMoSentimentAnalyzer.from_preset(published["preset"])
     assert analyzer.metadata["seed"] == 1
     inputs = tiny_batch(model.config, batch=2, seed=5)

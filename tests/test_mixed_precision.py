@@ -1,4 +1,6 @@
-"""Mixed precision: a bfloat16 model trains with a finite loss and exports float32."""
+"""Mixed precision: a bfloat16 model trains and exports; bfloat16 SavedModels keep float32 signatures."""
+
+import json
 
 import keras
 import numpy as np
@@ -8,7 +10,9 @@ from test_export import tiny_settings
 from tiny_model import tiny_backbone, tiny_batch, tiny_config, tiny_labels
 
 from glomo_keras import GLoMo
-from glomo_keras.export import export_saved_model, float32_copy
+from glomo_keras.cli import main
+from glomo_keras.export import export_policy, export_saved_model, precision_copy
+from glomo_keras.training.devices import EXPORT_PRECISIONS
 
 
 @pytest.fixture
@@ -17,6 +21,18 @@ def bfloat16_policy():
     keras.config.set_dtype_policy("mixed_bfloat16")
     yield
     keras.config.set_dtype_policy(previous)
+
+
+def serve(path, inputs):
+    """The SavedModel's serving_default outputs as numpy arrays."""
+    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    outputs = signature(**{name: tf.constant(value) for name, value in inputs.items()})
+    assert {tensor.dtype for tensor in outputs.values()} == {tf.float32}
+    return {name: tensor.numpy() for name, tensor in outputs.items()}
+
+
+def asset_metadata(path):
+    return json.loads((path / "assets" / "glomo_preprocessing.json").read_text())["metadata"]
 
 
 @pytest.mark.slow
@@ -29,15 +45,74 @@ def test_a_bfloat16_model_exports_a_float32_signature(bfloat16_policy, tmp_path)
     assert np.isfinite(loss)
     assert model.get_layer("global_guided_fusion").compute_dtype == "bfloat16"
 
-    copy = float32_copy(model)
+    copy = precision_copy(model)
     assert all(layer.compute_dtype == "float32" for layer in copy._flatten_layers())
-    assert float32_copy(copy) is copy
+    assert precision_copy(copy) is copy
     mixed = keras.ops.convert_to_numpy(model(inputs)["prediction"]).astype("float32")
     full = keras.ops.convert_to_numpy(copy(inputs)["prediction"])
     np.testing.assert_allclose(full, mixed, atol=0.1)  # bfloat16 rounding only
 
     path = export_saved_model(model, tiny_settings(config), tmp_path / "saved")
-    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
-    outputs = signature(**{name: tf.constant(value) for name, value in inputs.items()})
-    assert {tensor.dtype for tensor in outputs.values()} == {tf.float32}
-    np.testing.assert_allclose(outputs["prediction"].numpy(), full, atol=1e-5)
+    np.testing.assert_allclose(serve(path, inputs)["prediction"], full, atol=1e-5)
+    assert asset_metadata(path) == {"precision": "float32"}
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """A float32 tiny model exported in float32 and in mixed_bfloat16."""
+    keras.utils.set_random_seed(3)
+    config = tiny_config()
+    model = GLoMo(config, tiny_backbone())
+    base = tmp_path_factory.mktemp("saved_models") / "tiny"
+    paths = {precision: export_saved_model(model, tiny_settings(config), base,
+                                           metadata={"seed": 3}, precision=precision)
+             for precision in ("float32", "mixed_bfloat16")}
+    return model, paths
+
+
+@pytest.mark.slow
+def test_a_bfloat16_export_answers_within_1e_2_of_the_float32_export(exports):
+    model, paths = exports
+    assert asset_metadata(paths["float32"]) == {"seed": 3, "precision": "float32"}
+    assert asset_metadata(paths["mixed_bfloat16"]) == {"seed": 3, "precision": "mixed_bfloat16"}
+    # The "test split": 64 utterances of varied lengths.
+    inputs = tiny_batch(model.config, batch=64, seed=11)
+    full, mixed = serve(paths["float32"], inputs), serve(paths["mixed_bfloat16"], inputs)
+    for name in ("prediction", "global_weights", "local_weights"):
+        # 1e-2, plus bfloat16's relative step (8 significant bits: 0.016
+        # between 2 and 4) for predictions on the sentiment scale.
+        np.testing.assert_allclose(mixed[name], full[name], atol=1e-2, rtol=1e-2)
+        assert np.abs(mixed[name] - full[name]).mean() < 1e-2
+    # bfloat16 really computes inside: the answers differ by its rounding.
+    assert np.abs(mixed["prediction"] - full["prediction"]).max() > 0
+    analyze = tf.saved_model.load(str(paths["mixed_bfloat16"] / "analyze"))
+    assert "analyze" in analyze.signatures
+
+
+def test_export_precision_auto_follows_the_cpu_rule(monkeypatch):
+    monkeypatch.setenv("GLOMO_CPU_BF16", "1")
+    assert export_policy("auto") == "mixed_bfloat16"
+    monkeypatch.setenv("GLOMO_CPU_BF16", "0")
+    assert export_policy("auto") == "float32"
+    assert export_policy("mixed_bfloat16") == "mixed_bfloat16"
+    assert EXPORT_PRECISIONS == ("auto", "float32", "mixed_bfloat16")
+    with pytest.raises(ValueError, match="export precision 'mixed_float16'; expected one of"):
+        export_policy("mixed_float16")
+
+
+@pytest.mark.slow
+def test_export_command_precision_auto(exports, tmp_path, monkeypatch, capsys):
+    model, _ = exports
+    run = tmp_path / "run"
+    (run / "seed_1").mkdir(parents=True)
+    model.save(run / "seed_1" / "model.keras")
+    (run / "preprocessing.json").write_text(json.dumps(tiny_settings(model.config).to_dict()))
+    (run / "results.json").write_text(json.dumps(
+        {"selected_seed": 1, "per_seed": {"1": {"test": {"mae": 0.5}}},
+         "export": str(tmp_path / "exported_before")}))
+    (tmp_path / "exported_before").mkdir()
+    monkeypatch.setenv("GLOMO_CPU_BF16", "1")
+    # An exported run is exported again when another precision is asked for.
+    assert main(["export", "--run", str(run), "--precision", "auto"]) == 0
+    assert f"SavedModel: {run / 'saved_model' / '1'}" in capsys.readouterr().out
+    assert asset_metadata(run / "saved_model" / "1")["precision"] == "mixed_bfloat16"

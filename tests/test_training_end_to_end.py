@@ -48,6 +48,8 @@ def test_recipe_runs_end_to_end(tmp_path):
         "--backend", os.environ.get("KERAS_BACKEND", "tensorflow"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # conftest's GLOMO_CPU_BF16=0: auto is float32 on this CPU too, and says why.
+    assert "precision: float32 (auto: this CPU has no native bfloat16" in result.stderr
     results = json.loads((output / "results.json").read_text())
     assert set(results["per_seed"]) == {"11", "12"}
     for seed_result in results["per_seed"].values():

@@ -11,8 +11,9 @@ level.
 - `visible_gpus()` and `require_gpu()`: a clear error when a GPU was asked
   for and the backend sees none.
 - `resolve_precision(name)`: `auto` is `mixed_bfloat16` on GPUs with
-  bfloat16 (compute capability 8.0 and newer; no loss scaling needed) and
-  `float32` elsewhere.
+  bfloat16 (compute capability 8.0 and newer; no loss scaling needed), on
+  CPUs with native bfloat16 (`cpu_bfloat16_flags`) under TensorFlow, and
+  `float32` elsewhere; `choose_precision` adds the reason.
 - `check_compile_settings(...)`: XLA with a `tf.distribute` strategy is
   refused (see `check_compile_settings`).
 
@@ -21,7 +22,7 @@ Example:
 ```python
 select_backend("jax")      # before `import keras`
 keep_tensorflow_on_cpu()
-policy = resolve_precision("auto")  # "float32" on a CPU
+policy = resolve_precision("auto")  # "float32" on a CPU without bfloat16
 ```
 """
 
@@ -35,8 +36,21 @@ from glomo_keras.errors import UsageError
 BACKENDS = ("tensorflow", "jax", "torch")
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+# The compute inside an exported SavedModel (`glomo_keras.export`).
+EXPORT_PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 # bfloat16 matrix units: NVIDIA Ampere (compute capability 8.0) and newer.
 BFLOAT16_COMPUTE_CAPABILITY = (8, 0)
+# /proc/cpuinfo flags of x86 CPUs with native bfloat16 arithmetic (AVX-512
+# BF16: AMD Zen 4, Intel Cooper Lake; AMX: Intel Sapphire Rapids and newer).
+CPU_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
+# Overrides the CPU detection: "0" (no bfloat16) or "1" (bfloat16).
+CPU_BFLOAT16_VARIABLE = "GLOMO_CPU_BF16"
+# Backends whose CPU kernels run bfloat16 faster than float32 where the CPU
+# has it: TensorFlow's oneDNN kernels (a bert-base train step 1.7-1.9x).
+# Not JAX (its bfloat16 train step: 0.84-0.88x) nor, until a quiet
+# measurement says otherwise, PyTorch (0.77x and 1.36x in two loaded runs);
+# `benchmarks/bf16_backends.py` measures it, docs/performance.md quotes it.
+CPU_BFLOAT16_BACKENDS = ("tensorflow",)
 
 
 def select_backend(name=None):
@@ -210,17 +224,112 @@ def require_gpu(gpus=None):
     )
 
 
-def resolve_precision(name="auto", gpus=None):
-    """The Keras dtype policy for `--precision`.
+def cpu_bfloat16_flags(cpuinfo=None):
+    """The native-bfloat16 flags of this CPU (`CPU_BFLOAT16_FLAGS` it has).
+
+    `GLOMO_CPU_BF16=0` answers `[]` and `GLOMO_CPU_BF16=1` answers
+    `["GLOMO_CPU_BF16=1"]` whatever the CPU (tests, benchmarks, a machine
+    whose detection is wrong). Otherwise the flags are read from Linux'
+    `/proc/cpuinfo`; other systems answer `[]`.
 
     Args:
-        name: one of `PRECISIONS`. "auto" is `mixed_bfloat16` when every
-            visible GPU has bfloat16 units (compute capability >= 8.0), else
-            `float32` (CPUs, older GPUs: bfloat16 there is emulated and slower).
-        gpus: the `visible_gpus()` result (default: ask the backend).
+        cpuinfo: the text of `/proc/cpuinfo` (default: read it).
 
     Returns:
-        A policy name for `keras.mixed_precision.set_global_policy`.
+        A list of flag names, empty when the CPU has no native bfloat16.
+
+    Raises:
+        UsageError: `GLOMO_CPU_BF16` is set to something other than 0 or 1.
+
+    Example:
+
+    ```python
+    cpu_bfloat16_flags("flags : fpu avx512f avx512_bf16")  # ["avx512_bf16"]
+    ```
+    """
+    forced = os.environ.get(CPU_BFLOAT16_VARIABLE)
+    if forced is not None:
+        if forced not in ("0", "1"):
+            raise UsageError(
+                f"{CPU_BFLOAT16_VARIABLE}={forced!r}; expected 0 (no bfloat16) or 1 (bfloat16)")
+        return [f"{CPU_BFLOAT16_VARIABLE}=1"] if forced == "1" else []
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as file:
+                cpuinfo = file.read()
+        except OSError:
+            return []
+    flags = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            flags.update(value.split())
+    return [flag for flag in CPU_BFLOAT16_FLAGS if flag in flags]
+
+
+def choose_precision(name="auto", gpus=None, backend=None, cpu_flags=None):
+    """The Keras dtype policy for `--precision`, and why.
+
+    "auto" is, with GPUs visible, `mixed_bfloat16` when every one has
+    bfloat16 units (compute capability >= 8.0), else `float32`. On the CPU
+    it is `mixed_bfloat16` when the CPU has native bfloat16
+    (`cpu_bfloat16_flags`) and the backend gains from it
+    (`CPU_BFLOAT16_BACKENDS`; TensorFlow only while oneDNN is on, i.e.
+    `TF_ENABLE_ONEDNN_OPTS` is not 0), else `float32` (emulated bfloat16 is
+    slower).
+
+    Args:
+        name: one of `PRECISIONS`.
+        gpus: the `visible_gpus()` result (default: ask the backend).
+        backend: the Keras backend name (default: Keras').
+        cpu_flags: the `cpu_bfloat16_flags()` result (default: ask).
+
+    Returns:
+        `(policy, reason)`: a policy name for
+        `keras.mixed_precision.set_global_policy` and a short reason, e.g.
+        `("mixed_bfloat16", "auto: this CPU has avx512_bf16")`.
+
+    Raises:
+        UsageError: an unknown precision name.
+
+    Example:
+
+    ```python
+    policy, reason = choose_precision("auto")
+    print(f"precision: {policy} ({reason})")
+    ```
+    """
+    if name not in PRECISIONS:
+        raise UsageError(f"unknown precision {name!r}; expected one of {list(PRECISIONS)}")
+    if name != "auto":
+        return name, "asked for"
+    gpus = visible_gpus() if gpus is None else gpus
+    if gpus:
+        older = [gpu for gpu, capability in gpus
+                 if capability is None or capability < BFLOAT16_COMPUTE_CAPABILITY]
+        if older:
+            return "float32", (f"auto: GPU {older[0]} has no bfloat16 units "
+                               "(compute capability < 8.0)")
+        return "mixed_bfloat16", "auto: every GPU has bfloat16 units (compute capability >= 8.0)"
+    if backend is None:
+        import keras
+
+        backend = keras.backend.backend()
+    flags = cpu_bfloat16_flags() if cpu_flags is None else cpu_flags
+    if not flags:
+        return "float32", (f"auto: this CPU has no native bfloat16 "
+                           f"({'/'.join(CPU_BFLOAT16_FLAGS)}); emulated bfloat16 is slower")
+    if backend not in CPU_BFLOAT16_BACKENDS:
+        return "float32", (f"auto: this CPU has {flags[0]}, but the {backend} backend is not "
+                           "known to train faster in bfloat16 on a CPU")
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0":
+        return "float32", (f"auto: this CPU has {flags[0]}, but TF_ENABLE_ONEDNN_OPTS=0 turns "
+                           "off oneDNN's bfloat16 kernels")
+    return "mixed_bfloat16", f"auto: this CPU has {flags[0]}"
+
+
+def resolve_precision(name="auto", gpus=None, backend=None, cpu_flags=None):
+    """The policy of `choose_precision`, without the reason.
 
     Example:
 
@@ -228,17 +337,7 @@ def resolve_precision(name="auto", gpus=None):
     keras.mixed_precision.set_global_policy(resolve_precision("auto"))
     ```
     """
-    if name not in PRECISIONS:
-        raise UsageError(f"unknown precision {name!r}; expected one of {list(PRECISIONS)}")
-    if name != "auto":
-        return name
-    gpus = visible_gpus() if gpus is None else gpus
-    if gpus and all(
-        capability is not None and capability >= BFLOAT16_COMPUTE_CAPABILITY
-        for _, capability in gpus
-    ):
-        return "mixed_bfloat16"
-    return "float32"
+    return choose_precision(name, gpus, backend, cpu_flags)[0]
 
 
 def check_compile_settings(backend, strategy, jit_compile, precision):

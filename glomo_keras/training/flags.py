@@ -113,7 +113,9 @@ def add_training_arguments(parser, dataset_required=True, output="runs/<dataset>
                         "Keras' choice otherwise)")
     parser.add_argument("--precision", choices=devices.PRECISIONS,
                         help="dtype policy (default auto: mixed_bfloat16 on GPUs with "
-                        "bfloat16, compute capability >= 8.0; float32 otherwise)")
+                        "bfloat16, compute capability >= 8.0, and with TensorFlow on CPUs "
+                        "with avx512_bf16/amx_bf16 (GLOMO_CPU_BF16=0 or 1 overrides the "
+                        "CPU detection); float32 otherwise)")
     parser.add_argument("--backup-every", type=float, default=300, metavar="SECONDS",
                         help="back up the training state at an epoch end at most this "
                         "often (default 300; the last epoch always; 0: every epoch)")

@@ -53,7 +53,7 @@ def publish_run(run_dir, results, export_dir=None, export=True):
     return published
 
 
-def export_run(run_dir, export_dir=None, results=None, seed=None):
+def export_run(run_dir, export_dir=None, results=None, seed=None, precision="float32"):
     """Exports a run's selected seed as a SavedModel (TF Serving layout).
 
     Args:
@@ -62,6 +62,7 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
             Default `<run_dir>/saved_model`.
         results: the run's results dict (default: read `results.json`).
         seed: export this seed instead of the selected one.
+        precision: the compute inside the SavedModel (`export_saved_model`).
 
     Returns:
         The path of the new version folder.
@@ -80,7 +81,7 @@ def export_run(run_dir, export_dir=None, results=None, seed=None):
     analyzer = _run_analyzer(run, results, seed)
     base = pathlib.Path(export_dir or run / artifacts.RUN_EXPORT_DIR)
     return export_saved_model(analyzer.model, analyzer.preprocessor, base,
-                              metadata=analyzer.metadata)
+                              metadata=analyzer.metadata, precision=precision)
 
 
 def _run_analyzer(run, results, seed):
@@ -104,13 +105,14 @@ def _run_analyzer(run, results, seed):
     return GLoMoSentimentAnalyzer(model, GLoMoPreprocessor.from_settings(settings), metadata)
 
 
-def export_preset(preset, export_dir=None):
+def export_preset(preset, export_dir=None, precision="float32"):
     """Exports a preset as a SavedModel (TF Serving layout).
 
     Args:
         preset: a folder written by `GLoMoSentimentAnalyzer.save_to_preset`,
             or a `kaggle://` / `hf://` handle of a published one.
         export_dir: the export base; default `saved_models/<dataset>`.
+        precision: the compute inside the SavedModel (`export_saved_model`).
 
     Returns:
         The path of the new version folder.
@@ -128,4 +130,5 @@ def export_preset(preset, export_dir=None):
     base = pathlib.Path(export_dir or pathlib.Path("saved_models") / analyzer.config.dataset)
     source = preset if "://" in str(preset) else str(pathlib.Path(preset).resolve())
     return export_saved_model(analyzer.model, analyzer.preprocessor, base,
-                              metadata={"preset": source, **analyzer.metadata})
+                              metadata={"preset": source, **analyzer.metadata},
+                              precision=precision)

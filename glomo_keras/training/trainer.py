@@ -39,7 +39,7 @@ from glomo_keras.model import GLoMo
 from glomo_keras.optimization import make_optimizer
 from glomo_keras.training.devices import check_compile_settings
 from glomo_keras.training.devices import keep_tensorflow_on_cpu
-from glomo_keras.training.devices import resolve_precision
+from glomo_keras.training.devices import choose_precision
 from glomo_keras.training.devices import visible_gpus
 from glomo_keras.training import summaries
 from glomo_keras.training.distribution import make_strategy
@@ -206,7 +206,7 @@ def train(
         # A progress bar on a terminal, one line per epoch in a file or pipe.
         verbose = 1 if sys.stdout.isatty() else 2
     keep_tensorflow_on_cpu()
-    precision = resolve_precision(options.precision, visible_gpus())
+    precision, precision_reason = choose_precision(options.precision, visible_gpus())
     keras.mixed_precision.set_global_policy(precision)
     distribution = make_strategy(options.strategy)
     check_compile_settings(keras.backend.backend(), distribution.name, jit_compile, precision)
@@ -219,6 +219,7 @@ def train(
     if (output / artifacts.RESULTS_FILE).exists():
         shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
+    log(f"precision: {precision} ({precision_reason})")
     log(f"strategy {distribution.name}: {distribution.num_replicas} replica(s), "
         f"backend {keras.backend.backend()}")
     log(f"data {dataset.source}: format {dataset.format}, dims {dataset.dims}, "
