@@ -85,7 +85,7 @@ def build_model(folder):
     config = GLoMoConfig.for_dataset("mosei", max_sequence_length=SEQUENCE_LENGTH)
     config, data = prepare_data(config, sample_path, tokenizer, use_cache=False)
     model = GLoMo(config, backbone)
-    return export_saved_model(model, data.settings, pathlib.Path(folder) / "mosei",
+    return export_saved_model(model, data.preprocessor, pathlib.Path(folder) / "mosei",
                               metadata={"benchmark": "untrained, serving_load.py"})
 
 
