@@ -47,7 +47,7 @@ def asked(config, field):
 
 
 def load_options(config):
-    """The keywords of `load` for `config`: T and the column selection.
+    """The keywords of `load` for `config`: the config, T and the column selection.
 
     T is `default_max_length`: a file that fixes T (MMSA) keeps its own, and
     `fit_config` then compares it with the configuration's.
@@ -60,6 +60,7 @@ def load_options(config):
     ```
     """
     return dict(
+        config=config,
         default_max_length=config.max_sequence_length,
         acoustic_columns=_column_list(config.acoustic_columns),
         visual_columns=_column_list(config.visual_columns),

@@ -17,7 +17,7 @@ import numpy as np
 from glomo_keras.data import cache, cherma, hkt, mag, mmsa
 from glomo_keras.data.common import CLASSIFICATION, FORMATS, SPLITS, LoadReport, SplitReport
 from glomo_keras.data.errors import DataFormatError
-from glomo_keras.data.fitting import sequence_length_conflict
+from glomo_keras.data.fitting import check_data, sequence_length_conflict
 from glomo_keras.data.pipeline import sequence_extents
 from glomo_keras.data.preprocessor import FORMAT_LAYOUTS, WORD_LAYOUTS, GLoMoPreprocessor
 from glomo_keras.data.tokenizer import as_tokenizer
@@ -276,7 +276,7 @@ def _columns(requested, default):
 
 
 def _preprocessor(path, data_format, splits, checker, max_length, default_max_length,
-                  columns, tokenizer):
+                  columns, tokenizer, config):
     """The data's `GLoMoPreprocessor`: its layout, T, widths, columns, task and classes."""
     reader = READERS[data_format]
     stored_dims = {
@@ -287,6 +287,9 @@ def _preprocessor(path, data_format, splits, checker, max_length, default_max_le
     for modality in ("acoustic", "visual"):
         if not stored_dims[modality]:
             raise DataFormatError(f"no utterance has {modality} features", source=path)
+    if config is not None:
+        # Before the column selection: a file of another dataset is named as such.
+        check_data(config, path, data_format, stored_dims, reader.TASK)
     dataset = guess_dataset(path, data_format, stored_dims)
     if data_format == "mmsa":
         text_length = checker.dims["text_length"]
@@ -359,8 +362,8 @@ def _split_report(utterances, labels, nonfinite, data_format, label_range):
     return report
 
 
-def read(path, format="auto", *, tokenizer=None, max_length=None, default_max_length=None,
-         acoustic_columns=None, visual_columns=None):
+def read(path, format="auto", *, tokenizer=None, config=None, max_length=None,
+         default_max_length=None, acoustic_columns=None, visual_columns=None):
     """Reads a file into the common form, without tokenising.
 
     Args:
@@ -368,6 +371,9 @@ def read(path, format="auto", *, tokenizer=None, max_length=None, default_max_le
         format: `"auto"` (detect), `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
         tokenizer: the backbone's tokenizer (a KerasHub tokenizer) for the
             preprocessor of MAG and HKT data; None leaves it without one.
+        config: a `GLoMoConfig` whose task, text input and feature widths
+            the file must have (`glomo_keras.data.fitting.check_data`),
+            checked before the column selection; None for no check.
         max_length: T, asked explicitly: a file that fixes T (MMSA's token
             ids, padded to its L) and has another one is an error. None for
             `default_max_length`.
@@ -385,7 +391,8 @@ def read(path, format="auto", *, tokenizer=None, max_length=None, default_max_le
         MissingFileError: the path does not exist or cannot be read.
         DataFormatError: the file is refused or malformed, a modality of a
             split is entirely non-finite, `max_length` conflicts with the
-            file's T, or the columns are outside the file's.
+            file's T, the columns are outside the file's, or the file does
+            not fit `config`.
 
     Example:
 
@@ -398,7 +405,7 @@ def read(path, format="auto", *, tokenizer=None, max_length=None, default_max_le
     checker.refuse_nonfinite_modalities()
     columns = {"acoustic": acoustic_columns, "visual": visual_columns}
     preprocessor = _preprocessor(path, data_format, splits, checker, max_length,
-                                 default_max_length, columns, tokenizer)
+                                 default_max_length, columns, tokenizer, config)
     reader = READERS[data_format]
     result = {}
     reports = {}
@@ -425,6 +432,7 @@ def load(
     format="auto",
     *,
     tokenizer=None,
+    config=None,
     max_length=None,
     default_max_length=None,
     acoustic_columns=None,
@@ -446,6 +454,9 @@ def load(
             `"mmsa"` or `"cherma"`.
         tokenizer: the backbone's KerasHub WordPiece tokenizer, a
             `vocab.txt` path or a token list.
+        config: a `GLoMoConfig` the file must fit (see `read`); a load
+            from the cache is not checked (`fitting.fit_config` checks
+            the loaded dataset).
         max_length: T, asked explicitly (a file that fixes another T, MMSA,
             is an error); None for `default_max_length` (see `read`).
         default_max_length: T where the file does not fix it; None for the
@@ -465,7 +476,8 @@ def load(
         MissingFileError: the path does not exist or cannot be read.
         DataFormatError: the file is refused or malformed, a modality of a
             split is entirely non-finite, `max_length` conflicts with the
-            file's T, or the columns are outside the file's.
+            file's T, the columns are outside the file's, or the file does
+            not fit `config`.
 
     Example:
 
@@ -495,7 +507,7 @@ def load(
         if cached is not None:
             return _from_cache(path, cached, tokenizer)
     dataset = read(
-        path, format, tokenizer=tokenizer, max_length=max_length,
+        path, format, tokenizer=tokenizer, config=config, max_length=max_length,
         default_max_length=default_max_length,
         acoustic_columns=acoustic_columns, visual_columns=visual_columns,
     )
