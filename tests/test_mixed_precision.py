@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone, tiny_batch, tiny_config, tiny_labels
 
 from glomo_keras import GLoMo
@@ -36,7 +36,7 @@ def test_a_bfloat16_model_exports_a_float32_signature(bfloat16_policy, tmp_path)
     full = keras.ops.convert_to_numpy(copy(inputs)["prediction"])
     np.testing.assert_allclose(full, mixed, atol=0.1)  # bfloat16 rounding only
 
-    path = export_saved_model(model, tiny_settings(config), tmp_path / "saved")
+    path = export_saved_model(model, tiny_preprocessor(config), tmp_path / "saved")
     signature = tf.saved_model.load(str(path)).signatures["serving_default"]
     outputs = signature(**{name: tf.constant(value) for name, value in inputs.items()})
     assert {tensor.dtype for tensor in outputs.values()} == {tf.float32}

@@ -314,7 +314,7 @@ def _preprocessor(path, data_format, splits, checker, max_length, default_max_le
             visual_dim=stored_dims["visual"],
             acoustic_length=frames["acoustic"],
             visual_length=frames["visual"],
-            text_dim=stored_dims["text"] if data_format == "cherma" else None,
+            text_dim=stored_dims["text"],
             acoustic_columns=_columns(columns["acoustic"], reader.ACOUSTIC_COLUMNS),
             visual_columns=_columns(columns["visual"], reader.VISUAL_COLUMNS),
             task=reader.TASK,

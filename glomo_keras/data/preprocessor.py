@@ -106,7 +106,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         acoustic_length: T_a, the padded number of acoustic frames (MMSA,
             CHERMA); None means T. Word layouts always use T.
         visual_length: T_v, the same for visual frames.
-        text_dim: CHERMA text feature columns; None for the other layouts.
+        text_dim: the text feature columns as stored: CHERMA's text input
+            (required there); MMSA files store BERT features the model does
+            not read; None for words.
         acoustic_columns: the acoustic columns kept (indices into the stored
             columns), or None for all.
         visual_columns: the visual columns kept, or None for all.
@@ -199,7 +201,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         """The feature widths of the model inputs, after the column selection."""
         return {"acoustic": _selected(self.acoustic_dim, self.acoustic_columns),
                 "visual": _selected(self.visual_dim, self.visual_columns),
-                "text": self.text_dim}
+                "text": self.text_dim if self.layout == "features" else None}
 
     def check_fits(self, config):
         """Raises ValueError unless this preprocessor makes the inputs of `config`'s model.
@@ -279,7 +281,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             sequence_length=data["max_length"], acoustic_dim=stored["acoustic"],
             visual_dim=stored["visual"], acoustic_length=data.get("acoustic_length"),
             visual_length=data.get("visual_length"),
-            text_dim=stored.get("text") if data["format"] == "cherma" else None,
+            text_dim=stored.get("text"),
             acoustic_columns=data.get("acoustic_columns"),
             visual_columns=data.get("visual_columns"), task=data.get("task", REGRESSION),
             class_names=data.get("class_names"), dataset=data.get("dataset"))
