@@ -101,14 +101,14 @@ class Split:
 class LoadedDataset:
     """A loaded benchmark file.
 
+    What the data is (format, dataset, T, widths, task, classes) is its
+    preprocessor's; the properties below read it from there.
+
     Args:
         source: the file or folder.
-        format: `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
-        dataset: the dataset table's name when known from the path or the
-            dims (`"mosi"`, `"mosei"`, `"urfunny"`, `"mustard"`, `"cherma"`),
-            or None.
         preprocessor: the `GLoMoPreprocessor` of the data: what it is (T,
-            widths, columns, task, class names, the tokenizer) and its encoder.
+            widths, columns, task, class names, dataset, the tokenizer) and
+            its encoder.
         splits: dict name -> `Split`.
         report: the `LoadReport`.
 
@@ -122,8 +122,6 @@ class LoadedDataset:
     """
 
     source: str
-    format: str
-    dataset: str
     preprocessor: GLoMoPreprocessor
     splits: dict
     report: LoadReport
@@ -142,6 +140,16 @@ class LoadedDataset:
     def test(self):
         """The `test` split."""
         return self.splits.get("test")
+
+    @property
+    def format(self):
+        """`"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`."""
+        return self.preprocessor.format
+
+    @property
+    def dataset(self):
+        """The dataset table's name when known from the path or the dims, or None."""
+        return self.preprocessor.dataset
 
     @property
     def dims(self):
@@ -423,8 +431,7 @@ def read(path, format="auto", *, tokenizer=None, config=None, max_length=None,
         notes.append(f"dataset: {preprocessor.dataset}")
     notes.append(f"max length T = {preprocessor.sequence_length}")
     report = LoadReport(str(path), data_format, reports, notes)
-    return LoadedDataset(str(path), data_format, preprocessor.dataset, preprocessor, result,
-                         report)
+    return LoadedDataset(str(path), preprocessor, result, report)
 
 
 def load(
@@ -643,5 +650,4 @@ def _from_cache(path, cached, tokenizer):
             None,
             split_arrays,
         )
-    return LoadedDataset(str(path), preprocessor.format, preprocessor.dataset, preprocessor,
-                         splits, report)
+    return LoadedDataset(str(path), preprocessor, splits, report)

@@ -92,6 +92,13 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     `(inputs, label)` elements. See the module doc for the inputs of each
     layout.
 
+    Its config is also where the package keeps what the data is (KerasHub's
+    way): the layout (the file format), T and the frame lengths, the stored
+    widths and the columns kept, the task, the class names and the dataset;
+    the tokenizer carries the vocabulary. A run's `preprocessing.json`, a
+    preset's `preprocessor.json` and a SavedModel's asset hold it, and
+    `check_fits` says whether a model takes its outputs.
+
     Args:
         layout: `"words"` (MAG), `"words_with_context"` (HKT), `"token_ids"`
             (MMSA) or `"features"` (CHERMA).
