@@ -522,7 +522,8 @@ def load(
         dataset.report.notes.append("not tokenised: pass tokenizer= to make model inputs")
         return dataset
     encoded = encode_splits(
-        dataset.preprocessor, {name: split.utterances for name, split in dataset.splits.items()}, path,
+        dataset.preprocessor,
+        {name: split.utterances for name, split in dataset.splits.items()}, path,
         checked=True)
     for name, split in dataset.splits.items():
         split.arrays, truncated = encoded[name]

@@ -495,7 +495,8 @@ class Predictor:
         texts = {
             "words": "a non-empty list of words (strings)",
             "context": "a list of sentences, each a list of words",
-            "text_bert": f"token ids, attention mask and segment ids: [3, {self.preprocessor.sequence_length}]",
+            "text_bert": "token ids, attention mask and segment ids: "
+                         f"[3, {self.preprocessor.sequence_length}]",
             "acoustic_length": "an integer", "visual_length": "an integer",
         }
         for name, modality in FEATURE_FIELDS:
