@@ -146,7 +146,7 @@ def worker_variant(variant, shape, steps, export_dir=None):
 
         expected, mixed = prediction(precision_copy(model)), prediction(model)
         start = time.perf_counter()
-        path = export_saved_model(model, settings_for(config), export_dir)
+        path = export_saved_model(model, preprocessor_for(config), export_dir)
         result["export_s"] = time.perf_counter() - start
         result["export_path"] = str(path)
         np.savez(pathlib.Path(export_dir) / "check.npz", expected=expected,
@@ -154,19 +154,16 @@ def worker_variant(variant, shape, steps, export_dir=None):
     return result
 
 
-def settings_for(config):
-    """MAG preprocessing settings that fit `config` (vocabulary of 30,522 pieces)."""
-    from glomo_keras.data import PreprocessingSettings
+def preprocessor_for(config):
+    """A MAG `GLoMoPreprocessor` that fits `config` (vocabulary of 30,522 pieces)."""
+    from glomo_keras.data import GLoMoPreprocessor, make_tokenizer
 
     vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [
         f"w{index}" for index in range(30522 - 5)
     ]
-    steps = config.max_sequence_length
-    return PreprocessingSettings(
-        format="mag", max_length=steps, acoustic_length=steps, visual_length=steps,
-        stored_dims={"acoustic": config.acoustic_dim, "visual": config.visual_dim, "text": None},
-        vocabulary=vocabulary, dataset=config.dataset,
-    )
+    return GLoMoPreprocessor(
+        "words", make_tokenizer(vocabulary), sequence_length=config.max_sequence_length,
+        acoustic_dim=config.acoustic_dim, visual_dim=config.visual_dim, dataset=config.dataset)
 
 
 def worker_reload(export_dir):

@@ -121,7 +121,7 @@ def build_models(folder, sequence_length, instances):
 
     from glomo_keras import GLoMo, GLoMoConfig
     from glomo_keras.backbones import load_backbone
-    from glomo_keras.data import GLoMoPreprocessor, sample
+    from glomo_keras.data import sample
     from glomo_keras.export import export_saved_model
     from glomo_keras.training.trainer import prepare_data
 
@@ -135,9 +135,9 @@ def build_models(folder, sequence_length, instances):
         backbone, _ = load_backbone("minilm")
         model = GLoMo(config.replace(length_aware=length_aware), backbone)
         exports[name] = export_saved_model(
-            model, data.settings, pathlib.Path(folder) / name,
+            model, data.preprocessor, pathlib.Path(folder) / name,
             metadata={"benchmark": f"untrained, serving_load.py, length_aware={length_aware}"})
-    encoded = GLoMoPreprocessor.from_settings(data.settings).encode(instances)
+    encoded = data.preprocessor.encode(instances)
     padded = model.predict(encoded, batch_size=16, verbose=0)["prediction"][:, 0]
     return exports, padded
 

@@ -8,10 +8,10 @@ preset folder that needs neither the training data nor the run:
 preset/
   config.json                       the GLoMo model (config, backbone config)
   model.weights.h5                  its weights
-  preprocessor.json                 the GLoMoPreprocessor (layout, T, dims, columns)
+  preprocessor.json                 the GLoMoPreprocessor (layout, T, dims, columns, task)
   tokenizer.json                    its tokenizer (KerasHub's file)
   assets/tokenizer/vocabulary.txt   the vocabulary, stored once
-  metadata.json                     task, class names, dataset, versions, user metadata
+  metadata.json                     versions, parameter count, user metadata
 ```
 
 It is KerasHub's layout (see `glomo_keras.artifacts`): `keras_hub.upload_preset`
@@ -65,7 +65,11 @@ class GLoMoSentimentAnalyzer:
         self.model = model
         self.preprocessor = preprocessor
         self.metadata = dict(metadata or {})
-        _check_fit(model, preprocessor)
+        if not isinstance(preprocessor, GLoMoPreprocessor):
+            raise TypeError(f"expected a GLoMoPreprocessor, found {type(preprocessor).__name__}")
+        # The one check that a model and a preprocessor fit: training's run,
+        # export and presets all pair them here.
+        preprocessor.check_fits(model.config)
 
     @property
     def config(self):
@@ -150,9 +154,6 @@ class GLoMoSentimentAnalyzer:
             _write_json(staging / artifacts.PREPROCESSOR_FILE, preprocessor_config)
             _write_json(staging / artifacts.METADATA_FILE, {
                 **self.metadata,
-                "task": self.config.task,
-                "class_names": list(self.config.class_names or []) or None,
-                "dataset": self.config.dataset,
                 "keras_version": keras.__version__,
                 "keras_hub_version": keras_hub.__version__,
                 "glomo_keras_version": glomo_keras.__version__,
@@ -166,7 +167,8 @@ class GLoMoSentimentAnalyzer:
         """Loads a preset written by `save_to_preset`.
 
         Presets of glomo-keras 0.1.0 (the vocabulary inlined in
-        `preprocessor.json`, no `tokenizer.json`) load too.
+        `preprocessor.json`, no `tokenizer.json`, the task and classes only
+        in `metadata.json`) load too.
 
         Args:
             preset: a preset folder, or a `kaggle://` / `hf://` handle of a
@@ -196,20 +198,15 @@ class GLoMoSentimentAnalyzer:
         model = keras.saving.deserialize_keras_object(
             _read_json(preset_dir / artifacts.CONFIG_FILE))
         model.load_weights(preset_dir / artifacts.WEIGHTS_FILE)
-        preprocessor = keras.saving.deserialize_keras_object(
-            _read_json(preset_dir / artifacts.PREPROCESSOR_FILE))
+        metadata = _read_json(preset_dir / artifacts.METADATA_FILE)
+        preprocessor_config = _read_json(preset_dir / artifacts.PREPROCESSOR_FILE)
+        if "task" not in preprocessor_config["config"]:  # a 0.1.0 preset
+            preprocessor_config["config"].update(
+                {key: metadata.get(key) for key in ("task", "class_names", "dataset")})
+        preprocessor = keras.saving.deserialize_keras_object(preprocessor_config)
         if (preset_dir / artifacts.TOKENIZER_FILE).is_file():
             preprocessor.tokenizer.load_preset_assets(str(preset_dir))
-        metadata = _read_json(preset_dir / artifacts.METADATA_FILE)
         return cls(model, preprocessor, metadata)
-
-
-def _check_fit(model, preprocessor):
-    """Refuses a preprocessor whose outputs do not fit the model's inputs."""
-    if not isinstance(preprocessor, GLoMoPreprocessor):
-        raise TypeError(f"expected a GLoMoPreprocessor, found {type(preprocessor).__name__}")
-    config = model.config
-    preprocessor.to_settings(config.task, config.class_names).check_fits(config)
 
 
 def _write_json(path, value):

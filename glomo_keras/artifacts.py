@@ -5,7 +5,8 @@ A run folder (`train`):
 ```
 run/
   results.json, results.txt   written last: a finished run
-  preprocessing.json          how the data was encoded
+  preprocessing.json          the data's GLoMoPreprocessor (its serialised config;
+                              glomo-keras 0.1: its preprocessing settings)
   seed_<S>/                   best.weights.h5, best.json, history.json,
                               model.keras (selected weights), result.json
   predictions/test_seed<S>.csv
@@ -26,11 +27,14 @@ preset/
   preprocessor.json                 the GLoMoPreprocessor (its tokenizer without vocabulary)
   tokenizer.json                    the tokenizer (KerasHub's file)
   assets/tokenizer/vocabulary.txt   the vocabulary, stored once
-  metadata.json                     task, classes, dataset, versions, user metadata
+  metadata.json                     versions, parameter count, user metadata
 ```
 
+The preprocessor's config holds what the data is (format, T, widths,
+columns, task, class names, dataset); the tokenizer's asset, the vocabulary.
 Presets of glomo-keras 0.1.0 have no tokenizer file: their vocabulary is
-inlined in `preprocessor.json`; they still load.
+inlined in `preprocessor.json` and their task and classes are in
+`metadata.json`; they still load.
 
 A SavedModel base (TF Serving's layout): `<base>/<version>/` holds
 `saved_model.pb`, `variables/`, `assets/glomo_preprocessing.json` and, for

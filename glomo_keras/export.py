@@ -1,10 +1,10 @@
 """Export a GLoMo model as a TensorFlow Serving SavedModel, with its preprocessing.
 
-`export_saved_model(model, settings, "saved_models/mosi")` writes the next
+`export_saved_model(model, preprocessor, "saved_models/mosi")` writes the next
 version folder `saved_models/mosi/<version>/` (TF Serving's layout) holding
 a SavedModel with the `serving_default` signature and the asset
-`assets/glomo_preprocessing.json` (the preprocessing settings, the model
-config, metadata); word-level models (MAG, HKT) get a second SavedModel,
+`assets/glomo_preprocessing.json` (the serialised `GLoMoPreprocessor`, the
+model config, metadata); word-level models (MAG, HKT) get a second SavedModel,
 the raw-words model, in `<version>/analyze/`:
 
 - `serving_default` takes the model's named inputs (spec "Inputs") and
@@ -63,25 +63,26 @@ from glomo_keras.artifacts import ANALYZE_SIGNATURE
 from glomo_keras.artifacts import ASSET_NAME
 from glomo_keras.artifacts import OUTPUT_NAMES
 from glomo_keras.artifacts import SIGNATURE_NAME
-from glomo_keras.data import GLoMoPreprocessor, PreprocessingSettings
+from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.errors import UsageError
 from glomo_keras.training.devices import EXPORT_PRECISIONS
 from glomo_keras.training.devices import choose_precision
 
 
 # The TensorFlow-backend process that exports a `.keras` file (argv: the
-# `.keras` path, the settings JSON, the SavedModel folder).
+# `.keras` path, the serialised preprocessor's JSON, the SavedModel folder).
 _EXPORT_SCRIPT = (
     "import json, sys, keras\n"
     "import glomo_keras.model  # registers GLoMo and its layers for load_model\n"
+    "from glomo_keras.data import GLoMoPreprocessor\n"
     "from glomo_keras.export import write_serving_archive\n"
     "model = keras.saving.load_model(sys.argv[1], compile=False)\n"
-    "settings = json.load(open(sys.argv[2], encoding='utf-8'))\n"
-    "write_serving_archive(model, sys.argv[3], settings)\n"
+    "preprocessor = GLoMoPreprocessor.from_saved(json.load(open(sys.argv[2], encoding='utf-8')))\n"
+    "write_serving_archive(model, sys.argv[3], preprocessor)\n"
 )
 
 
-def export_saved_model(model, settings, export_base, metadata=None, precision="float32"):
+def export_saved_model(model, preprocessor, export_base, metadata=None, precision="float32"):
     """Writes `model` as the next version of `export_base`, for TF Serving.
 
     The version is 1 + the largest integer folder in `export_base` (1 when
@@ -92,9 +93,8 @@ def export_saved_model(model, settings, export_base, metadata=None, precision="f
 
     Args:
         model: a built `GLoMo` (any Keras backend).
-        settings: the `PreprocessingSettings` (or its `to_dict()`) the
-            model's training data was encoded with, or its
-            `GLoMoPreprocessor` (a preset's).
+        preprocessor: the `GLoMoPreprocessor` the model's data was encoded
+            with (a dataset's, a preset's).
         export_base: the model folder, e.g. `saved_models/mosi`.
         metadata: an optional JSON-serialisable dict saved with the model
             (e.g. the run name, the validation metrics).
@@ -105,27 +105,29 @@ def export_saved_model(model, settings, export_base, metadata=None, precision="f
         `pathlib.Path` of the new version folder.
 
     Raises:
-        ValueError: the settings do not fit the model (inputs, feature dims,
-            task, number of classes), or an unknown precision.
+        ValueError: the preprocessor does not fit the model (inputs, feature
+            dims, task, number of classes; `GLoMoPreprocessor.check_fits`).
+        UsageError: an unknown precision.
         RuntimeError: the TensorFlow-backend export process failed (other
             backends only).
 
     Example:
 
     ```python
-    path = export_saved_model(model, dataset.settings, "saved_models/mosi")
+    path = export_saved_model(model, dataset.preprocessor, "saved_models/mosi")
     # saved_models/mosi/1
     signature = tf.saved_model.load(str(path)).signatures["serving_default"]
     signature(**inputs)["prediction"]
     ```
     """
-    settings = as_settings(settings, model.config)
-    settings.check_fits(model.config)
+    from glomo_keras.analyzer import GLoMoSentimentAnalyzer
+
+    GLoMoSentimentAnalyzer(model, preprocessor)  # refuses a pair that does not fit
     policy = export_policy(precision)
     model = precision_copy(model, policy)
     asset = json.dumps(
         {
-            "preprocessing": settings.to_dict(),
+            "preprocessing": keras.saving.serialize_keras_object(preprocessor),
             "model_config": model.config.to_dict(),
             "metadata": {**(metadata or {}), "precision": policy},
         },
@@ -134,9 +136,9 @@ def export_saved_model(model, settings, export_base, metadata=None, precision="f
     target = artifacts.next_version_folder(export_base)
     with artifacts.directory_written_atomically(target) as archive:
         if keras.backend.backend() == "tensorflow":
-            write_serving_archive(model, archive, settings)
+            write_serving_archive(model, archive, preprocessor)
         else:
-            _write_in_tensorflow_process(model, settings, archive)
+            _write_in_tensorflow_process(model, preprocessor, archive)
         (archive / "assets").mkdir(exist_ok=True)
         (archive / "assets" / ASSET_NAME).write_text(asset, encoding="utf-8")
     return target
@@ -211,58 +213,44 @@ def precision_copy(model, policy="float32"):
     return copy
 
 
-def as_settings(settings, config):
-    """`PreprocessingSettings` from settings, their dict, or a `GLoMoPreprocessor`.
-
-    Example:
-
-    ```python
-    as_settings(analyzer.preprocessor, analyzer.config).format   # "mag"
-    ```
-    """
-    if isinstance(settings, GLoMoPreprocessor):
-        return settings.to_settings(config.task, config.class_names, config.dataset)
-    if isinstance(settings, dict):
-        return PreprocessingSettings.from_dict(settings)
-    return settings
-
-
-def analyze_input_signature(settings):
+def analyze_input_signature(preprocessor):
     """The `analyze` signature's inputs: raw utterances as `GLoMoPreprocessor.raw_inputs` gives them.
 
     Args:
-        settings: the `PreprocessingSettings` of a word-level model.
+        preprocessor: the `GLoMoPreprocessor` of a word-level model.
 
     Returns:
         `{name: tf.TensorSpec}`.
     """
     import tensorflow as tf
 
-    dims = settings.stored_dims
+    dims = preprocessor.stored_dims
 
     def spec(shape, dtype, name):
         return tf.TensorSpec(shape, dtype, name=name)
 
     specs = {"words": spec([None, None], tf.string, "words")}
-    prefixes = [""] + (["context_"] if settings.format == "hkt" else [])
+    prefixes = [""] + (["context_"] if preprocessor.format == "hkt" else [])
     for prefix in prefixes:
         for modality in ("acoustic", "visual"):
             name = f"{prefix}{modality}"
             specs[name] = spec([None, None, dims[modality]], tf.float32, name)
-    if settings.format == "hkt":
+    if preprocessor.format == "hkt":
         specs["context_words"] = spec([None, None], tf.string, "context_words")
         specs["context_sentence_ids"] = spec([None, None], tf.int32, "context_sentence_ids")
         specs["context_sentences"] = spec([None], tf.int32, "context_sentences")
     return specs
 
 
-def _analyze_function(model, settings):
+def _analyze_function(model, preprocessor):
     """Raw utterances → preprocessor → model (→ class probabilities and name)."""
     import tensorflow as tf
 
     config = model.config
     padding = "longest" if config.length_aware else "max_length"
-    preprocessor = GLoMoPreprocessor.from_settings(settings, padding=padding)
+    if preprocessor.padding != padding:
+        preprocessor = GLoMoPreprocessor.from_saved(
+            keras.saving.serialize_keras_object(preprocessor), padding=padding)
     class_names = (tf.constant([str(name) for name in config.class_names])
                    if config.task == "classification" else None)
 
@@ -274,10 +262,10 @@ def _analyze_function(model, settings):
             result["label"] = tf.gather(class_names, tf.argmax(result["prediction"], axis=-1))
         return result
 
-    return preprocessor, analyze
+    return analyze
 
 
-def write_serving_archive(model, path, settings=None):
+def write_serving_archive(model, path, preprocessor=None):
     """Writes the SavedModel of `model` (TensorFlow backend only).
 
     The `serving_default` signature takes one `tf.TensorSpec` per model
@@ -285,14 +273,14 @@ def write_serving_archive(model, path, settings=None):
     the feature dims fixed; it runs the model with `training=False` (a
     `length_aware` model gives the same answers at any padded length up to
     T; others are meant for inputs padded to T, as they were trained). Given
-    the settings of a word-level model (MAG, HKT), the raw-words SavedModel
+    the preprocessor of a word-level model (MAG, HKT), the raw-words SavedModel
     is written to `path/analyze` (see the module doc).
 
     Args:
         model: a built functional Keras model with named dict inputs.
         path: the SavedModel folder to write.
-        settings: its `PreprocessingSettings` (or their dict), or None for
-            `serving_default` alone.
+        preprocessor: its `GLoMoPreprocessor`, or None for `serving_default`
+            alone.
 
     Example:
 
@@ -320,28 +308,27 @@ def write_serving_archive(model, path, settings=None):
         input_signature=[signature],
     )
     archive.write_out(str(path), verbose=False)
-    if settings is not None:
-        settings = as_settings(settings, model.config)
-        if settings.format in ("mag", "hkt"):
-            preprocessor, analyze = _analyze_function(model, settings)
-            raw = keras.export.ExportArchive()
-            raw.track(model)
-            raw.track(preprocessor)
-            for name in (ANALYZE_SIGNATURE, SIGNATURE_NAME):
-                raw.add_endpoint(name, analyze,
-                                 input_signature=[analyze_input_signature(settings)])
-            raw.write_out(str(pathlib.Path(path) / ANALYZE_FOLDER), verbose=False)
+    if preprocessor is not None and preprocessor.format in ("mag", "hkt"):
+        analyze = _analyze_function(model, preprocessor)
+        raw = keras.export.ExportArchive()
+        raw.track(model)
+        raw.track(preprocessor)
+        for name in (ANALYZE_SIGNATURE, SIGNATURE_NAME):
+            raw.add_endpoint(name, analyze,
+                             input_signature=[analyze_input_signature(preprocessor)])
+        raw.write_out(str(pathlib.Path(path) / ANALYZE_FOLDER), verbose=False)
 
 
-def _write_in_tensorflow_process(model, settings, archive):
+def _write_in_tensorflow_process(model, preprocessor, archive):
     environment = {**os.environ, "KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""}
     with tempfile.TemporaryDirectory(prefix="glomo-export-") as work:
         keras_path = pathlib.Path(work) / "model.keras"
         model.save(keras_path)
-        settings_path = pathlib.Path(work) / "settings.json"
-        settings_path.write_text(json.dumps(settings.to_dict()), encoding="utf-8")
+        preprocessor_path = pathlib.Path(work) / "preprocessor.json"
+        preprocessor_path.write_text(
+            json.dumps(keras.saving.serialize_keras_object(preprocessor)), encoding="utf-8")
         result = subprocess.run(
-            [sys.executable, "-c", _EXPORT_SCRIPT, str(keras_path), str(settings_path),
+            [sys.executable, "-c", _EXPORT_SCRIPT, str(keras_path), str(preprocessor_path),
              str(archive)],
             env=environment,
             capture_output=True,

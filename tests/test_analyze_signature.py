@@ -17,12 +17,11 @@ import keras
 import numpy as np
 import pytest
 from test_export import outputs_of
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone
 from tiny_model import tiny_config
 
 from glomo_keras import GLoMo
-from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.export import export_saved_model
 from glomo_keras.serving import Predictor
 
@@ -42,11 +41,6 @@ result["inputs"] = sorted(analyze.structured_input_signature[1])
 result["glomo_keras_imported"] = any(m.startswith("glomo_keras") for m in sys.modules)
 print(json.dumps(result))
 """
-
-
-def encode(utterances, settings):
-    """The model inputs of utterances, as the model's preprocessor makes them."""
-    return GLoMoPreprocessor.from_settings(settings).encode(utterances)
 
 
 def utterances(config, context):
@@ -71,10 +65,10 @@ def test_a_fresh_tensorflow_process_analyzes_raw_utterances(dataset, tmp_path):
     keras.utils.set_random_seed(11)
     config = tiny_config(dataset)
     model = GLoMo(config, tiny_backbone())
-    settings = tiny_settings(config)
-    folder = export_saved_model(model, settings, tmp_path / dataset)
+    preprocessor = tiny_preprocessor(config)
+    folder = export_saved_model(model, preprocessor, tmp_path / dataset)
     batch_utterances = utterances(config, context=dataset == "mustard")
-    batch = GLoMoPreprocessor.from_settings(settings).raw_inputs(batch_utterances)
+    batch = preprocessor.raw_inputs(batch_utterances)
     batch = {name: value.astype(str) if value.dtype == object else value
              for name, value in batch.items()}
     np.savez(tmp_path / "batch.npz", **batch)
@@ -86,7 +80,7 @@ def test_a_fresh_tensorflow_process_analyzes_raw_utterances(dataset, tmp_path):
     assert answer["glomo_keras_imported"] is False
     assert answer["inputs"] == sorted(batch)
 
-    expected = outputs_of(model, encode(batch_utterances, settings))
+    expected = outputs_of(model, preprocessor.encode(batch_utterances))
     for name, value in expected.items():
         np.testing.assert_allclose(np.asarray(answer[name]), value, atol=1e-5, err_msg=name)
     predictor = Predictor(folder)

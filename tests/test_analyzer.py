@@ -7,7 +7,7 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone
 from tiny_model import tiny_config
 
@@ -23,8 +23,7 @@ def _analyzer(dataset="mosi"):
     keras.utils.set_random_seed(3)
     config = tiny_config(dataset)
     model = GLoMo(config, tiny_backbone())
-    preprocessor = GLoMoPreprocessor.from_settings(tiny_settings(config))
-    return GLoMoSentimentAnalyzer(model, preprocessor, metadata={"run": "tiny"})
+    return GLoMoSentimentAnalyzer(model, tiny_preprocessor(config), metadata={"run": "tiny"})
 
 
 def _utterances(config, context=False):
@@ -82,14 +81,31 @@ def test_classification_answers_use_the_dataset_class_names(tmp_path):
     assert answers[0]["label"] in {"not_sarcastic", "sarcastic"}
     loaded = GLoMoSentimentAnalyzer.from_preset(analyzer.save_to_preset(tmp_path / "p"))
     assert loaded.analyze(_utterances(analyzer.config, context=True)) == answers
+    # What the data is travels in preprocessor.json, once.
+    assert (loaded.preprocessor.task, loaded.preprocessor.class_names, loaded.preprocessor.dataset
+            ) == ("classification", ["not_sarcastic", "sarcastic"], "mustard")
+    assert "class_names" not in loaded.metadata
 
 
 def test_a_preprocessor_that_does_not_fit_is_refused():
     analyzer = _analyzer()
     wrong = GLoMoPreprocessor("words", analyzer.preprocessor.tokenizer, sequence_length=7,
                               acoustic_dim=9, visual_dim=analyzer.config.visual_dim)
-    with pytest.raises(ValueError, match="'acoustic' has 5 features but the preprocessing settings give 9"):
+    with pytest.raises(ValueError, match="'acoustic' has 5 features but the preprocessor gives 9"):
         GLoMoSentimentAnalyzer(analyzer.model, wrong)
+    wrong = tiny_preprocessor(analyzer.config, task="classification", class_names=["a", "b"])
+    with pytest.raises(ValueError, match="the model's task is 'regression' but the "
+                                         "preprocessor's is 'classification'"):
+        GLoMoSentimentAnalyzer(analyzer.model, wrong)
+    cherma = tiny_config("cherma")
+    with pytest.raises(ValueError, match="the 'mag' preprocessor gives token ids but the "
+                                         "model's text_encoder is 'features'"):
+        tiny_preprocessor(cherma).check_fits(cherma)
+    mustard = _analyzer("mustard")
+    wrong = tiny_preprocessor(mustard.config, class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"the model has 2 classes but the preprocessor names "
+                                         r"3: \['a', 'b', 'c'\]"):
+        GLoMoSentimentAnalyzer(mustard.model, wrong)
 
 
 def test_a_committed_preset_of_the_first_format_loads_and_predicts():
@@ -97,6 +113,8 @@ def test_a_committed_preset_of_the_first_format_loads_and_predicts():
     vocabulary inlined); its predictions on `_utterances` are in the `.npz` beside it."""
     loaded = GLoMoSentimentAnalyzer.from_preset(DATA / "preset_0_1_0")
     assert loaded.metadata["run"] == "tiny" and loaded.config.dataset == "mosi"
+    # Its task and dataset were in metadata.json only.
+    assert (loaded.preprocessor.task, loaded.preprocessor.dataset) == ("regression", "mosi")
     expected = np.load(DATA / "preset_0_1_0_expected.npz")
     outputs = loaded.predict(_utterances(loaded.config))
     assert sorted(outputs) == sorted(expected.files)

@@ -37,14 +37,14 @@ def test_mustard_class_names_from_config_to_rest(tmp_path):
                     export_dir=tmp_path / "saved", use_cache=False, verbose=0)
     assert results["config"]["class_names"] == NAMES
     preprocessing = json.loads((tmp_path / "run" / "preprocessing.json").read_text())
-    assert preprocessing["class_names"] == NAMES
+    assert preprocessing["config"]["class_names"] == NAMES  # the serialised preprocessor
     analyzer = GLoMoSentimentAnalyzer.from_preset(results["preset"])
     instance = words_instance(["so", "good"], 81, 91, context=[["i", "know"], ["right"]])
     answer = analyzer.analyze([instance])[0]
     assert set(answer["probabilities"]) == set(NAMES) and answer["label"] in NAMES
 
     predictor = Predictor(results["export"])
-    assert predictor.settings.class_names == NAMES
+    assert predictor.preprocessor.class_names == NAMES
     assert predictor.analyze([instance])[0]["label"] == answer["label"]
     server = make_server(tmp_path / "saved", port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import pytest
 from console_cases import snapshot
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone
 from tiny_model import tiny_config
 from training_fixtures import write_small_sample
@@ -82,7 +82,7 @@ def workspace(tmp_path_factory):
     (folder / "weights.h5").write_bytes(b"")
     keras.utils.set_random_seed(3)
     config = tiny_config()
-    export_saved_model(GLoMo(config, tiny_backbone()), tiny_settings(config),
+    export_saved_model(GLoMo(config, tiny_backbone()), tiny_preprocessor(config),
                        folder / "models" / "tiny")
     listener = _port_in_use()
     yield folder, listener.getsockname()[1]

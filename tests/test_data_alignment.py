@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 from data_fixtures import (
@@ -20,7 +21,6 @@ from data_fixtures import (
 from glomo_keras.data import (
     DataFormatError,
     GLoMoPreprocessor,
-    PreprocessingSettings,
     Utterance,
     load,
     read,
@@ -191,8 +191,8 @@ def test_encode_a_request_exactly_as_training(tmp_path, tokenizer):
     data = hkt_data()
     dataset = load(write_pickle(tmp_path / "ur_funny.pkl", data), tokenizer=tokenizer,
                    use_cache=False)
-    settings = PreprocessingSettings.from_dict(json.loads(json.dumps(dataset.settings.to_dict())))
-    assert settings == dataset.settings
+    saved = json.loads(json.dumps(keras.saving.serialize_keras_object(dataset.preprocessor)))
+    preprocessor = GLoMoPreprocessor.from_saved(saved)  # its own tokenizer, from the JSON
     (punchline, p_visual, p_acoustic, _), (context, c_visual, c_acoustic, _), _, _ = (
         data["train"][0])
     request = {
@@ -201,19 +201,18 @@ def test_encode_a_request_exactly_as_training(tmp_path, tokenizer):
         "acoustic": np.concatenate([c_acoustic, p_acoustic]).tolist(),
         "visual": np.concatenate([c_visual, p_visual]).tolist(),
     }
-    served = GLoMoPreprocessor.from_settings(settings).encode([request])  # its own tokenizer
+    served = preprocessor.encode([request])
     trained = dataset.train.inputs
     assert set(served) == set(trained)
     for name in served:
         np.testing.assert_array_equal(served[name][0], trained[name][0], err_msg=name)
-    specs = settings.input_specs()
-    assert {name: (served[name].shape[1:], str(served[name].dtype)) for name in served} == specs
+        assert served[name].dtype == trained[name].dtype, name
 
 
 def test_encode_rejects_requests_that_do_not_fit(tmp_path, tokenizer):
     dataset = load(write_pickle(tmp_path / "mosi.pkl", mag_data()), tokenizer=tokenizer,
                    use_cache=False)
-    encode = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer).encode
+    encode = dataset.preprocessor.encode
     good = Utterance(words=["so", "good"], acoustic=rows(2, 74), visual=rows(2, 47))
     assert encode([good])["acoustic"].shape == (1, 60, 74)
     with pytest.raises(DataFormatError, match=r"item 0, field 'acoustic': has 3 rows"):
@@ -228,22 +227,25 @@ def test_encode_rejects_requests_that_do_not_fit(tmp_path, tokenizer):
         encode([{"words": ["so", 3], "acoustic": rows(2, 74), "visual": rows(2, 47)}])
 
 
-def test_settings_validate_and_round_trip():
-    settings = PreprocessingSettings(
-        format="hkt", max_length=80, acoustic_length=80, visual_length=80,
-        stored_dims={"acoustic": 81, "visual": 91, "text": None},
+def test_the_data_facts_validate_and_round_trip(tokenizer):
+    preprocessor = GLoMoPreprocessor(
+        "words_with_context", tokenizer, sequence_length=80, acoustic_dim=81, visual_dim=91,
         task="classification", class_names=["negative", "positive"],
-        acoustic_columns=range(60), visual_columns=range(55, 91),
-        vocabulary=TINY_VOCABULARY,
+        acoustic_columns=range(60), visual_columns=range(55, 91), dataset="urfunny",
     )
-    assert settings.dims == {"acoustic": 60, "visual": 36, "text": None}
-    assert PreprocessingSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
-    with pytest.raises(ValueError, match="unknown preprocessing settings"):
-        PreprocessingSettings.from_dict({**settings.to_dict(), "colour": 1})
+    assert (preprocessor.format, preprocessor.acoustic_length) == ("hkt", 80)
+    assert preprocessor.stored_dims == {"acoustic": 81, "visual": 91, "text": None}
+    assert preprocessor.input_dims == {"acoustic": 60, "visual": 36, "text": None}
+    saved = json.loads(json.dumps(keras.saving.serialize_keras_object(preprocessor)))
+    again = GLoMoPreprocessor.from_saved(saved)
+    assert again.get_config() == preprocessor.get_config()
+    assert list(again.tokenizer.get_vocabulary()) == TINY_VOCABULARY
     with pytest.raises(ValueError, match="needs class_names"):
-        PreprocessingSettings(format="mag", max_length=60, acoustic_length=60,
-                              visual_length=60, stored_dims=settings.stored_dims,
-                              task="classification")
+        GLoMoPreprocessor("words", tokenizer, sequence_length=60, acoustic_dim=81,
+                          visual_dim=91, task="classification")
+    with pytest.raises(ValueError, match="task must be regression or classification"):
+        GLoMoPreprocessor("words", tokenizer, sequence_length=60, acoustic_dim=81,
+                          visual_dim=91, task="sentiment")
 
 
 def test_encode_mmsa_uses_text_bert_and_lengths(tmp_path):
@@ -277,7 +279,7 @@ def test_encode_cherma_pads_and_truncates_to_50(tmp_path):
     np.testing.assert_allclose(inputs["acoustic"][0, 9, 0], 9)
     assert not inputs["acoustic"][0, 10:].any()
     assert dataset.report.splits["train"].truncated == 1
-    assert dataset.settings.input_specs()["text_features"] == ((50, 1024), "float32")
+    assert (dataset.preprocessor.sequence_length, dataset.dims["text"]) == (50, 1024)
 
 
 def test_read_gives_the_common_form_without_a_tokenizer(tmp_path):
@@ -285,4 +287,4 @@ def test_read_gives_the_common_form_without_a_tokenizer(tmp_path):
     assert dataset.train.arrays is None and dataset.train.inputs is None
     assert dataset.train.utterances[0].words == ["the", "movie", "was", "good"]
     assert any("pass tokenizer=" in note for note in dataset.report.notes)
-    assert read(tmp_path / "mosi.pkl").settings.vocabulary is None
+    assert read(tmp_path / "mosi.pkl").preprocessor.tokenizer is None

@@ -133,7 +133,7 @@ def test_prepare_data_says_in_one_line_that_the_file_fixes_t(tmp_path, capsys):
                         mmsa_data(audio=(30, 5), vision=(40, 20), lengths=True))
     config, dataset = prepare_data(GLoMoConfig.for_dataset("mosi"), str(path), None,
                                    use_cache=False)
-    assert config.max_sequence_length == dataset.settings.max_length == 50
+    assert config.max_sequence_length == dataset.preprocessor.sequence_length == 50
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].endswith(
         "fixes T: its MMSA token ids are padded to 50, so max_sequence_length = 50 "
@@ -152,3 +152,18 @@ def test_a_missing_data_path_is_a_missing_file_error(tmp_path):
         with pytest.raises(MissingFileError) as error:
             prepare_data(GLoMoConfig.for_dataset("mosi"), str(missing), None, use_cache)
         assert str(error.value) == expected and isinstance(error.value, GLoMoError)
+
+
+def test_data_prepared_for_other_columns_or_classes_is_refused(tmp_path):
+    path = write_pickle(tmp_path / "jokes.pkl", hkt_data())
+    config = GLoMoConfig.for_dataset("mustard")
+    loaded = load(path, use_cache=False, **load_options(config))  # a study's data, loaded once
+    assert fit_config(config, loaded) == (config, [])
+    with pytest.raises(DataFormatError, match=(
+            "field 'acoustic_columns': the data was prepared with 60 acoustic columns but the "
+            r"configuration selects 40 \(acoustic_columns\); load it for this configuration")):
+        fit_config(config.replace(acoustic_columns=(0, 40)), loaded)
+    with pytest.raises(DataFormatError, match=(
+            r"field 'class_names': the file has 2 classes \['negative', 'positive'\] where "
+            r"the mustard configuration names 3 \(class_names\)$")):
+        fit_config(config.replace(class_names=("a", "b", "c")), loaded)

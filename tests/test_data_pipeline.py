@@ -124,7 +124,7 @@ def _tiny_model(dims, steps):
 
 
 def test_model_fit_reads_the_dataset(sample_dataset):
-    model = _tiny_model(sample_dataset.dims, sample_dataset.settings.max_length)
+    model = _tiny_model(sample_dataset.dims, sample_dataset.preprocessor.sequence_length)
     history = model.fit(
         make_dataset(sample_dataset.train, 100, shuffle=True, seed=1),
         validation_data=make_dataset(sample_dataset.valid, 100),
@@ -142,7 +142,7 @@ def test_model_fit_under_a_distribution_strategy(sample_dataset):
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     with strategy.scope():
-        model = _tiny_model(sample_dataset.dims, sample_dataset.settings.max_length)
+        model = _tiny_model(sample_dataset.dims, sample_dataset.preprocessor.sequence_length)
     history = model.fit(make_dataset(sample_dataset.train, 100, shuffle=True, seed=1),
                         epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()

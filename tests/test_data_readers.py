@@ -30,7 +30,7 @@ def test_mag_reads_splits_dims_labels_and_ids(tmp_path):
     dataset = read(write_pickle(tmp_path / "mosi.pkl", data))
     assert dataset.format == "mag"
     assert dataset.dataset == "mosi"
-    assert dataset.settings.max_length == 60
+    assert dataset.preprocessor.sequence_length == 60
     assert dataset.stored_dims == {"acoustic": 74, "visual": 47, "text": None}
     assert dataset.task == "regression" and dataset.class_names is None
     assert [len(dataset.splits[s]) for s in ("train", "valid", "test")] == [3, 2, 2]
@@ -70,7 +70,7 @@ def test_mag_reports_labels_outside_the_range(tmp_path):
 
 def test_mosei_is_recognised_from_the_visual_dim(tmp_path):
     dataset = read(write_pickle(tmp_path / "data.pkl", mag_data(visual_dim=35)))
-    assert dataset.dataset == "mosei" and dataset.settings.max_length == 80
+    assert dataset.dataset == "mosei" and dataset.preprocessor.sequence_length == 80
 
 
 @pytest.mark.parametrize(
@@ -143,7 +143,7 @@ def test_hkt_reads_punchline_context_and_labels(tmp_path):
     data["train"][2] = hkt_item("yes .", [], label=np.float64(1.0), hid="h2")
     dataset = read(write_pickle(tmp_path / "mustard.pkl", data))
     assert dataset.format == "hkt" and dataset.dataset == "mustard"
-    assert dataset.settings.max_length == 70
+    assert dataset.preprocessor.sequence_length == 70
     assert dataset.task == "classification"
     assert dataset.class_names == ["not_sarcastic", "sarcastic"]  # the dataset table's
     assert dataset.stored_dims == {"acoustic": 81, "visual": 91, "text": None}
@@ -165,7 +165,7 @@ def test_hkt_accepts_an_empty_context_stored_as_a_flat_empty_array(tmp_path):
     data["test"][0] = (p, (c_words, np.array([]), np.array([]), hcf), hid, label)
     dataset = read(write_pickle(tmp_path / "ur_funny.pkl", data))
     assert dataset.test.utterances[0].acoustic.shape == (2, 81)
-    assert dataset.dataset == "urfunny" and dataset.settings.max_length == 80
+    assert dataset.dataset == "urfunny" and dataset.preprocessor.sequence_length == 80
     assert dataset.class_names == ["not_humorous", "humorous"]
 
 
@@ -195,8 +195,8 @@ def test_mmsa_aligned_file(tmp_path):
     dataset = read(write_pickle(tmp_path / "aligned_50.pkl", mmsa_data()))
     assert dataset.format == "mmsa"
     assert dataset.stored_dims == {"acoustic": 5, "visual": 20, "text": 768}
-    assert dataset.settings.max_length == 50
-    assert dataset.settings.acoustic_length == 50
+    assert dataset.preprocessor.sequence_length == 50
+    assert dataset.preprocessor.acoustic_length == 50
     assert [len(s) for s in dataset.splits.values()] == [4, 2, 3]
     utterance = dataset.train.utterances[0]
     assert utterance.text_bert.dtype == np.int32 and utterance.text_bert.shape == (3, 50)
@@ -211,7 +211,7 @@ def test_mmsa_unaligned_file_keeps_its_lengths_and_dims(tmp_path):
     data["train"]["vision"][1, 2, :3] = np.nan
     dataset = read(write_pickle(tmp_path / "unaligned_50.pkl", data))
     assert dataset.stored_dims["acoustic"] == 74 and dataset.stored_dims["visual"] == 47
-    assert dataset.settings.acoustic_length == 375 and dataset.settings.visual_length == 500
+    assert dataset.preprocessor.acoustic_length == 375 and dataset.preprocessor.visual_length == 500
     utterance = dataset.train.utterances[0]
     assert utterance.acoustic_length == int(data["train"]["audio_lengths"][0])
     assert dataset.report.splits["train"].nonfinite_replaced == {"acoustic": 1, "visual": 3}
@@ -261,7 +261,7 @@ def test_cherma_folder(tmp_path):
     assert dataset.report.splits["train"].nonfinite_replaced == {
         "text": 4, "acoustic": 0, "visual": 0
     }
-    assert dataset.settings.max_length == 50
+    assert dataset.preprocessor.sequence_length == 50
 
 
 def test_cherma_errors(tmp_path):

@@ -1,10 +1,12 @@
 """Tests for `glomo_keras.export`: TF Serving layout, asset, fresh-process outputs.
 
-Also home of the tiny preprocessing settings the serving tests share.
+Also home of the tiny preprocessor the serving tests share, and of the
+preprocessing settings of glomo-keras 0.1 (old runs and exports still load).
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -20,7 +22,8 @@ from tiny_model import tiny_config
 
 from glomo_keras import GLoMo
 from glomo_keras import export
-from glomo_keras.data import PreprocessingSettings
+from glomo_keras.data import GLoMoPreprocessor
+from glomo_keras.data import make_tokenizer
 from glomo_keras.export import export_saved_model
 
 # A WordPiece vocabulary of exactly the tiny backbone's size.
@@ -53,27 +56,51 @@ print(json.dumps(results))
 """
 
 
-def tiny_settings(config):
-    """MAG (or, for UR-FUNNY/MUStARD configs, HKT) settings fitting a tiny config."""
+def _columns(selection):
+    return None if selection is None else list(range(*selection))
+
+
+def tiny_preprocessor(config, **changes):
+    """The MAG (for UR-FUNNY/MUStARD configs, HKT) preprocessor of a tiny config."""
     word_aligned = config.dataset in ("urfunny", "mustard")
+    return GLoMoPreprocessor(**{
+        "layout": "words_with_context" if word_aligned else "words",
+        "tokenizer": make_tokenizer(TINY_VOCABULARY),
+        "sequence_length": SEQUENCE_LENGTH,
+        "acoustic_dim": config.acoustic_dim,
+        "visual_dim": config.visual_dim,
+        "acoustic_columns": _columns(config.acoustic_columns),
+        "visual_columns": _columns(config.visual_columns),
+        "task": config.task,
+        "class_names": config.class_names,
+        "dataset": config.dataset,
+        **changes,
+    })
 
-    def columns(selection):
-        return None if selection is None else list(range(*selection))
 
-    return PreprocessingSettings(
-        format="hkt" if word_aligned else "mag",
-        max_length=SEQUENCE_LENGTH,
-        acoustic_length=SEQUENCE_LENGTH,
-        visual_length=SEQUENCE_LENGTH,
-        stored_dims={"acoustic": config.acoustic_dim, "visual": config.visual_dim,
-                     "text": None},
-        task=config.task,
-        class_names=list(config.class_names) if config.class_names else None,
-        acoustic_columns=columns(config.acoustic_columns),
-        visual_columns=columns(config.visual_columns),
-        vocabulary=TINY_VOCABULARY,
-        dataset=config.dataset,
-    )
+def data_facts(preprocessor):
+    """A preprocessor's config without the layer names: what its data is."""
+    config = preprocessor.get_config()
+    del config["name"]
+    config["tokenizer"] = config["tokenizer"]["config"]["vocabulary"]
+    return config
+
+
+def legacy_settings(config):
+    """A tiny MAG config's preprocessing settings as glomo-keras 0.1 saved them.
+
+    Runs (`preprocessing.json`) and SavedModels (the asset's `preprocessing`)
+    of that version hold this dict instead of the serialised preprocessor.
+    """
+    return {
+        "format": "mag", "max_length": SEQUENCE_LENGTH, "acoustic_length": SEQUENCE_LENGTH,
+        "visual_length": SEQUENCE_LENGTH,
+        "stored_dims": {"acoustic": config.acoustic_dim, "visual": config.visual_dim,
+                        "text": None},
+        "task": "regression", "class_names": None, "acoustic_columns": None,
+        "visual_columns": None, "vocabulary": TINY_VOCABULARY, "lowercase": True,
+        "strip_accents": False, "dataset": config.dataset,
+    }
 
 
 def outputs_of(model, inputs):
@@ -94,8 +121,8 @@ def exported(tmp_path_factory):
     config = tiny_config()
     model = GLoMo(config, tiny_backbone())
     base = tmp_path_factory.mktemp("saved_models") / "tiny_mosi"
-    first = export_saved_model(model, tiny_settings(config), base, metadata=METADATA)
-    second = export_saved_model(model, tiny_settings(config).to_dict(), base)
+    first = export_saved_model(model, tiny_preprocessor(config), base, metadata=METADATA)
+    second = export_saved_model(model, tiny_preprocessor(config), base)
     return model, base, first, second
 
 
@@ -111,15 +138,37 @@ def test_versions_follow_the_tf_serving_layout(exported):
         assert (folder / "analyze" / "saved_model.pb").is_file()
 
 
-def test_asset_holds_settings_config_and_metadata(exported):
+def test_asset_holds_the_preprocessor_config_and_metadata(exported):
     model, _, first, second = exported
     asset = json.loads((first / "assets" / "glomo_preprocessing.json").read_text())
-    assert asset["preprocessing"] == tiny_settings(model.config).to_dict()
-    assert asset["preprocessing"]["vocabulary"] == TINY_VOCABULARY
+    saved = GLoMoPreprocessor.from_saved(asset["preprocessing"])
+    assert data_facts(saved) == data_facts(tiny_preprocessor(model.config))
+    assert asset["preprocessing"]["config"]["tokenizer"]["config"]["vocabulary"] == (
+        TINY_VOCABULARY)
     assert asset["model_config"] == model.config.to_dict()
     assert asset["metadata"] == {**METADATA, "precision": "float32"}
     second_asset = json.loads((second / "assets" / "glomo_preprocessing.json").read_text())
     assert second_asset["metadata"] == {"precision": "float32"}
+
+
+def test_an_export_of_glomo_keras_0_1_still_serves(exported, tmp_path):
+    """Its asset holds the preprocessing settings, not the serialised preprocessor."""
+    from glomo_keras.serving.predictor import Predictor
+
+    model, _, first, _ = exported
+    old = tmp_path / "old" / "1"
+    shutil.copytree(first, old)
+    asset_path = old / "assets" / "glomo_preprocessing.json"
+    asset = json.loads(asset_path.read_text())
+    asset["preprocessing"] = legacy_settings(model.config)
+    asset_path.write_text(json.dumps(asset))
+    rng = np.random.default_rng(3)
+    instances = [{"words": ["so", "good", "playing"],
+                  "acoustic": rng.normal(size=(3, 5)).tolist(),
+                  "visual": rng.normal(size=(3, 3)).tolist()}]
+    predictor = Predictor(old)
+    assert data_facts(predictor.preprocessor) == data_facts(Predictor(first).preprocessor)
+    assert predictor.analyze(instances) == Predictor(first).analyze(instances)
 
 
 def run_fresh_process_check(folder, batches, tmp_path):
@@ -183,17 +232,15 @@ def test_saved_model_cli_runs_serving_default_without_tensorflow_text(exported, 
         np.testing.assert_allclose(np.load(outputs / f"{name}.npy"), expected[name], atol=1e-5)
 
 
-def test_mismatched_settings_are_refused_before_writing(exported, tmp_path):
+def test_a_mismatched_preprocessor_is_refused_before_writing(exported, tmp_path):
     model, *_ = exported
-    settings = tiny_settings(model.config).to_dict()
-    settings["stored_dims"]["acoustic"] = 9
-    with pytest.raises(ValueError, match="'acoustic' has 5 features .* give 9"):
-        export_saved_model(model, settings, tmp_path / "wrong")
+    with pytest.raises(ValueError, match="'acoustic' has 5 features but the preprocessor gives 9"):
+        export_saved_model(model, tiny_preprocessor(model.config, acoustic_dim=9),
+                           tmp_path / "wrong")
     assert not (tmp_path / "wrong").exists()
-    settings = tiny_settings(model.config).to_dict()
-    settings.update(task="classification", class_names=["a", "b"])
     with pytest.raises(ValueError, match="task is 'regression'"):
-        export_saved_model(model, settings, tmp_path / "wrong")
+        export_saved_model(model, tiny_preprocessor(
+            model.config, task="classification", class_names=["a", "b"]), tmp_path / "wrong")
 
 
 def test_a_failed_export_leaves_no_version(exported, tmp_path, monkeypatch):
@@ -210,7 +257,7 @@ def test_a_failed_export_leaves_no_version(exported, tmp_path, monkeypatch):
     base = tmp_path / "tiny"
     (base / "3").mkdir(parents=True)
     with pytest.raises(RuntimeError, match="disk full"):
-        export_saved_model(model, tiny_settings(model.config), base)
+        export_saved_model(model, tiny_preprocessor(model.config), base)
     assert sorted(p.name for p in base.iterdir()) == ["3"]
 
 
@@ -231,7 +278,8 @@ def test_the_end_of_a_run_loads_model_keras_once(exported, tmp_path, monkeypatch
     run = tmp_path / "run"
     (run / "seed_1").mkdir(parents=True)
     model.save(run / "seed_1" / "model.keras")
-    (run / "preprocessing.json").write_text(json.dumps(tiny_settings(model.config).to_dict()))
+    # A run of glomo-keras 0.1: its preprocessing.json holds the settings.
+    (run / "preprocessing.json").write_text(json.dumps(legacy_settings(model.config)))
     results = {"selected_seed": 1, "per_seed": {"1": {"test": {"mae": 0.5}}}}
     loads = []
     load_model = keras.saving.load_model

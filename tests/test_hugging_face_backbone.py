@@ -11,7 +11,7 @@ from numpy_bert import write_hugging_face_checkpoint
 from safetensors.numpy import load_file
 from test_export import outputs_of
 from test_export import run_fresh_process_check
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from tiny_model import tiny_batch
 from tiny_model import tiny_config
 
@@ -129,7 +129,7 @@ def test_exact_gelu_survives_keras_files_and_saved_model_export(tmp_path):
                for layer in text_backbone._flatten_layers())
     for name, value in outputs_of(reloaded, batch).items():
         np.testing.assert_allclose(value, expected[name], atol=1e-6)
-    folder = export_saved_model(model, tiny_settings(config), tmp_path / "saved")
+    folder = export_saved_model(model, tiny_preprocessor(config), tmp_path / "saved")
     report = run_fresh_process_check(folder, {"full": (batch, expected)}, tmp_path)
     for name, difference in report["full"].items():
         assert difference <= 1e-5, (name, difference)

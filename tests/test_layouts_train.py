@@ -79,7 +79,7 @@ def test_each_layout_trains_an_epoch_through_the_console_script(layout, tmp_path
     assert (config["max_sequence_length"], config["acoustic_dim"],
             config["visual_dim"]) == (length, acoustic_dim, visual_dim)
     preprocessing = json.loads((output / "preprocessing.json").read_text())
-    assert preprocessing["max_length"] == length
+    assert preprocessing["config"]["sequence_length"] == length
     assert set(results["per_seed"]) == {"1"}
     notes = [line for line in result.stderr.splitlines() if "fixes T" in line]
     if layout.startswith("mmsa"):

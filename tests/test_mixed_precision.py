@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone, tiny_batch, tiny_config, tiny_labels
 
 from glomo_keras import GLoMo
@@ -52,7 +52,7 @@ def test_a_bfloat16_model_exports_a_float32_signature(bfloat16_policy, tmp_path)
     full = keras.ops.convert_to_numpy(copy(inputs)["prediction"])
     np.testing.assert_allclose(full, mixed, atol=0.1)  # bfloat16 rounding only
 
-    path = export_saved_model(model, tiny_settings(config), tmp_path / "saved")
+    path = export_saved_model(model, tiny_preprocessor(config), tmp_path / "saved")
     np.testing.assert_allclose(serve(path, inputs)["prediction"], full, atol=1e-5)
     assert asset_metadata(path) == {"precision": "float32"}
 
@@ -64,7 +64,7 @@ def exports(tmp_path_factory):
     config = tiny_config()
     model = GLoMo(config, tiny_backbone())
     base = tmp_path_factory.mktemp("saved_models") / "tiny"
-    paths = {precision: export_saved_model(model, tiny_settings(config), base,
+    paths = {precision: export_saved_model(model, tiny_preprocessor(config), base,
                                            metadata={"seed": 3}, precision=precision)
              for precision in ("float32", "mixed_bfloat16")}
     return model, paths
@@ -106,7 +106,7 @@ def test_export_command_precision_auto(exports, tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     (run / "seed_1").mkdir(parents=True)
     model.save(run / "seed_1" / "model.keras")
-    (run / "preprocessing.json").write_text(json.dumps(tiny_settings(model.config).to_dict()))
+    (run / "preprocessing.json").write_text(json.dumps(keras.saving.serialize_keras_object(tiny_preprocessor(model.config))))
     (run / "results.json").write_text(json.dumps(
         {"selected_seed": 1, "per_seed": {"1": {"test": {"mae": 0.5}}},
          "export": str(tmp_path / "exported_before")}))

@@ -19,7 +19,7 @@ sys.path.insert(0, str(FROZEN))
 
 from freeze import INPUTS, LAYOUTS  # noqa: E402
 
-from glomo_keras.data import GLoMoPreprocessor, load, loading, make_tokenizer, read  # noqa: E402
+from glomo_keras.data import load, loading, make_tokenizer, read  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +62,8 @@ def test_training_walk_reproduces_the_frozen_encoding(layout, traced, tokenizer,
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_preprocessor_on_raw_utterances_reproduces_the_frozen_encoding(layout, tokenizer):
     file, options = LAYOUTS[layout]
-    dataset = read(INPUTS / file, **options)
-    preprocessor = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer)
+    dataset = read(INPUTS / file, tokenizer=tokenizer, **options)
+    preprocessor = dataset.preprocessor
     expected = frozen(layout)
     for name, split in dataset.splits.items():
         outputs = preprocessor(preprocessor.raw_inputs(split.utterances))

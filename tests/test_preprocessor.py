@@ -22,7 +22,8 @@ import pytest
 import tensorflow as tf
 from data_fixtures import TINY_VOCABULARY, mmsa_split, rows, tiny_tokenizer
 
-from glomo_keras.data import GLoMoPreprocessor, PreprocessingSettings, Utterance
+from glomo_keras.data import GLoMoPreprocessor, Utterance
+from glomo_keras.data.preprocessor import FORMAT_LAYOUTS, WORD_LAYOUTS
 
 PAD_ROW = 7e5
 DIMS = {"acoustic": 5, "visual": 4, "text": None}
@@ -57,13 +58,15 @@ def tokenizer():
     return tiny_tokenizer()
 
 
-def make_settings(format, max_length, stored_dims=DIMS, **kwargs):
-    kwargs.setdefault("acoustic_length", max_length)
-    kwargs.setdefault("visual_length", max_length)
-    if format in ("mag", "hkt"):
-        kwargs["vocabulary"] = TINY_VOCABULARY
-    return PreprocessingSettings(format=format, max_length=max_length,
-                                 stored_dims=stored_dims, **kwargs)
+def make_preprocessor(data_format, max_length, stored_dims=DIMS, tokenizer=None, **kwargs):
+    """The preprocessor of a format's data; MAG and HKT get the tiny vocabulary."""
+    layout = FORMAT_LAYOUTS[data_format]
+    if layout in WORD_LAYOUTS:
+        kwargs["tokenizer"] = tokenizer or tiny_tokenizer()
+    return GLoMoPreprocessor(layout, sequence_length=max_length,
+                             acoustic_dim=stored_dims["acoustic"],
+                             visual_dim=stored_dims["visual"], text_dim=stored_dims["text"],
+                             **kwargs)
 
 
 FROZEN_CASES = (pathlib.Path(__file__).resolve().parent / "data" / "frozen_encodings"
@@ -176,8 +179,7 @@ def hkt_inputs(utterances, sentences=True):
 
 
 def test_words_layout_equals_encode_dense_and_ragged(tokenizer):
-    settings = make_settings("mag", 12, acoustic_columns=[4, 0, 2])
-    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    preprocessor = make_preprocessor("mag", 12, acoustic_columns=[4, 0, 2], tokenizer=tokenizer)
     utterances = mag_utterances()
     inputs = mag_inputs(utterances)
     outputs = preprocessor(inputs)
@@ -192,8 +194,7 @@ def test_words_layout_equals_encode_dense_and_ragged(tokenizer):
 
 
 def test_words_with_context_layout_equals_encode(tokenizer):
-    settings = make_settings("hkt", 12, visual_columns=[3, 1])
-    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    preprocessor = make_preprocessor("hkt", 12, visual_columns=[3, 1], tokenizer=tokenizer)
     utterances = hkt_utterances()
     outputs = preprocessor(hkt_inputs(utterances))
     assert_equal_to_frozen(outputs)
@@ -240,10 +241,9 @@ def mmsa_utterances(split, lengths):
 
 def test_token_ids_layout_with_stored_lengths_equals_encode():
     split = mmsa_split(4, length=20, audio=(24, 5), vision=(16, 6), lengths=True, seed=3)
-    utterances = mmsa_utterances(split, lengths=True)
-    settings = make_settings("mmsa", 20, {"acoustic": 5, "visual": 6, "text": None},
-                             acoustic_length=20, visual_length=18, acoustic_columns=[1, 3])
-    preprocessor = GLoMoPreprocessor.from_settings(settings)
+    preprocessor = make_preprocessor("mmsa", 20, {"acoustic": 5, "visual": 6, "text": None},
+                                     acoustic_length=20, visual_length=18,
+                                     acoustic_columns=[1, 3])
     text_bert = split["text_bert"]
     outputs = preprocessor({
         "token_ids": text_bert[:, 0], "padding_mask": text_bert[:, 1],
@@ -258,8 +258,7 @@ def test_token_ids_layout_without_lengths_shares_the_text_mask():
     split = mmsa_split(3, length=20, audio=(20, 5), vision=(20, 6), seed=4)
     utterances = mmsa_utterances(split, lengths=False)
     utterances[1].acoustic = utterances[1].acoustic[:15]  # fewer frames: zero-padded
-    settings = make_settings("mmsa", 20, {"acoustic": 5, "visual": 6, "text": None})
-    preprocessor = GLoMoPreprocessor.from_settings(settings)
+    preprocessor = make_preprocessor("mmsa", 20, {"acoustic": 5, "visual": 6, "text": None})
     text_bert = split["text_bert"]
     inputs = {
         "token_ids": text_bert[:, 0], "padding_mask": text_bert[:, 1],
@@ -286,9 +285,9 @@ def cherma_utterances():
 
 def test_features_layout_equals_encode_ragged_and_with_lengths():
     utterances = cherma_utterances()
-    settings = make_settings("cherma", 6, {"acoustic": 5, "visual": 6, "text": 8},
-                             acoustic_length=7, visual_length=5, acoustic_columns=[0, 4])
-    preprocessor = GLoMoPreprocessor.from_settings(settings)
+    preprocessor = make_preprocessor("cherma", 6, {"acoustic": 5, "visual": 6, "text": 8},
+                                     acoustic_length=7, visual_length=5,
+                                     acoustic_columns=[0, 4])
     fields = (("text_features", "text", 8), ("acoustic", "acoustic", 5), ("visual", "visual", 6))
     ragged_inputs = {name: ragged([getattr(u, name) for u in utterances])
                      for name, _, _ in fields}
@@ -321,30 +320,30 @@ def test_longest_padding_pads_to_the_batch_longest_rounded_to_8(tokenizer):
     words = [["so", "good"], ["playing", "it", "was", "unbelievable", "fun"], ["playing"] * 9]
     utterances = [Utterance(words=w, acoustic=rows(len(w), 5, i), visual=rows(len(w), 4, i))
                   for i, w in enumerate(words)]
-    settings = make_settings("mag", 20, acoustic_columns=[4, 0, 2])
-    fixed = GLoMoPreprocessor.from_settings(settings, tokenizer)
-    longest = GLoMoPreprocessor.from_settings(settings, tokenizer, padding="longest")
+    fixed = make_preprocessor("mag", 20, acoustic_columns=[4, 0, 2], tokenizer=tokenizer)
+    longest = make_preprocessor("mag", 20, acoustic_columns=[4, 0, 2], tokenizer=tokenizer,
+                                padding="longest")
     names = ("token_ids", "padding_mask", "segment_ids", "acoustic", "acoustic_mask",
              "visual", "visual_mask")
     # [CLS] so good [SEP]: 4 tokens -> 8 steps; 2 + 8 pieces -> 16; 2 + 18 -> T = 20.
     for batch, real in ((utterances[:1], 4), (utterances[:2], 10), (utterances, 20)):
         assert_longest_is_max_length_cut(fixed, longest, mag_inputs(batch),
                                          dict.fromkeys(names, (real, 20)))
-    hkt_settings = make_settings("hkt", 24, visual_columns=[3, 1])
     # The longest: [CLS] the movie was bad . [SEP] oh no . [SEP], 11 tokens.
     assert_longest_is_max_length_cut(
-        GLoMoPreprocessor.from_settings(hkt_settings, tokenizer),
-        GLoMoPreprocessor.from_settings(hkt_settings, tokenizer, padding="longest"),
+        make_preprocessor("hkt", 24, visual_columns=[3, 1], tokenizer=tokenizer),
+        make_preprocessor("hkt", 24, visual_columns=[3, 1], tokenizer=tokenizer,
+                          padding="longest"),
         hkt_inputs(hkt_utterances()[:3]), dict.fromkeys(names, (11, 24)))
     cherma = cherma_utterances()  # text 3, 9, 6 steps; acoustic 9, 2, 7; visual 5, 7, 1
-    features = make_settings("cherma", 20, {"acoustic": 5, "visual": 6, "text": 8},
-                             acoustic_length=7, visual_length=30)
+    features = dict(data_format="cherma", max_length=20,
+                    stored_dims={"acoustic": 5, "visual": 6, "text": 8},
+                    acoustic_length=7, visual_length=30)
     inputs = {name: ragged([getattr(u, name) for u in cherma])
               for name in ("text_features", "acoustic", "visual")}
     caps = {"text": (9, 20), "acoustic": (7, 7), "visual": (7, 30)}
     assert_longest_is_max_length_cut(
-        GLoMoPreprocessor.from_settings(features),
-        GLoMoPreprocessor.from_settings(features, padding="longest"), inputs,
+        make_preprocessor(**features), make_preprocessor(**features, padding="longest"), inputs,
         {name: caps[name.split("_")[0]] for name in
          ("text_features", "text_mask", "acoustic", "acoustic_mask", "visual", "visual_mask")})
     with pytest.raises(ValueError, match="'max_length' for layout 'token_ids'"):
@@ -356,8 +355,7 @@ def test_longest_padding_pads_to_the_batch_longest_rounded_to_8(tokenizer):
 
 
 def test_tf_data_map_batched_and_unbatched(tokenizer):
-    settings = make_settings("mag", 12, acoustic_columns=[4, 0, 2])
-    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    preprocessor = make_preprocessor("mag", 12, acoustic_columns=[4, 0, 2], tokenizer=tokenizer)
     utterances = mag_utterances()
     inputs = mag_inputs(utterances)
     labels = np.arange(len(utterances), dtype=np.float32)
@@ -374,8 +372,7 @@ def test_tf_data_map_batched_and_unbatched(tokenizer):
 
 
 def test_one_unbatched_utterance_gives_unbatched_outputs(tokenizer):
-    settings = make_settings("hkt", 12)
-    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    preprocessor = make_preprocessor("hkt", 12, tokenizer=tokenizer)
     utterances = hkt_utterances()
     inputs = hkt_inputs(utterances[:1])
     del inputs["context_sentences"]  # optional: its last sentence has words
@@ -389,8 +386,8 @@ def test_one_unbatched_utterance_gives_unbatched_outputs(tokenizer):
 
 
 def test_config_round_trip_and_keras_file_keep_the_outputs(tokenizer, tmp_path):
-    settings = make_settings("mag", 12, acoustic_columns=[4, 0, 2])
-    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer, name="preprocessor")
+    preprocessor = make_preprocessor("mag", 12, tokenizer=tokenizer, acoustic_columns=[4, 0, 2],
+                                     name="preprocessor")
     config = preprocessor.get_config()
     arguments = set(inspect.signature(GLoMoPreprocessor.__init__).parameters) - {"self", "kwargs"}
     assert arguments <= set(config)
@@ -415,8 +412,7 @@ def test_config_round_trip_and_keras_file_keep_the_outputs(tokenizer, tmp_path):
 
 def test_traces_with_a_fixed_signature_into_a_saved_model(tokenizer, tmp_path):
     """The `analyze` signature the export builds: raw words and stored rows in."""
-    settings = make_settings("hkt", 12, visual_columns=[3, 1])
-    preprocessor = GLoMoPreprocessor.from_settings(settings, tokenizer)
+    preprocessor = make_preprocessor("hkt", 12, visual_columns=[3, 1], tokenizer=tokenizer)
     words = tf.TensorSpec([None, None], tf.string)
     rows_of = {"acoustic": tf.TensorSpec([None, None, 5], tf.float32),
                "visual": tf.TensorSpec([None, None, 4], tf.float32)}
@@ -460,8 +456,9 @@ def test_bad_inputs_and_arguments_get_clear_errors(tokenizer):
         hkt({"words": words, "acoustic": rows(2, 5)[None], "visual": rows(2, 4)[None],
              "context_words": [["i", "know"]], "context_sentence_ids": [[1, 0]],
              "context_acoustic": rows(2, 5)[None], "context_visual": rows(2, 4)[None]})
-    with pytest.raises(ValueError, match="needs the backbone's tokenizer"):
-        GLoMoPreprocessor("words", sequence_length=8, acoustic_dim=5, visual_dim=4)
+    untokenised = GLoMoPreprocessor("words", sequence_length=8, acoustic_dim=5, visual_dim=4)
+    with pytest.raises(ValueError, match="'words' needs the backbone's tokenizer to encode"):
+        untokenised({"words": words, "acoustic": rows(2, 5)[None], "visual": rows(2, 4)[None]})
     with pytest.raises(ValueError, match="layout must be one of"):
         GLoMoPreprocessor("mag", tokenizer, sequence_length=8, acoustic_dim=5, visual_dim=4)
     with pytest.raises(ValueError, match="acoustic_length must be sequence_length=8"):
@@ -470,7 +467,32 @@ def test_bad_inputs_and_arguments_get_clear_errors(tokenizer):
     with pytest.raises(ValueError, match=r"visual_columns must select columns in 0..3"):
         GLoMoPreprocessor("words", tokenizer, sequence_length=8, acoustic_dim=5,
                           visual_dim=4, visual_columns=[4])
-    other = make_settings("mag", 8)
-    other.vocabulary = TINY_VOCABULARY[:-1]
-    with pytest.raises(ValueError, match="vocabulary differs"):
-        GLoMoPreprocessor.from_settings(other, tokenizer)
+    with pytest.raises(ValueError, match="a classification task needs class_names"):
+        GLoMoPreprocessor("words", tokenizer, sequence_length=8, acoustic_dim=5,
+                          visual_dim=4, task="classification")
+
+
+def test_the_settings_of_glomo_keras_0_1_make_the_same_preprocessor(tokenizer):
+    """Runs and exports of 0.1 saved preprocessing settings, not the preprocessor."""
+    settings = {
+        "format": "hkt", "max_length": 12, "acoustic_length": 12, "visual_length": 12,
+        "stored_dims": DIMS, "task": "classification", "class_names": ["no", "yes"],
+        "acoustic_columns": None, "visual_columns": [3, 1], "vocabulary": TINY_VOCABULARY,
+        "lowercase": True, "strip_accents": False, "dataset": "mustard",
+    }
+    preprocessor = GLoMoPreprocessor.from_saved(settings)
+    expected = make_preprocessor("hkt", 12, tokenizer=tokenizer, visual_columns=[3, 1],
+                                 task="classification", class_names=["no", "yes"],
+                                 dataset="mustard")
+    saved = keras.saving.serialize_keras_object(expected)
+    assert GLoMoPreprocessor.from_saved(saved).get_config() == expected.get_config()
+    assert "class_name" in saved  # from_saved left it as it was
+    configs = [preprocessor.get_config(), expected.get_config()]
+    for config in configs:
+        del config["name"], config["tokenizer"]["config"]["name"]
+    assert configs[0] == configs[1]
+    assert (preprocessor.format, preprocessor.input_dims) == (
+        "hkt", {"acoustic": 5, "visual": 2, "text": None})
+    inputs = hkt_inputs(hkt_utterances())
+    for name, value in preprocessor(inputs).items():
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(expected(inputs)[name]))

@@ -11,15 +11,13 @@ from test_preprocessor import frozen_reference
 from test_preprocessor import mmsa_utterances
 from test_preprocessor import hkt_utterances
 from test_preprocessor import mag_utterances
-from test_preprocessor import make_settings
+from test_preprocessor import make_preprocessor
 
 from glomo_keras.data.errors import DataFormatError
-from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.data.loading import encode_splits
 
 
-def _assert_matches_encode(utterances, settings):
-    preprocessor = GLoMoPreprocessor.from_settings(settings)
+def _assert_matches_encode(utterances, preprocessor):
     outputs = preprocessor.encode(utterances)
     reference = frozen_reference()
     assert set(outputs) == set(reference)
@@ -28,19 +26,18 @@ def _assert_matches_encode(utterances, settings):
 
 
 def test_word_layouts_match_encode():
-    _assert_matches_encode(mag_utterances(), make_settings("mag", 8))
-    _assert_matches_encode(hkt_utterances(), make_settings(
+    _assert_matches_encode(mag_utterances(), make_preprocessor("mag", 8))
+    _assert_matches_encode(hkt_utterances(), make_preprocessor(
         "hkt", 9, acoustic_columns=[0, 2, 4], visual_columns=[1, 3]))
 
 
 @pytest.mark.parametrize("layout", ["mag", "hkt"])
 def test_ragged_raw_inputs_encode_as_the_padded_ones(layout):
     if layout == "mag":
-        utterances, settings = mag_utterances(), make_settings("mag", 8)
+        utterances, preprocessor = mag_utterances(), make_preprocessor("mag", 8)
     else:
-        utterances, settings = hkt_utterances(), make_settings(
+        utterances, preprocessor = hkt_utterances(), make_preprocessor(
             "hkt", 9, acoustic_columns=[0, 2, 4], visual_columns=[1, 3])
-    preprocessor = GLoMoPreprocessor.from_settings(settings)
     padded = preprocessor.call_with_lengths(preprocessor.raw_inputs(utterances))
     ragged_inputs = preprocessor.raw_inputs(utterances, ragged=True)
     assert ragged_inputs["words"].shape.rank == 2 and ragged_inputs["words"].ragged_rank == 1
@@ -60,7 +57,7 @@ def test_checked_utterances_are_taken_as_they_are():
             array = getattr(utterance, modality).astype("float32")
             array[~np.isfinite(array)] = 0.0
             setattr(utterance, modality, array)
-    preprocessor = GLoMoPreprocessor.from_settings(make_settings("mag", 8))
+    preprocessor = make_preprocessor("mag", 8)
     for ragged in (False, True):
         checked = preprocessor.raw_inputs(utterances, ragged=ragged, checked=True)
         again = preprocessor.raw_inputs(utterances, ragged=ragged)
@@ -79,7 +76,7 @@ def _part(value, part):
 
 
 def test_encode_splits_names_the_split_of_a_bad_utterance():
-    preprocessor = GLoMoPreprocessor.from_settings(make_settings("mag", 8))
+    preprocessor = make_preprocessor("mag", 8)
     bad = {"words": ["a"], "acoustic": np.zeros((2, 5)), "visual": np.zeros((1, 4))}
     with pytest.raises(DataFormatError, match="has 2 rows") as error:
         encode_splits(preprocessor, {"train": mag_utterances(), "valid": [bad]}, "f.pkl")
@@ -87,25 +84,25 @@ def test_encode_splits_names_the_split_of_a_bad_utterance():
 
 
 def test_request_dicts_and_hkt_context_rows_come_first():
-    settings = make_settings("hkt", 9)
+    preprocessor = make_preprocessor("hkt", 9)
     request = {"words": ["so", "good"], "context": [["i", "know"], ["right"]],
                "acoustic": np.arange(25, dtype="float32").reshape(5, 5),
                "visual": np.ones((5, 4), "float32")}
-    batch = GLoMoPreprocessor.from_settings(settings).raw_inputs([request])
+    batch = preprocessor.raw_inputs([request])
     np.testing.assert_array_equal(batch["context_acoustic"][0, :, 0], [0, 5, 10])
     np.testing.assert_array_equal(batch["acoustic"][0, :, 0], [15, 20])
     assert batch["context_sentence_ids"].tolist() == [[0, 0, 1]]
     assert batch["context_sentences"].tolist() == [2]
-    _assert_matches_encode([request], settings)
+    _assert_matches_encode([request], preprocessor)
 
 
 def test_sequence_layouts_match_encode():
     dims = {"acoustic": 5, "visual": 6, "text": None}
     for lengths in (True, False):
         split = mmsa_split(3, length=20, audio=(24, 5), vision=(20, 6), lengths=lengths, seed=3)
-        _assert_matches_encode(mmsa_utterances(split, lengths=lengths), make_settings(
+        _assert_matches_encode(mmsa_utterances(split, lengths=lengths), make_preprocessor(
             "mmsa", 20, dims, acoustic_length=24 if lengths else 20))
-    _assert_matches_encode(cherma_utterances(), make_settings(
+    _assert_matches_encode(cherma_utterances(), make_preprocessor(
         "cherma", 6, {"acoustic": 5, "visual": 6, "text": 8}, acoustic_length=7,
         visual_length=5, acoustic_columns=[0, 4]))
 
@@ -120,4 +117,4 @@ def test_sequence_layouts_match_encode():
 ])
 def test_bad_utterances_are_named(utterances, message):
     with pytest.raises(DataFormatError, match=message):
-        GLoMoPreprocessor.from_settings(make_settings("mag", 8)).raw_inputs(utterances)
+        make_preprocessor("mag", 8).raw_inputs(utterances)

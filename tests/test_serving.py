@@ -21,13 +21,12 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from test_export import outputs_of
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone
 from tiny_model import tiny_batch
 from tiny_model import tiny_config
 
 from glomo_keras import GLoMo
-from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.export import export_saved_model
 from glomo_keras.serving import Limits
 from glomo_keras.serving import Predictor
@@ -38,11 +37,6 @@ MAX_INSTANCES = 40
 MAX_BATCH_SIZE = 4
 MOSI = "tiny_mosi"
 MUSTARD = "tiny_mustard"
-
-
-def encode(utterances, settings):
-    """The model inputs of utterances, as the model's preprocessor makes them."""
-    return GLoMoPreprocessor.from_settings(settings).encode(utterances)
 
 
 def words_instance(words, acoustic_dim=5, visual_dim=3, seed=0, context=None):
@@ -62,10 +56,10 @@ def words_instance(words, acoustic_dim=5, visual_dim=3, seed=0, context=None):
 class Served:
     """An exported tiny model, its Keras original and a running server."""
 
-    def __init__(self, base, model, settings, max_body_bytes=MAX_BODY_BYTES):
+    def __init__(self, base, model, preprocessor, max_body_bytes=MAX_BODY_BYTES):
         self.model = model
-        self.settings = settings
-        self.path = export_saved_model(model, settings, base)
+        self.preprocessor = preprocessor
+        self.path = export_saved_model(model, preprocessor, base)
         limits = Limits(max_body_bytes=max_body_bytes, max_instances=MAX_INSTANCES)
         self.server = make_server(base, port=0, limits=limits, max_batch_size=MAX_BATCH_SIZE)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -85,7 +79,7 @@ def served(tmp_path_factory):
     models = {}
     for name, config in ((MOSI, tiny_config()), (MUSTARD, tiny_config("mustard"))):
         model = GLoMo(config, tiny_backbone())
-        models[name] = Served(root / name, model, tiny_settings(config))
+        models[name] = Served(root / name, model, tiny_preprocessor(config))
     yield models
     for item in models.values():
         item.close()
@@ -164,7 +158,7 @@ def test_analyze_regression_matches_keras_on_training_encoding(served):
     ]
     status, answer = call(item.url + ":analyze", {"instances": instances})
     assert status == 200
-    expected = outputs_of(item.model, encode(instances, item.settings))
+    expected = outputs_of(item.model, item.preprocessor.encode(instances))
     for index, prediction in enumerate(answer["predictions"]):
         assert set(prediction) == {"sentiment", "modality_weights"}
         assert prediction["sentiment"] == pytest.approx(
@@ -183,7 +177,7 @@ def test_analyze_classification_with_context_and_columns(served):
     ]
     status, answer = call(item.url + ":analyze", {"instances": instances})
     assert status == 200, answer
-    logits = outputs_of(item.model, encode(instances, item.settings))["prediction"]
+    logits = outputs_of(item.model, item.preprocessor.encode(instances))["prediction"]
     names = ["not_sarcastic", "sarcastic"]
     for index, prediction in enumerate(answer["predictions"]):
         assert set(prediction) == {"probabilities", "label", "modality_weights"}
@@ -385,7 +379,7 @@ def test_predict_with_the_analyze_signature_and_truncation(served):
     assert answer["predictions"][0]["truncated_to"] == 5  # T 7 = [CLS] + 5 words + [SEP]
     assert "truncated_to" not in answer["predictions"][1]
     cut = {name: value[:5] for name, value in long.items()}
-    expected = outputs_of(item.model, encode([cut], item.settings))["prediction"][0, 0]
+    expected = outputs_of(item.model, item.preprocessor.encode([cut]))["prediction"][0, 0]
     assert answer["predictions"][0]["sentiment"] == pytest.approx(float(expected), abs=1e-5)
     status, rows = call(item.url + ":predict",
                         {"signature_name": "analyze", "instances": [long, short]})
@@ -409,7 +403,7 @@ def test_large_requests_run_in_chunks_over_one_keep_alive_connection(served):
     item = served[MOSI]
     instances = [words_instance(["so", "good", "fun"][: 1 + seed % 3], seed=seed)
                  for seed in range(3 * MAX_BATCH_SIZE + 1)]
-    expected = outputs_of(item.model, encode(instances, item.settings))["prediction"][:, 0]
+    expected = outputs_of(item.model, item.preprocessor.encode(instances))["prediction"][:, 0]
     host, port = item.server.server_address[:2]
     connection = http.client.HTTPConnection(host, port, timeout=60)
     sockets = []

@@ -13,7 +13,7 @@ import threading
 import keras
 import pytest
 import requests
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone
 from tiny_model import tiny_config
 
@@ -39,7 +39,7 @@ def server_root(tmp_path_factory):
     keras.utils.set_random_seed(2)
     config = tiny_config()
     base = tmp_path_factory.mktemp("models") / "mosi"
-    export_saved_model(GLoMo(config, tiny_backbone()), tiny_settings(config), base)
+    export_saved_model(GLoMo(config, tiny_backbone()), tiny_preprocessor(config), base)
     server = make_server(base, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -8,7 +8,6 @@ answers equal the Keras model's on the same utterances padded to T, to
 server over loopback.
 """
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -21,13 +20,12 @@ import numpy as np
 import pytest
 from data_fixtures import TINY_VOCABULARY
 from test_export import outputs_of
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from test_serving import call
 from test_serving import words_instance
 from tiny_model import tiny_config
 
 from glomo_keras import GLoMo
-from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.export import export_saved_model
 from glomo_keras.serving import make_server
 from glomo_keras.serving.payload import make_job
@@ -68,7 +66,7 @@ def utterances(config, context):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """{dataset: (model, settings, version folder)} of length_aware models with T = 24."""
+    """{dataset: (model, preprocessor, version folder)} of length_aware models with T = 24."""
     keras.utils.set_random_seed(5)
     root = tmp_path_factory.mktemp("length_serving")
     items = {}
@@ -78,15 +76,15 @@ def exported(tmp_path_factory):
             vocabulary_size=len(TINY_VOCABULARY), num_layers=2, num_heads=2, hidden_dim=8,
             intermediate_dim=16, max_sequence_length=T)
         model = GLoMo(config, backbone)
-        settings = dataclasses.replace(tiny_settings(config), max_length=T, acoustic_length=T,
-                                       visual_length=T)
-        items[dataset] = (model, settings, export_saved_model(model, settings, root / dataset))
+        preprocessor = tiny_preprocessor(config, sequence_length=T)
+        items[dataset] = (model, preprocessor,
+                          export_saved_model(model, preprocessor, root / dataset))
     return items
 
 
-def padded_to_t(model, settings, instances):
+def padded_to_t(model, preprocessor, instances):
     """The Keras model's outputs on the utterances padded to T, as training encodes."""
-    return outputs_of(model, GLoMoPreprocessor.from_settings(settings).encode(instances))
+    return outputs_of(model, preprocessor.encode(instances))
 
 
 def save_inputs(path, inputs):
@@ -99,11 +97,11 @@ def save_inputs(path, inputs):
 @pytest.mark.parametrize("dataset", ["mosi", "mustard"])
 def test_saved_model_answers_at_the_batch_length_equal_those_padded_to_t(
         exported, dataset, tmp_path):
-    model, settings, folder = exported[dataset]
+    model, preprocessor, folder = exported[dataset]
     instances = utterances(model.config, context=dataset == "mustard")
-    expected = padded_to_t(model, settings, instances)
-    raw = GLoMoPreprocessor.from_settings(settings)
-    longest = GLoMoPreprocessor.from_settings(settings, padding="longest")
+    expected = padded_to_t(model, preprocessor, instances)
+    raw = preprocessor
+    longest = tiny_preprocessor(model.config, sequence_length=T, padding="longest")
     calls = [[str(folder / "analyze"), "analyze",
               save_inputs(tmp_path / "batch.npz", raw.raw_inputs(instances))]]
     singles = []
@@ -141,7 +139,7 @@ def test_raw_jobs_record_each_part_longest_utterance():
 
 @pytest.mark.slow
 def test_the_server_batches_by_length_and_answers_as_padded_to_t(exported):
-    model, settings, folder = exported["mosi"]
+    model, preprocessor, folder = exported["mosi"]
     server = make_server(folder, port=0, max_batch_size=4, batch_timeout_ms=50,
                          max_enqueued_batches=16)
     submitted = []
@@ -157,7 +155,7 @@ def test_the_server_batches_by_length_and_answers_as_padded_to_t(exported):
     try:
         assert server.predictor.pads_to_longest
         instances = utterances(model.config, context=False) * 2
-        expected = padded_to_t(model, settings, instances)["prediction"][:, 0]
+        expected = padded_to_t(model, preprocessor, instances)["prediction"][:, 0]
         answers = [None] * len(instances)
 
         def analyze(index):

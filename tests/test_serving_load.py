@@ -16,24 +16,18 @@ import keras
 import numpy as np
 import pytest
 from test_export import outputs_of
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from test_serving import words_instance
 from tiny_model import tiny_backbone
 from tiny_model import tiny_config
 
 from glomo_keras import GLoMo
-from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.export import export_saved_model
 from glomo_keras.serving.predictor import Predictor
 from glomo_keras.serving.server import ModelServer
 
 MAX_BATCH_SIZE = 4
 MAX_ENQUEUED_BATCHES = 2
-
-
-def encode(utterances, settings):
-    """The model inputs of utterances, as the model's preprocessor makes them."""
-    return GLoMoPreprocessor.from_settings(settings).encode(utterances)
 
 
 class GatedPredictor(Predictor):
@@ -58,15 +52,15 @@ def gated(tmp_path_factory):
     keras.utils.set_random_seed(5)
     config = tiny_config()
     model = GLoMo(config, tiny_backbone())
-    settings = tiny_settings(config)
-    path = export_saved_model(model, settings, tmp_path_factory.mktemp("models") / "tiny")
+    preprocessor = tiny_preprocessor(config)
+    path = export_saved_model(model, preprocessor, tmp_path_factory.mktemp("models") / "tiny")
     predictor = GatedPredictor(path)
     server = ModelServer(("127.0.0.1", 0), predictor, "tiny", max_batch_size=MAX_BATCH_SIZE,
                          batch_timeout_ms=0, max_enqueued_batches=MAX_ENQUEUED_BATCHES,
                          batch_threads=1)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server, model, settings
+    yield server, model, preprocessor
     predictor.gate.set()
     server.shutdown()
     server.server_close()
@@ -117,7 +111,7 @@ def wait_for_queue(server, instances):
 
 
 def test_concurrent_requests_share_a_batch_with_the_answers_of_unbatched_ones(gated):
-    server, model, settings = gated
+    server, model, preprocessor = gated
     held, _ = hold_the_batch_thread(server)
     instances = [words_instance(["so", "good", "fun"][: 1 + seed % 3], seed=seed)
                  for seed in range(3)]
@@ -132,7 +126,7 @@ def test_concurrent_requests_share_a_batch_with_the_answers_of_unbatched_ones(ga
         thread.join(60)
     assert server.predictor.batch_sizes == [[1, 1, 1, 1]]  # one call for the four requests
     for instance, (status, _, answer) in zip(instances, answers):
-        expected = outputs_of(model, encode([instance], settings))
+        expected = outputs_of(model, preprocessor.encode([instance]))
         assert status == 200
         assert answer["predictions"][0]["sentiment"] == pytest.approx(
             float(expected["prediction"][0, 0]), abs=1e-5)

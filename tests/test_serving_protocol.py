@@ -17,7 +17,7 @@ import time
 
 import keras
 import pytest
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from test_serving import words_instance
 from tiny_model import tiny_backbone
 from tiny_model import tiny_config
@@ -40,7 +40,7 @@ def model_base(tmp_path_factory):
     keras.utils.set_random_seed(3)
     config = tiny_config()
     base = tmp_path_factory.mktemp("models") / "tiny"
-    export_saved_model(GLoMo(config, tiny_backbone()), tiny_settings(config), base)
+    export_saved_model(GLoMo(config, tiny_backbone()), tiny_preprocessor(config), base)
     return base
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import requests
 from test_export import outputs_of
-from test_export import tiny_settings
+from test_export import tiny_preprocessor
 from test_serving import words_instance
 from tiny_model import tiny_backbone
 from tiny_model import tiny_batch
@@ -34,7 +34,7 @@ def served(tmp_path_factory):
     config = tiny_config()
     model = GLoMo(config, tiny_backbone())
     base = tmp_path_factory.mktemp("models") / "mosi"
-    export_saved_model(model, tiny_settings(config), base)
+    export_saved_model(model, tiny_preprocessor(config), base)
     server = make_server(base, port=0, limits=Limits(max_instances=MAX_INSTANCES))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

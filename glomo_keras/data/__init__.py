@@ -8,8 +8,8 @@
 - `make_dataset(split, batch_size, ...)` is the `tf.data` pipeline for `model.fit`.
 - `GLoMoPreprocessor` is the one encoder: words and per-word feature rows
   (or token ids, or feature sequences) -> model inputs, in TensorFlow ops,
-  for training (`load`), the analyzer and the SavedModel;
-  `PreprocessingSettings` holds how.
+  for training (`load`), the analyzer and the SavedModel; its config is
+  what the data is (format, T, widths, columns, task, classes, dataset).
 - `inspect(path)` describes a file; `sample` is a built-in MOSEI-layout dataset.
 - `fitting.fit_config(config, dataset)` refuses data whose task, text input,
   feature widths or T do not fit a `GLoMoConfig` (what `train` checks).
@@ -34,7 +34,6 @@ _EXPORTS = {
     "DataFormatError": "glomo_keras.data.errors",
     "GLoMoPreprocessor": "glomo_keras.data.preprocessor",
     "LoadedDataset": "glomo_keras.data.loading",
-    "PreprocessingSettings": "glomo_keras.data.settings",
     "Split": "glomo_keras.data.loading",
     "Utterance": "glomo_keras.data.common",
     "detect_format": "glomo_keras.data.loading",

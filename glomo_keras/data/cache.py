@@ -23,7 +23,7 @@ import zipfile
 import numpy as np
 
 ENV_VAR = "GLOMO_KERAS_CACHE"
-VERSION = 3
+VERSION = 4
 
 
 def cache_dir(directory=None):

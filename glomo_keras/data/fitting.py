@@ -49,19 +49,18 @@ def asked(config, field):
 def load_options(config):
     """The keywords of `load` for `config`: the config, T and the column selection.
 
-    T is `max_length` (it must apply) when asked for, else `default_max_length`
-    (a file that fixes T, MMSA, keeps its own).
+    T is `default_max_length`: a file that fixes T (MMSA) keeps its own, and
+    `fit_config` then compares it with the configuration's.
 
     Example:
 
     ```python
     dataset = load("aligned_50.pkl", **load_options(GLoMoConfig.for_dataset("mosi")))
-    dataset.settings.max_length   # 50, the file's
+    dataset.preprocessor.sequence_length   # 50, the file's
     ```
     """
     return dict(
         config=config,
-        max_length=config.max_sequence_length if asked(config, "max_sequence_length") else None,
         default_max_length=config.max_sequence_length,
         acoustic_columns=_column_list(config.acoustic_columns),
         visual_columns=_column_list(config.visual_columns),
@@ -213,10 +212,11 @@ def sequence_length_conflict(source, fixed, wanted):
 def fit_config(config, dataset):
     """`config` fitted to a loaded dataset, or a `DataFormatError`.
 
-    Checks the task, text input and widths (`check_data`), then T, then
-    the number of classes and selected widths
-    (`PreprocessingSettings.check_fits`). The table's widths and T give way
-    to the ones the file fixes (MMSA), with a note for T.
+    Checks the task, text input and widths (`check_data`), then T, the
+    selected widths and the number of classes the data was prepared with.
+    The table's widths and T give way to the ones the file fixes (MMSA),
+    with a note for T. (The model and the data's preprocessor meet later,
+    in `GLoMoSentimentAnalyzer`, which checks that they fit.)
 
     Args:
         config: the `GLoMoConfig`.
@@ -239,13 +239,14 @@ def fit_config(config, dataset):
     #      max_sequence_length = 50 instead of mosi's 60"]
     ```
     """
-    settings = dataset.settings
+    preprocessor = dataset.preprocessor
     source = dataset.source
-    changes = check_data(config, source, settings.format, settings.stored_dims, settings.task)
+    changes = check_data(config, source, preprocessor.format, preprocessor.stored_dims,
+                         preprocessor.task)
     notes = []
-    length = settings.max_length
+    length = preprocessor.sequence_length
     if length != config.max_sequence_length:
-        if settings.format != "mmsa":
+        if preprocessor.format != "mmsa":
             raise DataFormatError(
                 f"the data was encoded with T = {length} but the configuration's "
                 f"max_sequence_length is {config.max_sequence_length}; load it for this "
@@ -261,8 +262,18 @@ def fit_config(config, dataset):
             f"{config.max_sequence_length}")
     if changes:
         config = config.replace(**changes)
-    try:
-        settings.check_fits(config)
-    except ValueError as error:
-        raise DataFormatError(str(error), source=source) from None
+    for modality, letter in (("acoustic", "a"), ("visual", "v")):
+        given = preprocessor.input_dims[modality]
+        wanted = getattr(config, f"{modality}_input_dim")
+        if letter in config.modalities and given != wanted:
+            raise DataFormatError(
+                f"the data was prepared with {given} {modality} columns but the configuration "
+                f"selects {wanted} ({modality}_columns); load it for this configuration "
+                "(load_for_config)", source=source, field=f"{modality}_columns")
+    names = preprocessor.class_names
+    if config.task == "classification" and config.output_dim != len(names):
+        raise DataFormatError(
+            f"the file has {len(names)} classes {names} where the {config.dataset} "
+            f"configuration names {config.output_dim} (class_names)",
+            source=source, field="class_names")
     return config, notes

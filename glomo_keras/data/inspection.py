@@ -18,14 +18,14 @@ def _stats(values, unit):
     return stats
 
 
-def _word_lengths(utterances, data_format, preprocessor):
-    """Text tokens before truncation, [CLS]/[SEP] included (words if no preprocessor)."""
-    if preprocessor is not None:
+def _word_lengths(utterances, preprocessor):
+    """Text tokens before truncation, [CLS]/[SEP] included (words if no tokenizer)."""
+    if preprocessor.tokenizer is not None:
         outputs = preprocessor.call_with_lengths(preprocessor.raw_inputs(utterances))
         return outputs["text_length"].numpy()
     lengths = []
     for u in utterances:
-        if data_format == "hkt":
+        if preprocessor.format == "hkt":
             dots = max(len(u.context or ()) - 1, 0) + 1
             lengths.append(len(u.all_words()) + dots + 3)
         else:
@@ -33,15 +33,15 @@ def _word_lengths(utterances, data_format, preprocessor):
     return np.asarray(lengths)
 
 
-def _lengths(utterances, settings, preprocessor):
+def _lengths(utterances, preprocessor):
     """dict modality -> (lengths before truncation, unit, the length T cuts at)."""
-    if settings.format in ("mag", "hkt"):
-        unit = "wordpieces" if preprocessor is not None else "words"
-        text = _word_lengths(utterances, settings.format, preprocessor)
-        return {"text": (text, unit, settings.max_length)}
-    if settings.format == "mmsa":
+    length = preprocessor.sequence_length
+    if preprocessor.format in ("mag", "hkt"):
+        unit = "wordpieces" if preprocessor.tokenizer is not None else "words"
+        return {"text": (_word_lengths(utterances, preprocessor), unit, length)}
+    if preprocessor.format == "mmsa":
         text = np.asarray([int(u.text_bert[1].sum()) for u in utterances])
-        result = {"text": (text, "wordpieces", settings.max_length)}
+        result = {"text": (text, "wordpieces", length)}
         for modality in ("acoustic", "visual"):
             values = [
                 text[i] if getattr(u, f"{modality}_length") is None
@@ -49,19 +49,18 @@ def _lengths(utterances, settings, preprocessor):
                 for i, u in enumerate(utterances)
             ]
             result[modality] = (np.asarray(values), "frames",
-                                getattr(settings, f"{modality}_length"))
+                                getattr(preprocessor, f"{modality}_length"))
         return result
     return {
-        "text": (np.asarray([len(u.text_features) for u in utterances]), "frames",
-                 settings.max_length),
+        "text": (np.asarray([len(u.text_features) for u in utterances]), "frames", length),
         "acoustic": (np.asarray([len(u.acoustic) for u in utterances]), "frames",
-                     settings.acoustic_length),
+                     preprocessor.acoustic_length),
         "visual": (np.asarray([len(u.visual) for u in utterances]), "frames",
-                   settings.visual_length),
+                   preprocessor.visual_length),
     }
 
 
-def _labels(split, settings, report):
+def _labels(split, preprocessor, report):
     labels = split.labels
     if labels.dtype.kind == "f":
         labels = labels[~np.isnan(labels)]
@@ -73,9 +72,9 @@ def _labels(split, settings, report):
         "mean": round(float(labels.mean()), 4),
         "out_of_range": report.labels_out_of_range,
     }
-    if settings.task == CLASSIFICATION:
-        counts = np.bincount(labels, minlength=len(settings.class_names))
-        result["histogram"] = dict(zip(settings.class_names, counts.tolist()))
+    if preprocessor.task == CLASSIFICATION:
+        counts = np.bincount(labels, minlength=len(preprocessor.class_names))
+        result["histogram"] = dict(zip(preprocessor.class_names, counts.tolist()))
     else:
         rounded = np.round(np.clip(labels, -3, 3)).astype(int)
         result["histogram"] = {str(k): int(np.sum(rounded == k)) for k in range(-3, 4)}
@@ -109,24 +108,20 @@ def inspect(path, format="auto", tokenizer=None, max_length=None):
     inspect("mosi.pkl")["splits"]["train"]["size"]   # 1281
     ```
     """
-    dataset = read(path, format, default_max_length=max_length)
-    settings = dataset.settings
-    preprocessor = None
-    if tokenizer is not None and settings.format in ("mag", "hkt"):
-        from glomo_keras.data.preprocessor import GLoMoPreprocessor
-
-        preprocessor = GLoMoPreprocessor.from_settings(settings, as_tokenizer(tokenizer))
+    dataset = read(path, format, default_max_length=max_length,
+                   tokenizer=None if tokenizer is None else as_tokenizer(tokenizer))
+    preprocessor = dataset.preprocessor
     splits = {}
     totals = {}
     for name, split in dataset.splits.items():
         report = dataset.report.splits[name]
-        lengths = _lengths(split.utterances, settings, preprocessor)
+        lengths = _lengths(split.utterances, preprocessor)
         cut = np.zeros(len(split), bool)
         for values, _, limit in lengths.values():
             cut |= values > limit
         splits[name] = {
             "size": len(split),
-            "labels": _labels(split, settings, report),
+            "labels": _labels(split, preprocessor, report),
             "lengths": {m: _stats(v, unit) for m, (v, unit, _) in lengths.items()},
             "truncated": int(cut.sum()),
             "nonfinite_replaced": report.nonfinite_replaced,
@@ -135,18 +130,18 @@ def inspect(path, format="auto", tokenizer=None, max_length=None):
             totals[modality] = totals.get(modality, 0) + count
     return {
         "path": str(path),
-        "format": settings.format,
-        "dataset": settings.dataset,
-        "task": settings.task,
-        "class_names": settings.class_names,
-        "max_length": settings.max_length,
-        "acoustic_length": settings.acoustic_length,
-        "visual_length": settings.visual_length,
-        "dims": settings.stored_dims,
-        "input_dims": settings.dims,
+        "format": preprocessor.format,
+        "dataset": preprocessor.dataset,
+        "task": preprocessor.task,
+        "class_names": preprocessor.class_names,
+        "max_length": preprocessor.sequence_length,
+        "acoustic_length": preprocessor.acoustic_length,
+        "visual_length": preprocessor.visual_length,
+        "dims": preprocessor.stored_dims,
+        "input_dims": preprocessor.input_dims,
         "nonfinite_replaced": totals,
         "splits": splits,
-        "notes": dataset.report.notes + _length_notes(settings.format),
+        "notes": dataset.report.notes + _length_notes(preprocessor.format),
     }
 
 

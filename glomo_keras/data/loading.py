@@ -19,7 +19,7 @@ from glomo_keras.data.common import CLASSIFICATION, FORMATS, SPLITS, LoadReport,
 from glomo_keras.data.errors import DataFormatError
 from glomo_keras.data.fitting import check_data, sequence_length_conflict
 from glomo_keras.data.pipeline import sequence_extents
-from glomo_keras.data.settings import PreprocessingSettings
+from glomo_keras.data.preprocessor import FORMAT_LAYOUTS, WORD_LAYOUTS, GLoMoPreprocessor
 from glomo_keras.data.tokenizer import as_tokenizer
 from glomo_keras.data.unpickler import load_pickle
 from glomo_keras.datasets import DATASETS, dataset_from_dims, dataset_from_path
@@ -101,13 +101,14 @@ class Split:
 class LoadedDataset:
     """A loaded benchmark file.
 
+    What the data is (format, dataset, T, widths, task, classes) is its
+    preprocessor's; the properties below read it from there.
+
     Args:
         source: the file or folder.
-        format: `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
-        dataset: the dataset table's name when known from the path or the
-            dims (`"mosi"`, `"mosei"`, `"urfunny"`, `"mustard"`, `"cherma"`),
-            or None.
-        settings: the `PreprocessingSettings` (T, dims, columns, task, ...).
+        preprocessor: the `GLoMoPreprocessor` of the data: what it is (T,
+            widths, columns, task, class names, dataset, the tokenizer) and
+            its encoder.
         splits: dict name -> `Split`.
         report: the `LoadReport`.
 
@@ -121,9 +122,7 @@ class LoadedDataset:
     """
 
     source: str
-    format: str
-    dataset: str
-    settings: PreprocessingSettings
+    preprocessor: GLoMoPreprocessor
     splits: dict
     report: LoadReport
 
@@ -143,24 +142,34 @@ class LoadedDataset:
         return self.splits.get("test")
 
     @property
+    def format(self):
+        """`"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`."""
+        return self.preprocessor.format
+
+    @property
+    def dataset(self):
+        """The dataset table's name when known from the path or the dims, or None."""
+        return self.preprocessor.dataset
+
+    @property
     def dims(self):
         """The feature dims of the model inputs (after the column selection)."""
-        return self.settings.dims
+        return self.preprocessor.input_dims
 
     @property
     def stored_dims(self):
         """The feature dims as stored in the file."""
-        return self.settings.stored_dims
+        return self.preprocessor.stored_dims
 
     @property
     def task(self):
         """`"regression"` or `"classification"`."""
-        return self.settings.task
+        return self.preprocessor.task
 
     @property
     def class_names(self):
         """The class names in label order, or None for regression."""
-        return self.settings.class_names
+        return self.preprocessor.class_names
 
 
 def detect_format(obj, source):
@@ -274,8 +283,9 @@ def _columns(requested, default):
     return [int(column) for column in requested]
 
 
-def _settings(path, data_format, splits, checker, max_length, default_max_length, columns,
-              config):
+def _preprocessor(path, data_format, splits, checker, max_length, default_max_length,
+                  columns, tokenizer, config):
+    """The data's `GLoMoPreprocessor`: its layout, T, widths, columns, task and classes."""
     reader = READERS[data_format]
     stored_dims = {
         "acoustic": checker.dims.get("acoustic"),
@@ -286,6 +296,7 @@ def _settings(path, data_format, splits, checker, max_length, default_max_length
         if not stored_dims[modality]:
             raise DataFormatError(f"no utterance has {modality} features", source=path)
     if config is not None:
+        # Before the column selection: a file of another dataset is named as such.
         check_data(config, path, data_format, stored_dims, reader.TASK)
     dataset = guess_dataset(path, data_format, stored_dims)
     if data_format == "mmsa":
@@ -301,23 +312,25 @@ def _settings(path, data_format, splits, checker, max_length, default_max_length
         if max_length is None:
             max_length = (DATASETS[dataset].max_sequence_length if dataset
                           else FALLBACK_MAX_LENGTH)
-        frames = {"acoustic": max_length, "visual": max_length}
+        frames = {"acoustic": None, "visual": None}
     try:
-        settings = PreprocessingSettings(
-            format=data_format,
-            max_length=int(max_length),
-            acoustic_length=int(frames["acoustic"]),
-            visual_length=int(frames["visual"]),
-            stored_dims=stored_dims,
-            task=reader.TASK,
-            class_names=_class_names(reader, dataset),
+        return GLoMoPreprocessor(
+            layout=FORMAT_LAYOUTS[data_format],
+            tokenizer=tokenizer if data_format in ("mag", "hkt") else None,
+            sequence_length=int(max_length),
+            acoustic_dim=stored_dims["acoustic"],
+            visual_dim=stored_dims["visual"],
+            acoustic_length=frames["acoustic"],
+            visual_length=frames["visual"],
+            text_dim=stored_dims["text"],
             acoustic_columns=_columns(columns["acoustic"], reader.ACOUSTIC_COLUMNS),
             visual_columns=_columns(columns["visual"], reader.VISUAL_COLUMNS),
+            task=reader.TASK,
+            class_names=_class_names(reader, dataset),
             dataset=dataset,
         )
     except ValueError as error:
         raise DataFormatError(str(error), source=path)
-    return settings
 
 
 def _class_names(reader, dataset):
@@ -340,9 +353,9 @@ def _labels(utterances, task):
     ).reshape(-1)
 
 
-def _split_report(utterances, labels, nonfinite, settings, label_range):
+def _split_report(utterances, labels, nonfinite, data_format, label_range):
     known = labels[~np.isnan(labels)] if labels.dtype.kind == "f" else labels
-    modalities = ("text", "acoustic", "visual") if settings.format == "cherma" else (
+    modalities = ("text", "acoustic", "visual") if data_format == "cherma" else (
         "acoustic", "visual")
     report = SplitReport(
         size=len(utterances),
@@ -357,13 +370,15 @@ def _split_report(utterances, labels, nonfinite, settings, label_range):
     return report
 
 
-def read(path, format="auto", *, config=None, max_length=None, default_max_length=None,
-         acoustic_columns=None, visual_columns=None):
+def read(path, format="auto", *, tokenizer=None, config=None, max_length=None,
+         default_max_length=None, acoustic_columns=None, visual_columns=None):
     """Reads a file into the common form, without tokenising.
 
     Args:
         path: the pickle, or the CHERMA folder.
         format: `"auto"` (detect), `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
+        tokenizer: the backbone's tokenizer (a KerasHub tokenizer) for the
+            preprocessor of MAG and HKT data; None leaves it without one.
         config: a `GLoMoConfig` whose task, text input and feature widths
             the file must have (`glomo_keras.data.fitting.check_data`),
             checked before the column selection; None for no check.
@@ -384,7 +399,8 @@ def read(path, format="auto", *, config=None, max_length=None, default_max_lengt
         MissingFileError: the path does not exist or cannot be read.
         DataFormatError: the file is refused or malformed, a modality of a
             split is entirely non-finite, `max_length` conflicts with the
-            file's T, or the file does not fit `config`.
+            file's T, the columns are outside the file's, or the file does
+            not fit `config`.
 
     Example:
 
@@ -396,8 +412,8 @@ def read(path, format="auto", *, config=None, max_length=None, default_max_lengt
     data_format, (splits, checker) = _read_raw(path, format)
     checker.refuse_nonfinite_modalities()
     columns = {"acoustic": acoustic_columns, "visual": visual_columns}
-    settings = _settings(
-        path, data_format, splits, checker, max_length, default_max_length, columns, config)
+    preprocessor = _preprocessor(path, data_format, splits, checker, max_length,
+                                 default_max_length, columns, tokenizer, config)
     reader = READERS[data_format]
     result = {}
     reports = {}
@@ -405,17 +421,17 @@ def read(path, format="auto", *, config=None, max_length=None, default_max_lengt
         if name not in splits:
             continue
         utterances = splits[name]
-        labels = _labels(utterances, settings.task)
-        result[name] = Split(name, [u.id for u in utterances], labels, settings.task, utterances)
+        labels = _labels(utterances, reader.TASK)
+        result[name] = Split(name, [u.id for u in utterances], labels, reader.TASK, utterances)
         reports[name] = _split_report(
-            utterances, labels, checker.nonfinite.get(name, {}), settings, reader.LABEL_RANGE
+            utterances, labels, checker.nonfinite.get(name, {}), data_format, reader.LABEL_RANGE
         )
     notes = list(checker.notes)
-    if settings.dataset is not None:
-        notes.append(f"dataset: {settings.dataset}")
-    notes.append(f"max length T = {settings.max_length}")
+    if preprocessor.dataset is not None:
+        notes.append(f"dataset: {preprocessor.dataset}")
+    notes.append(f"max length T = {preprocessor.sequence_length}")
     report = LoadReport(str(path), data_format, reports, notes)
-    return LoadedDataset(str(path), data_format, settings.dataset, settings, result, report)
+    return LoadedDataset(str(path), preprocessor, result, report)
 
 
 def load(
@@ -461,13 +477,14 @@ def load(
     Returns:
         `LoadedDataset`: `.train`, `.valid`, `.test` (each a `Split` with
         `ids`, `labels`, `arrays` and `inputs`), `.format`, `.dims`, `.task`,
-        `.class_names`, `.settings`, `.report`.
+        `.class_names`, `.preprocessor`, `.report`.
 
     Raises:
         MissingFileError: the path does not exist or cannot be read.
         DataFormatError: the file is refused or malformed, a modality of a
             split is entirely non-finite, `max_length` conflicts with the
-            file's T, or the file does not fit `config`.
+            file's T, the columns are outside the file's, or the file does
+            not fit `config`.
 
     Example:
 
@@ -495,22 +512,18 @@ def load(
         cache_path = cache.cache_file(path, options, cache_dir)
         cached = cache.read(cache_path)
         if cached is not None:
-            return _from_cache(path, cached, fields)
+            return _from_cache(path, cached, tokenizer)
     dataset = read(
-        path, format, config=config, max_length=max_length,
+        path, format, tokenizer=tokenizer, config=config, max_length=max_length,
         default_max_length=default_max_length,
         acoustic_columns=acoustic_columns, visual_columns=visual_columns,
     )
-    if dataset.format in ("mag", "hkt"):
-        if tokenizer is None:
-            dataset.report.notes.append("not tokenised: pass tokenizer= to make model inputs")
-            return dataset
-        dataset.settings = dataclasses.replace(dataset.settings, **fields)
-    from glomo_keras.data.preprocessor import GLoMoPreprocessor
-
-    preprocessor = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer)
+    if dataset.format in ("mag", "hkt") and tokenizer is None:
+        dataset.report.notes.append("not tokenised: pass tokenizer= to make model inputs")
+        return dataset
     encoded = encode_splits(
-        preprocessor, {name: split.utterances for name, split in dataset.splits.items()}, path,
+        dataset.preprocessor,
+        {name: split.utterances for name, split in dataset.splits.items()}, path,
         checked=True)
     for name, split in dataset.splits.items():
         split.arrays, truncated = encoded[name]
@@ -585,7 +598,7 @@ def encode_splits(preprocessor, splits, source=None, checked=False):
 
 
 def _tokenizer_fields(tokenizer):
-    """The settings fields a tokenizer fixes: vocabulary, lowercase, strip_accents."""
+    """What a tokenizer fixes, for the cache key: vocabulary, lowercase, strip_accents."""
     if tokenizer is None:
         return {"vocabulary": None, "lowercase": True, "strip_accents": False}
     return {
@@ -602,22 +615,23 @@ def _to_cache(path, dataset):
         arrays[f"{name}/ids"] = np.asarray(split.ids, dtype=str)
         for key, array in split.arrays.items():
             arrays[f"{name}/{key}"] = array
-    settings = dataset.settings.to_dict()
-    settings["vocabulary"] = None
+    preprocessor = dataset.preprocessor.get_config()
+    preprocessor.pop("tokenizer", None)  # the caller's tokenizer, part of the cache key
     meta = {
         "source": dataset.source,
-        "settings": settings,
+        "preprocessor": preprocessor,
         "report": dataset.report.to_dict(),
         "splits": list(dataset.splits),
     }
     cache.write(path, arrays, meta)
 
 
-def _from_cache(path, cached, fields):
+def _from_cache(path, cached, tokenizer):
     arrays, meta = cached
-    settings = PreprocessingSettings.from_dict(meta["settings"])
-    if settings.format in ("mag", "hkt"):
-        settings.vocabulary = fields["vocabulary"]
+    config = meta["preprocessor"]
+    if config["layout"] in WORD_LAYOUTS:
+        config["tokenizer"] = tokenizer
+    preprocessor = GLoMoPreprocessor.from_config(config)
     report = LoadReport.from_dict(meta["report"])
     report.source = str(path)
     report.cache = "hit"
@@ -633,8 +647,8 @@ def _from_cache(path, cached, fields):
             name,
             arrays[f"{name}/ids"].tolist(),
             arrays[f"{name}/labels"],
-            settings.task,
+            preprocessor.task,
             None,
             split_arrays,
         )
-    return LoadedDataset(str(path), settings.format, settings.dataset, settings, splits, report)
+    return LoadedDataset(str(path), preprocessor, splits, report)

@@ -63,6 +63,7 @@ arrives padded to T by its format, so `"token_ids"` takes `"max_length"`
 only.
 """
 
+import copy
 import dataclasses
 import re
 
@@ -72,18 +73,18 @@ import numpy as np
 import tensorflow as tf
 
 from glomo_keras.data.checks import Checker
-from glomo_keras.data.common import Utterance
+from glomo_keras.data.common import CLASSIFICATION, REGRESSION, Utterance
 from glomo_keras.data.errors import DataFormatError
-from glomo_keras.data.settings import PreprocessingSettings
 
 LAYOUTS = ("words", "words_with_context", "token_ids", "features")
 WORD_LAYOUTS = ("words", "words_with_context")
-# The data format of `PreprocessingSettings` -> the preprocessor's layout.
+# The data format (`"mag"`, ...) -> the preprocessor's layout.
 FORMAT_LAYOUTS = {"mag": "words", "hkt": "words_with_context", "mmsa": "token_ids",
                   "cherma": "features"}
 PADDINGS = ("max_length", "longest")
 # `padding="longest"` rounds a batch's length up to a multiple of this.
 PAD_MULTIPLE = 8
+LAYOUT_FORMATS = {layout: data_format for data_format, layout in FORMAT_LAYOUTS.items()}
 # The input that tells the batch rank, per layout, and its unbatched rank.
 PRIMARY_INPUTS = {"words": ("words", 1), "words_with_context": ("words", 1),
                   "token_ids": ("token_ids", 1), "features": ("text_features", 2)}
@@ -104,11 +105,20 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     `(inputs, label)` elements. See the module doc for the inputs of each
     layout.
 
+    Its config is also where the package keeps what the data is (KerasHub's
+    way): the layout (the file format), T and the frame lengths, the stored
+    widths and the columns kept, the task, the class names and the dataset;
+    the tokenizer carries the vocabulary. A run's `preprocessing.json`, a
+    preset's `preprocessor.json` and a SavedModel's asset hold it, and
+    `check_fits` says whether a model takes its outputs.
+
     Args:
         layout: `"words"` (MAG), `"words_with_context"` (HKT), `"token_ids"`
             (MMSA) or `"features"` (CHERMA).
         tokenizer: the backbone's KerasHub WordPiece tokenizer (e.g.
-            `keras_hub.tokenizers.BertTokenizer`); word layouts only.
+            `keras_hub.tokenizers.BertTokenizer`), which carries the
+            vocabulary; word layouts only. Without one a word layout only
+            describes its data (`read`): it cannot encode.
         sequence_length: T, the padded number of text tokens (CHERMA: text
             steps).
         acoustic_dim: acoustic columns as stored, before the selection.
@@ -116,13 +126,18 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         acoustic_length: T_a, the padded number of acoustic frames (MMSA,
             CHERMA); None means T. Word layouts always use T.
         visual_length: T_v, the same for visual frames.
-        text_dim: CHERMA text feature columns; None for the other layouts.
+        text_dim: the text feature columns as stored: CHERMA's text input
+            (required there); MMSA files store BERT features the model does
+            not read; None for words.
         acoustic_columns: the acoustic columns kept (indices into the stored
             columns), or None for all.
         visual_columns: the visual columns kept, or None for all.
         padding: `"max_length"` (pad to T, T_a, T_v) or `"longest"` (pad
             to the batch's longest, rounded up to a multiple of 8, at most
             T; word layouts and `"features"`; see the module doc).
+        task: `"regression"` or `"classification"`, the data's labels.
+        class_names: the class names in label order (classification).
+        dataset: the dataset table's name when known (`"mosi"`, ...).
         **kwargs: passed to `keras_hub.models.Preprocessor` (e.g. `name`).
 
     Example:
@@ -156,13 +171,18 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         acoustic_columns=None,
         visual_columns=None,
         padding="max_length",
+        task=REGRESSION,
+        class_names=None,
+        dataset=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
-        if layout in WORD_LAYOUTS and tokenizer is None:
-            raise ValueError(f"layout {layout!r} needs the backbone's tokenizer")
+        if task not in (REGRESSION, CLASSIFICATION):
+            raise ValueError(f"task must be regression or classification, not {task!r}")
+        if task == CLASSIFICATION and not class_names:
+            raise ValueError("a classification task needs class_names")
         if sequence_length is None or sequence_length < 3:
             raise ValueError(f"sequence_length must be at least 3, not {sequence_length}")
         if layout in WORD_LAYOUTS:
@@ -190,56 +210,116 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         self.text_dim = None if text_dim is None else _positive(text_dim, "text_dim")
         self.acoustic_columns = _columns(acoustic_columns, self.acoustic_dim, "acoustic")
         self.visual_columns = _columns(visual_columns, self.visual_dim, "visual")
+        self.task = task
+        self.class_names = None if class_names is None else [str(n) for n in class_names]
+        self.dataset = dataset
         self._eager = _EagerFunction(self._call_graph)
         self._eager_with_lengths = _EagerFunction(self._call_graph_with_lengths)
         self.built = True  # no weights: nothing to build
 
-    @classmethod
-    def from_settings(cls, settings, tokenizer=None, **kwargs):
-        """The preprocessor that encodes as `PreprocessingSettings` say.
+    @property
+    def format(self):
+        """The data format: `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`."""
+        return LAYOUT_FORMATS[self.layout]
+
+    @property
+    def stored_dims(self):
+        """The feature widths as stored, before the column selection (`"text"`: CHERMA only)."""
+        return {"acoustic": self.acoustic_dim, "visual": self.visual_dim, "text": self.text_dim}
+
+    @property
+    def input_dims(self):
+        """The feature widths of the model inputs, after the column selection."""
+        return {"acoustic": _selected(self.acoustic_dim, self.acoustic_columns),
+                "visual": _selected(self.visual_dim, self.visual_columns),
+                "text": self.text_dim if self.layout == "features" else None}
+
+    def check_fits(self, config):
+        """Raises ValueError unless this preprocessor makes the inputs of `config`'s model.
+
+        The one check that a model and its preprocessor fit, made where they
+        meet (`GLoMoSentimentAnalyzer`, which training's, export's, presets'
+        paths all take): the text input (token ids or features), the
+        feature widths after the column selection, the task and the number
+        of classes.
 
         Args:
-            settings: a `PreprocessingSettings` (or its `to_dict()`).
-            tokenizer: the backbone's tokenizer (MAG, HKT); None builds one
-                from `settings.vocabulary`. A given tokenizer must have that
-                vocabulary when the settings carry one.
-            **kwargs: passed to the constructor (e.g. `name`).
+            config: a `GLoMoConfig`.
 
         Example:
 
         ```python
-        preprocessor = GLoMoPreprocessor.from_settings(dataset.settings, tokenizer)
+        preprocessor.check_fits(model.config)
         ```
         """
-        if isinstance(settings, dict):
-            settings = PreprocessingSettings.from_dict(settings)
-        layout = FORMAT_LAYOUTS[settings.format]
-        if layout in WORD_LAYOUTS:
-            if tokenizer is None:
-                tokenizer = settings.make_tokenizer()
-            elif settings.vocabulary is not None and list(
-                tokenizer.get_vocabulary()
-            ) != list(settings.vocabulary):
+        feature_text = self.layout == "features"
+        if "t" in config.modalities and feature_text != (config.text_encoder == "features"):
+            given = "text features" if feature_text else "token ids"
+            raise ValueError(
+                f"the {self.format!r} preprocessor gives {given} but the model's "
+                f"text_encoder is {config.text_encoder!r}")
+        dims = self.input_dims
+        expected = {}
+        if "a" in config.modalities:
+            expected["acoustic"] = config.acoustic_input_dim
+        if "v" in config.modalities:
+            expected["visual"] = config.visual_input_dim
+        if feature_text and "t" in config.modalities:
+            expected["text"] = config.text_dim
+        for modality, width in expected.items():
+            if dims[modality] != width:
                 raise ValueError(
-                    "the tokenizer's vocabulary differs from the settings' vocabulary "
-                    f"({tokenizer.vocabulary_size()} vs {len(settings.vocabulary)} tokens)"
-                )
-        else:
-            tokenizer = None
-        stored = settings.stored_dims
+                    f"the model input {modality!r} has {width} features but the "
+                    f"preprocessor gives {dims[modality]}")
+        if config.task != self.task:
+            raise ValueError(
+                f"the model's task is {config.task!r} but the preprocessor's is {self.task!r}")
+        if config.task == CLASSIFICATION and config.output_dim != len(self.class_names):
+            raise ValueError(
+                f"the model has {config.output_dim} classes but the preprocessor names "
+                f"{len(self.class_names)}: {self.class_names}")
+
+    @classmethod
+    def from_saved(cls, data, **overrides):
+        """The preprocessor of a saved JSON object, in today's or in the former format.
+
+        Today's is `keras.saving.serialize_keras_object(preprocessor)` (a run's
+        `preprocessing.json`, a SavedModel's asset); glomo-keras 0.1 saved
+        its preprocessing settings instead (`format`, `max_length`,
+        `stored_dims`, `vocabulary`, ...), which load too.
+
+        Args:
+            data: the JSON object (a dict).
+            **overrides: constructor arguments that replace the saved ones
+                (e.g. `padding="longest"` for serving).
+
+        Example:
+
+        ```python
+        preprocessor = GLoMoPreprocessor.from_saved(json.load(open("run/preprocessing.json")))
+        ```
+        """
+        if "class_name" in data:
+            # (KerasHub's `from_config` replaces the tokenizer's config in place.)
+            data = copy.deepcopy(data)
+            data["config"].update(overrides)
+            return keras.saving.deserialize_keras_object(data)
+        tokenizer = None
+        if data.get("vocabulary") is not None:
+            from glomo_keras.data.tokenizer import make_tokenizer
+
+            tokenizer = make_tokenizer(data["vocabulary"], data.get("lowercase", True),
+                                       data.get("strip_accents", False))
+        stored = data["stored_dims"]
         return cls(
-            layout=layout,
-            tokenizer=tokenizer,
-            sequence_length=settings.max_length,
-            acoustic_dim=stored["acoustic"],
-            visual_dim=stored["visual"],
-            acoustic_length=settings.acoustic_length,
-            visual_length=settings.visual_length,
-            text_dim=stored.get("text") if settings.format == "cherma" else None,
-            acoustic_columns=settings.acoustic_columns,
-            visual_columns=settings.visual_columns,
-            **kwargs,
-        )
+            layout=FORMAT_LAYOUTS[data["format"]], tokenizer=tokenizer,
+            sequence_length=data["max_length"], acoustic_dim=stored["acoustic"],
+            visual_dim=stored["visual"], acoustic_length=data.get("acoustic_length"),
+            visual_length=data.get("visual_length"),
+            text_dim=stored.get("text"),
+            acoustic_columns=data.get("acoustic_columns"),
+            visual_columns=data.get("visual_columns"), task=data.get("task", REGRESSION),
+            class_names=data.get("class_names"), dataset=data.get("dataset"), **overrides)
 
     def __call__(self, *args, **kwargs):
         # Eager inputs become TensorFlow tensors first: Keras refuses a dict
@@ -383,6 +463,8 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         for CHERMA) and `truncated` int32 [B] (1 where T, T_a or T_v cut the
         utterance).
         """
+        if self.layout in WORD_LAYOUTS and self.tokenizer is None:
+            raise ValueError(f"layout {self.layout!r} needs the backbone's tokenizer to encode")
         with tf.device("cpu"):
             name, unbatched_rank = PRIMARY_INPUTS[self.layout]
             unbatched = _required(inputs, name).shape.rank == unbatched_rank
@@ -698,39 +780,6 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             value = tf.gather(value, list(columns), axis=-1)
         return value
 
-    def to_settings(self, task, class_names=None, dataset=None):
-        """The `PreprocessingSettings` of this preprocessor (the inverse of `from_settings`).
-
-        Args:
-            task: "regression" or "classification" (the model's).
-            class_names: the class names (classification).
-            dataset: the dataset name, when known.
-
-        Example:
-
-        ```python
-        settings = preprocessor.to_settings(config.task, config.class_names, config.dataset)
-        ```
-        """
-        layout_formats = {layout: name for name, layout in FORMAT_LAYOUTS.items()}
-        tokenizer = self.tokenizer
-        return PreprocessingSettings(
-            format=layout_formats[self.layout],
-            max_length=self.sequence_length,
-            acoustic_length=self.acoustic_length or self.sequence_length,
-            visual_length=self.visual_length or self.sequence_length,
-            stored_dims={"acoustic": self.acoustic_dim, "visual": self.visual_dim,
-                         "text": self.text_dim},
-            task=task,
-            class_names=None if class_names is None else list(class_names),
-            acoustic_columns=_as_list(self.acoustic_columns),
-            visual_columns=_as_list(self.visual_columns),
-            vocabulary=None if tokenizer is None else list(tokenizer.get_vocabulary()),
-            lowercase=bool(getattr(tokenizer, "lowercase", True)),
-            strip_accents=bool(getattr(tokenizer, "strip_accents", False)),
-            dataset=dataset,
-        )
-
     def get_config(self):
         config = super().get_config()
         if self.tokenizer is not None and config["tokenizer"]["config"].get("vocabulary") is None:
@@ -748,6 +797,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             "acoustic_columns": _as_list(self.acoustic_columns),
             "visual_columns": _as_list(self.visual_columns),
             "padding": self.padding,
+            "task": self.task,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "dataset": self.dataset,
         })
         return config
 
@@ -935,6 +987,10 @@ def _columns(columns, dim, modality):
             f"{modality}_columns must select columns in 0..{dim - 1} (the data has {dim} "
             f"{modality} columns); outside: {outside[:3]}")
     return columns
+
+
+def _selected(dim, columns):
+    return dim if columns is None else len(columns)
 
 
 def _as_list(columns):

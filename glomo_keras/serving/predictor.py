@@ -1,7 +1,7 @@
 """`Predictor`: an exported GLoMo SavedModel, run with TensorFlow alone.
 
 The Predictor loads the `serving_default` signature with
-`tf.saved_model.load` and the preprocessing settings from the export's
+`tf.saved_model.load` and the `GLoMoPreprocessor` from the export's
 asset; it never builds a Keras model. `predict` runs model inputs.
 `analyze` runs raw utterances: word-level models (MAG, HKT) through the
 `analyze` signature of the raw-words SavedModel in `<version>/analyze/`,
@@ -29,7 +29,7 @@ from glomo_keras.artifacts import ASSET_NAME
 from glomo_keras.artifacts import OUTPUT_NAMES
 from glomo_keras.artifacts import SIGNATURE_NAME
 from glomo_keras.artifacts import resolve_version
-from glomo_keras.data import DataFormatError, GLoMoPreprocessor, PreprocessingSettings
+from glomo_keras.data import DataFormatError, GLoMoPreprocessor
 
 # The special tokens around the words of one utterance, per format:
 # `[CLS] words [SEP]` (MAG), `[CLS] context [SEP] words . [SEP]` (HKT).
@@ -75,7 +75,8 @@ class Predictor:
         path: the version folder loaded.
         version: its version number.
         name: the model name: the base folder's name.
-        settings: the `PreprocessingSettings` saved with the model.
+        preprocessor: the `GLoMoPreprocessor` saved with the model (what
+            its data is: format, T, widths, columns, task, classes).
         model_config: the `GLoMoConfig.to_dict()` saved with the model.
         export_metadata: the `metadata` dict given at export.
         input_specs: `{name: tf.TensorSpec}` of the signature's inputs.
@@ -109,17 +110,18 @@ class Predictor:
         if not asset_path.is_file():
             raise FileNotFoundError(f"{asset_path} is missing: not a glomo_keras export")
         asset = json.loads(asset_path.read_text(encoding="utf-8"))
-        self.settings = PreprocessingSettings.from_dict(asset["preprocessing"])
         self.model_config = asset["model_config"]
-        self.export_metadata = asset["metadata"]
-        self._check_fit()
-        self._analyze = _load_raw_words_model(self.path / ANALYZE_FOLDER)
         # A length_aware model computes over the batch's longest utterance
         # (MMSA's text arrives padded to T); the `analyze` signature of a
-        # word-level model pads so itself.
-        padding = ("longest" if self.model_config.get("length_aware")
-                   and self.settings.format != "mmsa" else "max_length")
-        self._preprocessor = GLoMoPreprocessor.from_settings(self.settings, padding=padding)
+        # word-level model pads so itself. Exports of glomo-keras 0.1 hold
+        # the preprocessing settings instead of the preprocessor.
+        saved = asset["preprocessing"]
+        self.preprocessor = GLoMoPreprocessor.from_saved(saved)
+        if self.model_config.get("length_aware") and self.preprocessor.format != "mmsa":
+            self.preprocessor = GLoMoPreprocessor.from_saved(saved, padding="longest")
+        self.export_metadata = asset["metadata"]
+        self._check_outputs()
+        self._analyze = _load_raw_words_model(self.path / ANALYZE_FOLDER)
 
     @property
     def signatures(self):
@@ -144,15 +146,14 @@ class Predictor:
         """Whether `analyze` runs raw utterances through the `analyze` signature."""
         return self._analyze is not None
 
-    def _check_fit(self):
-        """The export's settings, model config and signature agree."""
+    def _check_outputs(self):
+        """The signature predicts as many values as the model config has outputs.
+
+        (The preprocessor and the model were checked to fit at export.)
+        """
         from glomo_keras.config import GLoMoConfig
 
         config = GLoMoConfig.from_dict(self.model_config)
-        try:
-            self.settings.check_fits(config)
-        except ValueError as error:
-            raise ValueError(f"{self.path}: {error}") from None
         width = self.output_specs["prediction"].shape[-1]
         if width != config.output_dim:
             raise ValueError(
@@ -239,7 +240,7 @@ class Predictor:
         """
         if self._analyze is None:
             raise ValueError(
-                f"this {self.settings.format!r} model has no {ANALYZE_SIGNATURE!r} signature "
+                f"this {self.preprocessor.format!r} model has no {ANALYZE_SIGNATURE!r} signature "
                 f"(the signatures are {sorted(self.signatures)})"
             )
         arrays = _checked_arrays(inputs, self._analyze.structured_input_signature[1])
@@ -316,7 +317,7 @@ class Predictor:
 
     def _check_ids(self, arrays):
         """Refuses negative ids (the embedding would wrap them) and masks other than 0/1."""
-        vocabulary_size = len(self.settings.vocabulary or ())
+        vocabulary_size = self._vocabulary_size()
         for name, array in arrays.items():
             if array.dtype.kind not in "iu" or not array.size:
                 continue
@@ -331,13 +332,17 @@ class Predictor:
                     f"{vocabulary_size} tokens (ids 0 to {vocabulary_size - 1})"
                 )
 
+    def _vocabulary_size(self):
+        tokenizer = self.preprocessor.tokenizer
+        return 0 if tokenizer is None else tokenizer.vocabulary_size()
+
     def _sequence_limits(self):
-        settings = self.settings
+        preprocessor = self.preprocessor
         return {
-            "token_ids": settings.max_length,
-            "text_features": settings.max_length,
-            "acoustic": settings.acoustic_length,
-            "visual": settings.visual_length,
+            "token_ids": preprocessor.sequence_length,
+            "text_features": preprocessor.sequence_length,
+            "acoustic": preprocessor.acoustic_length,
+            "visual": preprocessor.visual_length,
         }
 
     def analyze(self, instances):
@@ -407,22 +412,22 @@ class Predictor:
         predictor.words_kept([{"words": ["so"] * 500, ...}])   # [46]
         ```
         """
-        special = SPECIAL_TOKENS.get(self.settings.format)
+        special = SPECIAL_TOKENS.get(self.preprocessor.format)
         if special is None:
             return [None] * len(instances)
-        budget = self.settings.max_length - special
+        budget = self.preprocessor.sequence_length - special
         kept = []
         for index, instance in enumerate(instances):
             words = list(instance["words"])
             total, count = 0, 0
-            for pieces in _word_pieces(self._preprocessor.tokenizer, words):
+            for pieces in _word_pieces(self.preprocessor.tokenizer, words):
                 if total + len(pieces) > budget:
                     break
                 total, count = total + len(pieces), count + 1
             if count < len(words) and not truncate:
                 raise ValueError(
                     f"instance {index}, field 'words': {len(words)} words make more than "
-                    f"the {self.settings.max_length} WordPiece tokens this model takes "
+                    f"the {self.preprocessor.sequence_length} WordPiece tokens this model takes "
                     f"(its first {count} words fit); send a shorter utterance, or allow "
                     'cutting it with "truncate": true'
                 )
@@ -454,8 +459,8 @@ class Predictor:
             self._check_instance(index, instance)
         try:
             if self._analyze is not None:
-                return self._preprocessor.raw_inputs(instances)
-            inputs = self._preprocessor.encode(instances)
+                return self.preprocessor.raw_inputs(instances)
+            inputs = self.preprocessor.encode(instances)
         except DataFormatError as error:
             where = f"instance {error.index}" if error.index is not None else "request"
             if error.field is not None:
@@ -465,7 +470,7 @@ class Predictor:
 
     def _check_instance(self, index, instance):
         """What `raw_inputs` lets through but a request must not hold."""
-        allowed = REQUEST_FIELDS[self.settings.format]
+        allowed = REQUEST_FIELDS[self.preprocessor.format]
         if not isinstance(instance, dict):
             raise ValueError(
                 f"instance {index}: expected an object with the fields "
@@ -475,9 +480,9 @@ class Predictor:
         if unknown:
             raise ValueError(
                 f"instance {index}: unknown fields {unknown}; a "
-                f"{self.settings.format!r} model takes {list(allowed)}"
+                f"{self.preprocessor.format!r} model takes {list(allowed)}"
             )
-        for field in REQUIRED_FIELDS[self.settings.format]:
+        for field in REQUIRED_FIELDS[self.preprocessor.format]:
             if instance.get(field) is None:
                 raise ValueError(
                     f"instance {index}: the field {field!r} is missing; expected "
@@ -500,12 +505,13 @@ class Predictor:
 
     def expected_field(self, field):
         """What an `analyze` instance's `field` holds, in words (for error messages)."""
-        dims = self.settings.stored_dims
-        per = "per word" if "words" in REQUEST_FIELDS[self.settings.format] else "per step"
+        dims = self.preprocessor.stored_dims
+        per = "per word" if "words" in REQUEST_FIELDS[self.preprocessor.format] else "per step"
         texts = {
             "words": "a non-empty list of words (strings)",
             "context": "a list of sentences, each a list of words",
-            "text_bert": f"token ids, attention mask and segment ids: [3, {self.settings.max_length}]",
+            "text_bert": "token ids, attention mask and segment ids: "
+                         f"[3, {self.preprocessor.sequence_length}]",
             "acoustic_length": "an integer", "visual_length": "an integer",
         }
         for name, modality in FEATURE_FIELDS:
@@ -526,7 +532,7 @@ class Predictor:
                     f"instance {index}, field {field!r}: feature values must be "
                     "numbers, found true/false"
                 )
-            dim = self.settings.stored_dims.get(modality)
+            dim = self.preprocessor.stored_dims.get(modality)
             if dim is not None and len(shape) == 2 and shape[0] and shape[1] != dim:
                 raise ValueError(
                     f"instance {index}, field {field!r}: expected rows of {dim} values "
@@ -551,7 +557,8 @@ class Predictor:
         predictor.describe(predictor.run_batch([arrays])[0])
         ```
         """
-        answers = describe_outputs(outputs, self.settings.task, self.settings.class_names)
+        answers = describe_outputs(outputs, self.preprocessor.task,
+                                   self.preprocessor.class_names)
         for answer, kept in zip(answers, words_kept or ()):
             if kept is not None:
                 answer["truncated_to"] = kept
@@ -576,7 +583,7 @@ class Predictor:
         # {"dtype": "float32", "shape": [None, None, 74]}
         ```
         """
-        settings = self.settings
+        preprocessor = self.preprocessor
         return {
             "name": self.name,
             "version": self.version,
@@ -588,23 +595,27 @@ class Predictor:
             "inputs": _describe_specs(self.input_specs),
             "outputs": _describe_specs(self.output_specs),
             "preprocessing": {
-                "format": settings.format,
-                "task": settings.task,
-                "class_names": settings.class_names,
-                "max_length": settings.max_length,
-                "acoustic_length": settings.acoustic_length,
-                "visual_length": settings.visual_length,
-                "stored_dims": settings.stored_dims,
-                "input_dims": settings.dims,
-                "acoustic_columns": settings.acoustic_columns,
-                "visual_columns": settings.visual_columns,
-                "vocabulary_size": len(settings.vocabulary or ()),
-                "dataset": settings.dataset,
-                "request_fields": list(REQUEST_FIELDS[settings.format]),
+                "format": preprocessor.format,
+                "task": preprocessor.task,
+                "class_names": preprocessor.class_names,
+                "max_length": preprocessor.sequence_length,
+                "acoustic_length": preprocessor.acoustic_length,
+                "visual_length": preprocessor.visual_length,
+                "stored_dims": preprocessor.stored_dims,
+                "input_dims": preprocessor.input_dims,
+                "acoustic_columns": _as_list(preprocessor.acoustic_columns),
+                "visual_columns": _as_list(preprocessor.visual_columns),
+                "vocabulary_size": self._vocabulary_size(),
+                "dataset": preprocessor.dataset,
+                "request_fields": list(REQUEST_FIELDS[preprocessor.format]),
             },
             "model_config": self.model_config,
             "export_metadata": self.export_metadata,
         }
+
+
+def _as_list(columns):
+    return None if columns is None else list(columns)
 
 
 def _load_raw_words_model(folder):

@@ -5,7 +5,7 @@ Routes (`<name>` is the model name; `/versions/<v>` may follow it):
 - `GET /v1/models/<name>`: the version status, `AVAILABLE` once loaded.
 - `GET /v1/models/<name>/metadata`: every signature (`serving_default`,
   and `analyze` for word-level models) with its inputs and outputs, plus
-  the preprocessing settings.
+  the preprocessing (format, T, widths, task, classes).
 - `POST /v1/models/<name>:predict`: row format `{"instances": [{input:
   value, ...}, ...]}` answered by `{"predictions": [{output: value, ...}]}`,
   or columnar format `{"inputs": {input: batch_value, ...}}` answered by
@@ -69,7 +69,7 @@ def parse_body(action, body, predictor, limits, max_batch_size):
     first field's key (`count_key`), so its objects never fill the memory.
     Then as `parse_model_request`.
     """
-    for key in (REQUIRED_FIELDS[predictor.settings.format][0], sorted(predictor.input_specs)[0]):
+    for key in (REQUIRED_FIELDS[predictor.preprocessor.format][0], sorted(predictor.input_specs)[0]):
         if not at_most_keys(body, key, limits.max_instances):
             raise RequestError(413, limits.too_many_instances(count_key(body, key)))
     return parse_model_request(action, parse_json(body), predictor, limits, max_batch_size)

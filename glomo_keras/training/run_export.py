@@ -14,7 +14,6 @@ import pathlib
 import keras
 
 from glomo_keras import artifacts
-from glomo_keras.data import PreprocessingSettings
 from glomo_keras.errors import MissingFileError
 
 
@@ -97,12 +96,11 @@ def _run_analyzer(run, results, seed):
     # Presets and SavedModels keep the weights only, not the optimizer state.
     model = keras.saving.load_model(model_path, custom_objects={"GLoMo": GLoMo},
                                     compile=False)
-    settings = PreprocessingSettings.from_dict(
-        json.loads((run / artifacts.PREPROCESSING_FILE).read_text())
-    )
+    preprocessor = GLoMoPreprocessor.from_saved(
+        json.loads((run / artifacts.PREPROCESSING_FILE).read_text()))
     metadata = {"run": str(run.resolve()), "seed": seed,
                 "test": results["per_seed"][str(seed)]["test"]}
-    return GLoMoSentimentAnalyzer(model, GLoMoPreprocessor.from_settings(settings), metadata)
+    return GLoMoSentimentAnalyzer(model, preprocessor, metadata)
 
 
 def export_preset(preset, export_dir=None, precision="float32"):

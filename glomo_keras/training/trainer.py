@@ -8,12 +8,11 @@ loss so far; `model.keras`: the selected weights; `history.json`;
 (`id,label,prediction`), `logs/seed_<S>/` (TensorBoard: one run and HParams
 session per seed, see `glomo_keras.training.summaries`), `backup/seed_<S>/`
 (`IntervalBackup`; removed when the seed finishes), `preprocessing.json`
-(how the data was encoded), `preset/` and `saved_model/<version>/`. Every
+(the data's `GLoMoPreprocessor`), `preset/` and `saved_model/<version>/`. Every
 file is written atomically.
 """
 
 import csv
-import dataclasses
 import io
 import json
 import pathlib
@@ -28,7 +27,6 @@ import numpy as np
 from glomo_keras import artifacts
 from glomo_keras.backbones import load_backbone
 from glomo_keras.backbones import load_tokenizer
-from glomo_keras.config import GLoMoConfig
 from glomo_keras.data import load
 from glomo_keras.data import make_dataset
 from glomo_keras.data.fitting import fit_config
@@ -103,9 +101,7 @@ def prepare_data(config, data, tokenizer, use_cache=True):
     if data.class_names:
         # The config's names (the dataset table's) win over a reader's
         # generic ones (their number agrees: checked above).
-        data.settings = dataclasses.replace(
-            data.settings, class_names=list(config.class_names)
-        )
+        data.preprocessor.class_names = list(config.class_names)
     return config, data
 
 
@@ -226,7 +222,7 @@ def train(
         f"train/valid/test {len(dataset.train)}/{len(dataset.valid)}/{len(dataset.test)}")
     if distribution.is_chief:
         artifacts.write_json_atomically(output / artifacts.PREPROCESSING_FILE,
-                                        dataset.settings.to_dict())
+                                        keras.saving.serialize_keras_object(dataset.preprocessor))
         summaries.write_run_text(output / artifacts.LOGS_DIR, seeds, "setup", summaries.setup_text(
             config, options, dataset, backbone, distribution, precision, versions()), step=0)
     per_seed, started = {}, time.time()
