@@ -241,6 +241,7 @@ def mmsa_utterances(split, lengths):
 
 def test_token_ids_layout_with_stored_lengths_equals_encode():
     split = mmsa_split(4, length=20, audio=(24, 5), vision=(16, 6), lengths=True, seed=3)
+    split["audio"][0, 2, 1] = np.nan  # a non-finite value, encoded as 0
     preprocessor = make_preprocessor("mmsa", 20, {"acoustic": 5, "visual": 6, "text": None},
                                      acoustic_length=20, visual_length=18,
                                      acoustic_columns=[1, 3])
