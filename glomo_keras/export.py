@@ -63,7 +63,6 @@ from glomo_keras.artifacts import ANALYZE_SIGNATURE
 from glomo_keras.artifacts import ASSET_NAME
 from glomo_keras.artifacts import OUTPUT_NAMES
 from glomo_keras.artifacts import SIGNATURE_NAME
-from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.errors import UsageError
 from glomo_keras.training.devices import EXPORT_PRECISIONS
 from glomo_keras.training.devices import choose_precision
@@ -247,10 +246,7 @@ def _analyze_function(model, preprocessor):
     import tensorflow as tf
 
     config = model.config
-    padding = "longest" if config.length_aware else "max_length"
-    if preprocessor.padding != padding:
-        preprocessor = GLoMoPreprocessor.from_saved(
-            keras.saving.serialize_keras_object(preprocessor), padding=padding)
+    preprocessor = preprocessor.with_padding("longest" if config.length_aware else "max_length")
     class_names = (tf.constant([str(name) for name in config.class_names])
                    if config.task == "classification" else None)
 

@@ -280,7 +280,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 f"{len(self.class_names)}: {self.class_names}")
 
     @classmethod
-    def from_saved(cls, data, **overrides):
+    def from_saved(cls, data):
         """The preprocessor of a saved JSON object, in today's or in the former format.
 
         Today's is `keras.saving.serialize_keras_object(preprocessor)` (a run's
@@ -290,8 +290,6 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
 
         Args:
             data: the JSON object (a dict).
-            **overrides: constructor arguments that replace the saved ones
-                (e.g. `padding="longest"` for serving).
 
         Example:
 
@@ -301,9 +299,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         """
         if "class_name" in data:
             # (KerasHub's `from_config` replaces the tokenizer's config in place.)
-            data = copy.deepcopy(data)
-            data["config"].update(overrides)
-            return keras.saving.deserialize_keras_object(data)
+            return keras.saving.deserialize_keras_object(copy.deepcopy(data))
         tokenizer = None
         if data.get("vocabulary") is not None:
             from glomo_keras.data.tokenizer import make_tokenizer
@@ -319,7 +315,26 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             text_dim=stored.get("text"),
             acoustic_columns=data.get("acoustic_columns"),
             visual_columns=data.get("visual_columns"), task=data.get("task", REGRESSION),
-            class_names=data.get("class_names"), dataset=data.get("dataset"), **overrides)
+            class_names=data.get("class_names"), dataset=data.get("dataset"))
+
+    def with_padding(self, padding):
+        """This preprocessor, or one like it (same tokenizer) that pads with `padding`.
+
+        Args:
+            padding: `"max_length"` or `"longest"` (see the module doc).
+
+        Example:
+
+        ```python
+        serving = preprocessor.with_padding("longest")   # a length_aware model's
+        ```
+        """
+        if padding == self.padding:
+            return self
+        config = self.get_config()
+        del config["tokenizer"]
+        config["padding"] = padding
+        return type(self)(tokenizer=self.tokenizer, **config)
 
     def __call__(self, *args, **kwargs):
         # Eager inputs become TensorFlow tensors first: Keras refuses a dict

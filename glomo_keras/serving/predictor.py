@@ -115,10 +115,9 @@ class Predictor:
         # (MMSA's text arrives padded to T); the `analyze` signature of a
         # word-level model pads so itself. Exports of glomo-keras 0.1 hold
         # the preprocessing settings instead of the preprocessor.
-        saved = asset["preprocessing"]
-        self.preprocessor = GLoMoPreprocessor.from_saved(saved)
+        self.preprocessor = GLoMoPreprocessor.from_saved(asset["preprocessing"])
         if self.model_config.get("length_aware") and self.preprocessor.format != "mmsa":
-            self.preprocessor = GLoMoPreprocessor.from_saved(saved, padding="longest")
+            self.preprocessor = self.preprocessor.with_padding("longest")
         self.export_metadata = asset["metadata"]
         self._check_outputs()
         self._analyze = _load_raw_words_model(self.path / ANALYZE_FOLDER)
