@@ -11,7 +11,7 @@
   for training (`load`), the analyzer and the SavedModel; its config is
   what the data is (format, T, widths, columns, task, classes, dataset).
 - `inspect(path)` describes a file; `sample` is a built-in MOSEI-layout dataset.
-- `fitting.fit_config(config, dataset)` refuses data whose task, text input,
+- `load(path, config=...)` refuses data whose task, text input,
   feature widths or T do not fit a `GLoMoConfig` (what `train` checks).
 
 Example:

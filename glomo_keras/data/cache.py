@@ -103,7 +103,7 @@ def cache_file(source, options, directory=None):
     return cache_dir(directory) / f"{pathlib.Path(source).stem}-{digest[:24]}.npz"
 
 
-def read(path):
+def lookup(path):
     """The arrays and metadata of a cache file, or None (missing or unreadable).
 
     Returns:
@@ -121,7 +121,7 @@ def read(path):
     return arrays, meta
 
 
-def write(path, arrays, meta):
+def store(path, arrays, meta):
     """Writes arrays and JSON metadata atomically (temporary file, then rename).
 
     Args:

@@ -17,12 +17,12 @@ import numpy as np
 from glomo_keras.data import cache, cherma, hkt, mag, mmsa
 from glomo_keras.data.common import CLASSIFICATION, FORMATS, SPLITS, LoadReport, SplitReport
 from glomo_keras.data.errors import DataFormatError
-from glomo_keras.data.fitting import check_data, sequence_length_conflict
+from glomo_keras.data.fitting import fit_config, sequence_length_conflict
 from glomo_keras.data.pipeline import sequence_extents
 from glomo_keras.data.preprocessor import FORMAT_LAYOUTS, WORD_LAYOUTS, GLoMoPreprocessor
 from glomo_keras.data.tokenizer import as_tokenizer
 from glomo_keras.data.unpickler import load_pickle
-from glomo_keras.datasets import DATASETS, dataset_from_dims, dataset_from_path
+from glomo_keras.datasets import DATASETS, guess_dataset
 from glomo_keras.errors import MissingFileError
 
 READERS = {"mag": mag, "hkt": hkt, "mmsa": mmsa, "cherma": cherma}
@@ -111,6 +111,9 @@ class LoadedDataset:
             its encoder.
         splits: dict name -> `Split`.
         report: the `LoadReport`.
+        config: the `GLoMoConfig` fitted to the data when it was loaded for
+            one (`load(config=...)`, `for_config`), else None.
+        config_notes: one-line notes of what the data changed in `config`.
 
     Example:
 
@@ -125,6 +128,8 @@ class LoadedDataset:
     preprocessor: GLoMoPreprocessor
     splits: dict
     report: LoadReport
+    config: object = None
+    config_notes: list = dataclasses.field(default_factory=list)
 
     @property
     def train(self):
@@ -210,22 +215,6 @@ def detect_format(obj, source):
     )
 
 
-def guess_dataset(path, data_format, stored_dims):
-    """The dataset name from the path's last parts, else from the dims, else None.
-
-    Both come from the dataset table (`glomo_keras.datasets`).
-
-    Example:
-
-    ```python
-    guess_dataset("data/mosei.pkl", "mag", {"visual": 35})   # 'mosei'
-    guess_dataset("x.pkl", "mag", {"visual": 47})            # 'mosi'
-    ```
-    """
-    info = dataset_from_path(path) or dataset_from_dims(data_format, stored_dims)
-    return None if info is None else info.name
-
-
 EXPECTED_DATA = "a data file (a MAG, HKT or MMSA pickle) or a CHERMA folder"
 
 
@@ -285,7 +274,7 @@ def _columns(requested, default):
 
 def _preprocessor(path, data_format, splits, checker, max_length, default_max_length,
                   columns, tokenizer, config):
-    """The data's `GLoMoPreprocessor`: its layout, T, widths, columns, task and classes."""
+    """The data's `GLoMoPreprocessor`, and `config` fitted to the file (`fit_config`)."""
     reader = READERS[data_format]
     stored_dims = {
         "acoustic": checker.dims.get("acoustic"),
@@ -295,26 +284,25 @@ def _preprocessor(path, data_format, splits, checker, max_length, default_max_le
     for modality in ("acoustic", "visual"):
         if not stored_dims[modality]:
             raise DataFormatError(f"no utterance has {modality} features", source=path)
+    fixed_length = checker.dims["text_length"] if data_format == "mmsa" else None
+    notes = []
     if config is not None:
         # Before the column selection: a file of another dataset is named as such.
-        check_data(config, path, data_format, stored_dims, reader.TASK)
+        config, notes = fit_config(config, path, data_format, stored_dims, reader.TASK,
+                                   fixed_length)
     dataset = guess_dataset(path, data_format, stored_dims)
-    if data_format == "mmsa":
-        text_length = checker.dims["text_length"]
-        if max_length not in (None, text_length):
-            raise sequence_length_conflict(path, text_length, max_length)
-        max_length = text_length
+    if fixed_length is not None:
+        if max_length not in (None, fixed_length):
+            raise sequence_length_conflict(path, fixed_length, max_length)
+        max_length = fixed_length
         frames = {m: max(len(getattr(u, m)) for s in splits.values() for u in s)
                   for m in ("acoustic", "visual")}
     else:
-        if max_length is None:
-            max_length = default_max_length
-        if max_length is None:
-            max_length = (DATASETS[dataset].max_sequence_length if dataset
-                          else FALLBACK_MAX_LENGTH)
+        max_length = max_length or default_max_length or (
+            DATASETS[dataset].max_sequence_length if dataset else FALLBACK_MAX_LENGTH)
         frames = {"acoustic": None, "visual": None}
     try:
-        return GLoMoPreprocessor(
+        preprocessor = GLoMoPreprocessor(
             layout=FORMAT_LAYOUTS[data_format],
             tokenizer=tokenizer if data_format in ("mag", "hkt") else None,
             sequence_length=int(max_length),
@@ -331,6 +319,9 @@ def _preprocessor(path, data_format, splits, checker, max_length, default_max_le
         )
     except ValueError as error:
         raise DataFormatError(str(error), source=path)
+    if config is not None:
+        preprocessor.check_fits(config, path)
+    return preprocessor, config, notes
 
 
 def _class_names(reader, dataset):
@@ -379,9 +370,10 @@ def read(path, format="auto", *, tokenizer=None, config=None, max_length=None,
         format: `"auto"` (detect), `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
         tokenizer: the backbone's tokenizer (a KerasHub tokenizer) for the
             preprocessor of MAG and HKT data; None leaves it without one.
-        config: a `GLoMoConfig` whose task, text input and feature widths
-            the file must have (`glomo_keras.data.fitting.check_data`),
-            checked before the column selection; None for no check.
+        config: a `GLoMoConfig` the file must fit
+            (`glomo_keras.data.fitting.fit_config`, checked before the column
+            selection; then `GLoMoPreprocessor.check_fits`); the dataset's
+            `config` is it fitted to the file. None for no check.
         max_length: T, asked explicitly: a file that fixes T (MMSA's token
             ids, padded to its L) and has another one is an error. None for
             `default_max_length`.
@@ -412,8 +404,9 @@ def read(path, format="auto", *, tokenizer=None, config=None, max_length=None,
     data_format, (splits, checker) = _read_raw(path, format)
     checker.refuse_nonfinite_modalities()
     columns = {"acoustic": acoustic_columns, "visual": visual_columns}
-    preprocessor = _preprocessor(path, data_format, splits, checker, max_length,
-                                 default_max_length, columns, tokenizer, config)
+    preprocessor, config, config_notes = _preprocessor(
+        path, data_format, splits, checker, max_length, default_max_length, columns,
+        tokenizer, config)
     reader = READERS[data_format]
     result = {}
     reports = {}
@@ -431,7 +424,7 @@ def read(path, format="auto", *, tokenizer=None, config=None, max_length=None,
         notes.append(f"dataset: {preprocessor.dataset}")
     notes.append(f"max length T = {preprocessor.sequence_length}")
     report = LoadReport(str(path), data_format, reports, notes)
-    return LoadedDataset(str(path), preprocessor, result, report)
+    return LoadedDataset(str(path), preprocessor, result, report, config, config_notes)
 
 
 def load(
@@ -461,9 +454,9 @@ def load(
             `"mmsa"` or `"cherma"`.
         tokenizer: the backbone's KerasHub WordPiece tokenizer, a
             `vocab.txt` path or a token list.
-        config: a `GLoMoConfig` the file must fit (see `read`); a load
-            from the cache is not checked (`fitting.fit_config` checks
-            the loaded dataset).
+        config: a `GLoMoConfig` the file must fit (see `read`; data from
+            the cache, see `for_config`); the dataset's `config` is it
+            fitted to the file.
         max_length: T, asked explicitly (a file that fixes another T, MMSA,
             is an error); None for `default_max_length` (see `read`).
         default_max_length: T where the file does not fix it; None for the
@@ -510,9 +503,10 @@ def load(
             "vocabulary": cache.vocabulary_digest(fields["vocabulary"]),
         }
         cache_path = cache.cache_file(path, options, cache_dir)
-        cached = cache.read(cache_path)
+        cached = cache.lookup(cache_path)
         if cached is not None:
-            return _from_cache(path, cached, tokenizer)
+            dataset = _from_cache(path, cached, tokenizer)
+            return dataset if config is None else for_config(dataset, config)
     dataset = read(
         path, format, tokenizer=tokenizer, config=config, max_length=max_length,
         default_max_length=default_max_length,
@@ -623,7 +617,7 @@ def _to_cache(path, dataset):
         "report": dataset.report.to_dict(),
         "splits": list(dataset.splits),
     }
-    cache.write(path, arrays, meta)
+    cache.store(path, arrays, meta)
 
 
 def _from_cache(path, cached, tokenizer):
@@ -652,3 +646,44 @@ def _from_cache(path, cached, tokenizer):
             split_arrays,
         )
     return LoadedDataset(str(path), preprocessor, splits, report)
+
+
+def for_config(dataset, config):
+    """A loaded dataset with `config` fitted to it, or a `DataFormatError`.
+
+    For data prepared before (the cache, a study's data loaded once):
+    `fit_config` on what its preprocessor says the file stores, then T and
+    `GLoMoPreprocessor.check_fits` on what it was encoded with.
+
+    Args:
+        dataset: a `LoadedDataset`.
+        config: the `GLoMoConfig`.
+
+    Returns:
+        A copy of `dataset` whose `config` is the fitted config and whose
+        `config_notes` say what the data changed.
+
+    Raises:
+        DataFormatError: the data does not fit; the message names the file,
+            the field, what it holds and what was expected.
+
+    Example:
+
+    ```python
+    dataset = for_config(load("aligned_50.pkl"), GLoMoConfig.for_dataset("mosi"))
+    dataset.config.max_sequence_length   # 50, the file's
+    ```
+    """
+    preprocessor = dataset.preprocessor
+    length = preprocessor.sequence_length
+    config, notes = fit_config(
+        config, dataset.source, preprocessor.format, preprocessor.stored_dims,
+        preprocessor.task, length if preprocessor.format == "mmsa" else None)
+    if length != config.max_sequence_length:
+        raise DataFormatError(
+            f"the data was encoded with T = {length} but the configuration's "
+            f"max_sequence_length is {config.max_sequence_length}; load it for this "
+            "configuration (load_for_config)",
+            source=dataset.source, field="max_sequence_length")
+    preprocessor.check_fits(config, dataset.source)
+    return dataclasses.replace(dataset, config=config, config_notes=notes)

@@ -234,17 +234,23 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 "visual": _selected(self.visual_dim, self.visual_columns),
                 "text": self.text_dim if self.layout == "features" else None}
 
-    def check_fits(self, config):
-        """Raises ValueError unless this preprocessor makes the inputs of `config`'s model.
+    def check_fits(self, config, source=None):
+        """Raises `DataFormatError` unless this preprocessor makes the inputs of `config`'s model.
 
         The one check that a model and its preprocessor fit, made where they
-        meet (`GLoMoSentimentAnalyzer`, which training's, export's, presets'
-        paths all take): the text input (token ids or features), the
-        feature widths after the column selection, the task and the number
-        of classes.
+        meet (loading for a configuration, and `GLoMoSentimentAnalyzer`,
+        which training's, export's, presets' paths all take): the text input
+        (token ids or features), the feature widths after the column
+        selection, the task and the number of classes.
 
         Args:
             config: a `GLoMoConfig`.
+            source: the data file the preprocessor was made for, for the
+                message; None for none.
+
+        Raises:
+            DataFormatError: (a ValueError) they do not fit; the message
+                names the config field and both values.
 
         Example:
 
@@ -255,29 +261,31 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         feature_text = self.layout == "features"
         if "t" in config.modalities and feature_text != (config.text_encoder == "features"):
             given = "text features" if feature_text else "token ids"
-            raise ValueError(
+            raise DataFormatError(
                 f"the {self.format!r} preprocessor gives {given} but the model's "
-                f"text_encoder is {config.text_encoder!r}")
+                f"text_encoder is {config.text_encoder!r}", source=source, field="text_encoder")
         dims = self.input_dims
         expected = {}
         if "a" in config.modalities:
-            expected["acoustic"] = config.acoustic_input_dim
+            expected["acoustic"] = (config.acoustic_input_dim, "acoustic_columns")
         if "v" in config.modalities:
-            expected["visual"] = config.visual_input_dim
+            expected["visual"] = (config.visual_input_dim, "visual_columns")
         if feature_text and "t" in config.modalities:
-            expected["text"] = config.text_dim
-        for modality, width in expected.items():
+            expected["text"] = (config.text_dim, "text_dim")
+        for modality, (width, field) in expected.items():
             if dims[modality] != width:
-                raise ValueError(
-                    f"the model input {modality!r} has {width} features but the "
-                    f"preprocessor gives {dims[modality]}")
+                raise DataFormatError(
+                    f"the model input {modality!r} has {width} features ({field}) but the "
+                    f"preprocessor gives {dims[modality]}", source=source, field=field)
         if config.task != self.task:
-            raise ValueError(
-                f"the model's task is {config.task!r} but the preprocessor's is {self.task!r}")
+            raise DataFormatError(
+                f"the model's task is {config.task!r} but the preprocessor's is {self.task!r}",
+                source=source, field="task")
         if config.task == CLASSIFICATION and config.output_dim != len(self.class_names):
-            raise ValueError(
-                f"the model has {config.output_dim} classes but the preprocessor names "
-                f"{len(self.class_names)}: {self.class_names}")
+            raise DataFormatError(
+                f"the model has {config.output_dim} classes (class_names) but the preprocessor "
+                f"names {len(self.class_names)}: {self.class_names}",
+                source=source, field="class_names")
 
     @classmethod
     def from_saved(cls, data):
