@@ -186,7 +186,7 @@ def get_dataset(name):
 
 
 def guess_dataset(path, layout, stored_dims):
-    """The dataset a file's path names (its last three parts), else its dims, or None.
+    """The `DatasetInfo` a file's path names (its last three parts), else its dims, or None.
 
     MOSEI is checked before MOSI, which its name contains. By the dims:
     MOSI and MOSEI (both MAG) differ in their visual dims; CHERMA is the
@@ -195,17 +195,17 @@ def guess_dataset(path, layout, stored_dims):
     Example:
 
     ```python
-    guess_dataset("data/mosei.pkl", "mag", {"visual": 35})   # 'mosei'
-    guess_dataset("x.pkl", "mag", {"visual": 47})            # 'mosi'
+    guess_dataset("data/mosei.pkl", "mag", {"visual": 35}).name   # 'mosei'
+    guess_dataset("x.pkl", "mag", {"visual": 47}).name            # 'mosi'
     ```
     """
     text = "/".join(pathlib.Path(path).parts[-3:]).lower()
     for name in ("mosei", "mosi", "urfunny", "mustard", "cherma"):
         info = DATASETS[name]
         if any(word in text for word in (info.name,) + info.aliases):
-            return name
+            return info
     matches = [
-        name for name, info in DATASETS.items()
+        info for info in DATASETS.values()
         if info.layout == layout and all(
             stored_dims.get(m) in (None, info.feature_dims[m]) for m in ("acoustic", "visual"))
     ]

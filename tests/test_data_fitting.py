@@ -13,7 +13,6 @@ from data_fixtures import hkt_data, mag_data, mmsa_data, write_cherma, write_pic
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.data import DataFormatError, load, read
 from glomo_keras.data.fitting import load_options
-from glomo_keras.data.loading import for_config
 from glomo_keras.errors import GLoMoError, MissingFileError
 
 
@@ -119,7 +118,7 @@ def test_an_mmsa_file_gives_its_t_and_mosi_widths_unless_t_is_asked(tmp_path):
     assert str(error.value) == refused
     loaded = load(path, use_cache=False)  # a study's data, loaded once
     with pytest.raises(DataFormatError) as error:
-        for_config(loaded, GLoMoConfig.for_dataset("mosi", max_sequence_length=64))
+        load(loaded, config=GLoMoConfig.for_dataset("mosi", max_sequence_length=64))
     assert str(error.value) == refused
     with pytest.raises(DataFormatError, match=(
             "5 acoustic columns where the mosei configuration expects 74 .* and 20 visual "
@@ -160,13 +159,13 @@ def test_data_prepared_for_other_columns_or_classes_is_refused(tmp_path):
     path = write_pickle(tmp_path / "jokes.pkl", hkt_data())
     config = GLoMoConfig.for_dataset("mustard")
     loaded = load(path, use_cache=False, **load_options(config))  # a study's data, loaded once
-    assert (for_config(loaded, config).config, for_config(loaded, config).config_notes) == (
-        config, [])
+    fitted = load(loaded, config=config)
+    assert (fitted.config, fitted.config_notes) == (config, [])
     with pytest.raises(DataFormatError, match=(
             "field 'acoustic_columns': the model input 'acoustic' has 40 features "
             r"\(acoustic_columns\) but the preprocessor gives 60$")):
-        for_config(loaded, config.replace(acoustic_columns=(0, 40)))
+        load(loaded, config=config.replace(acoustic_columns=(0, 40)))
     with pytest.raises(DataFormatError, match=(
             r"field 'class_names': the model has 3 classes \(class_names\) but the "
             r"preprocessor names 2: \['negative', 'positive'\]$")):
-        for_config(loaded, config.replace(class_names=("a", "b", "c")))
+        load(loaded, config=config.replace(class_names=("a", "b", "c")))

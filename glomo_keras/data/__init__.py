@@ -33,10 +33,10 @@ import importlib
 _EXPORTS = {
     "DataFormatError": "glomo_keras.data.errors",
     "GLoMoPreprocessor": "glomo_keras.data.preprocessor",
-    "LoadedDataset": "glomo_keras.data.loading",
-    "Split": "glomo_keras.data.loading",
+    "LoadedDataset": "glomo_keras.data.common",
+    "Split": "glomo_keras.data.common",
     "Utterance": "glomo_keras.data.common",
-    "detect_format": "glomo_keras.data.loading",
+    "detect_format": "glomo_keras.data.formats",
     "inspect": "glomo_keras.data.inspection",
     "load": "glomo_keras.data.loading",
     "load_pickle": "glomo_keras.data.unpickler",

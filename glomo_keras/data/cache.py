@@ -22,6 +22,9 @@ import zipfile
 
 import numpy as np
 
+from glomo_keras.data.common import LoadedDataset, LoadReport, Split
+from glomo_keras.data.preprocessor import WORD_LAYOUTS, GLoMoPreprocessor
+
 ENV_VAR = "GLOMO_KERAS_CACHE"
 VERSION = 4
 
@@ -103,32 +106,101 @@ def cache_file(source, options, directory=None):
     return cache_dir(directory) / f"{pathlib.Path(source).stem}-{digest[:24]}.npz"
 
 
-def lookup(path):
-    """The arrays and metadata of a cache file, or None (missing or unreadable).
+def tokenizer_fields(tokenizer):
+    """What a tokenizer fixes, for the cache key: vocabulary digest, lowercase, strip_accents.
+
+    Example:
+
+    ```python
+    tokenizer_fields(None)   # {"vocabulary": None, "lowercase": True, "strip_accents": False}
+    ```
+    """
+    if tokenizer is None:
+        return {"vocabulary": None, "lowercase": True, "strip_accents": False}
+    return {
+        "vocabulary": vocabulary_digest(list(tokenizer.get_vocabulary())),
+        "lowercase": bool(getattr(tokenizer, "lowercase", True)),
+        "strip_accents": bool(getattr(tokenizer, "strip_accents", False)),
+    }
+
+
+def lookup(source, options, tokenizer=None, directory=None):
+    """The cache file of a data file under loading options, and the dataset it holds.
+
+    Args:
+        source: the data file or folder.
+        options: JSON-ready dict of the loading options the arrays depend
+            on (format, T, columns); the tokenizer's part is added here.
+        tokenizer: the tokenizer the word layouts were encoded with, or None.
+        directory: the cache folder (see `cache_dir`).
 
     Returns:
-        (arrays, meta): dict name -> array, and the JSON metadata dict.
+        `(path, dataset)`: the cache file (None when the source cannot be
+        read: its reader then says why), and the `LoadedDataset` read back
+        from it (`report.cache == "hit"`), or None (missing or unreadable).
+
+    Example:
+
+    ```python
+    path, dataset = lookup("mosi.pkl", {"format": "auto", "max_length": 60}, tokenizer)
+    ```
     """
-    path = pathlib.Path(path)
+    try:
+        path = cache_file(source, {**options, **tokenizer_fields(tokenizer)}, directory)
+    except OSError:
+        return None, None
     if not path.is_file():
-        return None
+        return path, None
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         meta = json.loads(str(arrays.pop("meta")))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    return arrays, meta
+        return path, None
+    config = meta["preprocessor"]
+    if config["layout"] in WORD_LAYOUTS:
+        config["tokenizer"] = tokenizer
+    preprocessor = GLoMoPreprocessor.from_config(config)
+    report = LoadReport.from_dict(meta["report"])
+    report.source = str(source)
+    report.cache = "hit"
+    splits = {}
+    for name in meta["splits"]:
+        prefix = f"{name}/"
+        split_arrays = {key[len(prefix):]: array for key, array in arrays.items()
+                        if key.startswith(prefix) and key[len(prefix):] not in ("labels", "ids")}
+        splits[name] = Split(name, arrays[f"{name}/ids"].tolist(), arrays[f"{name}/labels"],
+                             preprocessor.task, None, split_arrays)
+    return path, LoadedDataset(str(source), preprocessor, splits, report)
 
 
-def store(path, arrays, meta):
-    """Writes arrays and JSON metadata atomically (temporary file, then rename).
+def store(path, dataset):
+    """Writes an encoded dataset's arrays and metadata atomically (temporary file, then rename).
 
     Args:
-        path: the cache file (its folder is created).
-        arrays: dict name -> numpy array (no object arrays).
-        meta: JSON-ready dict.
+        path: the cache file (its folder is created), from `lookup`.
+        dataset: the `LoadedDataset`, every split encoded.
+
+    Example:
+
+    ```python
+    store(path, dataset)   # the next `lookup` of the same file and options hits
+    ```
     """
+    arrays = {}
+    for name, split in dataset.splits.items():
+        arrays[f"{name}/labels"] = split.labels
+        arrays[f"{name}/ids"] = np.asarray(split.ids, dtype=str)
+        for key, array in split.arrays.items():
+            arrays[f"{name}/{key}"] = array
+    preprocessor = dataset.preprocessor.get_config()
+    preprocessor.pop("tokenizer", None)  # the caller's tokenizer, part of the cache key
+    meta = {
+        "source": dataset.source,
+        "preprocessor": preprocessor,
+        "report": dataset.report.to_dict(),
+        "splits": list(dataset.splits),
+    }
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")

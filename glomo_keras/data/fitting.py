@@ -122,7 +122,8 @@ def fit_config(config, source, data_format, stored_dims, task, fixed_length=None
 
     The one check of a file against a configuration, made once per load
     before the column selection (so that a file of another dataset is named
-    as such): the task, the text input and the stored widths, then T. The
+    as such), or on the stored facts of prepared data: the task, the text
+    input and the stored widths, then T. The
     table's widths and T give way to the ones the file fixes (MMSA), with a
     note for T. What the encoder makes of the data (the selected widths and
     the classes) is `GLoMoPreprocessor.check_fits`'s.
@@ -133,7 +134,9 @@ def fit_config(config, source, data_format, stored_dims, task, fixed_length=None
         data_format: the file's layout.
         stored_dims: its stored widths `{"acoustic", "visual", "text"}`.
         task: `"regression"` or `"classification"`, the file's labels.
-        fixed_length: the T the file fixes (MMSA's L), or None.
+        fixed_length: the T the data fixes, or None: an MMSA file's L
+            (taken where the config's T is the table's), or the T that
+            prepared data (the cache, a `LoadedDataset`) was encoded with.
 
     Returns:
         `(config, notes)`: the fitted config and one-line notes of what
@@ -201,6 +204,12 @@ def fit_config(config, source, data_format, stored_dims, task, fixed_length=None
                if width != getattr(config, WIDTH_FIELDS[m])}
     notes = []
     if fixed_length not in (None, config.max_sequence_length):
+        if data_format != "mmsa":
+            raise DataFormatError(
+                f"the data was encoded with T = {fixed_length} but the configuration's "
+                f"max_sequence_length is {config.max_sequence_length}; load it for this "
+                "configuration (load_for_config)",
+                source=source, field="max_sequence_length")
         if asked(config, "max_sequence_length"):
             raise sequence_length_conflict(source, fixed_length, config.max_sequence_length)
         changes["max_sequence_length"] = fixed_length

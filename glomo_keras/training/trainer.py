@@ -27,11 +27,10 @@ import numpy as np
 from glomo_keras import artifacts
 from glomo_keras.backbones import load_backbone
 from glomo_keras.backbones import load_tokenizer
-from glomo_keras.data import load
 from glomo_keras.data import make_dataset
+from glomo_keras.data.common import LoadedDataset
 from glomo_keras.data.fitting import load_options
-from glomo_keras.data.loading import LoadedDataset
-from glomo_keras.data.loading import for_config
+from glomo_keras.data.loading import load
 from glomo_keras.errors import GLoMoError
 from glomo_keras.model import GLoMo
 from glomo_keras.optimization import make_optimizer
@@ -114,8 +113,6 @@ def load_for_config(config, data, tokenizer, use_cache=True):
     dataset.config   # config fitted to the file
     ```
     """
-    if isinstance(data, LoadedDataset):
-        return for_config(data, config)
     return load(data, tokenizer=tokenizer, use_cache=use_cache, **load_options(config))
 
 
