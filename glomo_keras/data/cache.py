@@ -7,7 +7,7 @@ the requested format and the cache layout version. So a changed file,
 vocabulary, T or column selection misses the cache, and the second run with
 the same inputs reads the arrays back instead of redoing the work.
 
-The folder is `cache_dir` if given, else `$GLOMO_KERAS_CACHE`, else
+The folder is `load`'s `cache_dir` if given, else `$GLOMO_KERAS_CACHE`, else
 `~/.cache/glomo_keras/`. Files are written to a temporary name in the same
 folder and renamed, so a crash never leaves a half-written cache file under
 the final name; an unreadable cache file counts as a miss and is replaced.
@@ -27,20 +27,6 @@ from glomo_keras.data.preprocessor import WORD_LAYOUTS, GLoMoPreprocessor
 
 ENV_VAR = "GLOMO_KERAS_CACHE"
 VERSION = 4
-
-
-def cache_dir(directory=None):
-    """The cache folder: `directory`, `$GLOMO_KERAS_CACHE` or `~/.cache/glomo_keras`.
-
-    Example:
-
-    ```python
-    cache_dir()           # PosixPath('/home/me/.cache/glomo_keras')
-    ```
-    """
-    if directory is None:
-        directory = os.environ.get(ENV_VAR) or pathlib.Path.home() / ".cache" / "glomo_keras"
-    return pathlib.Path(directory).expanduser()
 
 
 def source_digest(path):
@@ -75,37 +61,6 @@ def source_digest(path):
     return digest.hexdigest()
 
 
-def vocabulary_digest(vocabulary):
-    """SHA-256 of a token list, or None for None."""
-    if vocabulary is None:
-        return None
-    return hashlib.sha256("\n".join(vocabulary).encode("utf-8")).hexdigest()
-
-
-def cache_file(source, options, directory=None):
-    """The cache file of a data file under some loading options.
-
-    Args:
-        source: the data file or folder.
-        options: JSON-ready dict of everything else the arrays depend on
-            (format, T, columns, vocabulary digest, tokenizer flags).
-        directory: the cache folder (see `cache_dir`).
-
-    Returns:
-        `pathlib.Path` of the `.npz` file (it may not exist).
-
-    Example:
-
-    ```python
-    cache_file("mosi.pkl", {"max_length": 60, "vocabulary": "ab12..."})
-    # ~/.cache/glomo_keras/mosi-1c9e....npz
-    ```
-    """
-    key = {"version": VERSION, "source": source_digest(source), **options}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
-    return cache_dir(directory) / f"{pathlib.Path(source).stem}-{digest[:24]}.npz"
-
-
 def tokenizer_fields(tokenizer):
     """What a tokenizer fixes, for the cache key: vocabulary digest, lowercase, strip_accents.
 
@@ -118,7 +73,8 @@ def tokenizer_fields(tokenizer):
     if tokenizer is None:
         return {"vocabulary": None, "lowercase": True, "strip_accents": False}
     return {
-        "vocabulary": vocabulary_digest(list(tokenizer.get_vocabulary())),
+        "vocabulary": hashlib.sha256(
+            "\n".join(tokenizer.get_vocabulary()).encode("utf-8")).hexdigest(),
         "lowercase": bool(getattr(tokenizer, "lowercase", True)),
         "strip_accents": bool(getattr(tokenizer, "strip_accents", False)),
     }
@@ -132,7 +88,8 @@ def lookup(source, options, tokenizer=None, directory=None):
         options: JSON-ready dict of the loading options the arrays depend
             on (format, T, columns); the tokenizer's part is added here.
         tokenizer: the tokenizer the word layouts were encoded with, or None.
-        directory: the cache folder (see `cache_dir`).
+        directory: the cache folder; None for `$GLOMO_KERAS_CACHE`, else
+            `~/.cache/glomo_keras`.
 
     Returns:
         `(path, dataset)`: the cache file (None when the source cannot be
@@ -145,10 +102,15 @@ def lookup(source, options, tokenizer=None, directory=None):
     path, dataset = lookup("mosi.pkl", {"format": "auto", "max_length": 60}, tokenizer)
     ```
     """
+    key = {"version": VERSION, **options, **tokenizer_fields(tokenizer)}
     try:
-        path = cache_file(source, {**options, **tokenizer_fields(tokenizer)}, directory)
+        key["source"] = source_digest(source)
     except OSError:
         return None, None
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
+    if directory is None:
+        directory = os.environ.get(ENV_VAR) or pathlib.Path.home() / ".cache" / "glomo_keras"
+    path = pathlib.Path(directory).expanduser() / f"{pathlib.Path(source).stem}-{digest[:24]}.npz"
     if not path.is_file():
         return path, None
     try:
@@ -167,8 +129,8 @@ def lookup(source, options, tokenizer=None, directory=None):
     splits = {}
     for name in meta["splits"]:
         prefix = f"{name}/"
-        split_arrays = {key[len(prefix):]: array for key, array in arrays.items()
-                        if key.startswith(prefix) and key[len(prefix):] not in ("labels", "ids")}
+        split_arrays = {field[len(prefix):]: array for field, array in arrays.items()
+                        if field.startswith(prefix) and field[len(prefix):] not in ("labels", "ids")}
         splits[name] = Split(name, arrays[f"{name}/ids"].tolist(), arrays[f"{name}/labels"],
                              preprocessor.task, None, split_arrays)
     return path, LoadedDataset(str(source), preprocessor, splits, report)

@@ -103,40 +103,39 @@ def load(
         tokenizer = as_tokenizer(tokenizer)
     columns = {"acoustic": acoustic_columns, "visual": visual_columns}
     columns = {m: None if c is None else [int(i) for i in c] for m, c in columns.items()}
-    cache_path, dataset = None, None
-    if isinstance(path, LoadedDataset):
-        dataset = path
-    elif use_cache and encode:
+    prepared = path if isinstance(path, LoadedDataset) else None
+    cache_path = None
+    if prepared is None and use_cache and encode:
         options = {"format": format, "max_length": max_length,
                    "default_max_length": default_max_length,
                    "acoustic_columns": columns["acoustic"], "visual_columns": columns["visual"]}
-        cache_path, dataset = cache.lookup(path, options, tokenizer, cache_dir)
-    if dataset is None:
+        cache_path, prepared = cache.lookup(path, options, tokenizer, cache_dir)
+    if prepared is None:
         data_format, splits, checker = read_file(path, format)
         reader = READERS[data_format]
         checked = checker.split_reports(splits, reader.TASK, data_format, reader.LABEL_RANGE)
-        task, source = reader.TASK, str(path)
+        source, task = str(path), reader.TASK
         stored_dims = {m: checker.dims.get(m) for m in ("acoustic", "visual", "text")}
         # MMSA's token ids are padded to the file's L.
         fixed_length = checker.dims["text_length"] if data_format == "mmsa" else None
+        if fixed_length is not None and max_length not in (None, fixed_length):
+            raise sequence_length_conflict(source, fixed_length, max_length)
     else:
-        preprocessor, source = dataset.preprocessor, dataset.source
-        data_format, task, stored_dims = preprocessor.format, preprocessor.task, preprocessor.stored_dims
-        fixed_length = preprocessor.sequence_length  # prepared data: its encoding fixes T
-    if dataset is None and fixed_length is not None and max_length not in (None, fixed_length):
-        raise sequence_length_conflict(source, fixed_length, max_length)
+        preprocessor, source = prepared.preprocessor, prepared.source
+        data_format, task = preprocessor.format, preprocessor.task
+        stored_dims = preprocessor.stored_dims
+        fixed_length = preprocessor.sequence_length  # the encoding fixed T
     config_notes = []
     if config is not None:
         # Before the column selection: a file of another dataset is named as such.
         config, config_notes = fit_config(config, source, data_format, stored_dims, task,
                                           fixed_length)
-    if dataset is None:
+    if prepared is None:
         info = guess_dataset(path, data_format, stored_dims)
         length = fixed_length or max_length or default_max_length or (
             info.max_sequence_length if info else FALLBACK_MAX_LENGTH)
         class_names = reader.CLASS_NAMES
-        if class_names and info and info.class_names and len(info.class_names) == len(
-                class_names):
+        if class_names and info and len(info.class_names or ()) == len(class_names):
             class_names = info.class_names  # the dataset table's, where it knows the dataset
         preprocessor = GLoMoPreprocessor.for_file(
             source, FORMAT_LAYOUTS[data_format], splits, tokenizer, length, stored_dims,
@@ -144,30 +143,32 @@ def load(
              for m in columns}, task, class_names, info.name if info else None)
     if config is not None:
         preprocessor.check_fits(config, source)
-    if dataset is None:
-        notes = list(checker.notes)
-        if preprocessor.dataset is not None:
-            notes.append(f"dataset: {preprocessor.dataset}")
-        notes.append(f"max length T = {preprocessor.sequence_length}")
-        reports = {name: report for name, (_, report) in checked.items()}
-        dataset = LoadedDataset(source, preprocessor, {
-            name: Split(name, [u.id for u in splits[name]], labels, task, splits[name])
-            for name, (labels, _) in checked.items()},
-            LoadReport(source, data_format, reports, notes))
-        if encode and data_format in ("mag", "hkt") and tokenizer is None:
-            dataset.report.notes.append("not tokenised: pass tokenizer= to make model inputs")
-        elif encode:
-            encoded = preprocessor.encode_splits(
-                {name: split.utterances for name, split in dataset.splits.items()}, source,
-                checked=True)
-            for name, split in dataset.splits.items():
-                split.arrays, truncated = encoded[name]
-                dataset.report.splits[name].truncated = int(truncated.sum())
-            dataset.report.cache = "off"
-            if cache_path is not None:
-                cache.store(cache_path, dataset)
-                dataset.report.cache = "written"
-    return dataclasses.replace(dataset, config=config, config_notes=config_notes)
+    if prepared is not None:
+        return dataclasses.replace(prepared, config=config, config_notes=config_notes)
+    notes = checker.notes + [f"max length T = {preprocessor.sequence_length}"]
+    if preprocessor.dataset is not None:
+        notes.insert(-1, f"dataset: {preprocessor.dataset}")
+    dataset = LoadedDataset(
+        source, preprocessor,
+        {name: Split(name, [u.id for u in splits[name]], labels, task, splits[name])
+         for name, (labels, _) in checked.items()},
+        LoadReport(source, data_format, {name: report for name, (_, report) in checked.items()},
+                   notes),
+        config, config_notes)
+    if encode and data_format in ("mag", "hkt") and tokenizer is None:
+        dataset.report.notes.append("not tokenised: pass tokenizer= to make model inputs")
+    elif encode:
+        encoded = preprocessor.encode_splits(
+            {name: split.utterances for name, split in dataset.splits.items()}, source,
+            checked=True)
+        for name, split in dataset.splits.items():
+            split.arrays, truncated = encoded[name]
+            dataset.report.splits[name].truncated = int(truncated.sum())
+        dataset.report.cache = "off"
+        if cache_path is not None:
+            cache.store(cache_path, dataset)
+            dataset.report.cache = "written"
+    return dataset
 
 
 def read(path, format="auto", *, tokenizer=None, config=None, max_length=None,
