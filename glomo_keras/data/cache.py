@@ -130,7 +130,8 @@ def lookup(source, options, tokenizer=None, directory=None):
     for name in meta["splits"]:
         prefix = f"{name}/"
         split_arrays = {field[len(prefix):]: array for field, array in arrays.items()
-                        if field.startswith(prefix) and field[len(prefix):] not in ("labels", "ids")}
+                        if field.startswith(prefix) and field not in (
+                            f"{prefix}labels", f"{prefix}ids")}
         splits[name] = Split(name, arrays[f"{name}/ids"].tolist(), arrays[f"{name}/labels"],
                              preprocessor.task, None, split_arrays)
     return path, LoadedDataset(str(source), preprocessor, splits, report)

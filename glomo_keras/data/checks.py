@@ -77,11 +77,6 @@ class Checker:
         if text not in self.notes:
             self.notes.append(text)
 
-    def count_nonfinite(self, modality, count):
-        """Adds `count` replaced values of `modality` to the current split."""
-        counts = self.nonfinite.setdefault(self.split, {})
-        counts[modality] = counts.get(modality, 0) + int(count)
-
     def features(self, value, field, modality, rows=None, ndim=2):
         """A float32 feature array with finite values and the file's dims.
 
@@ -124,7 +119,8 @@ class Checker:
         count = int(bad.sum())
         if count:
             array[bad] = 0.0
-        self.count_nonfinite(modality, count)
+        counts = self.nonfinite.setdefault(self.split, {})
+        counts[modality] = counts.get(modality, 0) + count
         seen = self.values.setdefault(self.split, {}).setdefault(modality, [0, []])
         seen[0] += array.size
         if field not in seen[1]:

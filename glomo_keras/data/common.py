@@ -245,7 +245,7 @@ class LoadedDataset:
         splits: dict name -> `Split`.
         report: the `LoadReport`.
         config: the `GLoMoConfig` fitted to the data when it was loaded for
-            one (`load(config=...)`, `for_config`), else None.
+            one (`load(..., config=...)`), else None.
         config_notes: one-line notes of what the data changed in `config`.
 
     Example:

@@ -325,7 +325,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         for modality, (width, field) in expected.items():
             if dims[modality] != width:
                 raise DataFormatError(
-                    f"the model input {modality!r} has {width} features ({field}) but the "
+                    f"the model input {modality!r} has {width} features but the "
                     f"preprocessor gives {dims[modality]}", source=source, field=field)
         if config.task != self.task:
             raise DataFormatError(
@@ -333,8 +333,8 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 source=source, field="task")
         if config.task == CLASSIFICATION and config.output_dim != len(self.class_names):
             raise DataFormatError(
-                f"the model has {config.output_dim} classes (class_names) but the preprocessor "
-                f"names {len(self.class_names)}: {self.class_names}",
+                f"the model has {config.output_dim} classes but the preprocessor names "
+                f"{len(self.class_names)}: {self.class_names}",
                 source=source, field="class_names")
 
     @classmethod
