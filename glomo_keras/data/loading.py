@@ -1,6 +1,6 @@
 """`load`: a benchmark file in any published layout -> splits ready for the model.
 
-One straight route, each step in its module, each entered once:
+One straight route, each step in its own module, in this order:
 
 1. `cache.lookup`: a second run with the same file and options reads the
    encoded arrays back (as does a `LoadedDataset` given again);
