@@ -185,15 +185,18 @@ def get_dataset(name):
     )
 
 
-def dataset_from_path(path):
-    """The dataset a file path names (its last three parts), or None.
+def guess_dataset(path, layout, stored_dims):
+    """The `DatasetInfo` a file's path names (its last three parts), else its dims, or None.
 
-    MOSEI is checked before MOSI, which its name contains.
+    MOSEI is checked before MOSI, which its name contains. By the dims:
+    MOSI and MOSEI (both MAG) differ in their visual dims; CHERMA is the
+    only CHERMA-layout dataset; UR-FUNNY and MUStARD share their dims.
 
     Example:
 
     ```python
-    dataset_from_path("data/ur_funny.pkl").name   # 'urfunny'
+    guess_dataset("data/mosei.pkl", "mag", {"visual": 35}).name   # 'mosei'
+    guess_dataset("x.pkl", "mag", {"visual": 47}).name            # 'mosi'
     ```
     """
     text = "/".join(pathlib.Path(path).parts[-3:]).lower()
@@ -201,21 +204,6 @@ def dataset_from_path(path):
         info = DATASETS[name]
         if any(word in text for word in (info.name,) + info.aliases):
             return info
-    return None
-
-
-def dataset_from_dims(layout, stored_dims):
-    """The dataset a layout and stored dims single out, or None.
-
-    MOSI and MOSEI (both MAG) differ in their visual dims; CHERMA is the
-    only CHERMA-layout dataset; UR-FUNNY and MUStARD share their dims.
-
-    Example:
-
-    ```python
-    dataset_from_dims("mag", {"visual": 35}).name   # 'mosei'
-    ```
-    """
     matches = [
         info for info in DATASETS.values()
         if info.layout == layout and all(

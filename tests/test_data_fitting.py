@@ -12,13 +12,14 @@ from data_fixtures import hkt_data, mag_data, mmsa_data, write_cherma, write_pic
 
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.data import DataFormatError, load, read
-from glomo_keras.data.fitting import fit_config, load_options
+from glomo_keras.data.fitting import load_options
 from glomo_keras.errors import GLoMoError, MissingFileError
 
 
 def _fit(config, path):
     """What `prepare_data` does, without a tokenizer (MAG/HKT stay untokenised)."""
-    return fit_config(config, load(path, use_cache=False, **load_options(config)))
+    dataset = load(path, use_cache=False, **load_options(config))
+    return dataset.config, dataset.config_notes
 
 
 def test_a_mosei_layout_file_is_refused_for_mosi_with_the_dataset_that_fits(tmp_path):
@@ -117,7 +118,7 @@ def test_an_mmsa_file_gives_its_t_and_mosi_widths_unless_t_is_asked(tmp_path):
     assert str(error.value) == refused
     loaded = load(path, use_cache=False)  # a study's data, loaded once
     with pytest.raises(DataFormatError) as error:
-        fit_config(GLoMoConfig.for_dataset("mosi", max_sequence_length=64), loaded)
+        load(loaded, config=GLoMoConfig.for_dataset("mosi", max_sequence_length=64))
     assert str(error.value) == refused
     with pytest.raises(DataFormatError, match=(
             "5 acoustic columns where the mosei configuration expects 74 .* and 20 visual "
@@ -158,12 +159,13 @@ def test_data_prepared_for_other_columns_or_classes_is_refused(tmp_path):
     path = write_pickle(tmp_path / "jokes.pkl", hkt_data())
     config = GLoMoConfig.for_dataset("mustard")
     loaded = load(path, use_cache=False, **load_options(config))  # a study's data, loaded once
-    assert fit_config(config, loaded) == (config, [])
+    fitted = load(loaded, config=config)
+    assert (fitted.config, fitted.config_notes) == (config, [])
     with pytest.raises(DataFormatError, match=(
-            "field 'acoustic_columns': the data was prepared with 60 acoustic columns but the "
-            r"configuration selects 40 \(acoustic_columns\); load it for this configuration")):
-        fit_config(config.replace(acoustic_columns=(0, 40)), loaded)
+            "field 'acoustic_columns': the model input 'acoustic' has 40 features but the "
+            "preprocessor gives 60$")):
+        load(loaded, config=config.replace(acoustic_columns=(0, 40)))
     with pytest.raises(DataFormatError, match=(
-            r"field 'class_names': the file has 2 classes \['negative', 'positive'\] where "
-            r"the mustard configuration names 3 \(class_names\)$")):
-        fit_config(config.replace(class_names=("a", "b", "c")), loaded)
+            r"field 'class_names': the model has 3 classes but the preprocessor names 2: "
+            r"\['negative', 'positive'\]$")):
+        load(loaded, config=config.replace(class_names=("a", "b", "c")))

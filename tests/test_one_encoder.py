@@ -19,7 +19,7 @@ sys.path.insert(0, str(FROZEN))
 
 from freeze import INPUTS, LAYOUTS  # noqa: E402
 
-from glomo_keras.data import load, loading, make_tokenizer, read  # noqa: E402
+from glomo_keras.data import load, make_tokenizer, preprocessor, read  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def assert_same(expected, actual, label):
 def test_training_walk_reproduces_the_frozen_encoding(layout, traced, tokenizer, monkeypatch):
     # Small files run the preprocessor op by op; from TRACE_FROM utterances
     # on, traced in a tf.data pipeline: both give the frozen arrays.
-    monkeypatch.setattr(loading, "TRACE_FROM", 0 if traced else 10**9)
+    monkeypatch.setattr(preprocessor, "TRACE_FROM", 0 if traced else 10**9)
     file, options = LAYOUTS[layout]
     dataset = load(INPUTS / file, tokenizer=tokenizer, use_cache=False, **options)
     expected = frozen(layout)

@@ -14,7 +14,6 @@ from test_preprocessor import mag_utterances
 from test_preprocessor import make_preprocessor
 
 from glomo_keras.data.errors import DataFormatError
-from glomo_keras.data.loading import encode_splits
 
 
 def _assert_matches_encode(utterances, preprocessor):
@@ -79,7 +78,7 @@ def test_encode_splits_names_the_split_of_a_bad_utterance():
     preprocessor = make_preprocessor("mag", 8)
     bad = {"words": ["a"], "acoustic": np.zeros((2, 5)), "visual": np.zeros((1, 4))}
     with pytest.raises(DataFormatError, match="has 2 rows") as error:
-        encode_splits(preprocessor, {"train": mag_utterances(), "valid": [bad]}, "f.pkl")
+        preprocessor.encode_splits({"train": mag_utterances(), "valid": [bad]}, "f.pkl")
     assert "valid" in str(error.value)
 
 

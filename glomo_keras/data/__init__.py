@@ -11,7 +11,7 @@
   for training (`load`), the analyzer and the SavedModel; its config is
   what the data is (format, T, widths, columns, task, classes, dataset).
 - `inspect(path)` describes a file; `sample` is a built-in MOSEI-layout dataset.
-- `fitting.fit_config(config, dataset)` refuses data whose task, text input,
+- `load(path, config=...)` refuses data whose task, text input,
   feature widths or T do not fit a `GLoMoConfig` (what `train` checks).
 
 Example:
@@ -33,10 +33,10 @@ import importlib
 _EXPORTS = {
     "DataFormatError": "glomo_keras.data.errors",
     "GLoMoPreprocessor": "glomo_keras.data.preprocessor",
-    "LoadedDataset": "glomo_keras.data.loading",
-    "Split": "glomo_keras.data.loading",
+    "LoadedDataset": "glomo_keras.data.common",
+    "Split": "glomo_keras.data.common",
     "Utterance": "glomo_keras.data.common",
-    "detect_format": "glomo_keras.data.loading",
+    "detect_format": "glomo_keras.data.formats",
     "inspect": "glomo_keras.data.inspection",
     "load": "glomo_keras.data.loading",
     "load_pickle": "glomo_keras.data.unpickler",

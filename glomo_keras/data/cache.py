@@ -7,7 +7,7 @@ the requested format and the cache layout version. So a changed file,
 vocabulary, T or column selection misses the cache, and the second run with
 the same inputs reads the arrays back instead of redoing the work.
 
-The folder is `cache_dir` if given, else `$GLOMO_KERAS_CACHE`, else
+The folder is `load`'s `cache_dir` if given, else `$GLOMO_KERAS_CACHE`, else
 `~/.cache/glomo_keras/`. Files are written to a temporary name in the same
 folder and renamed, so a crash never leaves a half-written cache file under
 the final name; an unreadable cache file counts as a miss and is replaced.
@@ -22,22 +22,11 @@ import zipfile
 
 import numpy as np
 
+from glomo_keras.data.common import LoadedDataset, LoadReport, Split
+from glomo_keras.data.preprocessor import WORD_LAYOUTS, GLoMoPreprocessor
+
 ENV_VAR = "GLOMO_KERAS_CACHE"
 VERSION = 4
-
-
-def cache_dir(directory=None):
-    """The cache folder: `directory`, `$GLOMO_KERAS_CACHE` or `~/.cache/glomo_keras`.
-
-    Example:
-
-    ```python
-    cache_dir()           # PosixPath('/home/me/.cache/glomo_keras')
-    ```
-    """
-    if directory is None:
-        directory = os.environ.get(ENV_VAR) or pathlib.Path.home() / ".cache" / "glomo_keras"
-    return pathlib.Path(directory).expanduser()
 
 
 def source_digest(path):
@@ -72,63 +61,109 @@ def source_digest(path):
     return digest.hexdigest()
 
 
-def vocabulary_digest(vocabulary):
-    """SHA-256 of a token list, or None for None."""
-    if vocabulary is None:
-        return None
-    return hashlib.sha256("\n".join(vocabulary).encode("utf-8")).hexdigest()
-
-
-def cache_file(source, options, directory=None):
-    """The cache file of a data file under some loading options.
-
-    Args:
-        source: the data file or folder.
-        options: JSON-ready dict of everything else the arrays depend on
-            (format, T, columns, vocabulary digest, tokenizer flags).
-        directory: the cache folder (see `cache_dir`).
-
-    Returns:
-        `pathlib.Path` of the `.npz` file (it may not exist).
+def tokenizer_fields(tokenizer):
+    """What a tokenizer fixes, for the cache key: vocabulary digest, lowercase, strip_accents.
 
     Example:
 
     ```python
-    cache_file("mosi.pkl", {"max_length": 60, "vocabulary": "ab12..."})
-    # ~/.cache/glomo_keras/mosi-1c9e....npz
+    tokenizer_fields(None)   # {"vocabulary": None, "lowercase": True, "strip_accents": False}
     ```
     """
-    key = {"version": VERSION, "source": source_digest(source), **options}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
-    return cache_dir(directory) / f"{pathlib.Path(source).stem}-{digest[:24]}.npz"
+    if tokenizer is None:
+        return {"vocabulary": None, "lowercase": True, "strip_accents": False}
+    return {
+        "vocabulary": hashlib.sha256(
+            "\n".join(tokenizer.get_vocabulary()).encode("utf-8")).hexdigest(),
+        "lowercase": bool(getattr(tokenizer, "lowercase", True)),
+        "strip_accents": bool(getattr(tokenizer, "strip_accents", False)),
+    }
 
 
-def read(path):
-    """The arrays and metadata of a cache file, or None (missing or unreadable).
+def lookup(source, options, tokenizer=None, directory=None):
+    """The cache file of a data file under loading options, and the dataset it holds.
+
+    Args:
+        source: the data file or folder.
+        options: JSON-ready dict of the loading options the arrays depend
+            on (format, T, columns); the tokenizer's part is added here.
+        tokenizer: the tokenizer the word layouts were encoded with, or None.
+        directory: the cache folder; None for `$GLOMO_KERAS_CACHE`, else
+            `~/.cache/glomo_keras`.
 
     Returns:
-        (arrays, meta): dict name -> array, and the JSON metadata dict.
+        `(path, dataset)`: the cache file (None when the source cannot be
+        read: its reader then says why), and the `LoadedDataset` read back
+        from it (`report.cache == "hit"`), or None (missing or unreadable).
+
+    Example:
+
+    ```python
+    path, dataset = lookup("mosi.pkl", {"format": "auto", "max_length": 60}, tokenizer)
+    ```
     """
-    path = pathlib.Path(path)
+    key = {"version": VERSION, **options, **tokenizer_fields(tokenizer)}
+    try:
+        key["source"] = source_digest(source)
+    except OSError:
+        return None, None
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
+    if directory is None:
+        directory = os.environ.get(ENV_VAR) or pathlib.Path.home() / ".cache" / "glomo_keras"
+    path = pathlib.Path(directory).expanduser() / f"{pathlib.Path(source).stem}-{digest[:24]}.npz"
     if not path.is_file():
-        return None
+        return path, None
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         meta = json.loads(str(arrays.pop("meta")))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    return arrays, meta
+        return path, None
+    config = meta["preprocessor"]
+    if config["layout"] in WORD_LAYOUTS:
+        config["tokenizer"] = tokenizer
+    preprocessor = GLoMoPreprocessor.from_config(config)
+    report = LoadReport.from_dict(meta["report"])
+    report.source = str(source)
+    report.cache = "hit"
+    splits = {}
+    for name in meta["splits"]:
+        prefix = f"{name}/"
+        split_arrays = {field[len(prefix):]: array for field, array in arrays.items()
+                        if field.startswith(prefix) and field not in (
+                            f"{prefix}labels", f"{prefix}ids")}
+        splits[name] = Split(name, arrays[f"{name}/ids"].tolist(), arrays[f"{name}/labels"],
+                             preprocessor.task, None, split_arrays)
+    return path, LoadedDataset(str(source), preprocessor, splits, report)
 
 
-def write(path, arrays, meta):
-    """Writes arrays and JSON metadata atomically (temporary file, then rename).
+def store(path, dataset):
+    """Writes an encoded dataset's arrays and metadata atomically (temporary file, then rename).
 
     Args:
-        path: the cache file (its folder is created).
-        arrays: dict name -> numpy array (no object arrays).
-        meta: JSON-ready dict.
+        path: the cache file (its folder is created), from `lookup`.
+        dataset: the `LoadedDataset`, every split encoded.
+
+    Example:
+
+    ```python
+    store(path, dataset)   # the next `lookup` of the same file and options hits
+    ```
     """
+    arrays = {}
+    for name, split in dataset.splits.items():
+        arrays[f"{name}/labels"] = split.labels
+        arrays[f"{name}/ids"] = np.asarray(split.ids, dtype=str)
+        for key, array in split.arrays.items():
+            arrays[f"{name}/{key}"] = array
+    preprocessor = dataset.preprocessor.get_config()
+    preprocessor.pop("tokenizer", None)  # the caller's tokenizer, part of the cache key
+    meta = {
+        "source": dataset.source,
+        "preprocessor": preprocessor,
+        "report": dataset.report.to_dict(),
+        "splits": list(dataset.splits),
+    }
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")

@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from glomo_keras.data.common import CLASSIFICATION, SPLITS, SplitReport
 from glomo_keras.data.errors import DataFormatError
 
 
@@ -45,7 +46,7 @@ class Checker:
     checker.dims        # {"visual": 47}
     checker.nonfinite   # {"train": {"visual": 0}}
     checker.note("...")  # remarks for the loading report
-    checker.refuse_nonfinite_modalities()  # once every item is read
+    checker.split_reports(splits, "regression", "mag", (-3.0, 3.0))  # once every item is read
     ```
     """
 
@@ -75,11 +76,6 @@ class Checker:
         """Adds a remark for the loading report (once)."""
         if text not in self.notes:
             self.notes.append(text)
-
-    def count_nonfinite(self, modality, count):
-        """Adds `count` replaced values of `modality` to the current split."""
-        counts = self.nonfinite.setdefault(self.split, {})
-        counts[modality] = counts.get(modality, 0) + int(count)
 
     def features(self, value, field, modality, rows=None, ndim=2):
         """A float32 feature array with finite values and the file's dims.
@@ -123,24 +119,42 @@ class Checker:
         count = int(bad.sum())
         if count:
             array[bad] = 0.0
-        self.count_nonfinite(modality, count)
+        counts = self.nonfinite.setdefault(self.split, {})
+        counts[modality] = counts.get(modality, 0) + count
         seen = self.values.setdefault(self.split, {}).setdefault(modality, [0, []])
         seen[0] += array.size
         if field not in seen[1]:
             seen[1].append(field)
         return array
 
-    def refuse_nonfinite_modalities(self):
-        """Raises `DataFormatError` for a split whose `modality` values are all non-finite.
+    def split_reports(self, splits, task, data_format, label_range):
+        """The labels and `SplitReport` of every split, once the whole file is read.
 
-        A few NaN or inf values are dirt (replaced by 0 and counted); a
-        modality with no finite value at all in a split is missing, and
-        training on its zeros would go unnoticed.
+        Refuses what only the whole file shows: a split whose values of a
+        modality are all non-finite (a few NaN or inf values are dirt,
+        replaced by 0 and counted; a modality with no finite value at all
+        is missing, and training on its zeros would go unnoticed), and a
+        file without acoustic or visual features.
+
+        Args:
+            splits: split -> list of `Utterance`, as the reader gave them.
+            task: `"regression"` or `"classification"`.
+            data_format: the file's format (CHERMA also counts text dirt).
+            label_range: `(low, high)` of valid labels, or None.
+
+        Returns:
+            dict split -> `(labels, report)`, in `SPLITS` order: int32 [N]
+            class indices or float32 [N] values (NaN where unknown), and the
+            split's `SplitReport`.
+
+        Raises:
+            DataFormatError: a modality of a split is entirely non-finite,
+                or no utterance has acoustic (visual) features.
 
         Example:
 
         ```python
-        checker.refuse_nonfinite_modalities()
+        checker.split_reports(splits, "regression", "mag", (-3.0, 3.0))
         # mosi.pkl: split 'train', field 'acoustic': all 1480 values are
         # non-finite (NaN or inf): the split has no acoustic features ...
         ```
@@ -154,6 +168,31 @@ class Checker:
                         "0 and counted; a modality without any finite value is refused)",
                         source=self.source, split=split, field="/".join(fields),
                     )
+        for modality in ("acoustic", "visual"):
+            if not self.dims.get(modality):
+                raise DataFormatError(f"no utterance has {modality} features", source=self.source)
+        modalities = ("text", "acoustic", "visual") if data_format == "cherma" else (
+            "acoustic", "visual")
+        result = {}
+        for name in [name for name in SPLITS if name in splits]:
+            utterances = splits[name]
+            if task == CLASSIFICATION:
+                labels = np.asarray([u.label for u in utterances], np.int32).reshape(-1)
+            else:
+                labels = np.asarray([np.nan if u.label is None else u.label
+                                     for u in utterances], np.float32).reshape(-1)
+            nonfinite = self.nonfinite.get(name, {})
+            report = SplitReport(size=len(utterances), nonfinite_replaced={
+                modality: nonfinite.get(modality, 0) for modality in modalities})
+            known = labels[~np.isnan(labels)] if labels.dtype.kind == "f" else labels
+            if len(known):
+                report.label_min = float(known.min())
+                report.label_max = float(known.max())
+                if label_range is not None:
+                    low, high = label_range
+                    report.labels_out_of_range = int(np.sum((known < low) | (known > high)))
+            result[name] = (labels, report)
+        return result
 
     def check_dim(self, modality, dim, field, what="feature columns"):
         """Fixes the file's dim of `modality` or checks it did not change."""

@@ -1,4 +1,4 @@
-"""The common form every reader produces: utterances, splits and a report.
+"""The common form every reader produces: utterances, splits, a report, a loaded dataset.
 
 After loading and before batching, every format is a list of `Utterance`
 per split. Word-aligned formats (MAG, HKT) keep the words and one acoustic
@@ -163,3 +163,148 @@ class LoadReport:
             lines.append(line)
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
+
+
+@dataclasses.dataclass
+class Split:
+    """One split: ids, labels, and the utterances and/or the encoded arrays.
+
+    Args:
+        name: `"train"`, `"valid"` or `"test"`.
+        ids: the segment ids, in order.
+        labels: float32 [N] (regression; NaN when unknown) or int32 [N]
+            class indices.
+        task: `"regression"` or `"classification"`.
+        utterances: the common form (None when the arrays came from the cache).
+        arrays: the model input dict [N, ...] that `GLoMoPreprocessor`
+            gives for the utterances (None until encoded).
+
+    Example:
+
+    ```python
+    split = dataset.train
+    len(split), split.ids[0], split.inputs["acoustic"].shape   # 600, '...', (600, 80, 74)
+    ```
+    """
+
+    name: str
+    ids: list
+    labels: np.ndarray
+    task: str
+    utterances: list = None
+    arrays: dict = None
+
+    def __len__(self):
+        return len(self.ids)
+
+    @property
+    def inputs(self):
+        """The model input dict [N, ...], or None (not encoded)."""
+        return self.arrays
+
+    def by_length(self):
+        """A copy of the split ordered by utterance length, shortest first.
+
+        Evaluation batches of a sorted split hold similar lengths, so that
+        length bucketing cuts most of their padding; order-free metrics
+        (all of the MMSA ones) are unchanged. Ties keep the split's order.
+
+        Example:
+
+        ```python
+        valid = dataset.valid.by_length()
+        make_dataset(valid, 32, bucketing=True)
+        ```
+        """
+        from glomo_keras.data.pipeline import sequence_extents  # pipeline imports this module
+
+        extents = sequence_extents(self.arrays)
+        order = np.argsort(sum(extents.values()), kind="stable")
+        return dataclasses.replace(
+            self,
+            ids=[self.ids[index] for index in order],
+            labels=np.asarray(self.labels)[order],
+            utterances=None if self.utterances is None else [
+                self.utterances[index] for index in order],
+            arrays={name: array[order] for name, array in self.arrays.items()},
+        )
+
+
+@dataclasses.dataclass
+class LoadedDataset:
+    """A loaded benchmark file.
+
+    What the data is (format, dataset, T, widths, task, classes) is its
+    preprocessor's; the properties below read it from there.
+
+    Args:
+        source: the file or folder.
+        preprocessor: the `GLoMoPreprocessor` of the data: what it is (T,
+            widths, columns, task, class names, dataset, the tokenizer) and
+            its encoder.
+        splits: dict name -> `Split`.
+        report: the `LoadReport`.
+        config: the `GLoMoConfig` fitted to the data when it was loaded for
+            one (`load(..., config=...)`), else None.
+        config_notes: one-line notes of what the data changed in `config`.
+
+    Example:
+
+    ```python
+    dataset = load("mosi.pkl", tokenizer=tokenizer)
+    dataset.format, dataset.dims, dataset.task   # 'mag', {...}, 'regression'
+    print(dataset.report)
+    ```
+    """
+
+    source: str
+    preprocessor: object
+    splits: dict
+    report: LoadReport
+    config: object = None
+    config_notes: list = dataclasses.field(default_factory=list)
+
+    @property
+    def train(self):
+        """The `train` split (None for a single unlabelled utterance file)."""
+        return self.splits.get("train")
+
+    @property
+    def valid(self):
+        """The `valid` split (a file's `dev`)."""
+        return self.splits.get("valid")
+
+    @property
+    def test(self):
+        """The `test` split."""
+        return self.splits.get("test")
+
+    @property
+    def format(self):
+        """`"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`."""
+        return self.preprocessor.format
+
+    @property
+    def dataset(self):
+        """The dataset table's name when known from the path or the dims, or None."""
+        return self.preprocessor.dataset
+
+    @property
+    def dims(self):
+        """The feature dims of the model inputs (after the column selection)."""
+        return self.preprocessor.input_dims
+
+    @property
+    def stored_dims(self):
+        """The feature dims as stored in the file."""
+        return self.preprocessor.stored_dims
+
+    @property
+    def task(self):
+        """`"regression"` or `"classification"`."""
+        return self.preprocessor.task
+
+    @property
+    def class_names(self):
+        """The class names in label order, or None for regression."""
+        return self.preprocessor.class_names

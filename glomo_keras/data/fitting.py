@@ -18,7 +18,7 @@ Example:
 
 ```python
 dataset = load(path, tokenizer=tokenizer, **load_options(config))
-config, notes = fit_config(config, dataset)   # notes: ["... fixes T ..."]
+dataset.config, dataset.config_notes   # fitted; notes: ["... fixes T ..."]
 ```
 """
 
@@ -50,7 +50,7 @@ def load_options(config):
     """The keywords of `load` for `config`: the config, T and the column selection.
 
     T is `default_max_length`: a file that fixes T (MMSA) keeps its own, and
-    `fit_config` then compares it with the configuration's.
+    `fit_config` compares it with the configuration's.
 
     Example:
 
@@ -117,8 +117,16 @@ def lookalikes(data_format, stored_dims, task):
     return names
 
 
-def check_data(config, source, data_format, stored_dims, task):
-    """Raises unless a file's task, text input and widths fit `config`; returns width changes.
+def fit_config(config, source, data_format, stored_dims, task, fixed_length=None):
+    """`config` fitted to a file's stored facts, or a `DataFormatError`.
+
+    The one check of a file against a configuration, made once per load
+    before the column selection (so that a file of another dataset is named
+    as such), or on the stored facts of prepared data: the task, the text
+    input and the stored widths, then T. The
+    table's widths and T give way to the ones the file fixes (MMSA), with a
+    note for T. What the encoder makes of the data (the selected widths and
+    the classes) is `GLoMoPreprocessor.check_fits`'s.
 
     Args:
         config: the `GLoMoConfig`.
@@ -126,20 +134,25 @@ def check_data(config, source, data_format, stored_dims, task):
         data_format: the file's layout.
         stored_dims: its stored widths `{"acoustic", "visual", "text"}`.
         task: `"regression"` or `"classification"`, the file's labels.
+        fixed_length: the T the data fixes, or None: an MMSA file's L
+            (taken where the config's T is the table's), or the T that
+            prepared data (the cache, a `LoadedDataset`) was encoded with.
 
     Returns:
-        The config fields (`acoustic_dim`, ...) that take the widths of the
-        dataset's release in this layout (MMSA's MOSI), `{}` when none.
+        `(config, notes)`: the fitted config and one-line notes of what
+        the file changed (empty when nothing).
 
     Raises:
-        DataFormatError: the file's labels, text input or widths do not fit.
+        DataFormatError: the file does not fit; the message names the file,
+            the field, what it holds and what was expected.
 
     Example:
 
     ```python
-    check_data(GLoMoConfig.for_dataset("mosi"), "aligned_50.pkl", "mmsa",
-               {"acoustic": 5, "visual": 20, "text": 768}, "regression")
-    # {"acoustic_dim": 5, "visual_dim": 20}
+    fit_config(GLoMoConfig.for_dataset("mosi"), "aligned_50.pkl", "mmsa",
+               {"acoustic": 5, "visual": 20, "text": 768}, "regression", 50)
+    # (config with acoustic_dim 5, visual_dim 20, T 50,
+    #  ["aligned_50.pkl fixes T: its MMSA token ids are padded to 50, ..."])
     ```
     """
     names = [name for name in lookalikes(data_format, stored_dims, task)
@@ -187,8 +200,24 @@ def check_data(config, source, data_format, stored_dims, task):
             f"the file has {found}{suggestion}; to train on it as it is: {overrides}",
             source=source, field=wrong[0],
         )
-    return {WIDTH_FIELDS[m]: width for m, width in expected.items()
-            if width != getattr(config, WIDTH_FIELDS[m])}
+    changes = {WIDTH_FIELDS[m]: width for m, width in expected.items()
+               if width != getattr(config, WIDTH_FIELDS[m])}
+    notes = []
+    if fixed_length not in (None, config.max_sequence_length):
+        if data_format != "mmsa":
+            raise DataFormatError(
+                f"the data was encoded with T = {fixed_length} but the configuration's "
+                f"max_sequence_length is {config.max_sequence_length}; load it for this "
+                "configuration (load_for_config)",
+                source=source, field="max_sequence_length")
+        if asked(config, "max_sequence_length"):
+            raise sequence_length_conflict(source, fixed_length, config.max_sequence_length)
+        changes["max_sequence_length"] = fixed_length
+        notes.append(
+            f"{source} fixes T: its MMSA token ids are padded to {fixed_length}, so "
+            f"max_sequence_length = {fixed_length} instead of {config.dataset}'s "
+            f"{config.max_sequence_length}")
+    return config.replace(**changes) if changes else config, notes
 
 
 def sequence_length_conflict(source, fixed, wanted):
@@ -207,73 +236,3 @@ def sequence_length_conflict(source, fixed, wanted):
         f"T = {fixed}",
         source=source, field="text_bert",
     )
-
-
-def fit_config(config, dataset):
-    """`config` fitted to a loaded dataset, or a `DataFormatError`.
-
-    Checks the task, text input and widths (`check_data`), then T, the
-    selected widths and the number of classes the data was prepared with.
-    The table's widths and T give way to the ones the file fixes (MMSA),
-    with a note for T. (The model and the data's preprocessor meet later,
-    in `GLoMoSentimentAnalyzer`, which checks that they fit.)
-
-    Args:
-        config: the `GLoMoConfig`.
-        dataset: a `LoadedDataset`.
-
-    Returns:
-        `(config, notes)`: the fitted config and one-line notes of what
-        the data changed (empty when nothing).
-
-    Raises:
-        DataFormatError: the data does not fit; the message names the file,
-            the field, what it holds and what was expected.
-
-    Example:
-
-    ```python
-    config, notes = fit_config(GLoMoConfig.for_dataset("mosi"), load("aligned_50.pkl"))
-    config.max_sequence_length, notes
-    # 50, ["aligned_50.pkl fixes T: its MMSA token ids are padded to 50, so
-    #      max_sequence_length = 50 instead of mosi's 60"]
-    ```
-    """
-    preprocessor = dataset.preprocessor
-    source = dataset.source
-    changes = check_data(config, source, preprocessor.format, preprocessor.stored_dims,
-                         preprocessor.task)
-    notes = []
-    length = preprocessor.sequence_length
-    if length != config.max_sequence_length:
-        if preprocessor.format != "mmsa":
-            raise DataFormatError(
-                f"the data was encoded with T = {length} but the configuration's "
-                f"max_sequence_length is {config.max_sequence_length}; load it for this "
-                "configuration (load_for_config)",
-                source=source, field="max_sequence_length",
-            )
-        if asked(config, "max_sequence_length"):
-            raise sequence_length_conflict(source, length, config.max_sequence_length)
-        changes["max_sequence_length"] = length
-        notes.append(
-            f"{source} fixes T: its MMSA token ids are padded to {length}, so "
-            f"max_sequence_length = {length} instead of {config.dataset}'s "
-            f"{config.max_sequence_length}")
-    if changes:
-        config = config.replace(**changes)
-    for modality, letter in (("acoustic", "a"), ("visual", "v")):
-        given = preprocessor.input_dims[modality]
-        wanted = getattr(config, f"{modality}_input_dim")
-        if letter in config.modalities and given != wanted:
-            raise DataFormatError(
-                f"the data was prepared with {given} {modality} columns but the configuration "
-                f"selects {wanted} ({modality}_columns); load it for this configuration "
-                "(load_for_config)", source=source, field=f"{modality}_columns")
-    names = preprocessor.class_names
-    if config.task == "classification" and config.output_dim != len(names):
-        raise DataFormatError(
-            f"the file has {len(names)} classes {names} where the {config.dataset} "
-            f"configuration names {config.output_dim} (class_names)",
-            source=source, field="class_names")
-    return config, notes

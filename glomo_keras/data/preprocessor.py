@@ -84,6 +84,10 @@ FORMAT_LAYOUTS = {"mag": "words", "hkt": "words_with_context", "mmsa": "token_id
 PADDINGS = ("max_length", "longest")
 # `padding="longest"` rounds a batch's length up to a multiple of this.
 PAD_MULTIPLE = 8
+# From this many utterances in all splits on, `encode_splits` traces the
+# preprocessor: a trace costs about a second, which op by op execution
+# (each op dispatched from Python) makes up from about 10,000 utterances.
+TRACE_FROM = 10000
 LAYOUT_FORMATS = {layout: data_format for data_format, layout in FORMAT_LAYOUTS.items()}
 # The input that tells the batch rank, per layout, and its unbatched rank.
 PRIMARY_INPUTS = {"words": ("words", 1), "words_with_context": ("words", 1),
@@ -217,6 +221,52 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         self._eager_with_lengths = _EagerFunction(self._call_graph_with_lengths)
         self.built = True  # no weights: nothing to build
 
+    @classmethod
+    def for_file(cls, source, layout, splits, tokenizer, sequence_length, stored_dims,
+                 columns, task, class_names, dataset):
+        """The preprocessor of a file read into the common form.
+
+        Args:
+            source: the file, for the message.
+            layout: the file's layout (`FORMAT_LAYOUTS[format]`).
+            splits: split -> list of `Utterance`; the sequence layouts take
+                their longest acoustic and visual sequences as T_a and T_v.
+            tokenizer: the backbone's tokenizer (word layouts), or None.
+            sequence_length: T.
+            stored_dims: the stored widths `{"acoustic", "visual", "text"}`.
+            columns: `{"acoustic": ..., "visual": ...}` columns to keep, or None.
+            task: `"regression"` or `"classification"`.
+            class_names: the class names, or None.
+            dataset: the dataset table's name, or None.
+
+        Raises:
+            DataFormatError: the columns are outside the file's (or another
+                setting does not fit it); the message names the file.
+
+        Example:
+
+        ```python
+        GLoMoPreprocessor.for_file("mosi.pkl", "words", splits, tokenizer, 60,
+                                   {"acoustic": 74, "visual": 47, "text": None},
+                                   {"acoustic": None, "visual": None}, "regression",
+                                   None, "mosi")
+        ```
+        """
+        frames = {"acoustic": None, "visual": None}
+        if layout == "token_ids":
+            frames = {m: max(len(getattr(u, m)) for s in splits.values() for u in s)
+                      for m in frames}
+        try:
+            return cls(
+                layout=layout, tokenizer=tokenizer if layout in WORD_LAYOUTS else None,
+                sequence_length=int(sequence_length), acoustic_dim=stored_dims["acoustic"],
+                visual_dim=stored_dims["visual"], acoustic_length=frames["acoustic"],
+                visual_length=frames["visual"], text_dim=stored_dims["text"],
+                acoustic_columns=columns["acoustic"], visual_columns=columns["visual"],
+                task=task, class_names=class_names, dataset=dataset)
+        except ValueError as error:
+            raise DataFormatError(str(error), source=source)
+
     @property
     def format(self):
         """The data format: `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`."""
@@ -234,17 +284,23 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 "visual": _selected(self.visual_dim, self.visual_columns),
                 "text": self.text_dim if self.layout == "features" else None}
 
-    def check_fits(self, config):
-        """Raises ValueError unless this preprocessor makes the inputs of `config`'s model.
+    def check_fits(self, config, source=None):
+        """Raises `DataFormatError` unless this preprocessor makes the inputs of `config`'s model.
 
         The one check that a model and its preprocessor fit, made where they
-        meet (`GLoMoSentimentAnalyzer`, which training's, export's, presets'
-        paths all take): the text input (token ids or features), the
-        feature widths after the column selection, the task and the number
-        of classes.
+        meet (loading for a configuration, and `GLoMoSentimentAnalyzer`,
+        which training's, export's, presets' paths all take): the text input
+        (token ids or features), the feature widths after the column
+        selection, the task and the number of classes.
 
         Args:
             config: a `GLoMoConfig`.
+            source: the data file the preprocessor was made for, for the
+                message; None for none.
+
+        Raises:
+            DataFormatError: (a ValueError) they do not fit; the message
+                names the config field and both values.
 
         Example:
 
@@ -255,29 +311,31 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         feature_text = self.layout == "features"
         if "t" in config.modalities and feature_text != (config.text_encoder == "features"):
             given = "text features" if feature_text else "token ids"
-            raise ValueError(
+            raise DataFormatError(
                 f"the {self.format!r} preprocessor gives {given} but the model's "
-                f"text_encoder is {config.text_encoder!r}")
+                f"text_encoder is {config.text_encoder!r}", source=source, field="text_encoder")
         dims = self.input_dims
         expected = {}
         if "a" in config.modalities:
-            expected["acoustic"] = config.acoustic_input_dim
+            expected["acoustic"] = (config.acoustic_input_dim, "acoustic_columns")
         if "v" in config.modalities:
-            expected["visual"] = config.visual_input_dim
+            expected["visual"] = (config.visual_input_dim, "visual_columns")
         if feature_text and "t" in config.modalities:
-            expected["text"] = config.text_dim
-        for modality, width in expected.items():
+            expected["text"] = (config.text_dim, "text_dim")
+        for modality, (width, field) in expected.items():
             if dims[modality] != width:
-                raise ValueError(
+                raise DataFormatError(
                     f"the model input {modality!r} has {width} features but the "
-                    f"preprocessor gives {dims[modality]}")
+                    f"preprocessor gives {dims[modality]}", source=source, field=field)
         if config.task != self.task:
-            raise ValueError(
-                f"the model's task is {config.task!r} but the preprocessor's is {self.task!r}")
+            raise DataFormatError(
+                f"the model's task is {config.task!r} but the preprocessor's is {self.task!r}",
+                source=source, field="task")
         if config.task == CLASSIFICATION and config.output_dim != len(self.class_names):
-            raise ValueError(
+            raise DataFormatError(
                 f"the model has {config.output_dim} classes but the preprocessor names "
-                f"{len(self.class_names)}: {self.class_names}")
+                f"{len(self.class_names)}: {self.class_names}",
+                source=source, field="class_names")
 
     @classmethod
     def from_saved(cls, data):
@@ -439,6 +497,64 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         """
         outputs = self._eager(_as_tf_dict(self.raw_inputs(utterances, source, split)))
         return {name: value.numpy() for name, value in outputs.items()}
+
+    def encode_splits(self, splits, source=None, checked=False):
+        """The model inputs of splits: `GLoMoPreprocessor` run over each whole split.
+
+        Each split's utterances become raw inputs (`raw_inputs(..., ragged=True)`:
+        the word layouts' flat words and rows, not padded; errors name the
+        split and the utterance), and the preprocessor runs once per split. From
+        `TRACE_FROM` utterances on, the splits join one `tf.data` pipeline that
+        maps the traced preprocessor over them in parallel (one trace, about a
+        second); fewer run op by op (no trace). Each split's outputs come back
+        as they are, with no copy.
+
+        Args:
+            splits: dict split name -> `Utterance` objects.
+            source: the file they came from, for error messages.
+            checked: the utterances come from `read`, which checked them
+                (see `raw_inputs`).
+
+        Returns:
+            dict split name -> (inputs, truncated): the model input dict of
+            numpy arrays [N, ...], and int32 [N], 1 where T (or T_a, T_v) cut
+            the utterance.
+
+        Raises:
+            DataFormatError: an utterance does not fit the preprocessor.
+
+        Example:
+
+        ```python
+        encoded = preprocessor.encode_splits({"train": dataset.train.utterances})
+        inputs, truncated = encoded["train"]
+        ```
+        """
+        raw = {name: {key: tf.convert_to_tensor(value) if isinstance(value, np.ndarray) else value
+                      for key, value in self.raw_inputs(
+                          utterances, source or "request", name, ragged=True,
+                          checked=checked).items()}
+               for name, utterances in splits.items()}
+        if sum(len(utterances) for utterances in splits.values()) < TRACE_FROM:
+            encoded = [self.call_with_lengths(inputs, traced=False)
+                       for inputs in raw.values()]
+            encoded = [{key: value.numpy() for key, value in outputs.items()}
+                       for outputs in encoded]
+        else:
+            raw_splits = None
+            for inputs in raw.values():
+                split = tf.data.Dataset.from_tensors(inputs)
+                # Joined, the splits get one (relaxed) shape: one trace of the graph.
+                raw_splits = split if raw_splits is None else raw_splits.concatenate(split)
+            encoded = list(raw_splits.map(
+                self.call_with_lengths, num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True).as_numpy_iterator())
+        result = {}
+        for name, outputs in zip(splits, encoded):
+            del outputs["text_length"]
+            truncated = outputs.pop("truncated")
+            result[name] = (outputs, truncated)
+        return result
 
     def call_with_lengths(self, x, traced=True):
         """The layer's outputs plus `text_length` and `truncated`, in TensorFlow ops.

@@ -27,11 +27,10 @@ import numpy as np
 from glomo_keras import artifacts
 from glomo_keras.backbones import load_backbone
 from glomo_keras.backbones import load_tokenizer
-from glomo_keras.data import load
 from glomo_keras.data import make_dataset
-from glomo_keras.data.fitting import fit_config
+from glomo_keras.data.common import LoadedDataset
 from glomo_keras.data.fitting import load_options
-from glomo_keras.data.loading import LoadedDataset
+from glomo_keras.data.loading import load
 from glomo_keras.errors import GLoMoError
 from glomo_keras.model import GLoMo
 from glomo_keras.optimization import make_optimizer
@@ -95,27 +94,25 @@ def prepare_data(config, data, tokenizer, use_cache=True):
     ```
     """
     data = load_for_config(config, data, tokenizer, use_cache)
-    config, notes = fit_config(config, data)
-    for note in notes:
+    for note in data.config_notes:
         log(note)
     if data.class_names:
         # The config's names (the dataset table's) win over a reader's
-        # generic ones (their number agrees: checked above).
-        data.preprocessor.class_names = list(config.class_names)
-    return config, data
+        # generic ones (their number agrees: checked when loading).
+        data.preprocessor.class_names = list(data.config.class_names)
+    return data.config, data
 
 
 def load_for_config(config, data, tokenizer, use_cache=True):
-    """Loads `data` for the config: its T, column selection and checks (a `LoadedDataset` as is).
+    """`data` loaded for the config (its T, column selection and checks), and fitted to it.
 
     Example:
 
     ```python
     dataset = load_for_config(config, "datasets/mosi.pkl", tokenizer)
+    dataset.config   # config fitted to the file
     ```
     """
-    if isinstance(data, LoadedDataset):
-        return data
     return load(data, tokenizer=tokenizer, use_cache=use_cache, **load_options(config))
 
 
