@@ -503,11 +503,11 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
 
         Each split's utterances become raw inputs (`raw_inputs(..., ragged=True)`:
         the word layouts' flat words and rows, not padded; errors name the
-        split and the utterance), and the preprocessor runs once per split. From
-        `TRACE_FROM` utterances on, the splits join one `tf.data` pipeline that
-        maps the traced preprocessor over them in parallel (one trace, about a
-        second); fewer run op by op (no trace). Each split's outputs come back
-        as they are, with no copy.
+        split and the utterance). From `TRACE_FROM` utterances on, the splits
+        join one `tf.data` pipeline that maps the traced preprocessor over
+        them in parallel (one trace, about a second); fewer are joined into
+        one batch that runs op by op (no trace) and is cut back into splits.
+        Each split's outputs come back with no copy.
 
         Args:
             splits: dict split name -> `Utterance` objects.
@@ -535,11 +535,23 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                           utterances, source or "request", name, ragged=True,
                           checked=checked).items()}
                for name, utterances in splits.items()}
-        if sum(len(utterances) for utterances in splits.values()) < TRACE_FROM:
-            encoded = [self.call_with_lengths(inputs, traced=False)
-                       for inputs in raw.values()]
-            encoded = [{key: value.numpy() for key, value in outputs.items()}
-                       for outputs in encoded]
+        counts = [len(utterances) for utterances in splits.values()]
+        if sum(counts) < TRACE_FROM:
+            # Splits of one shape (ragged words, or dense steps of one length)
+            # run as one op-by-op call, cut back into splits; others one each.
+            shapes = {tuple(tuple(value.shape[1:]) for value in inputs.values())
+                      for inputs in raw.values()}
+            parts = list(zip(raw.values(), counts))
+            groups = [parts] if len(shapes) == 1 else [[part] for part in parts]
+            encoded = []
+            for group in groups:
+                joined = {key: tf.concat([inputs[key] for inputs, _ in group], axis=0)
+                          for key in group[0][0]}
+                outputs = {key: value.numpy() for key, value
+                           in self.call_with_lengths(joined, traced=False).items()}
+                ends = np.cumsum([count for _, count in group])
+                encoded += [{key: value[end - count:end] for key, value in outputs.items()}
+                            for (_, count), end in zip(group, ends)]
         else:
             raw_splits = None
             for inputs in raw.values():
