@@ -92,18 +92,6 @@ def description(metric):
     return DESCRIPTIONS.get(metric, f"The {metric} metric.")
 
 
-def task_metrics(task):
-    """The scalar metric names of a task, in the order the HParams table shows them.
-
-    Example:
-
-    ```python
-    task_metrics("classification")  # ("accuracy", "f1")
-    ```
-    """
-    return TASK_METRICS[task]
-
-
 def session_hparams(config, options, backbone, num_replicas, precision):
     """The hyper-parameters of one seed's HParams session, defining ones first.
 
@@ -167,7 +155,7 @@ def write_experiment(hparams, task):
     ]
     metrics = []
     for split, tag in (("test", "test/{}"), ("validation", "selected/validation_{}")):
-        for metric in task_metrics(task):
+        for metric in TASK_METRICS[task]:
             metrics.append(api_pb2.MetricInfo(
                 name=api_pb2.MetricName(tag=tag.format(metric)),
                 display_name=f"{split} {metric}",
@@ -323,7 +311,7 @@ def write_seed_end(log_dir, task, result):
         tf.summary.scalar("selected/epoch", step, description=(
             "The epoch kept for scoring (lowest validation loss), counted from 1."))
         for split, tag in (("valid", "selected/validation_{}"), ("test", "test/{}")):
-            for metric in task_metrics(task):
+            for metric in TASK_METRICS[task]:
                 tf.summary.scalar(tag.format(metric), result[split][metric], description=(
                     f"{description(metric)} On the {split} split with the weights of "
                     "the selected epoch."))
@@ -341,7 +329,7 @@ def _selected_note(task, result):
                 f"{result['best_val_loss']:.4f}).")
     rows = ["| metric | validation | test |", "|---|---|---|"]
     rows += [f"| {m} | {result['valid'][m]:.4f} | {result['test'][m]:.4f} |"
-             for m in task_metrics(task)]
+             for m in TASK_METRICS[task]]
     return head + "\n\n" + "\n".join(rows)
 
 
