@@ -39,6 +39,7 @@ import numpy as np
 from glomo_keras.config import MODALITIES
 from glomo_keras.config import PER_MODALITY_FIELDS
 from glomo_keras.model import MODALITY_NAMES
+from glomo_keras.training.devices import visible_gpus
 
 # What each metric is and which way is better (the description of its summaries).
 DESCRIPTIONS = {
@@ -382,7 +383,7 @@ def setup_text(config, options, dataset, backbone, distribution, precision, vers
         "",
         f"**Backbone**: `{backbone}`; **precision** {precision}; **devices**: "
         f"{distribution.name} strategy, {distribution.num_replicas} replica(s), "
-        f"{', '.join(_devices())}",
+        f"{', '.join(name for name, _ in visible_gpus()) or 'CPU'}",
         "",
         "**Versions**: " + ", ".join(f"{name} {value}" for name, value in versions.items()),
         "",
@@ -417,19 +418,6 @@ def command_line():
     if program in ("__main__.py", "glomo-keras"):
         program = "glomo-keras"
     return shlex.join([program, *sys.argv[1:]])
-
-
-def _devices():
-    import keras
-
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return [str(device) for device in jax.devices()]
-    import tensorflow as tf
-
-    return [device.name for device in tf.config.list_logical_devices()
-            if device.device_type != "CPU"] or ["CPU"]
 
 
 def results_text(results):
