@@ -16,12 +16,9 @@ from glomo_keras.training import summaries
 
 def moe_layers(model):
     """The model's MoE layers by modality name ("text", "acoustic", ...)."""
-    found = {}
-    for layer in model.layers:
-        for name in MODALITY_NAMES.values():
-            if layer.name == f"{name}_moe":
-                found[name] = layer
-    return found
+    layers = {layer.name: layer for layer in model.layers}
+    return {name: layers[f"{name}_moe"] for name in MODALITY_NAMES.values()
+            if f"{name}_moe" in layers}
 
 
 # One probe model per GLoMo model: building a new one per call made
