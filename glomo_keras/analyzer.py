@@ -2,20 +2,10 @@
 
 In KerasHub's `Task` manner the analyzer pairs the model with its
 preprocessor, `predict`s on raw utterances and saves and loads both as a
-preset folder that needs neither the training data nor the run:
-
-```
-preset/
-  config.json                       the GLoMo model (config, backbone config)
-  model.weights.h5                  its weights
-  preprocessor.json                 the GLoMoPreprocessor (layout, T, dims, columns, task)
-  tokenizer.json                    its tokenizer (KerasHub's file)
-  assets/tokenizer/vocabulary.txt   the vocabulary, stored once
-  metadata.json                     versions, parameter count, user metadata
-```
-
-It is KerasHub's layout (see `glomo_keras.artifacts`): `keras_hub.upload_preset`
-publishes it, and `from_preset` loads a folder or a `kaggle://` / `hf://` handle.
+preset folder that needs neither the training data nor the run, in
+KerasHub's layout (the files: `glomo_keras.artifacts`):
+`keras_hub.upload_preset` publishes it, and `from_preset` loads a folder or
+a `kaggle://` / `hf://` handle.
 
 Example:
 
@@ -113,14 +103,10 @@ class GLoMoSentimentAnalyzer:
     def save_to_preset(self, preset_dir, overwrite=False):
         """Writes the preset folder in KerasHub's layout, atomically.
 
-        The files (see `glomo_keras.artifacts`): `config.json` and
-        `model.weights.h5` (the model, without optimizer state),
-        `preprocessor.json`, `tokenizer.json` and
-        `assets/tokenizer/vocabulary.txt` (the vocabulary, stored once),
-        `metadata.json`. They are written in a hidden folder beside
-        `preset_dir` that is then renamed; an existing preset is replaced
-        only once the new one is complete. `keras_hub.upload_preset` publishes
-        the folder as it is.
+        The files are those of `glomo_keras.artifacts` (the model without
+        optimizer state), written in a hidden folder beside `preset_dir`
+        that is then renamed; an existing preset is replaced only once the
+        new one is complete.
 
         Args:
             preset_dir: the folder to create.

@@ -179,7 +179,9 @@ def main(argv=None):
     args = build_parser(top.command).parse_args(argv[position + 1:] + argv[:position])
     debug = getattr(args, "debug", False) or os.environ.get(DEBUG_ENVIRONMENT, "") not in ("", "0")
     try:
-        _choose_backend(args)
+        from glomo_keras.training import devices  # `--device cpu`, `--backend`: before Keras
+
+        devices.choose_backend(getattr(args, "backend", None), getattr(args, "device", "auto"))
         import_tensorflow(verbose=getattr(args, "verbose", False))
         return args.func(args) or 0
     except GLoMoError as error:
@@ -193,13 +195,6 @@ def main(argv=None):
         print(f"{args.prog}: interrupted (a rerun of train resumes from its last backup)",
               file=sys.stderr)
         return 130
-
-
-def _choose_backend(args):
-    """`--device cpu` and `--backend` of the commands that have them, before Keras."""
-    from glomo_keras.training import devices
-
-    devices.choose_backend(getattr(args, "backend", None), getattr(args, "device", "auto"))
 
 
 def import_tensorflow(verbose=False):

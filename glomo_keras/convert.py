@@ -157,26 +157,21 @@ def _window_major_rows(num_windows, hidden_dim):
     Returns `(to_keras, to_torch)` for matrices whose rows index the
     flattened pooled windows: PyTorch row `c·n + w` is Keras row `w·d + c`.
     """
-    def to_keras(matrix):
-        rest = matrix.shape[1:]
-        return matrix.reshape(hidden_dim, num_windows, *rest).swapaxes(0, 1).reshape(
-            num_windows * hidden_dim, *rest)
+    def transposed(outer, inner):
+        def regroup(matrix):
+            rest = matrix.shape[1:]
+            return matrix.reshape(outer, inner, *rest).swapaxes(0, 1).reshape(-1, *rest)
+        return regroup
 
-    def to_torch(matrix):
-        rest = matrix.shape[1:]
-        return matrix.reshape(num_windows, hidden_dim, *rest).swapaxes(0, 1).reshape(
-            num_windows * hidden_dim, *rest)
-
-    return to_keras, to_torch
+    return transposed(hidden_dim, num_windows), transposed(num_windows, hidden_dim)
 
 
 def _moe(prefix, moe, num_windows, hidden_dim):
     rows_to_keras, rows_to_torch = _window_major_rows(num_windows, hidden_dim)
     rules = [
-        TensorRule(f"{prefix}.w_gate", [moe.gate_kernel],
-                   lambda w: [rows_to_keras(w)], lambda v: rows_to_torch(v[0])),
-        TensorRule(f"{prefix}.w_noise", [moe.noise_kernel],
-                   lambda w: [rows_to_keras(w)], lambda v: rows_to_torch(v[0])),
+        TensorRule(f"{prefix}.{name}", [kernel],
+                   lambda w: [rows_to_keras(w)], lambda v: rows_to_torch(v[0]))
+        for name, kernel in (("w_gate", moe.gate_kernel), ("w_noise", moe.noise_kernel))
     ]
     for i, (hidden, output) in enumerate(zip(moe._expert_hidden_layers,
                                              moe._expert_output_layers)):

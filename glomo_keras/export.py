@@ -224,21 +224,16 @@ def analyze_input_signature(preprocessor):
     import tensorflow as tf
 
     dims = preprocessor.stored_dims
-
-    def spec(shape, dtype, name):
-        return tf.TensorSpec(shape, dtype, name=name)
-
-    specs = {"words": spec([None, None], tf.string, "words")}
-    prefixes = [""] + (["context_"] if preprocessor.format == "hkt" else [])
-    for prefix in prefixes:
+    shapes = {"words": ([None, None], tf.string)}
+    for prefix in [""] + (["context_"] if preprocessor.format == "hkt" else []):
         for modality in ("acoustic", "visual"):
-            name = f"{prefix}{modality}"
-            specs[name] = spec([None, None, dims[modality]], tf.float32, name)
+            shapes[f"{prefix}{modality}"] = ([None, None, dims[modality]], tf.float32)
     if preprocessor.format == "hkt":
-        specs["context_words"] = spec([None, None], tf.string, "context_words")
-        specs["context_sentence_ids"] = spec([None, None], tf.int32, "context_sentence_ids")
-        specs["context_sentences"] = spec([None], tf.int32, "context_sentences")
-    return specs
+        shapes["context_words"] = ([None, None], tf.string)
+        shapes["context_sentence_ids"] = ([None, None], tf.int32)
+        shapes["context_sentences"] = ([None], tf.int32)
+    return {name: tf.TensorSpec(shape, dtype, name=name)
+            for name, (shape, dtype) in shapes.items()}
 
 
 def _analyze_function(model, preprocessor):

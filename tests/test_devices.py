@@ -31,10 +31,10 @@ def test_auto_precision_is_bfloat16_only_on_gpus_that_have_it():
         "mixed_bfloat16", "auto: every GPU has bfloat16 units (compute capability >= 8.0)")
     policy, reason = devices.choose_precision("auto", AMPERE + VOLTA, cpu_flags=["avx512_bf16"])
     assert policy == "float32" and "GPU Tesla V100 has no bfloat16 units" in reason
-    assert devices.resolve_precision("mixed_float16", []) == "mixed_float16"
+    assert devices.choose_precision("mixed_float16", [])[0] == "mixed_float16"
     assert devices.choose_precision("float32", AMPERE) == ("float32", "asked for")
     with pytest.raises(ValueError, match="unknown precision 'half'"):
-        devices.resolve_precision("half", [])
+        devices.choose_precision("half", [])
 
 
 def test_cpu_bfloat16_is_read_from_the_cpu_flags(monkeypatch):
@@ -73,10 +73,10 @@ def test_auto_precision_on_this_machine_follows_the_override(monkeypatch):
     if devices.visible_gpus():
         pytest.skip("this machine has a GPU: the GPU rule decides")
     monkeypatch.setenv("GLOMO_CPU_BF16", "0")
-    assert devices.resolve_precision("auto") == "float32"
+    assert devices.choose_precision("auto")[0] == "float32"
     monkeypatch.setenv("GLOMO_CPU_BF16", "1")
     expected = "mixed_bfloat16" if keras.backend.backend() == "tensorflow" else "float32"
-    assert devices.resolve_precision("auto") == expected
+    assert devices.choose_precision("auto")[0] == expected
 
 
 def test_xla_and_float16_are_refused_under_tf_distribute():

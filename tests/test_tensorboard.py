@@ -143,7 +143,7 @@ def test_hparams_rank_the_seeds_by_their_metrics(run, server):
     assert set(names[:len(summaries.DEFINING)]) == set(summaries.DEFINING)
     assert {"seed", "hidden_dim", "top_k_text", "fusion"} <= set(names)
     metrics = [info["name"]["tag"] for info in experiment["metricInfos"]]
-    assert metrics[:8] == [f"test/{m}" for m in summaries.task_metrics("regression")]
+    assert metrics[:8] == [f"test/{m}" for m in summaries.TASK_METRICS["regression"]]
     assert "selected/validation_acc2_non0" in metrics and "selected/epoch" in metrics
     groups = server("/data/plugin/hparams/session_groups", {
         "experimentName": "", "startIndex": 0, "sliceSize": 100, "colParams": [],

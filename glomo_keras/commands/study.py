@@ -15,13 +15,12 @@ glomo-keras study windows --dataset mosi --data datasets/mosi.pkl --windows 1 2 
 """
 
 from glomo_keras.cli import positive_int
-from glomo_keras.datasets import get_dataset
 from glomo_keras.errors import UsageError
 from glomo_keras.training.flags import add_training_arguments
 from glomo_keras.training.flags import default_data
-from glomo_keras.training.flags import jit_setting
 from glomo_keras.training.flags import prepare_devices
 from glomo_keras.training.flags import settings_from_flags
+from glomo_keras.training.flags import train_arguments
 
 KINDS = ("ablations", "experts", "windows")
 
@@ -73,11 +72,7 @@ def run(args):
             raise UsageError(f"--variants: {error}") from None
     config, training = settings_from_flags(args)
     args.data = args.data or default_data(config.dataset)
-    options = dict(
-        backbone=args.backbone or get_dataset(config.dataset).default_backbone,
-        seeds=args.seeds, overwrite=args.overwrite, options=training,
-        jit_compile=jit_setting(args), use_cache=not args.no_cache,
-    )
+    options = dict(options=training, **train_arguments(args))
     output = args.output or f"studies/{config.dataset}_{args.study}"
     if args.study == "ablations":
         studies.ablation_study(config, args.data, output, variants=args.variants, **options)

@@ -9,12 +9,11 @@ glomo-keras train --dataset mosi --data datasets/mosi.pkl --config tuning/mosi/b
 """
 
 from glomo_keras.cli import positive_int
-from glomo_keras.datasets import get_dataset
 from glomo_keras.training.flags import add_training_arguments
 from glomo_keras.training.flags import default_data
-from glomo_keras.training.flags import jit_setting
 from glomo_keras.training.flags import prepare_devices
 from glomo_keras.training.flags import settings_from_flags
+from glomo_keras.training.flags import train_arguments
 from glomo_keras.tuning.space import SPACE
 
 
@@ -39,12 +38,8 @@ def run(args):
     config, options = settings_from_flags(args)
     args.data = args.data or default_data(config.dataset)
     output = args.output or f"tuning/{config.dataset}"
-    summary = tune(
-        config, args.data, output, options, trials=args.trials, names=args.params,
-        search=args.search, backbone=args.backbone or get_dataset(config.dataset).default_backbone,
-        seeds=args.seeds, overwrite=args.overwrite, use_cache=not args.no_cache,
-        jit_compile=jit_setting(args),
-    )
+    summary = tune(config, args.data, output, options, trials=args.trials, names=args.params,
+                   search=args.search, **train_arguments(args))
     print(f"best trial {summary['best_trial']}: {summary['objective']} "
           f"{summary['best_score']:.4f} ({len(summary['trials'])} trials)")
     print(f"train it: glomo-keras train --dataset {config.dataset} --data {args.data} "

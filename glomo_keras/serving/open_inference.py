@@ -28,8 +28,8 @@ tensor extension is refused (400).
 Example:
 
 ```python
-job = parse_infer(parse_json(body), predictor, limits, 16)
-infer_answer(job, results, "mosi", predictor, request_id="7")
+job = parse_infer(body, predictor, limits, 16)
+infer_answer(job, results, "mosi", predictor)
 ```
 """
 
@@ -37,7 +37,8 @@ import re
 
 import numpy as np
 
-from glomo_keras.serving.payload import RequestError, json_type, make_job
+from glomo_keras.serving.payload import RequestError, check_signature, json_type
+from glomo_keras.serving.payload import make_job, parse_json
 from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, SIGNATURE_NAME, check_finite
 
 ROUTE = re.compile(
@@ -70,15 +71,16 @@ def model_metadata(name, predictor):
     }
 
 
-def parse_infer(request, predictor, limits, max_batch_size):
-    """The `Job` of an infer request's JSON object, or a `RequestError`/ValueError.
+def parse_infer(body, predictor, limits, max_batch_size):
+    """The `Job` of an infer request's body (bytes), or a `RequestError`/ValueError.
 
     Args:
-        request: the body's JSON object.
+        body: the request body.
         predictor: the served `Predictor`.
         limits: the server's `Limits`.
         max_batch_size: the batcher's part size.
     """
+    request = parse_json(body)
     unknown = sorted(set(request) - {"id", "parameters", "inputs", "outputs"})
     if unknown or not isinstance(request.get("inputs"), list) or not request["inputs"]:
         raise RequestError(
@@ -97,11 +99,7 @@ def parse_infer(request, predictor, limits, max_batch_size):
         datatypes[name] = datatype
     default = ANALYZE_SIGNATURE if "words" in tensors else SIGNATURE_NAME
     signature = parameters.get("signature_name", default)
-    if signature not in predictor.signatures:
-        raise RequestError(
-            400, f"unknown signature_name {signature!r}; this model has "
-            f"{sorted(predictor.signatures)}"
-        )
+    check_signature(signature, predictor)
     _check_datatypes(datatypes, predictor.signatures[signature][0])
     wanted = _requested_outputs(request.get("outputs"), predictor.signatures[signature][1])
     if signature == SIGNATURE_NAME:
@@ -116,10 +114,11 @@ def parse_infer(request, predictor, limits, max_batch_size):
             [{"words": [word for word in row if word]} for row in inputs["words"]], truncate)
         job = make_job("v2", inputs, max_batch_size, raw=True, words_kept=kept)
     job.outputs = wanted
+    job.request_id = request.get("id")
     return job
 
 
-def infer_answer(job, results, name, predictor, request_id=None):
+def infer_answer(job, results, name, predictor):
     """The answer of an infer request from its parts' outputs (a ValueError if not finite)."""
     outputs = {key: np.concatenate([result[key] for result in results]) for key in results[0]}
     check_finite(outputs)
@@ -130,8 +129,8 @@ def infer_answer(job, results, name, predictor, request_id=None):
         answer.append(_output("truncated_to", np.array(
             [-1 if count is None else count for count in kept], np.int32)))
     payload = {"model_name": name, "model_version": str(predictor.version), "outputs": answer}
-    if request_id is not None:
-        payload["id"] = request_id
+    if job.request_id is not None:
+        payload["id"] = job.request_id
     return payload
 
 

@@ -57,6 +57,7 @@ class Job:
         lengths: raw utterances: per part, the words of its longest
             utterance (context words included), for batching utterances of
             similar length together; None for model inputs.
+        request_id: the `"id"` of an infer request, echoed in its answer.
     """
 
     kind: str
@@ -66,6 +67,7 @@ class Job:
     words_kept: list = None
     outputs: list = None
     lengths: list = None
+    request_id: object = None
 
 
 def make_job(kind, inputs, max_batch_size, raw=False, words_kept=None):
@@ -151,20 +153,11 @@ def count_key(body, key):
     return sum(1 for _ in pattern.finditer(body))
 
 
-def at_most_keys(body, key, limit):
-    """Whether a JSON body has at most `limit` objects with the key `key` (see `count_key`).
-
-    The quoted key is first counted as plain bytes (an upper bound, at
-    memory speed); the exact count runs only when that is over `limit`.
-
-    Example:
-
-    ```python
-    at_most_keys(body, "words", 256)
-    ```
-    """
-    return body.count(b'"' + key.encode("utf-8") + b'"') <= limit or \
-        count_key(body, key) <= limit
+def check_signature(name, predictor):
+    """Refuses (400) a `signature_name` that the served model does not have."""
+    if name not in predictor.signatures:
+        raise RequestError(400, f"unknown signature_name {name!r}; this model has "
+                           f"{sorted(predictor.signatures)}")
 
 
 def check_count(items, limits):

@@ -43,21 +43,15 @@ SEQUENCE_GROUPS = (
     ("visual", "visual_mask"),
 )
 
-# The fields of an `analyze` instance, per data format.
+# The fields of an `analyze` instance, per data format; all but
+# `OPTIONAL_FIELDS` are required.
 REQUEST_FIELDS = {
     "mag": ("words", "acoustic", "visual"),
     "hkt": ("words", "context", "acoustic", "visual"),
     "mmsa": ("text_bert", "acoustic", "visual", "acoustic_length", "visual_length"),
     "cherma": ("text_features", "acoustic", "visual"),
 }
-
-# The fields an `analyze` instance must have, per data format.
-REQUIRED_FIELDS = {
-    "mag": ("words", "acoustic", "visual"),
-    "hkt": ("words", "acoustic", "visual"),
-    "mmsa": ("text_bert", "acoustic", "visual"),
-    "cherma": ("text_features", "acoustic", "visual"),
-}
+OPTIONAL_FIELDS = ("context", "acoustic_length", "visual_length")
 
 # The feature fields of an `analyze` instance and their `stored_dims` keys.
 FEATURE_FIELDS = (("acoustic", "acoustic"), ("visual", "visual"), ("text_features", "text"))
@@ -207,10 +201,6 @@ class Predictor:
         arrays = predictor.check_inputs({"token_ids": [[2, 7, 3]], ...})
         ```
         """
-        if not isinstance(inputs, dict):
-            raise ValueError(
-                f"inputs must map input names to arrays, found a {type(inputs).__name__}"
-            )
         arrays = _checked_arrays(inputs, self.input_specs)
         self._check_lengths(arrays)
         self._check_ids(arrays)
@@ -243,9 +233,7 @@ class Predictor:
                 f"(the signatures are {sorted(self.signatures)})"
             )
         arrays = _checked_arrays(inputs, self._analyze.structured_input_signature[1])
-        sizes = {name: array.shape[0] for name, array in arrays.items()}
-        if len(set(sizes.values())) > 1 or 0 in sizes.values():
-            raise ValueError(f"the inputs must have one non-zero batch size; found {sizes}")
+        _check_batch_size(arrays)
         return arrays
 
     def run_batch(self, batch):
@@ -292,11 +280,7 @@ class Predictor:
         ]
 
     def _check_lengths(self, arrays):
-        sizes = {name: array.shape[0] for name, array in arrays.items()}
-        if len(set(sizes.values())) > 1:
-            raise ValueError(f"the inputs have different batch sizes: {sizes}")
-        if 0 in sizes.values():
-            raise ValueError("the batch is empty")
+        _check_batch_size(arrays)
         limits = self._sequence_limits()
         for group in SEQUENCE_GROUPS:
             lengths = {name: arrays[name].shape[1] for name in group if name in arrays}
@@ -481,8 +465,8 @@ class Predictor:
                 f"instance {index}: unknown fields {unknown}; a "
                 f"{self.preprocessor.format!r} model takes {list(allowed)}"
             )
-        for field in REQUIRED_FIELDS[self.preprocessor.format]:
-            if instance.get(field) is None:
+        for field in allowed:
+            if field not in OPTIONAL_FIELDS and instance.get(field) is None:
                 raise ValueError(
                     f"instance {index}: the field {field!r} is missing; expected "
                     f"{self.expected_field(field)}"
@@ -659,6 +643,14 @@ def check_finite(outputs):
             f"the model's outputs for instances {np.flatnonzero(bad).tolist()[:10]} are "
             "not finite (nan or inf): their input values are too large for the model"
         )
+
+
+def _check_batch_size(arrays):
+    sizes = {name: array.shape[0] for name, array in arrays.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"the inputs have different batch sizes: {sizes}")
+    if 0 in sizes.values():
+        raise ValueError("the batch is empty")
 
 
 def _check_words(index, field, words, allow_empty):

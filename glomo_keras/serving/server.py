@@ -59,7 +59,7 @@ from glomo_keras.serving import defaults, open_inference, tf_serving
 from glomo_keras.serving.batching import Batcher, QueueFullError
 from glomo_keras.serving.limits import Limits
 from glomo_keras.serving.metrics import ServingMetrics
-from glomo_keras.serving.payload import RequestError, parse_json
+from glomo_keras.serving.payload import RequestError
 from glomo_keras.serving.predictor import Predictor
 from glomo_keras.serving.protocol import GuardedH11Protocol
 
@@ -113,10 +113,14 @@ class ModelServer:
         self.log_stream = log_stream
         self._in_flight = 0
         self._bytes_per_instance = {}
+        self.metrics = ServingMetrics(
+            lambda: self.batcher.queued_instances, lambda: self._in_flight,
+            lambda: len(self._uvicorn.server_state.connections),
+        )
         self.batcher = Batcher(
             predictor.run_batch, max_batch_size=max_batch_size,
             batch_timeout=batch_timeout_ms / 1000, max_enqueued_batches=max_enqueued_batches,
-            num_batch_threads=batch_threads, on_batch=self._on_batch,
+            num_batch_threads=batch_threads, on_batch=self.metrics.observe_batch,
         )
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, "request-worker")
         try:
@@ -126,10 +130,6 @@ class ModelServer:
             self._executor.shutdown()
             raise
         self.server_address = self._socket.getsockname()
-        self.metrics = ServingMetrics(
-            lambda: self.batcher.queued_instances, lambda: self._in_flight,
-            lambda: len(self._uvicorn.server_state.connections),
-        )
         self._metadata = json.dumps(tf_serving.metadata(name, predictor)).encode("utf-8")
         self._v2_metadata = json.dumps(
             open_inference.model_metadata(name, predictor)).encode("utf-8")
@@ -192,9 +192,6 @@ class ModelServer:
         self.batcher.close()
         self._executor.shutdown()
 
-    def _on_batch(self, size, seconds):
-        self.metrics.observe_batch(size, seconds)
-
     # Routes.
 
     async def _metrics_route(self, request):
@@ -214,14 +211,10 @@ class ModelServer:
             return _json(tf_serving.status(self.predictor))
         if action == "/metadata":
             return Response(self._metadata, media_type="application/json")
-
-        def parse(body):
-            return tf_serving.parse_body(action, body, self.predictor, self.limits,
-                                         self.batcher.max_batch_size)
-
-        def answer(job, results):
-            return tf_serving.answer(job, results, self.predictor)
-
+        parse = functools.partial(tf_serving.parse_body, action, predictor=self.predictor,
+                                  limits=self.limits,
+                                  max_batch_size=self.batcher.max_batch_size)
+        answer = functools.partial(tf_serving.answer, predictor=self.predictor)
         return await self._run_model(request, action, parse, answer)
 
     async def _v2_server_route(self, request):
@@ -247,18 +240,11 @@ class ModelServer:
             return Response(self._v2_metadata, media_type="application/json")
         if action == "/ready":
             return _json({"name": self.model_name, "ready": True})
-        request_id = []
-
-        def parse(body):
-            request_body = parse_json(body)
-            request_id.append(request_body.get("id"))
-            return open_inference.parse_infer(request_body, self.predictor, self.limits,
-                                              self.batcher.max_batch_size)
-
-        def answer(job, results):
-            return open_inference.infer_answer(job, results, self.model_name, self.predictor,
-                                               request_id[0])
-
+        parse = functools.partial(open_inference.parse_infer, predictor=self.predictor,
+                                  limits=self.limits,
+                                  max_batch_size=self.batcher.max_batch_size)
+        answer = functools.partial(open_inference.infer_answer, name=self.model_name,
+                                   predictor=self.predictor)
         return await self._run_model(request, "infer", parse, answer)
 
     def _check_model(self, name, version):

@@ -39,8 +39,8 @@ from tensorflow.core.framework import types_pb2
 
 from glomo_keras.serving.payload import (
     RequestError,
-    at_most_keys,
     check_count,
+    check_signature,
     count_key,
     json_type,
     make_job,
@@ -48,7 +48,7 @@ from glomo_keras.serving.payload import (
 )
 from glomo_keras.serving.predictor import (
     ANALYZE_SIGNATURE,
-    REQUIRED_FIELDS,
+    REQUEST_FIELDS,
     SIGNATURE_NAME,
     check_finite,
 )
@@ -67,20 +67,10 @@ def parse_body(action, body, predictor, limits, max_batch_size):
     A row-format body of more instances than `limits.max_instances` is
     refused (413) before it is parsed: its instances are counted by their
     first field's key (`count_key`), so its objects never fill the memory.
-    Then as `parse_model_request`.
-    """
-    for key in (REQUIRED_FIELDS[predictor.preprocessor.format][0], sorted(predictor.input_specs)[0]):
-        if not at_most_keys(body, key, limits.max_instances):
-            raise RequestError(413, limits.too_many_instances(count_key(body, key)))
-    return parse_model_request(action, parse_json(body), predictor, limits, max_batch_size)
-
-
-def parse_model_request(action, request, predictor, limits, max_batch_size):
-    """The `Job` of a parsed `:predict` or `:analyze` body, or a `RequestError`.
 
     Args:
         action: `":predict"` or `":analyze"`.
-        request: the body's JSON object.
+        body: the request body.
         predictor: the served `Predictor`.
         limits: the server's `Limits`.
         max_batch_size: the batcher's part size.
@@ -89,6 +79,13 @@ def parse_model_request(action, request, predictor, limits, max_batch_size):
         RequestError: a malformed request (the message names the field).
         ValueError: inputs that do not fit the model (a 400).
     """
+    for key in (REQUEST_FIELDS[predictor.preprocessor.format][0], sorted(predictor.input_specs)[0]):
+        # The quoted key counted as plain bytes is an upper bound, at memory speed.
+        if body.count(f'"{key}"'.encode("utf-8")) > limits.max_instances:
+            count = count_key(body, key)
+            if count > limits.max_instances:
+                raise RequestError(413, limits.too_many_instances(count))
+    request = parse_json(body)
     truncate = request.get("truncate", True)
     if not isinstance(truncate, bool):
         raise RequestError(400, f'"truncate" must be true or false, found {json_type(truncate)}')
@@ -109,11 +106,7 @@ def parse_model_request(action, request, predictor, limits, max_batch_size):
             f"{sorted(request)}"
         )
     signature = request.get("signature_name", SIGNATURE_NAME)
-    if signature not in predictor.signatures:
-        raise RequestError(
-            400, f"unknown signature_name {signature!r}; this model has "
-            f"{sorted(predictor.signatures)}"
-        )
+    check_signature(signature, predictor)
     if formats == ["instances"]:
         check_count(request["instances"], limits)
     else:

@@ -16,6 +16,7 @@ import time
 
 import keras
 
+from glomo_keras.artifacts import write_json_atomically
 from glomo_keras.backbones import load_backbone
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.errors import GLoMoError
@@ -91,7 +92,7 @@ def run_study(kind, points, base_config, data, output_dir, options=None, backbon
     }
     _check_identity(output / "study.json", record)
     output.mkdir(parents=True, exist_ok=True)
-    write_json(output / "study.json", _merged_points(output / "study.json", record))
+    write_json_atomically(output / "study.json", _merged_points(output / "study.json", record))
     results, trained, started, dataset = {}, 0, time.time(), None
     for index, point in enumerate(points):
         run_dir = output / point.name
@@ -138,7 +139,7 @@ def _count_parameters(output, points, results, backbone_spec):
         counts[point.name] = parameter_counts(
             GLoMo(config, backbone if uses_bert else None)
         )["total_params"]
-    write_json(output / "parameters.json", counts)
+    write_json_atomically(output / "parameters.json", counts)
 
 
 def _check_identity(path, record):
@@ -173,10 +174,3 @@ def _merged_points(path, record):
     earlier = [point for point in json.loads(path.read_text())["points"]
                if point["name"] not in names]
     return {**record, "points": earlier + record["points"]}
-
-
-def write_json(path, value):
-    """Writes `value` as JSON to a temporary file, then renames it (kill-safe)."""
-    temporary = path.with_name(f"{path.name}.tmp")
-    temporary.write_text(json.dumps(value, indent=1))
-    temporary.replace(path)

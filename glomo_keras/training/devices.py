@@ -4,16 +4,14 @@ Everything here runs before the model is built, and `select_backend` before
 Keras is imported. Keras is imported inside the functions, never at module
 level.
 
-- `select_backend(name)`: sets `KERAS_BACKEND` (`tensorflow`, `jax`, `torch`).
-- `hide_gpus(...)`/`keep_tensorflow_on_cpu()`: under JAX or PyTorch,
-  TensorFlow only feeds `tf.data` and writes summaries, so it must not take
-  GPU memory (by default it reserves almost all of it).
+- `select_backend(name)`: sets `KERAS_BACKEND` (`tensorflow`, `jax`, `torch`);
+  `choose_backend(name, "cpu")` first hides the GPUs.
+- `keep_tensorflow_on_cpu()`: under JAX or PyTorch, TensorFlow only feeds
+  `tf.data` and writes summaries, so it must not take GPU memory (by
+  default it reserves almost all of it).
 - `visible_gpus()` and `require_gpu()`: a clear error when a GPU was asked
   for and the backend sees none.
-- `resolve_precision(name)`: `auto` is `mixed_bfloat16` on GPUs with
-  bfloat16 (compute capability 8.0 and newer; no loss scaling needed), on
-  CPUs with native bfloat16 (`cpu_bfloat16_flags`) under TensorFlow, and
-  `float32` elsewhere; `choose_precision` adds the reason.
+- `choose_precision(name)`: the dtype policy of `--precision`, and why.
 - `check_compile_settings(...)`: XLA with a `tf.distribute` strategy is
   refused (see `check_compile_settings`).
 
@@ -22,7 +20,7 @@ Example:
 ```python
 select_backend("jax")      # before `import keras`
 keep_tensorflow_on_cpu()
-policy = resolve_precision("auto")  # "float32" on a CPU without bfloat16
+policy, reason = choose_precision("auto")  # "float32" on a CPU without bfloat16
 ```
 """
 
@@ -116,13 +114,8 @@ def choose_backend(backend=None, device="auto"):
     ```
     """
     if device == "cpu":
-        hide_gpus()
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # every backend: no GPU
     return select_backend(backend)
-
-
-def hide_gpus():
-    """Hides every GPU from every backend (`--device cpu`); before imports."""
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 
 def keep_tensorflow_on_cpu():
@@ -326,18 +319,6 @@ def choose_precision(name="auto", gpus=None, backend=None, cpu_flags=None):
         return "float32", (f"auto: this CPU has {flags[0]}, but TF_ENABLE_ONEDNN_OPTS=0 turns "
                            "off oneDNN's bfloat16 kernels")
     return "mixed_bfloat16", f"auto: this CPU has {flags[0]}"
-
-
-def resolve_precision(name="auto", gpus=None, backend=None, cpu_flags=None):
-    """The policy of `choose_precision`, without the reason.
-
-    Example:
-
-    ```python
-    keras.mixed_precision.set_global_policy(resolve_precision("auto"))
-    ```
-    """
-    return choose_precision(name, gpus, backend, cpu_flags)[0]
 
 
 def check_compile_settings(backend, strategy, jit_compile, precision):

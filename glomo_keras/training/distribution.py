@@ -218,18 +218,12 @@ def make_strategy(name="auto"):
             "multi_worker", strategy.num_replicas_in_sync, is_chief, strategy,
             resolver.task_id or 0,
         )
-    devices = _accelerators_or_logical_cpus(tf)
+    devices = [device.name for device in tf.config.list_logical_devices("GPU")
+               or tf.config.list_logical_devices("CPU")]
     if name == "mirrored" or (name == "auto" and len(devices) > 1):
         strategy = tf.distribute.MirroredStrategy(devices=devices)
         return Distribution("mirrored", strategy.num_replicas_in_sync, True, strategy)
     return Distribution("default", 1)
-
-
-def _accelerators_or_logical_cpus(tf):
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus:
-        return [device.name for device in gpus]
-    return [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
 def _jax_distribution(name):

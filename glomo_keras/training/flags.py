@@ -252,18 +252,22 @@ def jit_setting(args):
 def train_arguments(args):
     """The keyword arguments of `train` that the flags set, besides config, options, data, output.
 
+    The export ones only where the command exports (`add_training_arguments(exports=True)`).
+
     Example:
 
     ```python
     results = train(config, data, args.output, options, **train_arguments(args))
     ```
     """
-    return dict(
+    arguments = dict(
         backbone=args.backbone or get_dataset(args.dataset).default_backbone,
-        seeds=args.seeds, export_dir=args.export_dir, export=not args.no_export,
-        jit_compile=jit_setting(args), overwrite=args.overwrite,
+        seeds=args.seeds, jit_compile=jit_setting(args), overwrite=args.overwrite,
         use_cache=not args.no_cache, backup_interval=args.backup_every,
     )
+    if hasattr(args, "no_export"):
+        arguments.update(export_dir=args.export_dir, export=not args.no_export)
+    return arguments
 
 
 def default_data(dataset):

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from glomo_keras.artifacts import write_json_atomically
 from glomo_keras.metrics import classification_metrics
 from glomo_keras.metrics import regression_metrics
 from glomo_keras.model import MODALITY_NAMES
@@ -15,12 +16,9 @@ from glomo_keras.training import summaries
 
 def moe_layers(model):
     """The model's MoE layers by modality name ("text", "acoustic", ...)."""
-    found = {}
-    for layer in model.layers:
-        for name in MODALITY_NAMES.values():
-            if layer.name == f"{name}_moe":
-                found[name] = layer
-    return found
+    layers = {layer.name: layer for layer in model.layers}
+    return {name: layers[f"{name}_moe"] for name in MODALITY_NAMES.values()
+            if f"{name}_moe" in layers}
 
 
 # One probe model per GLoMo model: building a new one per call made
@@ -55,17 +53,10 @@ def gate_probe(model):
 
 
 def predict_with_gates(model, dataset, count=None):
-    """Predicts a dataset and routes its MoE inputs through the gates.
-
-    Args:
-        model: a `GLoMo` model.
-        dataset: a `tf.data.Dataset` of `(inputs, label)` batches.
-        count: keep the first `count` outputs (a dataset whose last batch
-            was padded with `pad_final_batch`); None keeps all.
+    """`predict_with_moe_inputs`, the MoE inputs routed as at inference (no noise).
 
     Returns:
-        `(outputs, gates)`: the model's output dict over the whole dataset
-        and `{modality: gates [N, s]}` at inference (no noise).
+        `(outputs, {modality: gates [N, s]})`.
 
     Example:
 
@@ -83,7 +74,8 @@ def predict_with_moe_inputs(model, dataset, count=None):
     Args:
         model: a `GLoMo` model.
         dataset: a `tf.data.Dataset` of `(inputs, label)` batches.
-        count: keep the first `count` rows; None keeps all.
+        count: keep the first `count` rows (a dataset whose last batch was
+            padded with `pad_final_batch`); None keeps all.
 
     Returns:
         `(outputs, {modality: MoE inputs})`.
@@ -186,13 +178,9 @@ class ValidationMonitor(keras.callbacks.Callback):
     `val_loss` (the compiled loss, as `evaluate` computes it, so `fit` needs
     no `validation_data`) and `val_<metric>` for every scalar metric of the
     task to the logs (so the progress bar and `ModelCheckpoint` see them),
-    and writes the epoch to TensorBoard at step `epoch + 1` (epochs count
-    from 1, as on the console): `train/<log>` and `train/learning_rate`,
-    `validation/loss` and `validation/<metric>`, `fusion/<modality>_weight`
-    and each MoE's expert load and imbalance with and without the training
-    gate noise (`summaries.write_expert_load`). Every summary carries a
-    description. At the start of training it writes the HParams experiment
-    and session and the Custom Scalars layout (`glomo_keras.training.summaries`).
+    and writes the epoch's scalars to TensorBoard at step `epoch + 1`; at the
+    start of training, the HParams experiment and session and the Custom
+    Scalars layout (the tags: `glomo_keras.training.summaries`).
     It also appends the epoch's logs to `history_path` (JSON), which
     survives a restart.
 
@@ -291,10 +279,7 @@ class ValidationMonitor(keras.callbacks.Callback):
         history = [entry for entry in history if entry["epoch"] != epoch]
         history.append({"epoch": epoch, **{k: float(v) for k, v in logs.items()}})
         history.sort(key=lambda entry: entry["epoch"])
-        temporary = f"{self.history_path}.tmp"
-        with open(temporary, "w") as file:
-            json.dump(history, file, indent=1)
-        tf.io.gfile.rename(temporary, str(self.history_path), overwrite=True)
+        write_json_atomically(self.history_path, history)
 
     def on_train_end(self, logs=None):
         if self._writer is not None:

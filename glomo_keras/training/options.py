@@ -50,11 +50,8 @@ class TrainingOptions:
             `length_aware=True` (`check_config`).
         strategy: "auto" (mirrored across several GPUs, else default),
             "default", "mirrored" or "multi_worker".
-        precision: the dtype policy: "auto" (mixed_bfloat16 on GPUs with
-            bfloat16 units and, under TensorFlow, on CPUs with native
-            bfloat16; float32 otherwise; see `devices.choose_precision`),
-            "float32",
-            "mixed_bfloat16" or "mixed_float16".
+        precision: the dtype policy: "auto" (`devices.choose_precision`),
+            "float32", "mixed_bfloat16" or "mixed_float16".
 
     Example:
 

@@ -39,6 +39,7 @@ import numpy as np
 from glomo_keras.config import MODALITIES
 from glomo_keras.config import PER_MODALITY_FIELDS
 from glomo_keras.model import MODALITY_NAMES
+from glomo_keras.training.devices import visible_gpus
 
 # What each metric is and which way is better (the description of its summaries).
 DESCRIPTIONS = {
@@ -90,18 +91,6 @@ def description(metric):
     ```
     """
     return DESCRIPTIONS.get(metric, f"The {metric} metric.")
-
-
-def task_metrics(task):
-    """The scalar metric names of a task, in the order the HParams table shows them.
-
-    Example:
-
-    ```python
-    task_metrics("classification")  # ("accuracy", "f1")
-    ```
-    """
-    return TASK_METRICS[task]
 
 
 def session_hparams(config, options, backbone, num_replicas, precision):
@@ -167,7 +156,7 @@ def write_experiment(hparams, task):
     ]
     metrics = []
     for split, tag in (("test", "test/{}"), ("validation", "selected/validation_{}")):
-        for metric in task_metrics(task):
+        for metric in TASK_METRICS[task]:
             metrics.append(api_pb2.MetricInfo(
                 name=api_pb2.MetricName(tag=tag.format(metric)),
                 display_name=f"{split} {metric}",
@@ -323,7 +312,7 @@ def write_seed_end(log_dir, task, result):
         tf.summary.scalar("selected/epoch", step, description=(
             "The epoch kept for scoring (lowest validation loss), counted from 1."))
         for split, tag in (("valid", "selected/validation_{}"), ("test", "test/{}")):
-            for metric in task_metrics(task):
+            for metric in TASK_METRICS[task]:
                 tf.summary.scalar(tag.format(metric), result[split][metric], description=(
                     f"{description(metric)} On the {split} split with the weights of "
                     "the selected epoch."))
@@ -341,7 +330,7 @@ def _selected_note(task, result):
                 f"{result['best_val_loss']:.4f}).")
     rows = ["| metric | validation | test |", "|---|---|---|"]
     rows += [f"| {m} | {result['valid'][m]:.4f} | {result['test'][m]:.4f} |"
-             for m in task_metrics(task)]
+             for m in TASK_METRICS[task]]
     return head + "\n\n" + "\n".join(rows)
 
 
@@ -394,7 +383,7 @@ def setup_text(config, options, dataset, backbone, distribution, precision, vers
         "",
         f"**Backbone**: `{backbone}`; **precision** {precision}; **devices**: "
         f"{distribution.name} strategy, {distribution.num_replicas} replica(s), "
-        f"{', '.join(_devices())}",
+        f"{', '.join(name for name, _ in visible_gpus()) or 'CPU'}",
         "",
         "**Versions**: " + ", ".join(f"{name} {value}" for name, value in versions.items()),
         "",
@@ -429,19 +418,6 @@ def command_line():
     if program in ("__main__.py", "glomo-keras"):
         program = "glomo-keras"
     return shlex.join([program, *sys.argv[1:]])
-
-
-def _devices():
-    import keras
-
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return [str(device) for device in jax.devices()]
-    import tensorflow as tf
-
-    return [device.name for device in tf.config.list_logical_devices()
-            if device.device_type != "CPU"] or ["CPU"]
 
 
 def results_text(results):

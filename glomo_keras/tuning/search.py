@@ -16,11 +16,11 @@ import shutil
 
 import keras
 
+from glomo_keras.artifacts import write_json_atomically
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.errors import SetupError
 from glomo_keras.studies.data import load_for_config
 from glomo_keras.studies.runner import log
-from glomo_keras.studies.runner import write_json
 from glomo_keras.training import train
 from glomo_keras.training.options import TrainingOptions
 from glomo_keras.training.options import replace_settings
@@ -119,12 +119,12 @@ def tune(base_config, data, output_dir, options=None, trials=10, names=SPACE, se
     best = tuner.oracle.get_best_trials(1)[0]
     best_config = {**base_overrides(base_config, options),
                    **suggest(best.hyperparameters, base_config, options, names)}
-    write_json(output / "best_config.json", best_config)
+    write_json_atomically(output / "best_config.json", best_config)
     _write_csv(output / "trials.csv", rows)
     summary = {"objective": objective_name, "direction": direction,
                "best_trial": best.trial_id, "best_score": best.score,
                "best_config": best_config, "trials": rows}
-    write_json(output / "tuning.json", summary)
+    write_json_atomically(output / "tuning.json", summary)
     log(f"best trial {best.trial_id}: {objective_name} {best.score:.4f}; "
         f"wrote {output / 'best_config.json'} and {output / 'trials.csv'}", "tune")
     return summary
