@@ -15,15 +15,10 @@ import subprocess
 import threading
 import time
 
-import keras
 import pytest
-from test_export import tiny_preprocessor
+from shared_artifacts import tiny_export
 from test_serving import words_instance
-from tiny_model import tiny_backbone
-from tiny_model import tiny_config
 
-from glomo_keras import GLoMo
-from glomo_keras.export import export_saved_model
 from glomo_keras.serving import Limits
 from glomo_keras.serving.predictor import Predictor
 from glomo_keras.serving.server import ModelServer
@@ -37,11 +32,7 @@ pytestmark = pytest.mark.console
 
 @pytest.fixture(scope="module")
 def model_base(tmp_path_factory):
-    keras.utils.set_random_seed(3)
-    config = tiny_config()
-    base = tmp_path_factory.mktemp("models") / "tiny"
-    export_saved_model(GLoMo(config, tiny_backbone()), tiny_preprocessor(config), base)
-    return base
+    return tiny_export(tmp_path_factory, "mosi", name="tiny")[2]
 
 
 @pytest.fixture(scope="module")
