@@ -18,3 +18,17 @@ import pytest  # noqa: E402
 def _seed_everything():
     keras.utils.set_random_seed(1234)
     yield
+
+
+def pytest_collection_modifyitems(items):
+    """Puts the files with the most slow (end-to-end) tests first, in a stable order.
+
+    scripts/test.sh hands whole files to two pytest-xdist workers in this
+    order (`--no-loadscope-reorder`): started last, the long end-to-end files
+    would leave one worker running them alone while the other idles.
+    """
+    slow = {}
+    for item in items:
+        slow.setdefault(item.path, 0)
+        slow[item.path] += item.get_closest_marker("slow") is not None
+    items.sort(key=lambda item: -slow[item.path])

@@ -13,16 +13,11 @@ import re
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
+from shared_artifacts import tiny_export
 from test_export import outputs_of
-from test_export import tiny_preprocessor
-from tiny_model import tiny_backbone
-from tiny_model import tiny_config
 
-from glomo_keras import GLoMo
-from glomo_keras.export import export_saved_model
 from glomo_keras.serving import Predictor
 
 FRESH_ANALYZE = """
@@ -61,12 +56,10 @@ def utterances(config, context):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["mosi", "mustard"])
-def test_a_fresh_tensorflow_process_analyzes_raw_utterances(dataset, tmp_path):
-    keras.utils.set_random_seed(11)
-    config = tiny_config(dataset)
-    model = GLoMo(config, tiny_backbone())
-    preprocessor = tiny_preprocessor(config)
-    folder = export_saved_model(model, preprocessor, tmp_path / dataset)
+def test_a_fresh_tensorflow_process_analyzes_raw_utterances(dataset, tmp_path,
+                                                            tmp_path_factory):
+    model, preprocessor, base = tiny_export(tmp_path_factory, dataset)
+    config, folder = model.config, base / "1"
     batch_utterances = utterances(config, context=dataset == "mustard")
     batch = preprocessor.raw_inputs(batch_utterances)
     batch = {name: value.astype(str) if value.dtype == object else value

@@ -16,18 +16,13 @@ import socket
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 from console_cases import snapshot
-from test_export import tiny_preprocessor
-from tiny_model import tiny_backbone
-from tiny_model import tiny_config
+from shared_artifacts import tiny_export
 from training_fixtures import write_small_sample
 
-from glomo_keras import GLoMo
 from glomo_keras.data import sample
-from glomo_keras.export import export_saved_model
 
 # Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
 pytestmark = pytest.mark.console
@@ -80,10 +75,7 @@ def workspace(tmp_path_factory):
     (folder / "finished").mkdir()
     (folder / "finished" / "results.json").write_text("{}")
     (folder / "weights.h5").write_bytes(b"")
-    keras.utils.set_random_seed(3)
-    config = tiny_config()
-    export_saved_model(GLoMo(config, tiny_backbone()), tiny_preprocessor(config),
-                       folder / "models" / "tiny")
+    tiny_export(tmp_path_factory, "mosi", base=folder / "models" / "tiny")
     listener = _port_in_use()
     yield folder, listener.getsockname()[1]
     listener.close()

@@ -16,11 +16,8 @@ import pytest
 from numpy_bert import TINY_VOCABULARY
 from tiny_model import SEQUENCE_LENGTH
 from tiny_model import VOCABULARY_SIZE
-from tiny_model import tiny_backbone
 from tiny_model import tiny_batch
-from tiny_model import tiny_config
 
-from glomo_keras import GLoMo
 from glomo_keras import export
 from glomo_keras.data import GLoMoPreprocessor
 from glomo_keras.data import make_tokenizer
@@ -117,13 +114,12 @@ def outputs_of(model, inputs):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    keras.utils.set_random_seed(7)
-    config = tiny_config()
-    model = GLoMo(config, tiny_backbone())
-    base = tmp_path_factory.mktemp("saved_models") / "tiny_mosi"
-    first = export_saved_model(model, tiny_preprocessor(config), base, metadata=METADATA)
-    second = export_saved_model(model, tiny_preprocessor(config), base)
-    return model, base, first, second
+    """The shared tiny export (version 1, with METADATA) and a second version without."""
+    from shared_artifacts import tiny_export  # it imports this module
+
+    model, preprocessor, base = tiny_export(tmp_path_factory, "mosi", name="tiny_mosi")
+    second = export_saved_model(model, preprocessor, base)
+    return model, base, base / "1", second
 
 
 def test_versions_follow_the_tf_serving_layout(exported):

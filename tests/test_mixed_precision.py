@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from shared_artifacts import tiny_export
+from test_export import METADATA
 from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone, tiny_batch, tiny_config, tiny_labels
 
@@ -59,21 +61,17 @@ def test_a_bfloat16_model_exports_a_float32_signature(bfloat16_policy, tmp_path)
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """A float32 tiny model exported in float32 and in mixed_bfloat16."""
-    keras.utils.set_random_seed(3)
-    config = tiny_config()
-    model = GLoMo(config, tiny_backbone())
-    base = tmp_path_factory.mktemp("saved_models") / "tiny"
-    paths = {precision: export_saved_model(model, tiny_preprocessor(config), base,
-                                           metadata={"seed": 3}, precision=precision)
-             for precision in ("float32", "mixed_bfloat16")}
-    return model, paths
+    """A float32 tiny model exported in float32 (the shared export) and in mixed_bfloat16."""
+    model, preprocessor, base = tiny_export(tmp_path_factory, "mosi", name="tiny")
+    mixed = export_saved_model(model, preprocessor, base, metadata={"seed": 3},
+                               precision="mixed_bfloat16")
+    return model, {"float32": base / "1", "mixed_bfloat16": mixed}
 
 
 @pytest.mark.slow
 def test_a_bfloat16_export_answers_within_1e_2_of_the_float32_export(exports):
     model, paths = exports
-    assert asset_metadata(paths["float32"]) == {"seed": 3, "precision": "float32"}
+    assert asset_metadata(paths["float32"]) == {**METADATA, "precision": "float32"}
     assert asset_metadata(paths["mixed_bfloat16"]) == {"seed": 3, "precision": "mixed_bfloat16"}
     # The "test split": 64 utterances of varied lengths.
     inputs = tiny_batch(model.config, batch=64, seed=11)

@@ -16,18 +16,13 @@ import time
 import urllib.error
 import urllib.request
 
-import keras
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from shared_artifacts import tiny_export
 from test_export import outputs_of
-from test_export import tiny_preprocessor
-from tiny_model import tiny_backbone
 from tiny_model import tiny_batch
-from tiny_model import tiny_config
 
-from glomo_keras import GLoMo
-from glomo_keras.export import export_saved_model
 from glomo_keras.serving import Limits
 from glomo_keras.serving import Predictor
 from glomo_keras.serving import make_server
@@ -59,7 +54,7 @@ class Served:
     def __init__(self, base, model, preprocessor, max_body_bytes=MAX_BODY_BYTES):
         self.model = model
         self.preprocessor = preprocessor
-        self.path = export_saved_model(model, preprocessor, base)
+        self.path = base / "1"
         limits = Limits(max_body_bytes=max_body_bytes, max_instances=MAX_INSTANCES)
         self.server = make_server(base, port=0, limits=limits, max_batch_size=MAX_BATCH_SIZE)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -74,12 +69,10 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    keras.utils.set_random_seed(11)
-    root = tmp_path_factory.mktemp("saved_models")
     models = {}
-    for name, config in ((MOSI, tiny_config()), (MUSTARD, tiny_config("mustard"))):
-        model = GLoMo(config, tiny_backbone())
-        models[name] = Served(root / name, model, tiny_preprocessor(config))
+    for name, dataset in ((MOSI, "mosi"), (MUSTARD, "mustard")):
+        model, preprocessor, base = tiny_export(tmp_path_factory, dataset, name=name)
+        models[name] = Served(base, model, preprocessor)
     yield models
     for item in models.values():
         item.close()

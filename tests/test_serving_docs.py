@@ -10,15 +10,10 @@ import pathlib
 import re
 import threading
 
-import keras
 import pytest
 import requests
-from test_export import tiny_preprocessor
-from tiny_model import tiny_backbone
-from tiny_model import tiny_config
+from shared_artifacts import tiny_export
 
-from glomo_keras import GLoMo
-from glomo_keras.export import export_saved_model
 from glomo_keras.serving import make_server
 
 DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "serving.md"
@@ -36,10 +31,7 @@ def doc_examples():
 
 @pytest.fixture(scope="module")
 def server_root(tmp_path_factory):
-    keras.utils.set_random_seed(2)
-    config = tiny_config()
-    base = tmp_path_factory.mktemp("models") / "mosi"
-    export_saved_model(GLoMo(config, tiny_backbone()), tiny_preprocessor(config), base)
+    base = tiny_export(tmp_path_factory, "mosi")[2]
     server = make_server(base, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

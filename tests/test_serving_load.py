@@ -12,17 +12,12 @@ import time
 import urllib.error
 import urllib.request
 
-import keras
 import numpy as np
 import pytest
+from shared_artifacts import tiny_export
 from test_export import outputs_of
-from test_export import tiny_preprocessor
 from test_serving import words_instance
-from tiny_model import tiny_backbone
-from tiny_model import tiny_config
 
-from glomo_keras import GLoMo
-from glomo_keras.export import export_saved_model
 from glomo_keras.serving.predictor import Predictor
 from glomo_keras.serving.server import ModelServer
 
@@ -49,12 +44,8 @@ class GatedPredictor(Predictor):
 
 @pytest.fixture(scope="module")
 def gated(tmp_path_factory):
-    keras.utils.set_random_seed(5)
-    config = tiny_config()
-    model = GLoMo(config, tiny_backbone())
-    preprocessor = tiny_preprocessor(config)
-    path = export_saved_model(model, preprocessor, tmp_path_factory.mktemp("models") / "tiny")
-    predictor = GatedPredictor(path)
+    model, preprocessor, base = tiny_export(tmp_path_factory, "mosi", name="tiny")
+    predictor = GatedPredictor(base / "1")
     server = ModelServer(("127.0.0.1", 0), predictor, "tiny", max_batch_size=MAX_BATCH_SIZE,
                          batch_timeout_ms=0, max_enqueued_batches=MAX_ENQUEUED_BATCHES,
                          batch_threads=1)

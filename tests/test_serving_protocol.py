@@ -10,20 +10,17 @@ status line and a JSON body whose limits are those of `Limits`.
 import http.client
 import json
 import os
+import pathlib
 import socket
 import subprocess
+import sys
 import threading
 import time
 
-import keras
 import pytest
-from test_export import tiny_preprocessor
+from shared_artifacts import tiny_export
 from test_serving import words_instance
-from tiny_model import tiny_backbone
-from tiny_model import tiny_config
 
-from glomo_keras import GLoMo
-from glomo_keras.export import export_saved_model
 from glomo_keras.serving import Limits
 from glomo_keras.serving.predictor import Predictor
 from glomo_keras.serving.server import ModelServer
@@ -37,11 +34,7 @@ pytestmark = pytest.mark.console
 
 @pytest.fixture(scope="module")
 def model_base(tmp_path_factory):
-    keras.utils.set_random_seed(3)
-    config = tiny_config()
-    base = tmp_path_factory.mktemp("models") / "tiny"
-    export_saved_model(GLoMo(config, tiny_backbone()), tiny_preprocessor(config), base)
-    return base
+    return tiny_export(tmp_path_factory, "mosi", name="tiny")[2]
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +137,8 @@ def test_expect_100_continue(command):
         assert reader.readline().startswith(b"HTTP/1.1 200")
 
 
-def test_serve_refuses_bad_flags_with_one_line_and_exit_2(model_base, tmp_path):
+def test_serve_refuses_bad_flags_with_one_line_and_exit_2(model_base, tmp_path,
+                                                          tmp_path_factory):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -157,14 +151,22 @@ def test_serve_refuses_bad_flags_with_one_line_and_exit_2(model_base, tmp_path):
             (["--model", str(model_base), "--port", str(port)],
              f"--host 127.0.0.1 --port {port} cannot be bound"),
         ]
-        for flags, message in cases:
-            run = subprocess.run(["glomo-keras", "serve", *flags], capture_output=True,
-                                 text=True, timeout=300,
-                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-            assert run.returncode == 2, (flags, run.stderr[-2000:])
-            lines = run.stderr.strip().splitlines()
-            assert len(lines) == 1 and lines[0].startswith("glomo-keras serve: "), lines
-            assert message in lines[0], (message, lines[0])
+        # One fresh process runs the command lines (console_cases.py: one import
+        # of TensorFlow); the `command` fixture starts the console script itself.
+        driver = tmp_path_factory.mktemp("serve_cases")
+        (driver / "cases.json").write_text(json.dumps([["serve", *flags] for flags, _ in cases]))
+        run = subprocess.run(
+            [sys.executable, str(pathlib.Path(__file__).with_name("console_cases.py")),
+             str(driver / "cases.json"), str(driver / "results.json")],
+            cwd=driver, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((driver / "results.json").read_text())
+    for (flags, message), run in zip(cases, results, strict=True):
+        assert run["returncode"] == 2, (flags, run["stderr"][-2000:])
+        lines = run["stderr"].strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("glomo-keras serve: "), lines
+        assert message in lines[0], (message, lines[0])
 
 
 class InProcess:

@@ -8,19 +8,14 @@ TensorFlow here (`tritonclient` pins `ml-dtypes<=0.5.4`, `kserve` pins
 
 import threading
 
-import keras
 import numpy as np
 import pytest
 import requests
+from shared_artifacts import tiny_export
 from test_export import outputs_of
-from test_export import tiny_preprocessor
 from test_serving import words_instance
-from tiny_model import tiny_backbone
 from tiny_model import tiny_batch
-from tiny_model import tiny_config
 
-from glomo_keras import GLoMo
-from glomo_keras.export import export_saved_model
 from glomo_keras.serving import Limits
 from glomo_keras.serving import make_server
 
@@ -30,11 +25,7 @@ DATATYPES = {"float32": "FP32", "int32": "INT32"}
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    keras.utils.set_random_seed(21)
-    config = tiny_config()
-    model = GLoMo(config, tiny_backbone())
-    base = tmp_path_factory.mktemp("models") / "mosi"
-    export_saved_model(model, tiny_preprocessor(config), base)
+    model, _, base = tiny_export(tmp_path_factory, "mosi")
     server = make_server(base, port=0, limits=Limits(max_instances=MAX_INSTANCES))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
