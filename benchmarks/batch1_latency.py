@@ -30,12 +30,13 @@ import argparse
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import time
 
+from worker_rows import print_row
+from worker_rows import run_worker
+
 REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
-RESULT_PREFIX = "RESULT "
 VARIANTS = ("float32", "float32+xla", "mixed_bfloat16", "bfloat16", "bfloat16+xla",
             "int8", "int8+xla", "int8+bfloat16+xla")
 SEQUENCE_LENGTH, CALLS = 60, 40
@@ -90,7 +91,7 @@ def main(argv=None):
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(RESULT_PREFIX + json.dumps(worker(args.worker)), flush=True)
+        print_row(worker(args.worker))
         return 0
 
     sys.path.insert(0, str(REPOSITORY))
@@ -99,18 +100,13 @@ def main(argv=None):
     results = {"cpu_bfloat16_flags": cpu_bfloat16_flags(), "cpus": os.cpu_count(),
                "sequence_length": SEQUENCE_LENGTH, "load_before": list(os.getloadavg()),
                "variants": []}
-    environment = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
     print(f"{'variant':<20} {'p50 ms':>7} {'min ms':>7} {'rel. diff':>9}")
     for variant in VARIANTS:
-        process = subprocess.run([sys.executable, __file__, "--worker", variant],
-                                 env=environment, capture_output=True, text=True)
-        lines = [line for line in process.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-        if process.returncode != 0 or not lines:
-            results["variants"].append({"variant": variant, "error": process.stderr[-500:]})
-            print(f"{variant:<20} failed\n{process.stderr[-2000:]}")
+        row = run_worker([__file__, "--worker", variant])
+        results["variants"].append({"variant": variant, **row})
+        if "error" in row:
+            print(f"{variant:<20} failed\n{row['error']}")
             continue
-        row = json.loads(lines[-1][len(RESULT_PREFIX):])
-        results["variants"].append(row)
         print(f"{variant:<20} {row['p50_ms']:7.1f} {row['min_ms']:7.1f} "
               f"{row['relative_difference']:9.1e}")
     results["load_after"] = list(os.getloadavg())

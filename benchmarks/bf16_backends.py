@@ -23,12 +23,13 @@ import json
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import time
 
+from worker_rows import print_row
+from worker_rows import run_worker
+
 REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
-RESULT_PREFIX = "RESULT "
 TOKENS, WIDTH, INTERMEDIATE = 32 * 60, 768, 3072
 
 
@@ -73,7 +74,7 @@ def main(argv=None):
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(RESULT_PREFIX + json.dumps(worker()), flush=True)
+        print_row(worker())
         return 0
 
     sys.path.insert(0, str(REPOSITORY))
@@ -82,16 +83,11 @@ def main(argv=None):
     results = {"cpu_bfloat16_flags": cpu_bfloat16_flags(), "cpus": os.cpu_count(),
                "load_before": list(os.getloadavg()), "backends": []}
     for backend in args.backends:
-        environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        process = subprocess.run([sys.executable, __file__, "--worker"], env=environment,
-                                 capture_output=True, text=True)
-        lines = [line for line in process.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-        if process.returncode != 0 or not lines:
-            results["backends"].append({"backend": backend, "error": process.stderr[-500:]})
-            print(f"{backend}: failed\n{process.stderr[-2000:]}")
+        row = run_worker([__file__, "--worker"], {"KERAS_BACKEND": backend})
+        results["backends"].append({"backend": backend, **row})
+        if "error" in row:
+            print(f"{backend}: failed\n{row['error']}")
             continue
-        row = json.loads(lines[-1][len(RESULT_PREFIX):])
-        results["backends"].append(row)
         print(f"{backend:<11} float32 {row['float32_step_s'] * 1000:6.0f} ms, mixed_bfloat16 "
               f"{row['mixed_bfloat16_step_s'] * 1000:6.0f} ms: bfloat16 "
               f"{row['bfloat16_speedup']:.2f}x")

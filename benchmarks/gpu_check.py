@@ -40,10 +40,13 @@ import sys
 import tempfile
 import time
 
+from worker_rows import print_row
+from worker_rows import run_worker
+
 REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
+WORKER_TIMEOUT = 600  # seconds a variant may take before it is reported as timed out
 
-RESULT_PREFIX = "RESULT "
 GPU_SHAPE = {"backbone": "random:bert_base", "batch": 64, "T": 80}
 CPU_SHAPE = {"backbone": "random:bert_tiny", "batch": 8, "T": 16}
 VARIANTS = (
@@ -188,26 +191,6 @@ def worker_reload(export_dir):
     }
 
 
-def run_worker(arguments, environment=None, timeout=600):
-    command = [sys.executable, __file__, *arguments]
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY),
-                                                       os.environ.get("PYTHONPATH")])),
-           **(environment or {})}
-    start = time.perf_counter()
-    try:
-        process = subprocess.run(command, env=env, capture_output=True, text=True,
-                                 timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s"}
-    lines = [line for line in process.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if process.returncode != 0 or not lines:
-        return {"error": process.stderr[-1500:]}
-    result = json.loads(lines[-1][len(RESULT_PREFIX):])
-    result["process_s"] = time.perf_counter() - start
-    return result
-
-
 def has_gpu():
     """Whether TensorFlow sees a GPU (checked in a subprocess: no GPU memory taken here)."""
     probe = "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"
@@ -255,7 +238,7 @@ def main(argv=None):
             variant = next(v for v in VARIANTS if v["name"] == args.worker)
             shape = CPU_SHAPE if args.cpu else GPU_SHAPE
             result = worker_variant(variant, shape, args.steps, args.export_dir)
-        print(RESULT_PREFIX + json.dumps(result), flush=True)
+        print_row(result)
         return 0
 
     gpu = not args.cpu and has_gpu()
@@ -273,14 +256,15 @@ def main(argv=None):
         extra = ["--export-dir", export_dir] if variant["name"] == "bf16" else []
         print(f"[gpu_check] {variant['name']} ({time.perf_counter() - start:.0f} s)",
               file=sys.stderr, flush=True)
-        row = run_worker(["--worker", variant["name"], "--steps", str(args.steps),
-                          *cpu_flags, *extra], hide)
+        row = run_worker([__file__, "--worker", variant["name"], "--steps", str(args.steps),
+                          *cpu_flags, *extra], hide, timeout=WORKER_TIMEOUT)
         results["variants"].append({"name": variant["name"], **row})
     if gpu:
-        results["reload"]["gpu"] = run_worker(["--worker", "reload", "--export-dir", export_dir])
+        results["reload"]["gpu"] = run_worker(
+            [__file__, "--worker", "reload", "--export-dir", export_dir], timeout=WORKER_TIMEOUT)
     results["reload"]["cpu"] = run_worker(
-        ["--worker", "reload", "--export-dir", export_dir], {"CUDA_VISIBLE_DEVICES": ""}
-    )
+        [__file__, "--worker", "reload", "--export-dir", export_dir],
+        {"CUDA_VISIBLE_DEVICES": ""}, timeout=WORKER_TIMEOUT)
     results["total_s"] = time.perf_counter() - start
     name = "gpu_check.json" if gpu else "gpu_check_cpu.json"
     output = pathlib.Path(args.output or REPOSITORY / "benchmarks" / "results" / name)

@@ -61,17 +61,18 @@ import pathlib
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+
+from worker_rows import print_row
+from worker_rows import run_worker
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
 BATCH_SIZE = 32
 SHAPES = {"mosi": 60, "mosei": 80}
-RESULT_PREFIX = "RESULT "
 
 
 def load_average():
@@ -477,9 +478,9 @@ def worker_epochs(args):
     return result
 
 
-def run_worker(backend, args, mode, extra=(), precision="float32"):
+def run_speed_worker(backend, args, mode, extra=(), precision="float32"):
     """Runs this script as a worker for `backend`; returns its result dict."""
-    command = [sys.executable, __file__, "--worker", mode, "--backbone", args.backbone,
+    command = [__file__, "--worker", mode, "--backbone", args.backbone,
                "--steps", str(args.steps), "--precision", precision,
                "--epochs", str(args.epochs), "--latency-calls", str(args.latency_calls),
                *(["--backup-every", str(args.backup_every)] if args.backup_every is not None
@@ -487,20 +488,13 @@ def run_worker(backend, args, mode, extra=(), precision="float32"):
                "--epoch-sizes", *map(str, args.epoch_sizes), *extra]
     if args.threads:
         command += ["--threads", str(args.threads)]
-    environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2",
-                   "PYTHONPATH": os.pathsep.join(
-                       filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))}
     print(f"[train_speed] {backend} {mode} {precision} {' '.join(extra)} "
           f"(load {load_average()})",
           file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    process = subprocess.run(command, env=environment, capture_output=True, text=True)
-    lines = [line for line in process.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if process.returncode != 0 or not lines:
-        print(process.stderr[-3000:], file=sys.stderr)
-        return {"backend": backend, "mode": mode, "error": process.stderr[-500:]}
-    result = json.loads(lines[-1][len(RESULT_PREFIX):])
-    result["process_s"] = time.perf_counter() - start
+    result = run_worker(command, {"KERAS_BACKEND": backend})
+    if "error" in result:
+        print(result["error"], file=sys.stderr)
+        return {"backend": backend, "mode": mode, "error": result["error"][-500:]}
     return result
 
 
@@ -619,7 +613,7 @@ def main(argv=None):
 
     if args.worker:
         result = worker_speed(args) if args.worker == "speed" else worker_epochs(args)
-        print(RESULT_PREFIX + json.dumps(result), flush=True)
+        print_row(result)
         return 0
 
     if args.quick:
@@ -643,13 +637,13 @@ def main(argv=None):
             if backend == "tensorflow" and shape == shapes[0]:
                 extra.append("--savedmodel")
             for precision in precisions:
-                results["speed"].append(run_worker(backend, args, "speed", extra, precision))
+                results["speed"].append(run_speed_worker(backend, args, "speed", extra, precision))
     add_ratios(results["speed"])
     if args.epochs_section or args.no_speed:
         rates = [r for r in results["speed"] if "train_samples_per_s" in r]
         fastest = max(rates, key=lambda r: r["train_samples_per_s"])["backend"] if rates else (
             "tensorflow")
-        results["epochs"] = run_worker(args.epochs_backend or fastest, args, "epochs")
+        results["epochs"] = run_speed_worker(args.epochs_backend or fastest, args, "epochs")
     results["total_s"] = time.perf_counter() - start
     output = pathlib.Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
