@@ -505,8 +505,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         the word layouts' flat words and rows, not padded; errors name the
         split and the utterance). From `TRACE_FROM` utterances on, the splits
         join one `tf.data` pipeline that maps the traced preprocessor over
-        them in parallel (one trace, about a second); fewer are joined into
-        one batch that runs op by op (no trace) and is cut back into splits.
+        them in parallel (one trace, about a second); fewer run op by op (no
+        trace), the splits joined into one batch when their inputs have one
+        shape (ragged words, or steps of one length) and cut back after.
         Each split's outputs come back with no copy.
 
         Args:
