@@ -90,7 +90,7 @@ class Checker:
 
         Returns:
             float32 array; an empty one has shape (0, 0) when the file's dim
-            is not known yet (see `fix_empty`).
+            is not known yet (`read_items` gives it the dim).
         """
         try:
             array = np.asarray(value)
@@ -204,14 +204,6 @@ class Checker:
                 field,
             )
 
-    def fix_empty(self, utterances, modality, attribute):
-        """Gives empty arrays read before the dim was known the file's dim."""
-        dim = self.dims.get(modality, 0)
-        for utterance in utterances:
-            array = getattr(utterance, attribute)
-            if array is not None and array.shape[0] == 0 and array.shape[1] != dim:
-                setattr(utterance, attribute, np.zeros((0, dim), np.float32))
-
     def words(self, value, field):
         """A list of str from a list, tuple or array of strings."""
         if isinstance(value, np.ndarray) and value.dtype.kind in "US":
@@ -301,8 +293,43 @@ def split_table(obj, checker, layout, valid_names=("dev", "valid")):
     return table
 
 
-def check_not_empty(items, checker, split):
-    """Refuses an empty split."""
-    if len(items) == 0:
+def read_items(checker, table, expected, looks_like, read_item):
+    """split -> the `Utterance` that `read_item(item)` makes of each item of `table`, checked.
+
+    Each split must be a non-empty list, each item `looks_like(item)`
+    (else an error names it: "expected {expected}"). The feature fields
+    (an array, or a tuple of parts stacked in order: HKT's context and
+    punchline rows) then become one array of the file's dim each, also an
+    empty part read before the dim was known.
+
+    Example:
+
+    ```python
+    splits = read_items(checker, split_table(obj, checker, LAYOUT), "((words, v, a), label, id)",
+                        looks_like, lambda item: Utterance(...))
+    ```
+    """
+    splits = {}
+    for split, items in table.items():
         checker.at(split)
-        raise checker.error("the split is empty")
+        if not isinstance(items, (list, tuple)):
+            raise checker.error(f"expected a list of items, found {describe(items)}")
+        if len(items) == 0:
+            raise checker.error("the split is empty")
+        splits[split] = []
+        for index, item in enumerate(items):
+            checker.at(split, index)
+            if not looks_like(item):
+                raise checker.error(f"expected {expected}, found {describe(item)}")
+            splits[split].append(read_item(item))
+    for modality, attribute in (("acoustic", "acoustic"), ("visual", "visual"),
+                                ("text", "text_features")):
+        dim = checker.dims.get(modality)
+        for utterance in (u for utterances in splits.values() for u in utterances):
+            parts = getattr(utterance, attribute)
+            if isinstance(parts, tuple) and dim is not None:
+                parts = np.concatenate([part.reshape(-1, dim) for part in parts])
+            elif parts is not None and dim is not None and parts.shape[1] != dim:
+                parts = parts.reshape(-1, dim)  # empty, read before the dim was known
+            setattr(utterance, attribute, parts)
+    return splits

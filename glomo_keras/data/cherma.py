@@ -13,7 +13,7 @@ import pathlib
 
 import numpy as np
 
-from glomo_keras.data.checks import Checker, check_not_empty, describe
+from glomo_keras.data.checks import Checker, describe, read_items
 from glomo_keras.data.common import (
     CHERMA_CLASS_NAMES,
     CHERMA_LABEL_NAMES,
@@ -61,40 +61,26 @@ def read(path):
     """
     path = pathlib.Path(path)
     checker = Checker(path)
-    splits = {}
+
+    def read_item(record):
+        for field in ("audio_file", "video_label"):
+            if field not in record:
+                raise checker.error("the field is missing", field)
+        name = pathlib.PurePath(checker.text(record["audio_file"], "audio_file")).name
+        name = name[: -len(".wav")] if name.endswith(".wav") else name
+        features = {modality: _features(path / folder / checker.split / f"{name}{suffix}",
+                                        checker, modality)
+                    for folder, suffix, modality in FEATURES}
+        return Utterance(id=name, label=_label(record["video_label"], checker),
+                         text_features=features["text"], acoustic=features["acoustic"],
+                         visual=features["visual"])
+
+    table = {}
     for split in SPLITS:
         checker.at(split)
-        records = _records(path / f"{split}.json", checker)
-        check_not_empty(records, checker, split)
-        utterances = []
-        for index, record in enumerate(records):
-            checker.at(split, index)
-            if not isinstance(record, dict):
-                raise checker.error(f"expected an object, found {describe(record)}")
-            for field in ("audio_file", "video_label"):
-                if field not in record:
-                    raise checker.error("the field is missing", field)
-            name = pathlib.PurePath(checker.text(record["audio_file"], "audio_file")).name
-            name = name[: -len(".wav")] if name.endswith(".wav") else name
-            features = {
-                modality: _features(path / folder / split / f"{name}{suffix}", checker, modality)
-                for folder, suffix, modality in FEATURES
-            }
-            utterances.append(
-                Utterance(
-                    id=name,
-                    label=_label(record["video_label"], checker),
-                    text_features=features["text"],
-                    acoustic=features["acoustic"],
-                    visual=features["visual"],
-                )
-            )
-        splits[split] = utterances
-    for utterances in splits.values():
-        checker.fix_empty(utterances, "text", "text_features")
-        checker.fix_empty(utterances, "acoustic", "acoustic")
-        checker.fix_empty(utterances, "visual", "visual")
-    return splits, checker
+        table[split] = _records(path / f"{split}.json", checker)
+    return read_items(checker, table, "an object", lambda record: isinstance(record, dict),
+                      read_item), checker
 
 
 def _records(json_path, checker):

@@ -9,11 +9,8 @@ order. `label` is 0 or 1. The hcf features are not used by GLoMo and are not
 checked.
 """
 
-import numpy as np
-
-from glomo_keras.data.checks import Checker, check_not_empty, describe, split_table
+from glomo_keras.data.checks import Checker, describe, read_items, split_table
 from glomo_keras.data.common import BINARY_CLASS_NAMES, CLASSIFICATION, Utterance
-from glomo_keras.data.errors import DataFormatError
 from glomo_keras.datasets import get_dataset
 
 TASK = CLASSIFICATION
@@ -81,53 +78,22 @@ def read(obj, source):
     ```
     """
     checker = Checker(source)
+
+    def read_item(item):
+        (p_words, p_visual, p_acoustic, _), (c_words, c_visual, c_acoustic, _), hid, label = item
+        words = _punchline_words(checker, p_words)
+        context = _context_sentences(checker, c_words)
+        n_context = sum(len(sentence) for sentence in context)
+        # The context rows, then the punchline rows: stacked by `read_items`.
+        visual = (checker.features(c_visual, "c_visual", "visual", rows=n_context),
+                  checker.features(p_visual, "p_visual", "visual", rows=len(words)))
+        acoustic = (checker.features(c_acoustic, "c_acoustic", "acoustic", rows=n_context),
+                    checker.features(p_acoustic, "p_acoustic", "acoustic", rows=len(words)))
+        return Utterance(id=checker.identifier(hid, "hid"),
+                         label=checker.class_index(label, "label", CLASS_NAMES),
+                         words=words, context=context, acoustic=acoustic, visual=visual)
+
     table = split_table(obj, checker, LAYOUT)
-    splits, parts = {}, {}
-    for split, items in table.items():
-        checker.at(split)
-        if not isinstance(items, (list, tuple)):
-            raise checker.error(f"expected a list of items, found {describe(items)}")
-        check_not_empty(items, checker, split)
-        utterances, parts[split] = [], []
-        for index, item in enumerate(items):
-            checker.at(split, index)
-            if not looks_like(item):
-                raise checker.error(
-                    "expected ((p_words, p_visual, p_acoustic, p_hcf), "
-                    f"(c_words, c_visual, c_acoustic, c_hcf), hid, label), found {describe(item)}"
-                )
-            punchline, context_part, hid, label = item
-            p_words, p_visual, p_acoustic, _ = punchline
-            c_words, c_visual, c_acoustic, _ = context_part
-            words = _punchline_words(checker, p_words)
-            context = _context_sentences(checker, c_words)
-            n_context = sum(len(sentence) for sentence in context)
-            c_visual = checker.features(c_visual, "c_visual", "visual", rows=n_context)
-            c_acoustic = checker.features(c_acoustic, "c_acoustic", "acoustic", rows=n_context)
-            p_visual = checker.features(p_visual, "p_visual", "visual", rows=len(words))
-            p_acoustic = checker.features(p_acoustic, "p_acoustic", "acoustic", rows=len(words))
-            utterances.append(
-                Utterance(
-                    id=checker.identifier(hid, "hid"),
-                    label=checker.class_index(label, "label", CLASS_NAMES),
-                    words=words,
-                    context=context,
-                )
-            )
-            parts[split].append({"acoustic": (c_acoustic, p_acoustic),
-                                 "visual": (c_visual, p_visual)})
-        splits[split] = utterances
-    # Stack context rows over punchline rows, now that the dims are known
-    # (an empty part read before the first non-empty array has 0 columns).
-    for modality in ("acoustic", "visual"):
-        if modality not in checker.dims:
-            raise DataFormatError(f"no utterance has {modality} features", source=source)
-    for split, utterances in splits.items():
-        for utterance, utterance_parts in zip(utterances, parts[split]):
-            for modality, (context_rows, punchline_rows) in utterance_parts.items():
-                dim = checker.dims.get(modality, 0)
-                stacked = np.concatenate(
-                    [context_rows.reshape(-1, dim), punchline_rows.reshape(-1, dim)]
-                )
-                setattr(utterance, modality, stacked)
-    return splits, checker
+    return read_items(checker, table, "((p_words, p_visual, p_acoustic, p_hcf), "
+                      "(c_words, c_visual, c_acoustic, c_hcf), hid, label)",
+                      looks_like, read_item), checker

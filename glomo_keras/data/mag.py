@@ -6,7 +6,7 @@ and `acoustic` [n_words, 74] are word-aligned; `label` is a float or an array
 of shape (1,) or (1, 1) with the sentiment in [-3, 3].
 """
 
-from glomo_keras.data.checks import Checker, check_not_empty, describe, split_table
+from glomo_keras.data.checks import Checker, read_items, split_table
 from glomo_keras.data.common import REGRESSION, SENTIMENT_RANGE, Utterance
 
 TASK = REGRESSION
@@ -46,33 +46,18 @@ def read(obj, source):
     ```
     """
     checker = Checker(source)
+
+    def read_item(item):
+        (words, visual, acoustic), label, segment = item
+        words = checker.words(words, "words")
+        return Utterance(
+            id=checker.identifier(segment, "segment"),
+            label=checker.number(label, "label"),
+            words=words,
+            visual=checker.features(visual, "visual", "visual", rows=len(words)),
+            acoustic=checker.features(acoustic, "acoustic", "acoustic", rows=len(words)),
+        )
+
     table = split_table(obj, checker, LAYOUT)
-    splits = {}
-    for split, items in table.items():
-        checker.at(split)
-        if not isinstance(items, (list, tuple)):
-            raise checker.error(f"expected a list of items, found a {type(items).__name__}")
-        check_not_empty(items, checker, split)
-        utterances = []
-        for index, item in enumerate(items):
-            checker.at(split, index)
-            if not looks_like(item):
-                raise checker.error(
-                    f"expected ((words, visual, acoustic), label, segment), found {describe(item)}"
-                )
-            (words, visual, acoustic), label, segment = item
-            words = checker.words(words, "words")
-            utterances.append(
-                Utterance(
-                    id=checker.identifier(segment, "segment"),
-                    label=checker.number(label, "label"),
-                    words=words,
-                    visual=checker.features(visual, "visual", "visual", rows=len(words)),
-                    acoustic=checker.features(acoustic, "acoustic", "acoustic", rows=len(words)),
-                )
-            )
-        splits[split] = utterances
-    for utterances in splits.values():
-        checker.fix_empty(utterances, "acoustic", "acoustic")
-        checker.fix_empty(utterances, "visual", "visual")
-    return splits, checker
+    return read_items(checker, table, "((words, visual, acoustic), label, segment)",
+                      looks_like, read_item), checker
