@@ -117,13 +117,12 @@ def lookalikes(data_format, stored_dims, task):
     return names
 
 
-def fit_config(config, source, data_format, stored_dims, task, fixed_length=None):
-    """`config` fitted to a file's stored facts, or a `DataFormatError`.
+def fit_config(config, source, preprocessor):
+    """`config` fitted to the data of a `GLoMoPreprocessor`, or a `DataFormatError`.
 
-    The one check of a file against a configuration, made once per load
-    before the column selection (so that a file of another dataset is named
-    as such), or on the stored facts of prepared data: the task, the text
-    input and the stored widths, then T. The
+    The check of data against a configuration, made once per load before
+    the column selection (so that a file of another dataset is named as
+    such): the task, the text input and the stored widths, then T. The
     table's widths and T give way to the ones the file fixes (MMSA), with a
     note for T. What the encoder makes of the data (the selected widths and
     the classes) is `GLoMoPreprocessor.check_fits`'s.
@@ -131,12 +130,9 @@ def fit_config(config, source, data_format, stored_dims, task, fixed_length=None
     Args:
         config: the `GLoMoConfig`.
         source: the file or folder, for the message.
-        data_format: the file's layout.
-        stored_dims: its stored widths `{"acoustic", "visual", "text"}`.
-        task: `"regression"` or `"classification"`, the file's labels.
-        fixed_length: the T the data fixes, or None: an MMSA file's L
-            (taken where the config's T is the table's), or the T that
-            prepared data (the cache, a `LoadedDataset`) was encoded with.
+        preprocessor: the data's `GLoMoPreprocessor` (its format, stored
+            widths, task and T: an MMSA file's L, or the T the data was
+            encoded with).
 
     Returns:
         `(config, notes)`: the fitted config and one-line notes of what
@@ -149,12 +145,14 @@ def fit_config(config, source, data_format, stored_dims, task, fixed_length=None
     Example:
 
     ```python
-    fit_config(GLoMoConfig.for_dataset("mosi"), "aligned_50.pkl", "mmsa",
-               {"acoustic": 5, "visual": 20, "text": 768}, "regression", 50)
+    fit_config(GLoMoConfig.for_dataset("mosi"), "aligned_50.pkl", preprocessor)
     # (config with acoustic_dim 5, visual_dim 20, T 50,
     #  ["aligned_50.pkl fixes T: its MMSA token ids are padded to 50, ..."])
     ```
     """
+    data_format, stored_dims, task = (preprocessor.format, preprocessor.stored_dims,
+                                      preprocessor.task)
+    fixed_length = preprocessor.sequence_length
     names = [name for name in lookalikes(data_format, stored_dims, task)
              if name != config.dataset]
     suggestion = ""

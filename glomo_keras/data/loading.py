@@ -1,21 +1,12 @@
 """`load`: a benchmark file in any published layout -> splits ready for the model.
 
-One straight route, each step in its own module, in this order:
-
-1. `cache.lookup`: a second run with the same file and options reads the
-   encoded arrays back (as does a `LoadedDataset` given again);
-2. `formats.read_file`: the format, from the file's structure (`"mag"`,
-   `"hkt"`, `"mmsa"`, `"cherma"`), and that format's reader (the restricted
-   unpickler; every item checked) -> the common form;
-3. `Checker.split_reports`: what only the whole file shows (a modality
-   without a finite value), the labels and the report of each split;
-4. `fitting.fit_config`: the file against a `GLoMoConfig`, once, before the
-   column selection;
-5. `GLoMoPreprocessor` (the one encoder): what the data is, whether it
-   makes the model's inputs (`check_fits`), and the encoding of every split,
-   mapped over the split with `tf.data` (MAG and HKT need the backbone's
-   tokenizer);
-6. `cache.store`.
+One straight route: the data (a `LoadedDataset` given again, a cache hit,
+or `formats.read_file` and `Checker.split_reports` on the file: the common
+form and the `GLoMoPreprocessor` of what the file is), fitted to a
+`GLoMoConfig` (`fitting.fit_config`, before the column selection), the
+column selection, the model check (`GLoMoPreprocessor.check_fits`), then
+the encoding of every split (MAG and HKT need the backbone's tokenizer) and
+`cache.store`.
 """
 
 import dataclasses
@@ -99,76 +90,80 @@ def load(
     train = make_dataset(dataset.train, batch_size=240, shuffle=True, seed=5576)
     ```
     """
-    if tokenizer is not None:
-        tokenizer = as_tokenizer(tokenizer)
+    tokenizer = None if tokenizer is None else as_tokenizer(tokenizer)
     columns = {"acoustic": acoustic_columns, "visual": visual_columns}
     columns = {m: None if c is None else [int(i) for i in c] for m, c in columns.items()}
-    prepared = path if isinstance(path, LoadedDataset) else None
-    cache_path = None
+    if config is not None and default_max_length is None:
+        default_max_length = config.max_sequence_length
+    cache_path, prepared = None, path if isinstance(path, LoadedDataset) else None
     if prepared is None and use_cache and encode:
         options = {"format": format, "max_length": max_length,
                    "default_max_length": default_max_length,
                    "acoustic_columns": columns["acoustic"], "visual_columns": columns["visual"]}
         cache_path, prepared = cache.lookup(path, options, tokenizer, cache_dir)
-    if prepared is None:
-        data_format, splits, checker = read_file(path, format)
-        reader = READERS[data_format]
-        checked = checker.split_reports(splits, reader.TASK, data_format, reader.LABEL_RANGE)
-        source, task = str(path), reader.TASK
-        stored_dims = {m: checker.dims.get(m) for m in ("acoustic", "visual", "text")}
-        # MMSA's token ids are padded to the file's L.
-        fixed_length = checker.dims["text_length"] if data_format == "mmsa" else None
-        if fixed_length is not None and max_length not in (None, fixed_length):
-            raise sequence_length_conflict(source, fixed_length, max_length)
-    else:
-        preprocessor, source = prepared.preprocessor, prepared.source
-        data_format, task = preprocessor.format, preprocessor.task
-        stored_dims = preprocessor.stored_dims
-        fixed_length = preprocessor.sequence_length  # the encoding fixed T
-    config_notes = []
+    dataset = prepared or _read(path, format, tokenizer, max_length, default_max_length)
+    source, notes = dataset.source, []
     if config is not None:
         # Before the column selection: a file of another dataset is named as such.
-        config, config_notes = fit_config(config, source, data_format, stored_dims, task,
-                                          fixed_length)
+        config, notes = fit_config(config, source, dataset.preprocessor)
     if prepared is None:
-        info = guess_dataset(path, data_format, stored_dims)
-        length = fixed_length or max_length or default_max_length or (
-            info.max_sequence_length if info else FALLBACK_MAX_LENGTH)
-        class_names = reader.CLASS_NAMES
-        if class_names and info and len(info.class_names or ()) == len(class_names):
-            class_names = info.class_names  # the dataset table's, where it knows the dataset
-        preprocessor = GLoMoPreprocessor.for_file(
-            source, FORMAT_LAYOUTS[data_format], splits, tokenizer, length, stored_dims,
-            {m: getattr(reader, f"{m.upper()}_COLUMNS") if columns[m] is None else columns[m]
-             for m in columns}, task, class_names, info.name if info else None)
+        _select_and_encode(dataset, columns, tokenizer, encode, cache_path)
     if config is not None:
-        preprocessor.check_fits(config, source)
-    if prepared is not None:
-        return dataclasses.replace(prepared, config=config, config_notes=config_notes)
+        dataset.preprocessor.check_fits(config, source)
+    return dataclasses.replace(dataset, config=config, config_notes=notes)
+
+
+def _read(path, format, tokenizer, max_length, default_max_length):
+    """The file read and checked: its utterances, report and `GLoMoPreprocessor` (all columns)."""
+    data_format, splits, checker = read_file(path, format)
+    reader, source = READERS[data_format], str(path)
+    checked = checker.split_reports(splits, reader.TASK, data_format, reader.LABEL_RANGE)
+    stored_dims = {m: checker.dims.get(m) for m in ("acoustic", "visual", "text")}
+    # MMSA's token ids are padded to the file's L.
+    fixed_length = checker.dims["text_length"] if data_format == "mmsa" else None
+    if fixed_length is not None and max_length not in (None, fixed_length):
+        raise sequence_length_conflict(source, fixed_length, max_length)
+    info = guess_dataset(path, data_format, stored_dims)
+    class_names = reader.CLASS_NAMES
+    if class_names and info and len(info.class_names or ()) == len(class_names):
+        class_names = info.class_names  # the dataset table's, where it knows the dataset
+    preprocessor = GLoMoPreprocessor.for_file(
+        source, FORMAT_LAYOUTS[data_format], splits, tokenizer,
+        fixed_length or max_length or default_max_length or (
+            info.max_sequence_length if info else FALLBACK_MAX_LENGTH),
+        stored_dims, reader.TASK, class_names, info.name if info else None)
     notes = checker.notes + [f"max length T = {preprocessor.sequence_length}"]
     if preprocessor.dataset is not None:
         notes.insert(-1, f"dataset: {preprocessor.dataset}")
-    dataset = LoadedDataset(
+    return LoadedDataset(
         source, preprocessor,
-        {name: Split(name, [u.id for u in splits[name]], labels, task, splits[name])
+        {name: Split(name, [u.id for u in splits[name]], labels, reader.TASK, splits[name])
          for name, (labels, _) in checked.items()},
         LoadReport(source, data_format, {name: report for name, (_, report) in checked.items()},
-                   notes),
-        config, config_notes)
-    if encode and data_format in ("mag", "hkt") and tokenizer is None:
+                   notes))
+
+
+def _select_and_encode(dataset, columns, tokenizer, encode, cache_path):
+    """A fresh read's column selection, then (`encode`) every split encoded and stored."""
+    reader = READERS[dataset.format]
+    dataset.preprocessor = dataset.preprocessor.replace(dataset.source, **{
+        f"{m}_columns": getattr(reader, f"{m.upper()}_COLUMNS") if c is None else c
+        for m, c in columns.items()})
+    if not encode:
+        return
+    if dataset.format in ("mag", "hkt") and tokenizer is None:
         dataset.report.notes.append("not tokenised: pass tokenizer= to make model inputs")
-    elif encode:
-        encoded = preprocessor.encode_splits(
-            {name: split.utterances for name, split in dataset.splits.items()}, source,
-            checked=True)
-        for name, split in dataset.splits.items():
-            split.arrays, truncated = encoded[name]
-            dataset.report.splits[name].truncated = int(truncated.sum())
-        dataset.report.cache = "off"
-        if cache_path is not None:
-            cache.store(cache_path, dataset)
-            dataset.report.cache = "written"
-    return dataset
+        return
+    encoded = dataset.preprocessor.encode_splits(
+        {name: split.utterances for name, split in dataset.splits.items()}, dataset.source,
+        checked=True)
+    for name, split in dataset.splits.items():
+        split.arrays, truncated = encoded[name]
+        dataset.report.splits[name].truncated = int(truncated.sum())
+    dataset.report.cache = "off"
+    if cache_path is not None:
+        cache.store(cache_path, dataset)
+        dataset.report.cache = "written"
 
 
 def read(path, format="auto", *, tokenizer=None, config=None, max_length=None,

@@ -222,34 +222,29 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         self.built = True  # no weights: nothing to build
 
     @classmethod
-    def for_file(cls, source, layout, splits, tokenizer, sequence_length, stored_dims,
-                 columns, task, class_names, dataset):
-        """The preprocessor of a file read into the common form.
+    def for_file(cls, source, layout, splits, tokenizer, sequence_length, stored_dims, task,
+                 class_names, dataset):
+        """The preprocessor of a file read into the common form, all its columns kept.
 
         Args:
             source: the file, for the message.
             layout: the file's layout (`FORMAT_LAYOUTS[format]`).
-            splits: split -> list of `Utterance`; the sequence layouts take
-                their longest acoustic and visual sequences as T_a and T_v.
+            splits: split -> list of `Utterance`; MMSA's longest acoustic and
+                visual sequences give T_a and T_v.
             tokenizer: the backbone's tokenizer (word layouts), or None.
             sequence_length: T.
             stored_dims: the stored widths `{"acoustic", "visual", "text"}`.
-            columns: `{"acoustic": ..., "visual": ...}` columns to keep, or None.
-            task: `"regression"` or `"classification"`.
-            class_names: the class names, or None.
-            dataset: the dataset table's name, or None.
+            task, class_names, dataset: as for the constructor.
 
         Raises:
-            DataFormatError: the columns are outside the file's (or another
-                setting does not fit it); the message names the file.
+            DataFormatError: a setting does not fit the file (named).
 
         Example:
 
         ```python
         GLoMoPreprocessor.for_file("mosi.pkl", "words", splits, tokenizer, 60,
                                    {"acoustic": 74, "visual": 47, "text": None},
-                                   {"acoustic": None, "visual": None}, "regression",
-                                   None, "mosi")
+                                   "regression", None, "mosi")
         ```
         """
         frames = {"acoustic": None, "visual": None}
@@ -262,9 +257,30 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 sequence_length=int(sequence_length), acoustic_dim=stored_dims["acoustic"],
                 visual_dim=stored_dims["visual"], acoustic_length=frames["acoustic"],
                 visual_length=frames["visual"], text_dim=stored_dims["text"],
-                acoustic_columns=columns["acoustic"], visual_columns=columns["visual"],
                 task=task, class_names=class_names, dataset=dataset)
         except ValueError as error:
+            raise DataFormatError(str(error), source=source)
+
+    def replace(self, source=None, **changes):
+        """A preprocessor like this one (the same tokenizer) with `changes` to its config.
+
+        Args:
+            source: the data file, named by a `DataFormatError`; None raises
+                the constructor's `ValueError` instead.
+            **changes: constructor arguments, e.g. `acoustic_columns=[0, 1]`.
+
+        Example:
+
+        ```python
+        preprocessor.replace(visual_columns=range(20))
+        ```
+        """
+        config = {**self.get_config(), **changes, "tokenizer": self.tokenizer}
+        try:
+            return type(self)(**config)
+        except ValueError as error:
+            if source is None:
+                raise
             raise DataFormatError(str(error), source=source)
 
     @property
@@ -376,10 +392,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             class_names=data.get("class_names"), dataset=data.get("dataset"))
 
     def with_padding(self, padding):
-        """This preprocessor, or one like it (same tokenizer) that pads with `padding`.
-
-        Args:
-            padding: `"max_length"` or `"longest"` (see the module doc).
+        """This preprocessor, or one like it that pads with `padding` (see the module doc).
 
         Example:
 
@@ -387,12 +400,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         serving = preprocessor.with_padding("longest")   # a length_aware model's
         ```
         """
-        if padding == self.padding:
-            return self
-        config = self.get_config()
-        del config["tokenizer"]
-        config["padding"] = padding
-        return type(self)(tokenizer=self.tokenizer, **config)
+        return self if padding == self.padding else self.replace(padding=padding)
 
     def __call__(self, *args, **kwargs):
         # Eager inputs become TensorFlow tensors first: Keras refuses a dict
