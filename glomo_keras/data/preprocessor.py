@@ -1,66 +1,41 @@
 """`GLoMoPreprocessor`: raw utterances -> model inputs, in TensorFlow ops.
 
-The one encoder of the package: training (`glomo_keras.data.load` maps it
-over every split with `tf.data`), the analyzer and the SavedModel's
-`analyze` signature all run it. Written with TensorFlow ops and ragged
-tensors, it runs inside `tf.data.Dataset.map`, a `tf.function` and a
-SavedModel signature, on every Keras backend (as KerasHub's preprocessors,
-it always computes with TensorFlow). `raw_inputs` checks utterances (the
-common form, or request dicts) and pads them into the dense inputs below
-(or, for the word layouts, makes them ragged from their flat values).
+The one encoder of the package: `glomo_keras.data.load` (over every split),
+the analyzer and the SavedModel's `analyze` signature all run it. Like
+KerasHub's preprocessors it always computes with TensorFlow (ragged
+tensors), so it runs in `tf.data`, a `tf.function` and a signature on every
+Keras backend. WordPiece: every word is tokenised on its own and all its
+pieces (`##` pieces, split-off punctuation) get its feature row; that gives
+the pieces of the joined text.
 
-WordPiece rules: every word is tokenised on its own, so every piece it
-yields belongs to it (its first piece, its `##` pieces, and the pieces the
-basic tokenizer splits off at punctuation: `"don't"` -> `don ' t`), which
-gives the same pieces as tokenising the joined text (the basic tokenizer
-splits at whitespace first).
+Layouts, their call inputs and outputs:
 
-Layouts (`layout`), the call inputs they take and the outputs they give:
-
-- `"words"` (MAG: MOSI, MOSEI): `words` tf.string [B, W] (the empty string
-  pads; or ragged [B, None]), `acoustic` float [B, W, A] and `visual`
-  [B, W, V] as stored (or ragged [B, None, A]; row i belongs to word i). Every word is tokenised on
-  its own; each piece repeats its word's row; `[CLS]`, `[SEP]` and padding
-  get zero rows. Outputs `token_ids`, `padding_mask`, `segment_ids` [B, T],
-  `acoustic` [B, T, A'], `acoustic_mask` [B, T], `visual`, `visual_mask`.
-- `"words_with_context"` (HKT: UR-FUNNY, MUStARD): the same, plus
-  `context_words` tf.string [B, C], `context_acoustic` [B, C, A],
-  `context_visual` [B, C, V], and optionally `context_sentence_ids` int
-  [B, C] (the sentence of each context word, non-decreasing; default: one
-  sentence) and `context_sentences` int [B] (the number of context
-  sentences; it matters only when the last ones are empty, 0 means up to
-  the last word's sentence). The text is
-  `[CLS] context [SEP] punchline . [SEP]`, a "." between context sentences;
-  the context rows come first. A "." repeats the row of the word before it
-  in its segment, or gets none; a long pair loses the start of the context
-  first, then the end of the punchline.
+- `"words"` (MAG): `words` tf.string [B, W] (`""` pads; or ragged),
+  `acoustic` [B, W, A], `visual` [B, W, V] as stored (row i is word i's).
+  Outputs `token_ids`, `padding_mask`, `segment_ids` [B, T], `acoustic`
+  [B, T, A'], `acoustic_mask`, `visual`, `visual_mask`; `[CLS]`, `[SEP]`
+  and padding get zero rows.
+- `"words_with_context"` (HKT): the same plus `context_words` [B, C],
+  `context_acoustic`, `context_visual`, optionally `context_sentence_ids`
+  [B, C] (non-decreasing) and `context_sentences` [B]. The text is
+  `[CLS] context [SEP] punchline . [SEP]` with a "." between context
+  sentences (it repeats the row of the word before it); a long pair loses
+  the start of the context first, then the end of the punchline.
 - `"token_ids"` (MMSA): `token_ids`, `padding_mask`, `segment_ids` [B, T]
-  pass through; `acoustic` [B, F, A] and `visual` [B, F, V] (or ragged) are
-  cut or zero-padded to `acoustic_length`/`visual_length` frames, their
-  masks come from `acoustic_length`/`visual_length` int [B] inputs (the
-  stored lengths; the frames after them are kept, as MMSA stores them) or,
-  without them, are the text's `padding_mask`.
-- `"features"` (CHERMA): `text_features` [B, F, D], `acoustic`, `visual`
-  are cut or zero-padded to T, T_a, T_v steps; `text_length`,
-  `acoustic_length`, `visual_length` int [B] say how many steps are real
-  (default: all of a dense input, the row lengths of a ragged one); later
-  steps are padding and become zeros. Outputs `text_features`, `text_mask`,
-  `acoustic`, `acoustic_mask`, `visual`, `visual_mask`.
+  pass through; `acoustic`/`visual` [B, F, d] are cut or zero-padded to
+  T_a/T_v, masked by `acoustic_length`/`visual_length` [B] or else by the
+  text's `padding_mask`.
+- `"features"` (CHERMA): `text_features`, `acoustic`, `visual` cut or
+  zero-padded to T, T_a, T_v; `text_length`, `acoustic_length`,
+  `visual_length` [B] say how many steps are real (default: all, or the
+  row lengths of a ragged input). Outputs also `text_mask`.
 
-Every layout keeps the `acoustic_columns`/`visual_columns` of the stored
-features and replaces non-finite feature values by 0, as training does.
-Masks and ids are int32, features float32. One unbatched utterance (`words`
-[W], `acoustic` [W, A], ...) gives unbatched outputs.
-
-Padding (`padding`): `"max_length"` (the default, as training encodes)
-pads every sequence to T (T_a, T_v). `"longest"` pads a batch to its
-longest utterance after truncation, rounded up to a multiple of
-`PAD_MULTIPLE` (8) and at most T (T_a, T_v), so that the outputs' sequence
-axes vary from batch to batch: a `length_aware` model, whose answers do not
-depend on padding, then computes over the tokens the batch holds (serving,
-spec §8). It applies to the word layouts and `"features"`; MMSA's text
-arrives padded to T by its format, so `"token_ids"` takes `"max_length"`
-only.
+Every layout keeps the `acoustic_columns`/`visual_columns` and replaces
+non-finite values by 0; masks and ids are int32, features float32; one
+unbatched utterance gives unbatched outputs. `padding="longest"` pads a
+batch to its longest utterance, rounded up to a multiple of `PAD_MULTIPLE`
+and at most T, for a `length_aware` model in serving (spec §8); MMSA's text
+comes padded to T, so `"token_ids"` takes `"max_length"` only.
 """
 
 import copy
@@ -93,6 +68,8 @@ LAYOUT_FORMATS = {layout: data_format for data_format, layout in FORMAT_LAYOUTS.
 PRIMARY_INPUTS = {"words": ("words", 1), "words_with_context": ("words", 1),
                   "token_ids": ("token_ids", 1), "features": ("text_features", 2)}
 MODALITIES = ("acoustic", "visual")
+# What `call_with_lengths` gives besides the model inputs.
+LENGTH_OUTPUTS = ("text_length", "truncated")
 DOT = "."
 
 
@@ -100,45 +77,29 @@ DOT = "."
 class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     """Turns raw utterances into GLoMo's model inputs with TensorFlow ops.
 
-    The layer reproduces the encodings frozen from the former numpy encoder
-    on every file layout (`tests/test_one_encoder.py`) and traces into graphs: use it in `tf.data.Dataset.map`, in a `tf.function`
-    or a SavedModel signature. Called eagerly, it returns tensors of the
-    Keras backend; in a graph, TensorFlow tensors. Like KerasHub's
-    preprocessors it takes `(x, y, sample_weight)` and passes `y` and
-    `sample_weight` through, so `dataset.map(preprocessor)` works on
-    `(inputs, label)` elements. See the module doc for the inputs of each
-    layout.
-
-    Its config is also where the package keeps what the data is (KerasHub's
-    way): the layout (the file format), T and the frame lengths, the stored
-    widths and the columns kept, the task, the class names and the dataset;
-    the tokenizer carries the vocabulary. A run's `preprocessing.json`, a
-    preset's `preprocessor.json` and a SavedModel's asset hold it, and
-    `check_fits` says whether a model takes its outputs.
+    A KerasHub preprocessor (it takes `(x, y, sample_weight)`, so
+    `dataset.map(preprocessor)` works on `(inputs, label)`): eagerly it
+    returns tensors of the Keras backend, in a graph TensorFlow tensors.
+    Its config is also what the data is (layout, T, widths, columns, task,
+    classes, dataset; the tokenizer carries the vocabulary): a run's
+    `preprocessing.json`, a preset and a SavedModel keep it.
 
     Args:
         layout: `"words"` (MAG), `"words_with_context"` (HKT), `"token_ids"`
             (MMSA) or `"features"` (CHERMA).
-        tokenizer: the backbone's KerasHub WordPiece tokenizer (e.g.
-            `keras_hub.tokenizers.BertTokenizer`), which carries the
-            vocabulary; word layouts only. Without one a word layout only
-            describes its data (`read`): it cannot encode.
-        sequence_length: T, the padded number of text tokens (CHERMA: text
-            steps).
+        tokenizer: the backbone's KerasHub WordPiece tokenizer (word
+            layouts; without one the layer only describes its data).
+        sequence_length: T, the padded text tokens (CHERMA: text steps).
         acoustic_dim: acoustic columns as stored, before the selection.
         visual_dim: visual columns as stored, before the selection.
-        acoustic_length: T_a, the padded number of acoustic frames (MMSA,
-            CHERMA); None means T. Word layouts always use T.
+        acoustic_length: T_a, padded acoustic frames (MMSA, CHERMA); None
+            means T, which word layouts always use.
         visual_length: T_v, the same for visual frames.
-        text_dim: the text feature columns as stored: CHERMA's text input
-            (required there); MMSA files store BERT features the model does
-            not read; None for words.
-        acoustic_columns: the acoustic columns kept (indices into the stored
-            columns), or None for all.
+        text_dim: the stored text feature columns (CHERMA, required; MMSA's
+            unused BERT features); None for words.
+        acoustic_columns: the acoustic columns kept, or None for all.
         visual_columns: the visual columns kept, or None for all.
-        padding: `"max_length"` (pad to T, T_a, T_v) or `"longest"` (pad
-            to the batch's longest, rounded up to a multiple of 8, at most
-            T; word layouts and `"features"`; see the module doc).
+        padding: `"max_length"` or `"longest"` (see the module doc).
         task: `"regression"` or `"classification"`, the data's labels.
         class_names: the class names in label order (classification).
         dataset: the dataset table's name when known (`"mosi"`, ...).
@@ -218,7 +179,6 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         self.class_names = None if class_names is None else [str(n) for n in class_names]
         self.dataset = dataset
         self._eager = _EagerFunction(self._call_graph)
-        self._eager_with_lengths = _EagerFunction(self._call_graph_with_lengths)
         self.built = True  # no weights: nothing to build
 
     @classmethod
@@ -303,20 +263,14 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     def check_fits(self, config, source=None):
         """Raises `DataFormatError` unless this preprocessor makes the inputs of `config`'s model.
 
-        The one check that a model and its preprocessor fit, made where they
-        meet (loading for a configuration, and `GLoMoSentimentAnalyzer`,
-        which training's, export's, presets' paths all take): the text input
-        (token ids or features), the feature widths after the column
-        selection, the task and the number of classes.
+        The check that a model and its preprocessor fit (`load` for a
+        config, `GLoMoSentimentAnalyzer`): the text input, the feature
+        widths after the column selection, the task and the number of
+        classes. The message names the config field and both values.
 
         Args:
             config: a `GLoMoConfig`.
-            source: the data file the preprocessor was made for, for the
-                message; None for none.
-
-        Raises:
-            DataFormatError: (a ValueError) they do not fit; the message
-                names the config field and both values.
+            source: the data file, for the message; None for none.
 
         Example:
 
@@ -357,10 +311,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     def from_saved(cls, data):
         """The preprocessor of a saved JSON object, in today's or in the former format.
 
-        Today's is `keras.saving.serialize_keras_object(preprocessor)` (a run's
-        `preprocessing.json`, a SavedModel's asset); glomo-keras 0.1 saved
-        its preprocessing settings instead (`format`, `max_length`,
-        `stored_dims`, `vocabulary`, ...), which load too.
+        Today's is `keras.saving.serialize_keras_object(preprocessor)`;
+        glomo-keras 0.1 saved its settings (`format`, `max_length`,
+        `stored_dims`, `vocabulary`, ...) instead.
 
         Args:
             data: the JSON object (a dict).
@@ -414,46 +367,35 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
 
     def call(self, x, y=None, sample_weight=None):
         if tf.executing_eagerly():
-            outputs = self._eager(_checked_dict(x))
             outputs = {name: keras.ops.convert_to_tensor(value) for name, value in
-                       outputs.items()}
+                       self._eager(_checked_dict(x)).items()}
         else:
             outputs = self._call_graph(_checked_dict(x))
-        return keras.utils.pack_x_y_sample_weight(outputs, y, sample_weight)
+        return keras.utils.pack_x_y_sample_weight(_without_lengths(outputs), y, sample_weight)
 
     def raw_inputs(self, utterances, source="request", split=None, ragged=False,
                    checked=False):
         """The dense (or ragged) raw inputs of this layout for a batch of utterances, checked.
 
         Args:
-            utterances: `Utterance` objects or dicts with their fields: word
-                layouts `words` and, for HKT, `context` (a list of
-                sentences, each a list of words), with `acoustic`/`visual`
-                rows for the context words first, then the words (as
-                stored: `acoustic_dim`/`visual_dim` columns); MMSA
-                `text_bert` [3, T] with `acoustic`/`visual` frames (and
+            utterances: `Utterance` objects or dicts of their fields: word
+                layouts `words` (HKT also `context`, a list of sentences)
+                and the stored `acoustic`/`visual` rows, context rows first;
+                MMSA `text_bert` [3, T] and frames (with
                 `acoustic_length`/`visual_length`); CHERMA `text_features`,
                 `acoustic`, `visual`.
             source: what the utterances came from, for error messages.
             split: the split they came from, for error messages.
-            ragged: word layouts: give the words, their rows and the HKT
-                sentence ids as `tf.RaggedTensor`s [B, None(, d)] built from
-                the flat values (no padding, one conversion of all the
-                words), which the layer takes as it takes the padded ones.
-                `load` encodes a split this way.
-            checked: word layouts: the utterances come from
-                `glomo_keras.data.read`, which checked their words and rows
-                (strings; finite float32 rows of the file's widths, one per
-                word): take them as they are instead of checking each word
-                and row again.
+            ragged: word layouts: words, rows and sentence ids as ragged
+                tensors made from the flat values (how `load` encodes).
+            checked: word layouts: the utterances come from `read`, which
+                checked their words and rows; they are not checked again.
 
         Returns:
-            dict of numpy arrays, batch axis first (strings as object
-            arrays): the words padded with `""`, the rows with zeros, HKT
-            context words with their sentence ids, MMSA/CHERMA sequences
-            with their lengths. The `analyze` signature takes the same.
-            With `ragged`, the word layouts' words, rows and sentence ids
-            are ragged TensorFlow tensors instead.
+            dict of numpy arrays, batch axis first (the `analyze`
+            signature's inputs): words padded with `""` (object arrays),
+            rows with zeros, sequences with their lengths; with `ragged`,
+            the word layouts' fields as ragged TensorFlow tensors.
 
         Raises:
             DataFormatError: an utterance does not fit; the message names
@@ -468,9 +410,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         ```
         """
         checker = Checker(source)
-        checker.dims = {"acoustic": self.acoustic_dim, "visual": self.visual_dim}
-        if self.text_dim is not None:
-            checker.dims["text"] = self.text_dim
+        checker.dims = {m: d for m, d in self.stored_dims.items() if d is not None}
         checker.at(split)
         if not isinstance(utterances, (list, tuple)) or not utterances:
             raise DataFormatError("expected a non-empty list of utterances", source=source)
@@ -487,12 +427,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         """The model inputs of utterances as numpy arrays: `raw_inputs`, then the layer.
 
         Args:
-            utterances: as for `raw_inputs`.
-            source: what the utterances came from, for error messages.
-            split: the split they came from, for error messages.
-
-        Returns:
-            dict name -> numpy array, batch axis first.
+            utterances, source, split: as for `raw_inputs`.
 
         Raises:
             DataFormatError: an utterance does not fit (see `raw_inputs`).
@@ -504,39 +439,30 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         ```
         """
         outputs = self._eager(_as_tf_dict(self.raw_inputs(utterances, source, split)))
-        return {name: value.numpy() for name, value in outputs.items()}
+        return {name: value.numpy() for name, value in _without_lengths(outputs).items()}
 
     def encode_splits(self, splits, source=None, checked=False):
-        """The model inputs of splits: `GLoMoPreprocessor` run over each whole split.
+        """The model inputs of whole splits, and which utterances T cut.
 
-        Each split's utterances become raw inputs (`raw_inputs(..., ragged=True)`:
-        the word layouts' flat words and rows, not padded; errors name the
-        split and the utterance). From `TRACE_FROM` utterances on, the splits
-        join one `tf.data` pipeline that maps the traced preprocessor over
-        them in parallel (one trace, about a second); fewer run op by op (no
-        trace), the splits joined into one batch when their inputs have one
-        shape (ragged words, or steps of one length) and cut back after.
-        Each split's outputs come back with no copy.
+        Each split becomes ragged raw inputs (errors name the split and the
+        utterance). From `TRACE_FROM` utterances on, the splits join one
+        `tf.data` pipeline mapping the traced layer over them in parallel;
+        fewer run op by op (no trace), joined into one batch where their
+        inputs have one shape.
 
         Args:
             splits: dict split name -> `Utterance` objects.
             source: the file they came from, for error messages.
-            checked: the utterances come from `read`, which checked them
-                (see `raw_inputs`).
+            checked: the utterances come from `read` (see `raw_inputs`).
 
         Returns:
             dict split name -> (inputs, truncated): the model input dict of
-            numpy arrays [N, ...], and int32 [N], 1 where T (or T_a, T_v) cut
-            the utterance.
-
-        Raises:
-            DataFormatError: an utterance does not fit the preprocessor.
+            numpy arrays [N, ...], and int32 [N], 1 where T (T_a, T_v) cut.
 
         Example:
 
         ```python
-        encoded = preprocessor.encode_splits({"train": dataset.train.utterances})
-        inputs, truncated = encoded["train"]
+        inputs, truncated = preprocessor.encode_splits({"train": utterances})["train"]
         ```
         """
         raw = {name: {key: tf.convert_to_tensor(value) if isinstance(value, np.ndarray) else value
@@ -578,20 +504,17 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         return result
 
     def call_with_lengths(self, x, traced=True):
-        """The layer's outputs plus `text_length` and `truncated`, in TensorFlow ops.
+        """The layer's outputs plus `text_length` and `truncated` [B], in TensorFlow ops.
 
-        For `tf.data.Dataset.map` over raw inputs (`raw_inputs`) and for
-        reports: `text_length` int32 [B] counts the text tokens before
-        truncation, special tokens included (CHERMA: text steps);
-        `truncated` int32 [B] is 1 where T, T_a or T_v cut the utterance.
-        Called eagerly, it returns TensorFlow tensors.
+        `text_length` counts the text tokens before truncation, special
+        tokens included (CHERMA: text steps); `truncated` is 1 where T, T_a
+        or T_v cut the utterance. For `tf.data.Dataset.map` over
+        `raw_inputs` and for reports.
 
         Args:
             x: the raw inputs (`raw_inputs`), dense or ragged.
-            traced: called eagerly, run the traced graph (its trace costs
-                about a second, once per process) or, False, the same
-                computation op by op (no trace: faster for one or a few
-                batches). Ignored inside a graph.
+            traced: eagerly, run the traced graph (a trace costs about a
+                second, once) or, False, op by op. Ignored in a graph.
 
         Example:
 
@@ -600,21 +523,12 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         ```
         """
         if tf.executing_eagerly():
-            return self._eager_with_lengths(_as_tf_dict(x), traced)
+            return self._eager(_as_tf_dict(x), traced)
         # One traced function for every dataset mapped: a trace costs seconds.
-        return self._eager_with_lengths.function(_checked_dict(x))
+        return self._eager.function(_checked_dict(x))
 
-    def _call_graph_with_lengths(self, inputs):
-        return self._call_graph(inputs, with_lengths=True)
-
-    def _call_graph(self, inputs, with_lengths=False):
-        """The TensorFlow computation, batched or for one utterance.
-
-        With `with_lengths`, the outputs also hold `text_length` int32 [B]
-        (text tokens before truncation, special tokens included; text steps
-        for CHERMA) and `truncated` int32 [B] (1 where T, T_a or T_v cut the
-        utterance).
-        """
+    def _call_graph(self, inputs):
+        """The TensorFlow computation, batched or for one utterance, with the lengths."""
         if self.layout in WORD_LAYOUTS and self.tokenizer is None:
             raise ValueError(f"layout {self.layout!r} needs the backbone's tokenizer to encode")
         with tf.device("cpu"):
@@ -622,17 +536,12 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             unbatched = _required(inputs, name).shape.rank == unbatched_rank
             if unbatched:
                 inputs = {key: tf.expand_dims(value, 0) for key, value in inputs.items()}
-            if self.layout == "words":
-                outputs = self._encode_words(inputs)
-            elif self.layout == "words_with_context":
-                outputs = self._encode_words_with_context(inputs)
-            elif self.layout == "token_ids":
-                outputs = self._encode_token_ids(inputs)
-            else:
-                outputs = self._encode_features(inputs)
-            outputs, lengths = outputs
-            if with_lengths:
-                outputs.update(lengths)
+            encode = {"words": self._encode_words,
+                      "words_with_context": self._encode_words_with_context,
+                      "token_ids": self._encode_token_ids,
+                      "features": self._encode_features}[self.layout]
+            outputs, lengths = encode(inputs)
+            outputs.update(lengths)
             if unbatched:
                 outputs = {key: tf.squeeze(value, 0) for key, value in outputs.items()}
             return outputs
@@ -1147,6 +1056,10 @@ def _selected(dim, columns):
 
 def _as_list(columns):
     return None if columns is None else list(columns)
+
+
+def _without_lengths(outputs):
+    return {key: value for key, value in outputs.items() if key not in LENGTH_OUTPUTS}
 
 
 def _checked_dict(x):
