@@ -1,11 +1,8 @@
 """`GLoMoSentimentAnalyzer`: raw utterances in, sentiment out; presets.
 
-In KerasHub's `Task` manner the analyzer pairs the model with its
-preprocessor, `predict`s on raw utterances and saves and loads both as a
-preset folder that needs neither the training data nor the run, in
-KerasHub's layout (the files: `glomo_keras.artifacts`):
-`keras_hub.upload_preset` publishes it, and `from_preset` loads a folder or
-a `kaggle://` / `hf://` handle.
+Like a KerasHub `Task` it pairs the model with its preprocessor and saves
+both as a preset folder in KerasHub's layout (`glomo_keras.artifacts`),
+which `keras_hub.upload_preset` publishes and `from_preset` loads.
 
 Example:
 
@@ -57,8 +54,7 @@ class GLoMoSentimentAnalyzer:
         self.metadata = dict(metadata or {})
         if not isinstance(preprocessor, GLoMoPreprocessor):
             raise TypeError(f"expected a GLoMoPreprocessor, found {type(preprocessor).__name__}")
-        # The one check that a model and a preprocessor fit: training's run,
-        # export and presets all pair them here.
+        # Export, presets and a finished run all pair a model and a preprocessor here.
         preprocessor.check_fits(model.config)
 
     @property
@@ -101,12 +97,10 @@ class GLoMoSentimentAnalyzer:
         return describe_outputs(outputs, self.config.task, self.config.class_names)
 
     def save_to_preset(self, preset_dir, overwrite=False):
-        """Writes the preset folder in KerasHub's layout, atomically.
+        """Writes the preset folder in KerasHub's layout (no optimizer state), atomically.
 
-        The files are those of `glomo_keras.artifacts` (the model without
-        optimizer state), written in a hidden folder beside `preset_dir`
-        that is then renamed; an existing preset is replaced only once the
-        new one is complete.
+        The files are written in a hidden folder beside `preset_dir`, then
+        renamed; an existing preset is replaced only once the new one is complete.
 
         Args:
             preset_dir: the folder to create.
@@ -150,11 +144,7 @@ class GLoMoSentimentAnalyzer:
 
     @classmethod
     def from_preset(cls, preset):
-        """Loads a preset written by `save_to_preset`.
-
-        Presets of glomo-keras 0.1.0 (the vocabulary inlined in
-        `preprocessor.json`, no `tokenizer.json`, the task and classes only
-        in `metadata.json`) load too.
+        """Loads a preset written by `save_to_preset` (or by glomo-keras 0.1.0).
 
         Args:
             preset: a preset folder, or a `kaggle://` / `hf://` handle of a

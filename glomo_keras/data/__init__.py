@@ -1,27 +1,15 @@
 """Data: every benchmark layout, safe loading, one encoder, a tf.data pipeline.
 
-- `load(path, format="auto", tokenizer=...)` reads the MAG-BERT/MIB pickles
-  of MOSI and MOSEI, the HKT pickles of UR-FUNNY and MUStARD, MMSA's
-  `aligned_50.pkl`/`unaligned_50.pkl` and the CHERMA feature folder, safely
-  (`load_pickle` admits only numpy arrays and plain data), and prepares the
-  model inputs of every split (cached in `~/.cache/glomo_keras`).
-- `make_dataset(split, batch_size, ...)` is the `tf.data` pipeline for `model.fit`.
-- `GLoMoPreprocessor` is the one encoder: words and per-word feature rows
-  (or token ids, or feature sequences) -> model inputs, in TensorFlow ops,
-  for training (`load`), the analyzer and the SavedModel; its config is
-  what the data is (format, T, widths, columns, task, classes, dataset).
-- `inspect(path)` describes a file; `sample` is a built-in MOSEI-layout dataset.
-- `load(path, config=...)` refuses data whose task, text input,
-  feature widths or T do not fit a `GLoMoConfig` (what `train` checks).
+`load` reads the MAG, HKT, MMSA and CHERMA layouts safely and prepares the
+model inputs of every split (cached), `GLoMoPreprocessor` is the one encoder
+(and what the data is), `make_dataset` the `tf.data` pipeline for
+`model.fit`, `inspect` describes a file, `sample` is a built-in MOSEI-layout
+dataset.
 
 Example:
 
 ```python
-from glomo_keras.backbones import load_backbone
-from glomo_keras.data import load, make_dataset
-
-backbone, tokenizer = load_backbone("minilm")
-dataset = load("mosei.pkl", tokenizer=tokenizer)
+dataset = load("mosei.pkl", tokenizer=load_tokenizer("minilm"))
 train = make_dataset(dataset.train, batch_size=64, shuffle=True, seed=5576)
 ```
 """

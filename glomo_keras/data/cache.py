@@ -1,16 +1,9 @@
-"""A cache of tokenised, aligned splits as `.npz` files (no pickle inside).
+"""A cache of encoded splits as `.npz` files (no pickle inside), written atomically.
 
-The key covers the data's content (SHA-256 of the file; for a CHERMA folder,
-of its json files and of the name, size and modification time of every
-feature file), the tokenizer vocabulary and flags, T, the column selection,
-the requested format and the cache layout version. So a changed file,
-vocabulary, T or column selection misses the cache, and the second run with
-the same inputs reads the arrays back instead of redoing the work.
-
-The folder is `load`'s `cache_dir` if given, else `$GLOMO_KERAS_CACHE`, else
-`~/.cache/glomo_keras/`. Files are written to a temporary name in the same
-folder and renamed, so a crash never leaves a half-written cache file under
-the final name; an unreadable cache file counts as a miss and is replaced.
+The key covers the data's content, the tokenizer's vocabulary and flags,
+the loading options (format, T, columns) and the cache layout version; an
+unreadable cache file counts as a miss. The folder is `load`'s `cache_dir`,
+else `$GLOMO_KERAS_CACHE`, else `~/.cache/glomo_keras/`.
 """
 
 import hashlib
@@ -29,19 +22,8 @@ ENV_VAR = "GLOMO_KERAS_CACHE"
 VERSION = 4
 
 
-def source_digest(path):
-    """SHA-256 of a data file's content, or of a CHERMA folder's listing.
-
-    For a folder: the content of its `*.json` files, and the relative path,
-    size and modification time of every other file (hashing gigabytes of
-    features on every run would cost more than it saves).
-
-    Example:
-
-    ```python
-    source_digest("mosi.pkl")   # '3f2a...'
-    ```
-    """
+def _source_digest(path):
+    """SHA-256 of a file's content, or of a CHERMA folder's json files and the size and time of the others."""
     path = pathlib.Path(path)
     digest = hashlib.sha256()
     if path.is_file():
@@ -61,15 +43,8 @@ def source_digest(path):
     return digest.hexdigest()
 
 
-def tokenizer_fields(tokenizer):
-    """What a tokenizer fixes, for the cache key: vocabulary digest, lowercase, strip_accents.
-
-    Example:
-
-    ```python
-    tokenizer_fields(None)   # {"vocabulary": None, "lowercase": True, "strip_accents": False}
-    ```
-    """
+def _tokenizer_fields(tokenizer):
+    """What a tokenizer fixes, for the cache key: vocabulary digest, lowercase, strip_accents."""
     if tokenizer is None:
         return {"vocabulary": None, "lowercase": True, "strip_accents": False}
     return {
@@ -85,16 +60,14 @@ def lookup(source, options, tokenizer=None, directory=None):
 
     Args:
         source: the data file or folder.
-        options: JSON-ready dict of the loading options the arrays depend
-            on (format, T, columns); the tokenizer's part is added here.
-        tokenizer: the tokenizer the word layouts were encoded with, or None.
-        directory: the cache folder; None for `$GLOMO_KERAS_CACHE`, else
-            `~/.cache/glomo_keras`.
+        options: JSON-ready dict of the loading options (format, T, columns).
+        tokenizer: the tokenizer the word layouts are encoded with, or None.
+        directory: the cache folder; None for the default (module doc).
 
     Returns:
         `(path, dataset)`: the cache file (None when the source cannot be
         read: its reader then says why), and the `LoadedDataset` read back
-        from it (`report.cache == "hit"`), or None (missing or unreadable).
+        (`report.cache == "hit"`), or None.
 
     Example:
 
@@ -102,9 +75,9 @@ def lookup(source, options, tokenizer=None, directory=None):
     path, dataset = lookup("mosi.pkl", {"format": "auto", "max_length": 60}, tokenizer)
     ```
     """
-    key = {"version": VERSION, **options, **tokenizer_fields(tokenizer)}
+    key = {"version": VERSION, **options, **_tokenizer_fields(tokenizer)}
     try:
-        key["source"] = source_digest(source)
+        key["source"] = _source_digest(source)
     except OSError:
         return None, None
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
@@ -119,21 +92,18 @@ def lookup(source, options, tokenizer=None, directory=None):
         meta = json.loads(str(arrays.pop("meta")))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return path, None
-    config = meta["preprocessor"]
-    if config["layout"] in WORD_LAYOUTS:
-        config["tokenizer"] = tokenizer
-    preprocessor = GLoMoPreprocessor.from_config(config)
+    preprocessor = GLoMoPreprocessor.from_config({
+        **meta["preprocessor"],
+        "tokenizer": tokenizer if meta["preprocessor"]["layout"] in WORD_LAYOUTS else None})
     report = LoadReport.from_dict(meta["report"])
     report.source = str(source)
     report.cache = "hit"
     splits = {}
     for name in meta["splits"]:
-        prefix = f"{name}/"
-        split_arrays = {field[len(prefix):]: array for field, array in arrays.items()
-                        if field.startswith(prefix) and field not in (
-                            f"{prefix}labels", f"{prefix}ids")}
-        splits[name] = Split(name, arrays[f"{name}/ids"].tolist(), arrays[f"{name}/labels"],
-                             preprocessor.task, None, split_arrays)
+        fields = {key.split("/", 1)[1]: array for key, array in arrays.items()
+                  if key.startswith(f"{name}/")}
+        splits[name] = Split(name, fields.pop("ids").tolist(), fields.pop("labels"),
+                             preprocessor.task, None, fields)
     return path, LoadedDataset(str(source), preprocessor, splits, report)
 
 
@@ -141,7 +111,7 @@ def store(path, dataset):
     """Writes an encoded dataset's arrays and metadata atomically (temporary file, then rename).
 
     Args:
-        path: the cache file (its folder is created), from `lookup`.
+        path: the cache file from `lookup` (its folder is created).
         dataset: the `LoadedDataset`, every split encoded.
 
     Example:

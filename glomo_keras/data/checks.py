@@ -1,13 +1,4 @@
-"""Checks shared by the readers: clear errors instead of numpy tracebacks.
-
-A `Checker` walks the items of one file. It turns every field into the type
-the common form wants, or raises a `DataFormatError` naming the file, split,
-item index and field; it fixes the feature dims from the first non-empty
-array and refuses a later array with other dims; it replaces non-finite
-feature values by 0 and counts them per split and modality, and refuses a
-modality whose values in a split are all non-finite (missing features, not
-dirt).
-"""
+"""Checks shared by the readers: clear errors (file, split, item, field) instead of numpy tracebacks."""
 
 import numbers
 
@@ -31,8 +22,10 @@ def describe(value):
 class Checker:
     """Validates the items of one file and tracks its dims and dirt.
 
-    Call `at(split, index)` before checking an item's fields so that errors
-    name the item.
+    It turns every field into the common form's type or raises a
+    `DataFormatError` naming the item (set by `at(split, index)`); the
+    first non-empty array of a modality fixes its dim; non-finite values
+    become 0 and are counted.
 
     Args:
         source: the file or folder, for error messages.
@@ -44,8 +37,6 @@ class Checker:
     checker.at("train", 0)
     visual = checker.features(item_visual, "visual", "visual", rows=len(words))
     checker.dims        # {"visual": 47}
-    checker.nonfinite   # {"train": {"visual": 0}}
-    checker.note("...")  # remarks for the loading report
     checker.split_reports(splits, "regression", "mag", (-3.0, 3.0))  # once every item is read
     ```
     """
@@ -83,14 +74,13 @@ class Checker:
         Args:
             value: the stored array.
             field: the field name for errors.
-            modality: `"acoustic"`, `"visual"` or `"text"`; its last dim must
-                not change inside the file.
+            modality: `"acoustic"`, `"visual"` or `"text"` (one dim per file).
             rows: the required number of rows (word-aligned data), or None.
             ndim: 2 for one item [rows, d], 3 for a stacked split [N, T, d].
 
         Returns:
-            float32 array; an empty one has shape (0, 0) when the file's dim
-            is not known yet (`read_items` gives it the dim).
+            float32 array; an empty one is (0, 0) while the dim is unknown
+            (`read_items` gives it the dim).
         """
         try:
             array = np.asarray(value)
@@ -130,11 +120,9 @@ class Checker:
     def split_reports(self, splits, task, data_format, label_range):
         """The labels and `SplitReport` of every split, once the whole file is read.
 
-        Refuses what only the whole file shows: a split whose values of a
-        modality are all non-finite (a few NaN or inf values are dirt,
-        replaced by 0 and counted; a modality with no finite value at all
-        is missing, and training on its zeros would go unnoticed), and a
-        file without acoustic or visual features.
+        Refuses what only the whole file shows: a modality of a split without
+        any finite value (missing, not dirt: training on its zeros would go
+        unnoticed), and a file without acoustic or visual features.
 
         Args:
             splits: split -> list of `Utterance`, as the reader gave them.
@@ -144,19 +132,12 @@ class Checker:
 
         Returns:
             dict split -> `(labels, report)`, in `SPLITS` order: int32 [N]
-            class indices or float32 [N] values (NaN where unknown), and the
-            split's `SplitReport`.
-
-        Raises:
-            DataFormatError: a modality of a split is entirely non-finite,
-                or no utterance has acoustic (visual) features.
+            class indices or float32 [N] values (NaN where unknown).
 
         Example:
 
         ```python
         checker.split_reports(splits, "regression", "mag", (-3.0, 3.0))
-        # mosi.pkl: split 'train', field 'acoustic': all 1480 values are
-        # non-finite (NaN or inf): the split has no acoustic features ...
         ```
         """
         for split, modalities in self.values.items():
@@ -261,17 +242,7 @@ class Checker:
 
 
 def split_table(obj, checker, layout, valid_names=("dev", "valid")):
-    """The three splits of a file as `{"train": ..., "valid": ..., "test": ...}`.
-
-    Args:
-        obj: the unpickled top level.
-        checker: the file's `Checker` (for error messages).
-        layout: a short description of the expected top level.
-        valid_names: the keys the validation split may have.
-
-    Returns:
-        dict split -> the stored value.
-    """
+    """The three splits of an unpickled file as `{"train", "valid", "test"}` (`layout`: for messages)."""
     if not isinstance(obj, dict):
         raise DataFormatError(
             f"expected {layout} at the top level, found {describe(obj)}",

@@ -49,8 +49,7 @@ def read(path):
         path: the folder holding the json files and the feature folders.
 
     Returns:
-        (splits, checker): split -> list of `Utterance` (with
-        `text_features`), and the `Checker` holding dims and counts.
+        (splits, checker): split -> list of `Utterance`, and the `Checker`.
 
     Example:
 

@@ -1,10 +1,4 @@
-"""The common form every reader produces: utterances, splits, a report, a loaded dataset.
-
-After loading and before batching, every format is a list of `Utterance`
-per split. Word-aligned formats (MAG, HKT) keep the words and one acoustic
-and one visual row per word; MMSA keeps its BERT token ids and A/V sequences;
-CHERMA keeps its three feature sequences.
-"""
+"""The common form every reader produces: utterances, splits, a report, a loaded dataset."""
 
 import dataclasses
 
@@ -17,6 +11,15 @@ FORMATS = ("mag", "hkt", "mmsa", "cherma")
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
 
+# The fields of one utterance of each format (an `Utterance` dict, a
+# request's instance); all but `OPTIONAL_FIELDS` are required.
+UTTERANCE_FIELDS = {
+    "mag": ("words", "acoustic", "visual"),
+    "hkt": ("words", "context", "acoustic", "visual"),
+    "mmsa": ("text_bert", "acoustic", "visual", "acoustic_length", "visual_length"),
+    "cherma": ("text_features", "acoustic", "visual"),
+}
+OPTIONAL_FIELDS = ("context", "acoustic_length", "visual_length")
 # Sentiment scores of MOSI and MOSEI (MAG and MMSA files).
 SENTIMENT_RANGE = (-3.0, 3.0)
 # The labels 0/1 of an HKT file whose dataset is unknown (UR-FUNNY and
@@ -39,11 +42,9 @@ CHERMA_LABEL_NAMES = {
 class Utterance:
     """One utterance in the common form.
 
-    Word-aligned data (MAG, HKT) fills `words`, `acoustic` and `visual`, and
-    row `i` of `acoustic`/`visual` belongs to word `i` of `all_words()`. HKT
-    also fills `context`: its rows come first, sentence by sentence, then the
-    rows of `words` (the punchline). MMSA fills `text_bert`; CHERMA fills
-    `text_features`.
+    Each format fills its `UTTERANCE_FIELDS`. Row `i` of a word-aligned
+    `acoustic`/`visual` (MAG, HKT) belongs to word `i` of `all_words()`:
+    HKT's context rows come first, then the punchline's (`words`).
 
     Args:
         id: the segment id, e.g. `"WKA50ygbEKI[0]"`.
@@ -54,8 +55,7 @@ class Utterance:
         words: the words (MAG) or the punchline words (HKT).
         context: HKT context sentences, each a list of words.
         text_bert: MMSA int32 [3, L]: token ids, attention mask, segment ids.
-        acoustic_length: MMSA real length of `acoustic`; None means "the
-            text's mask" (aligned files).
+        acoustic_length: MMSA real length of `acoustic` (None: the text's mask).
         visual_length: MMSA real length of `visual`, as `acoustic_length`.
         text_features: CHERMA float32 [T_t, d_t].
 
@@ -91,13 +91,11 @@ class SplitReport:
 
     Args:
         size: number of utterances.
-        nonfinite_replaced: per modality, how many feature values were
-            `nan`/`inf` and were replaced by 0.
+        nonfinite_replaced: per modality, how many `nan`/`inf` values became 0.
         label_min: the smallest label (None without labels).
         label_max: the largest label.
         labels_out_of_range: how many labels lie outside the dataset's range.
-        truncated: how many utterances the max length cut (None until the
-            split is tokenised).
+        truncated: how many utterances T cut (None until encoded).
 
     Example:
 
@@ -122,7 +120,7 @@ class LoadReport:
         source: the file or folder.
         format: `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
         splits: split name -> `SplitReport`.
-        notes: remarks worth reading (guessed dataset, chosen lengths, ...).
+        notes: remarks (guessed dataset, chosen lengths, ...).
         cache: `"off"`, `"hit"`, `"written"`, or `"none"` (not tokenised).
 
     Example:
@@ -172,12 +170,10 @@ class Split:
     Args:
         name: `"train"`, `"valid"` or `"test"`.
         ids: the segment ids, in order.
-        labels: float32 [N] (regression; NaN when unknown) or int32 [N]
-            class indices.
+        labels: float32 [N] (regression; NaN when unknown) or int32 [N].
         task: `"regression"` or `"classification"`.
         utterances: the common form (None when the arrays came from the cache).
-        arrays: the model input dict [N, ...] that `GLoMoPreprocessor`
-            gives for the utterances (None until encoded).
+        arrays: the model input dict [N, ...] (None until encoded).
 
     Example:
 
@@ -203,11 +199,9 @@ class Split:
         return self.arrays
 
     def by_length(self):
-        """A copy of the split ordered by utterance length, shortest first.
+        """A copy of the split ordered by utterance length, shortest first (ties keep the order).
 
-        Evaluation batches of a sorted split hold similar lengths, so that
-        length bucketing cuts most of their padding; order-free metrics
-        (all of the MMSA ones) are unchanged. Ties keep the split's order.
+        Bucketed evaluation batches of a sorted split hold similar lengths.
 
         Example:
 
@@ -239,13 +233,10 @@ class LoadedDataset:
 
     Args:
         source: the file or folder.
-        preprocessor: the `GLoMoPreprocessor` of the data: what it is (T,
-            widths, columns, task, class names, dataset, the tokenizer) and
-            its encoder.
+        preprocessor: the data's `GLoMoPreprocessor`.
         splits: dict name -> `Split`.
         report: the `LoadReport`.
-        config: the `GLoMoConfig` fitted to the data when it was loaded for
-            one (`load(..., config=...)`), else None.
+        config: the `GLoMoConfig` fitted to the data (`load(..., config=...)`), or None.
         config_notes: one-line notes of what the data changed in `config`.
 
     Example:

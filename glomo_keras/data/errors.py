@@ -6,13 +6,10 @@ from glomo_keras.errors import GLoMoError
 class DataFormatError(GLoMoError, ValueError):
     """A data file that glomo-keras cannot read, or reads but cannot use.
 
-    A `GLoMoError` (the command line prints its one-line message and exits
-    with status 2) and a `ValueError`. A file or folder that does not exist
-    or cannot be opened raises `glomo_keras.errors.MissingFileError` instead.
-
-    The message names the file and, where they apply, the split, the item
-    index and the field, then says what was expected and what was found.
-    The same parts are kept as attributes for programs.
+    A `GLoMoError` (the command line prints it and exits with status 2) and
+    a `ValueError` (a missing file is a `MissingFileError` instead). The
+    message names the file, split, item index and field that apply (also
+    kept as attributes), then what was expected and what was found.
 
     Args:
         message: what was expected and what was found.

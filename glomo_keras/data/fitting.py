@@ -1,25 +1,10 @@
 """A configuration and its data must agree: task, text input, feature widths and T.
 
-`train` (and the recipes, studies and tuning through it) loads a file for a
-`GLoMoConfig` and refuses data that does not fit it with a one-line
-`DataFormatError` naming the file, the field, what the file holds and what
-the configuration expects; where a dataset of the table has the file's
-layout it is suggested ("this looks like mosei's layout: --dataset mosei"),
-and so is the override that trains on the file as it is.
-
-A field of the configuration that still holds the dataset table's value
-(not asked for) gives way where the file fixes it: an MMSA file fixes T
-(its token ids are padded to its L, 50 in the releases) and MMSA's releases
-have their own widths (MOSI: 5 acoustic and 20 visual columns, not the
-MAG-BERT file's 74 and 47). A value asked for (one that differs from the
-table's) must match the file.
-
-Example:
-
-```python
-dataset = load(path, tokenizer=tokenizer, **load_options(config))
-dataset.config, dataset.config_notes   # fitted; notes: ["... fixes T ..."]
-```
+Data that does not fit is refused in one line naming the file, the field,
+both values, a dataset of the table with the file's layout ("--dataset
+mosei") and the override that trains on the file as it is. A config field
+still at the table's value gives way where the file fixes it (an MMSA
+file's T and release widths); a value asked for must match the file.
 """
 
 from glomo_keras.data import mmsa
@@ -30,18 +15,8 @@ from glomo_keras.datasets import DATASETS
 WIDTH_FIELDS = {"acoustic": "acoustic_dim", "visual": "visual_dim", "text": "text_dim"}
 
 
-def asked(config, field):
-    """Whether `config.<field>` was asked for: it differs from the dataset table's value.
-
-    A config whose dataset is not in the table (own data) asks for every field.
-
-    Example:
-
-    ```python
-    asked(GLoMoConfig.for_dataset("mosi"), "max_sequence_length")                        # False
-    asked(GLoMoConfig.for_dataset("mosi", max_sequence_length=50), "max_sequence_length")  # True
-    ```
-    """
+def _asked(config, field):
+    """Whether `config.<field>` differs from the dataset table's value (own data: always)."""
     info = DATASETS.get(config.dataset)
     return info is None or getattr(config, field) != info.config_defaults()[field]
 
@@ -49,14 +24,10 @@ def asked(config, field):
 def load_options(config):
     """The keywords of `load` for `config`: the config, T and the column selection.
 
-    T is `default_max_length`: a file that fixes T (MMSA) keeps its own, and
-    `fit_config` compares it with the configuration's.
-
     Example:
 
     ```python
     dataset = load("aligned_50.pkl", **load_options(GLoMoConfig.for_dataset("mosi")))
-    dataset.preprocessor.sequence_length   # 50, the file's
     ```
     """
     return dict(
@@ -71,24 +42,8 @@ def _column_list(columns):
     return None if columns is None else list(range(*columns))
 
 
-def release_dims(name, data_format):
-    """The stored widths of the table dataset `name` as released in `data_format`, or None.
-
-    Args:
-        name: a dataset of the table, e.g. `"mosi"`.
-        data_format: `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
-
-    Returns:
-        `{"acoustic": d_a, "visual": d_v}` (CHERMA: and `"text"`), or None
-        when the dataset has no release in that layout.
-
-    Example:
-
-    ```python
-    release_dims("mosi", "mag"), release_dims("mosi", "mmsa")
-    # {"acoustic": 74, "visual": 47}, {"acoustic": 5, "visual": 20}
-    ```
-    """
+def _release_dims(name, data_format):
+    """The stored widths of table dataset `name` as released in `data_format`, or None."""
     info = DATASETS[name]
     if data_format == info.layout:
         modalities = ("acoustic", "visual", "text") if data_format == "cherma" else (
@@ -99,18 +54,11 @@ def release_dims(name, data_format):
     return None
 
 
-def lookalikes(data_format, stored_dims, task):
-    """The table's datasets released in `data_format` with these widths and task.
-
-    Example:
-
-    ```python
-    lookalikes("mag", {"acoustic": 74, "visual": 35}, "regression")   # ["mosei"]
-    ```
-    """
+def _lookalikes(data_format, stored_dims, task):
+    """The table's datasets released in `data_format` with these widths and task."""
     names = []
     for name, info in DATASETS.items():
-        dims = release_dims(name, data_format)
+        dims = _release_dims(name, data_format)
         if dims and info.task == task and all(
                 stored_dims.get(modality) == width for modality, width in dims.items()):
             names.append(name)
@@ -120,40 +68,31 @@ def lookalikes(data_format, stored_dims, task):
 def fit_config(config, source, preprocessor):
     """`config` fitted to the data of a `GLoMoPreprocessor`, or a `DataFormatError`.
 
-    The check of data against a configuration, made once per load before
-    the column selection (so that a file of another dataset is named as
-    such): the task, the text input and the stored widths, then T. The
-    table's widths and T give way to the ones the file fixes (MMSA), with a
-    note for T. What the encoder makes of the data (the selected widths and
-    the classes) is `GLoMoPreprocessor.check_fits`'s.
+    Made before the column selection (so that a file of another dataset is
+    named as such): the task, the text input and the stored widths, then T
+    (an MMSA file's L, or the T the data was encoded with). The selected
+    widths and the classes are `GLoMoPreprocessor.check_fits`'s.
 
     Args:
         config: the `GLoMoConfig`.
         source: the file or folder, for the message.
-        preprocessor: the data's `GLoMoPreprocessor` (its format, stored
-            widths, task and T: an MMSA file's L, or the T the data was
-            encoded with).
+        preprocessor: the data's `GLoMoPreprocessor`.
 
     Returns:
         `(config, notes)`: the fitted config and one-line notes of what
-        the file changed (empty when nothing).
-
-    Raises:
-        DataFormatError: the file does not fit; the message names the file,
-            the field, what it holds and what was expected.
+        the file changed.
 
     Example:
 
     ```python
     fit_config(GLoMoConfig.for_dataset("mosi"), "aligned_50.pkl", preprocessor)
-    # (config with acoustic_dim 5, visual_dim 20, T 50,
-    #  ["aligned_50.pkl fixes T: its MMSA token ids are padded to 50, ..."])
+    # (config with acoustic_dim 5, visual_dim 20, T 50, ["aligned_50.pkl fixes T: ..."])
     ```
     """
     data_format, stored_dims, task = (preprocessor.format, preprocessor.stored_dims,
                                       preprocessor.task)
     fixed_length = preprocessor.sequence_length
-    names = [name for name in lookalikes(data_format, stored_dims, task)
+    names = [name for name in _lookalikes(data_format, stored_dims, task)
              if name != config.dataset]
     suggestion = ""
     if names:
@@ -176,11 +115,11 @@ def fit_config(config, source, preprocessor):
             source=source, field="text",
         )
     modalities = ("acoustic", "visual", "text") if feature_text else ("acoustic", "visual")
-    release = release_dims(config.dataset, data_format) if config.dataset in DATASETS else None
+    release = _release_dims(config.dataset, data_format) if config.dataset in DATASETS else None
     expected = {}
     for modality in modalities:
         field = WIDTH_FIELDS[modality]
-        from_release = release is not None and not asked(config, field)
+        from_release = release is not None and not _asked(config, field)
         expected[modality] = release[modality] if from_release else getattr(config, field)
     wrong = [modality for modality in modalities if stored_dims[modality] != expected[modality]]
     if wrong:
@@ -208,7 +147,7 @@ def fit_config(config, source, preprocessor):
                 f"max_sequence_length is {config.max_sequence_length}; load it for this "
                 "configuration (load_for_config)",
                 source=source, field="max_sequence_length")
-        if asked(config, "max_sequence_length"):
+        if _asked(config, "max_sequence_length"):
             raise sequence_length_conflict(source, fixed_length, config.max_sequence_length)
         changes["max_sequence_length"] = fixed_length
         notes.append(
@@ -225,7 +164,6 @@ def sequence_length_conflict(source, fixed, wanted):
 
     ```python
     raise sequence_length_conflict("aligned_50.pkl", 50, 60)
-    # aligned_50.pkl: field 'text_bert': the file's token ids are padded to T = 50, ...
     ```
     """
     return DataFormatError(

@@ -18,17 +18,11 @@ EXPECTED_DATA = "a data file (a MAG, HKT or MMSA pickle) or a CHERMA folder"
 
 
 def detect_format(obj, source):
-    """The format of an unpickled file, from its structure.
+    """The format of an unpickled file from its structure: `"mag"`, `"hkt"` or `"mmsa"`.
 
     Args:
         obj: the unpickled top level.
         source: the file, for error messages.
-
-    Returns:
-        `"mag"`, `"hkt"` or `"mmsa"`.
-
-    Raises:
-        DataFormatError: the structure matches no known layout.
 
     Example:
 
@@ -56,21 +50,15 @@ def detect_format(obj, source):
 
 
 def require_readable(path):
-    """Raises `MissingFileError` unless `path` is a readable file or folder.
+    """Raises `MissingFileError` (naming it and what was expected) unless `path` is readable.
 
     Args:
         path: the data file or CHERMA folder.
-
-    Raises:
-        MissingFileError: the path does not exist or cannot be read; the
-            message names it and what was expected there.
 
     Example:
 
     ```python
     require_readable("datasets/mosi.pkl")
-    # MissingFileError: datasets/mosi.pkl: no such file or folder; expected
-    # a data file (a MAG, HKT or MMSA pickle) or a CHERMA folder
     ```
     """
     path = pathlib.Path(path)
@@ -92,13 +80,8 @@ def read_file(path, data_format="auto"):
         data_format: `"auto"` (detect), `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
 
     Returns:
-        `(data_format, splits, checker)`: the format (its reader is
-        `READERS[data_format]`), split -> list of `Utterance`, and the
-        `Checker` holding the dims, non-finite counts and notes.
-
-    Raises:
-        MissingFileError: the path does not exist or cannot be read.
-        DataFormatError: the file is refused or malformed.
+        `(data_format, splits, checker)`: the format, split -> list of
+        `Utterance`, and the `Checker` (dims, non-finite counts, notes).
 
     Example:
 

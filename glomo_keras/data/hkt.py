@@ -57,18 +57,15 @@ def _context_sentences(checker, value):
 def read(obj, source):
     """Reads an unpickled HKT file into the common form.
 
-    Each utterance keeps the punchline words in `words`, the context
-    sentences (as word lists) in `context`, and the context rows followed by
-    the punchline rows in `acoustic`/`visual`, with all stored columns (the
-    column selection happens when tokenising).
+    The punchline words go to `words`, the context sentences to `context`,
+    the context rows then the punchline rows to `acoustic`/`visual`.
 
     Args:
         obj: the unpickled top level.
         source: the file, for error messages.
 
     Returns:
-        (splits, checker): split -> list of `Utterance`, and the `Checker`
-        holding the dims and the non-finite counts.
+        (splits, checker): split -> list of `Utterance`, and the `Checker`.
 
     Example:
 

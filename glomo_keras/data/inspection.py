@@ -4,7 +4,6 @@ import numpy as np
 
 from glomo_keras.data.common import CLASSIFICATION
 from glomo_keras.data.loading import read
-from glomo_keras.data.tokenizer import as_tokenizer
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -88,19 +87,13 @@ def inspect(path, format="auto", tokenizer=None, max_length=None):
         path: the pickle or the CHERMA folder.
         format: `"auto"` or a format name.
         tokenizer: a tokenizer, `vocab.txt` path or token list; with one, MAG
-            and HKT lengths count WordPieces, without one they count words
-            (a lower bound of the pieces).
-        max_length: T for the truncation count; None for the dataset's
-            value. A file that fixes T (MMSA) keeps its own.
+            and HKT lengths count WordPieces, without one words.
+        max_length: T for the truncation count; None for the dataset's.
 
     Returns:
-        JSON-ready dict with `format`, `dims` (as stored: `acoustic`,
-        `visual`, `text`), `nonfinite_replaced` (`acoustic`, `visual`, and
-        `text` for CHERMA), `splits.<name>` (`size`, `labels`, `lengths`,
+        JSON-ready dict with `format`, `dims` (as stored), `input_dims`,
+        `nonfinite_replaced`, `splits.<name>` (`size`, `labels`, `lengths`,
         `truncated`, `nonfinite_replaced`), and more.
-
-    Raises:
-        DataFormatError: the file is unreadable, refused, or malformed.
 
     Example:
 
@@ -108,8 +101,7 @@ def inspect(path, format="auto", tokenizer=None, max_length=None):
     inspect("mosi.pkl")["splits"]["train"]["size"]   # 1281
     ```
     """
-    dataset = read(path, format, default_max_length=max_length,
-                   tokenizer=None if tokenizer is None else as_tokenizer(tokenizer))
+    dataset = read(path, format, default_max_length=max_length, tokenizer=tokenizer)
     preprocessor = dataset.preprocessor
     splits = {}
     totals = {}

@@ -13,6 +13,7 @@ import dataclasses
 
 from glomo_keras.data import cache
 from glomo_keras.data.common import LoadedDataset, LoadReport, Split
+from glomo_keras.data.errors import DataFormatError
 from glomo_keras.data.fitting import fit_config, sequence_length_conflict
 from glomo_keras.data.formats import READERS, read_file
 from glomo_keras.data.preprocessor import FORMAT_LAYOUTS, GLoMoPreprocessor
@@ -39,48 +40,37 @@ def load(
 ):
     """Loads a benchmark file and prepares every split for the model.
 
-    MMSA and CHERMA files are always turned into model inputs; MAG and HKT
-    files need the backbone's `tokenizer` for that, and without one the
-    splits hold only the common form (`Split.utterances`). With the cache
-    on, a second call with the same file and options reads the arrays back
-    (the splits' `utterances` are then None).
+    MAG and HKT files need the backbone's `tokenizer` to become model
+    inputs (without one the splits hold only `utterances`); a cache hit
+    gives the arrays without the utterances.
 
     Args:
         path: the pickle, or the CHERMA folder; or a `LoadedDataset`
-            prepared before (a study's data loaded once), taken as a cache
-            hit is: fitted to `config` only.
-        format: `"auto"` (detect from the structure), `"mag"`, `"hkt"`,
-            `"mmsa"` or `"cherma"`.
+            prepared before (a study's data loaded once), only fitted to `config`.
+        format: `"auto"` (detect), `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
         tokenizer: the backbone's KerasHub WordPiece tokenizer, a
             `vocab.txt` path or a token list.
-        config: a `GLoMoConfig` the file must fit
-            (`glomo_keras.data.fitting.fit_config`, checked before the
-            column selection; then `GLoMoPreprocessor.check_fits`); the
-            dataset's `config` is it fitted to the file. None for no check.
-        max_length: T, asked explicitly: a file that fixes T (MMSA's token
-            ids, padded to its L) and has another one is an error. None for
-            `default_max_length`.
+        config: a `GLoMoConfig` the data must fit (`fit_config`, then
+            `GLoMoPreprocessor.check_fits`); the dataset's `config` is it
+            fitted to the file. None for no check.
+        max_length: T, asked explicitly (an MMSA file with another L is an
+            error); None for `default_max_length`.
         default_max_length: T where the file does not fix it; None for the
-            dataset's value (spec §5: MOSI 60, MOSEI 80, UR-FUNNY 80,
-            MUStARD 70, CHERMA 50). MMSA files always take their L.
+            config's, else the dataset's (spec §5).
         acoustic_columns: acoustic columns to keep (None: HKT 0-59, else all).
         visual_columns: visual columns to keep (None: HKT 55-90, else all).
-        use_cache: read and write the cache of tokenised arrays.
-        cache_dir: the cache folder (default `$GLOMO_KERAS_CACHE` or
-            `~/.cache/glomo_keras`).
+        use_cache: read and write the cache of encoded arrays.
+        cache_dir: the cache folder (default: see `glomo_keras.data.cache`).
         encode: False stops before the encoding (`read`).
 
     Returns:
-        `LoadedDataset`: `.train`, `.valid`, `.test` (each a `Split` with
-        `ids`, `labels`, `arrays` and `inputs`), `.format`, `.dims`, `.task`,
-        `.class_names`, `.preprocessor`, `.report`, `.config`.
+        `LoadedDataset`: `.train`, `.valid`, `.test` (`Split`s), `.format`,
+        `.dims`, `.task`, `.class_names`, `.preprocessor`, `.report`, `.config`.
 
     Raises:
         MissingFileError: the path does not exist or cannot be read.
-        DataFormatError: the file is refused or malformed, a modality of a
-            split is entirely non-finite, `max_length` conflicts with the
-            file's T, the columns are outside the file's, or the file does
-            not fit `config`.
+        DataFormatError: the file is refused or malformed, or does not fit
+            `max_length`, the columns or `config` (the message says which).
 
     Example:
 
@@ -127,11 +117,19 @@ def _read(path, format, tokenizer, max_length, default_max_length):
     class_names = reader.CLASS_NAMES
     if class_names and info and len(info.class_names or ()) == len(class_names):
         class_names = info.class_names  # the dataset table's, where it knows the dataset
-    preprocessor = GLoMoPreprocessor.for_file(
-        source, FORMAT_LAYOUTS[data_format], splits, tokenizer,
-        fixed_length or max_length or default_max_length or (
-            info.max_sequence_length if info else FALLBACK_MAX_LENGTH),
-        stored_dims, reader.TASK, class_names, info.name if info else None)
+    # MMSA's T_a and T_v: its longest acoustic and visual sequences.
+    frames = {m: max(len(getattr(u, m)) for s in splits.values() for u in s)
+              if data_format == "mmsa" else None for m in ("acoustic", "visual")}
+    try:
+        preprocessor = GLoMoPreprocessor(
+            FORMAT_LAYOUTS[data_format], tokenizer if data_format in ("mag", "hkt") else None,
+            fixed_length or max_length or default_max_length or (
+                info.max_sequence_length if info else FALLBACK_MAX_LENGTH),
+            stored_dims["acoustic"], stored_dims["visual"], frames["acoustic"],
+            frames["visual"], stored_dims["text"], task=reader.TASK, class_names=class_names,
+            dataset=info.name if info else None)
+    except ValueError as error:
+        raise DataFormatError(str(error), source=source)
     notes = checker.notes + [f"max length T = {preprocessor.sequence_length}"]
     if preprocessor.dataset is not None:
         notes.insert(-1, f"dataset: {preprocessor.dataset}")
@@ -171,18 +169,8 @@ def read(path, format="auto", *, tokenizer=None, config=None, max_length=None,
     """Reads a file into the common form, without tokenising: `load` up to the encoding.
 
     Args:
-        path: the pickle, or the CHERMA folder.
-        format: `"auto"` (detect), `"mag"`, `"hkt"`, `"mmsa"` or `"cherma"`.
-        tokenizer: the backbone's tokenizer for the preprocessor of MAG and
-            HKT data; None leaves it without one.
-        config, max_length, default_max_length, acoustic_columns,
-            visual_columns: as for `load`.
-
-    Returns:
-        `LoadedDataset` whose splits hold `utterances`, and `arrays` None.
-
-    Raises:
-        MissingFileError, DataFormatError: as `load`.
+        path, format, tokenizer, config, max_length, default_max_length,
+            acoustic_columns, visual_columns: as for `load`.
 
     Example:
 

@@ -35,8 +35,7 @@ def read(obj, source):
         source: the file, for error messages.
 
     Returns:
-        (splits, checker): split -> list of `Utterance`, and the `Checker`
-        holding the dims and the non-finite counts.
+        (splits, checker): split -> list of `Utterance`, and the `Checker`.
 
     Example:
 

@@ -53,8 +53,7 @@ def read(obj, source):
         source: the file, for error messages.
 
     Returns:
-        (splits, checker): split -> list of `Utterance` (with `text_bert`),
-        and the `Checker` holding dims, non-finite counts and notes.
+        (splits, checker): split -> list of `Utterance`, and the `Checker`.
 
     Example:
 

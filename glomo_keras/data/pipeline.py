@@ -1,18 +1,11 @@
-"""`make_dataset`: a `tf.data` input pipeline over a tokenised split.
+"""`make_dataset`: a `tf.data` input pipeline over an encoded split.
 
-The split's model inputs (encoded once by `GLoMoPreprocessor` when the
-file is loaded, and cached) stay in memory as tensors; the pipeline shuffles
-and batches indices and gathers each batch with one `tf.gather` per array,
-which is much faster than slicing and re-batching single examples.
-
-Length bucketing (`bucketing=True`) cuts each batch's time axes to its
-longest utterance rounded up to a multiple of `BUCKET_MULTIPLE` (so a
-compiled step sees at most T / 8 shapes per axis) and, when shuffling,
-sorts the utterances by length within shuffled windows of `group_batches`
-batches, so that a batch holds similar lengths. Only the padding is cut,
-which changes nothing for a `length_aware=True` model; a model that attends
-and pools over padding (`length_aware=False`, the released code) gives
-different outputs for a different T, so the trainer refuses bucketing there.
+The split's arrays stay in memory as tensors; the pipeline shuffles and
+batches indices and gathers each batch with one `tf.gather` per array.
+Length bucketing cuts each batch's time axes to its longest utterance,
+rounded up to a multiple of `BUCKET_MULTIPLE` (at most T / 8 shapes per
+axis to compile); only padding is cut, which changes nothing for a
+`length_aware=True` model (the trainer refuses it for the others).
 """
 
 import numpy as np
@@ -26,10 +19,8 @@ GROUP_BATCHES = 16
 def sequence_extents(arrays):
     """Each utterance's real extent on every time axis of a split.
 
-    Arrays of a split that share their second dimension share a time axis
-    (word-aligned data: tokens, masks and feature rows; MMSA/CHERMA: each
-    modality may have its own). The extent of an utterance on an axis is
-    one past the last position any of that axis's masks marks as real.
+    Arrays that share their second dimension share a time axis; the extent
+    is one past the last position any of that axis's masks marks as real.
 
     Args:
         arrays: the split's model input dict.
@@ -60,36 +51,28 @@ def make_dataset(
 ):
     """A `tf.data.Dataset` of `(inputs, label)` batches for `model.fit`.
 
-    `inputs` is the split's input dict (int32 ids and masks, float32
-    features, fixed T unless `bucketing`); `label` is float32 [B, 1] for
-    regression and int32 [B] class indices for classification. Without
-    `shuffle` the batches keep the split's order, so predictions line up
-    with `split.ids`. The dataset works with `model.fit` on every Keras
-    backend (Keras reads tf.data on JAX and PyTorch too) and under a
+    `label` is float32 [B, 1] (regression) or int32 [B] class indices.
+    Without `shuffle` the batches keep the split's order (predictions line
+    up with `split.ids`). It works on every Keras backend and under a
     `tf.distribute` strategy (auto-sharding by data).
 
     Args:
-        split: a tokenised `Split` (from `load` with a tokenizer for MAG/HKT).
+        split: an encoded `Split` (MAG/HKT: loaded with a tokenizer).
         batch_size: utterances per batch.
         shuffle: reshuffle the utterances every epoch.
-        seed: the shuffle seed (an int makes the epoch orders reproducible).
-        drop_remainder: drop the last, smaller batch, so that the batch
-            axis has a static size too (TPU; XLA training).
+        seed: the shuffle seed.
+        drop_remainder: drop the last, smaller batch (a static batch size).
         prefetch: prefetch batches (`tf.data.AUTOTUNE`).
         bucketing: cut every time axis of a batch to its longest utterance
-            rounded up to a multiple of `BUCKET_MULTIPLE` (exact only for a
-            `length_aware=True` model, see the module doc).
+            rounded up to a multiple of `BUCKET_MULTIPLE` (module doc).
         group_batches: with `bucketing` and `shuffle`, sort by length within
             shuffled windows of this many batches, then shuffle the batches
             of a window; 0 or 1 keeps the random batches.
-        pad_final_batch: pad the last, smaller batch to `batch_size` by
-            repeating the split's first utterance (one batch shape for XLA);
-            drop the outputs past `len(split)`. Only without `shuffle`.
-        repeat: pass over the split again and again (each pass reshuffled):
-            `model.fit(dataset, steps_per_epoch=...)` then keeps one
-            iterator, with its prefetch threads, for the whole training
-            (TensorFlow waits seconds for the threads of a finished
-            iterator at every epoch start otherwise).
+        pad_final_batch: pad the last batch to `batch_size` with the first
+            utterance (one batch shape for XLA); only without `shuffle`.
+        repeat: pass over the split again and again (each pass reshuffled),
+            so that `fit(steps_per_epoch=...)` keeps one iterator and its
+            prefetch threads for the whole training.
 
     Returns:
         `tf.data.Dataset`.

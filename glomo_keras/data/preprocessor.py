@@ -39,7 +39,6 @@ comes padded to T, so `"token_ids"` takes `"max_length"` only.
 """
 
 import copy
-import dataclasses
 import re
 
 import keras
@@ -48,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from glomo_keras.data.checks import Checker
-from glomo_keras.data.common import CLASSIFICATION, REGRESSION, Utterance
+from glomo_keras.data.common import CLASSIFICATION, REGRESSION, UTTERANCE_FIELDS, Utterance
 from glomo_keras.data.errors import DataFormatError
 
 LAYOUTS = ("words", "words_with_context", "token_ids", "features")
@@ -68,6 +67,9 @@ LAYOUT_FORMATS = {layout: data_format for data_format, layout in FORMAT_LAYOUTS.
 PRIMARY_INPUTS = {"words": ("words", 1), "words_with_context": ("words", 1),
                   "token_ids": ("token_ids", 1), "features": ("text_features", 2)}
 MODALITIES = ("acoustic", "visual")
+# The special tokens of the word layouts: `[CLS] words [SEP]`, and
+# `[CLS] context [SEP] punchline [SEP]` (the punchline ends with a ".").
+SPECIAL_TOKEN_COUNTS = {"words": 2, "words_with_context": 3}
 # What `call_with_lengths` gives besides the model inputs.
 LENGTH_OUTPUTS = ("text_length", "truncated")
 DOT = "."
@@ -117,8 +119,6 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         "visual": np.zeros((2, 3, 47), "float32"),
     })
     inputs["token_ids"].shape   # (2, 50)
-    serving = GLoMoPreprocessor("words", tokenizer, sequence_length=50, acoustic_dim=74,
-                                visual_dim=47, padding="longest")
     train = tf_dataset.map(preprocessor)   # (raw inputs, label) -> (inputs, label)
     ```
     """
@@ -180,46 +180,6 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         self.dataset = dataset
         self._eager = _EagerFunction(self._call_graph)
         self.built = True  # no weights: nothing to build
-
-    @classmethod
-    def for_file(cls, source, layout, splits, tokenizer, sequence_length, stored_dims, task,
-                 class_names, dataset):
-        """The preprocessor of a file read into the common form, all its columns kept.
-
-        Args:
-            source: the file, for the message.
-            layout: the file's layout (`FORMAT_LAYOUTS[format]`).
-            splits: split -> list of `Utterance`; MMSA's longest acoustic and
-                visual sequences give T_a and T_v.
-            tokenizer: the backbone's tokenizer (word layouts), or None.
-            sequence_length: T.
-            stored_dims: the stored widths `{"acoustic", "visual", "text"}`.
-            task, class_names, dataset: as for the constructor.
-
-        Raises:
-            DataFormatError: a setting does not fit the file (named).
-
-        Example:
-
-        ```python
-        GLoMoPreprocessor.for_file("mosi.pkl", "words", splits, tokenizer, 60,
-                                   {"acoustic": 74, "visual": 47, "text": None},
-                                   "regression", None, "mosi")
-        ```
-        """
-        frames = {"acoustic": None, "visual": None}
-        if layout == "token_ids":
-            frames = {m: max(len(getattr(u, m)) for s in splits.values() for u in s)
-                      for m in frames}
-        try:
-            return cls(
-                layout=layout, tokenizer=tokenizer if layout in WORD_LAYOUTS else None,
-                sequence_length=int(sequence_length), acoustic_dim=stored_dims["acoustic"],
-                visual_dim=stored_dims["visual"], acoustic_length=frames["acoustic"],
-                visual_length=frames["visual"], text_dim=stored_dims["text"],
-                task=task, class_names=class_names, dataset=dataset)
-        except ValueError as error:
-            raise DataFormatError(str(error), source=source)
 
     def replace(self, source=None, **changes):
         """A preprocessor like this one (the same tokenizer) with `changes` to its config.
@@ -417,7 +377,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         checked_utterances = []
         for index, value in enumerate(utterances):
             checker.index = index
-            checked_utterances.append(_as_utterance(value, checker))
+            checked_utterances.append(_as_utterance(value, checker, self.format))
         if self.layout in WORD_LAYOUTS:
             return _word_batch(checked_utterances, self.layout, checker.dims, checker, ragged,
                                checked)
@@ -440,6 +400,37 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         """
         outputs = self._eager(_as_tf_dict(self.raw_inputs(utterances, source, split)))
         return {name: value.numpy() for name, value in _without_lengths(outputs).items()}
+
+    def words_kept(self, word_lists):
+        """How many words of each utterance T keeps, or None where all (always for MMSA, CHERMA).
+
+        The layer keeps T WordPiece tokens, special tokens included; HKT
+        loses its context first, so its punchline words (and their ".")
+        are counted alone.
+
+        Args:
+            word_lists: a list of word lists (HKT: the punchlines).
+
+        Example:
+
+        ```python
+        preprocessor.words_kept([["so"] * 500, ["good"]])   # [58, None] (T = 60)
+        ```
+        """
+        if self.layout not in WORD_LAYOUTS:
+            return [None] * len(word_lists)
+        budget = self.sequence_length - SPECIAL_TOKEN_COUNTS[self.layout] - (
+            self.layout == "words_with_context")
+        flat = [word for words in word_lists for word in words]
+        pieces = self.tokenizer(flat) if flat else []
+        sizes = [len(word) for word in (pieces.to_list() if hasattr(pieces, "to_list")
+                                        else pieces)]
+        kept, start = [], 0
+        for words in word_lists:
+            count = int(np.sum(np.cumsum(sizes[start:start + len(words)]) <= budget))
+            kept.append(count if count < len(words) else None)
+            start += len(words)
+        return kept
 
     def encode_splits(self, splits, source=None, checked=False):
         """The model inputs of whole splits, and which utterances T cut.
@@ -556,8 +547,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
             tables[modality] = (flat, lambda rows, starts=starts: tf.where(
                 rows >= 0, starts[:, None] + rows, rows))
         [(ids, rows)] = self._pieces([(words, tf.ragged.range(n_words))])
-        length = tf.cast(ids.row_lengths(), tf.int32) + 2
-        ids, rows = _keep_window((ids, rows), 0, self.sequence_length - 2)
+        special = SPECIAL_TOKEN_COUNTS["words"]
+        length = tf.cast(ids.row_lengths(), tf.int32) + special
+        ids, rows = _keep_window((ids, rows), 0, self.sequence_length - special)
         return self._assemble([(ids, rows)], tables), self._text_lengths(length)
 
     def _encode_words_with_context(self, inputs):
@@ -584,10 +576,10 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         ], axis=1)
         (a_ids, a_rows), (b_ids, b_rows) = self._pieces([(a_items, a_rows), (b_items, b_rows)])
         # Too long: drop from the start of the context, then the end of the punchline.
-        budget = self.sequence_length - 3
+        budget = self.sequence_length - SPECIAL_TOKEN_COUNTS["words_with_context"]
         a_length, b_length = a_ids.row_lengths(), b_ids.row_lengths()
         drop = tf.minimum(tf.maximum(a_length + b_length - budget, 0), a_length)
-        length = tf.cast(a_length + b_length, tf.int32) + 3
+        length = tf.cast(a_length + b_length, tf.int32) + SPECIAL_TOKEN_COUNTS[self.layout]
         a_ids, a_rows = _keep_window((a_ids, a_rows), drop, a_length)
         b_ids, b_rows = _keep_window((b_ids, b_rows), 0, budget - (a_length - drop))
         return (self._assemble([(a_ids, a_rows), (b_ids, b_rows)], tables),
@@ -599,12 +591,10 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 "truncated": tf.cast(length > self.sequence_length, tf.int32)}
 
     def _context_items(self, inputs, context, n_context):
-        """The context's items (its words, and "."s between sentences) and their rows.
+        """The context's items and rows: before word j, `id[j] - id[j - 1]` "."s with row j - 1.
 
-        Before word j come `id[j] - id[j - 1]` "."s (the sentence boundaries
-        crossed; `id[-1]` = 0), each with row j - 1 (none for j = 0); after
-        the last word come the "."s of trailing empty sentences, with the
-        last word's row.
+        (`id[-1]` = 0; no row for j = 0); trailing empty sentences add "."s
+        with the last word's row.
         """
         batch = tf.shape(n_context)[:1]
         if "context_sentence_ids" in inputs:
@@ -646,13 +636,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 tf.concat([rows, trailing_rows], axis=1))
 
     def _word_rows(self, inputs, name, modality, n_words):
-        """The stored rows of one modality as one flat table, checked, selected, finite.
-
-        Returns:
-            (flat, starts): float32 [R, d'], the rows of all utterances one
-            after the other, and int64 [B], where each utterance's rows
-            start in it.
-        """
+        """One modality's rows, checked, selected, finite: flat [R, d'] and each utterance's start [B]."""
         rows = _required(inputs, name)
         self._check_features(rows, name, modality)
         if isinstance(rows, tf.RaggedTensor):
@@ -671,16 +655,9 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         return flat, starts
 
     def _pieces(self, segments):
-        """The WordPiece ids [B, None] of segments of items, and each piece's row.
+        """Per (items, rows) segment, ragged: the WordPiece ids [B, None] and each piece's item row.
 
-        Args:
-            segments: (items, rows) pairs, ragged [B, None]: strings and
-                the feature row of each.
-
-        Returns:
-            (ids, rows) per segment, ragged int32 [B, None]. Every item is
-            tokenised on its own (all segments in one tokenizer call), and
-            all its pieces get its row. Each distinct item is tokenised once.
+        Each distinct item is tokenised once, on its own (one tokenizer call).
         """
         items = tf.concat([segment_items.flat_values for segment_items, _ in segments], 0)
         distinct, index = tf.unique(items)
@@ -712,10 +689,8 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
     def _assemble(self, segments, tables):
         """`[CLS] a [SEP] (b [SEP])` padded to T, with each token's feature row.
 
-        `tables` maps each modality to (flat rows [R, d'], locate), `locate`
-        turning the segments' rows [B, T] into indices in the flat rows.
-        Row -1 (special tokens, padding, a "." after no word) gathers the
-        zero row put in front of each table.
+        `tables`: modality -> (flat rows, locate: rows [B, T] -> indices in
+        them); row -1 (special tokens, padding) gathers a zero row.
         """
         # [CLS], then each segment and its [SEP].
         longest = tf.reduce_max(tf.add_n(
@@ -866,13 +841,10 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
 
 
 class _EagerFunction:
-    """A `tf.function` of the graph computation for eager calls.
+    """The graph computation for eager calls, traced or op by op; a failed input check is a `ValueError`.
 
-    Eager calls run traced (or, asked, op by op: the tokenizer then takes
-    KerasHub's Python path, which gives the same pieces). A plain object
-    (not a tracked attribute) keeps the function out of the layer's saved
-    state. Input checks that fail at run
-    time raise a `ValueError` here (in a graph: `tf.errors.InvalidArgumentError`).
+    (A plain object, not a tracked attribute: the function stays out of the
+    layer's saved state.)
     """
 
     def __init__(self, function):
@@ -890,39 +862,33 @@ class _EagerFunction:
             raise ValueError(failed.group(1) if failed else error.message) from error
 
 
-def _as_utterance(value, checker):
+def _as_utterance(value, checker, data_format):
     if isinstance(value, Utterance):
         return value
     if isinstance(value, dict):
-        known = {field.name for field in dataclasses.fields(Utterance)}
-        unknown = sorted(set(value) - known)
+        known = UTTERANCE_FIELDS[data_format] + ("id", "label")
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise checker.error(f"unknown fields {unknown}; an utterance has {sorted(known)}")
+            raise checker.error(
+                f"unknown fields {unknown}; a {data_format!r} utterance has {list(known)}")
         return Utterance(**value)
     raise checker.error(f"expected an utterance object, found a {type(value).__name__}")
 
 
-def _pad_rows(arrays, dim, length=None):
+def _pad_rows(arrays, dim):
     """[n_i, dim] arrays → [B, max n_i (at least 1), dim] float32, zero-padded."""
-    length = max([len(a) for a in arrays] + [1]) if length is None else length
-    batch = np.zeros((len(arrays), length, dim), np.float32)
+    batch = np.zeros((len(arrays), max([len(a) for a in arrays] + [1]), dim), np.float32)
     for i, array in enumerate(arrays):
-        batch[i, : len(array)] = array[:length]
-    return batch
-
-
-def _pad_words(lists):
-    width = max([len(words) for words in lists] + [1])
-    batch = np.full((len(lists), width), "", dtype=object)
-    for i, words in enumerate(lists):
-        batch[i, : len(words)] = words
+        batch[i, : len(array)] = array
     return batch
 
 
 def _word_batch(utterances, layout, stored_dims, checker, ragged=False, checked=False):
-    words, context_words, sentence_ids, sentences = [], [], [], []
-    rows = {m: [] for m in MODALITIES}
-    context_rows = {m: [] for m in MODALITIES}
+    fields = ["words", *MODALITIES]
+    if layout == "words_with_context":
+        fields += ["context_words", "context_sentence_ids", "context_sentences",
+                   *(f"context_{m}" for m in MODALITIES)]
+    batch = {name: [] for name in fields}
     check_words = (lambda words, field: words) if checked else checker.words
     for index, utterance in enumerate(utterances):
         checker.index = index
@@ -933,57 +899,40 @@ def _word_batch(utterances, layout, stored_dims, checker, ragged=False, checked=
         if context and layout != "words_with_context":
             raise checker.error("this model takes no context", "context")
         flat = [word for sentence in context for word in sentence]
+        batch["words"].append(punchline)
         for modality in MODALITIES:
             array = getattr(utterance, modality)
             if not checked:
                 array = checker.features(array, modality, modality,
                                          rows=len(flat) + len(punchline))
-            context_rows[modality].append(array[: len(flat)])
-            rows[modality].append(array[len(flat):])
-        words.append(punchline)
-        context_words.append(flat)
-        sentence_ids.append([i for i, s in enumerate(context) for _ in s])
-        sentences.append(len(context))
+            batch[modality].append(array[len(flat):])
+            batch.get(f"context_{modality}", []).append(array[: len(flat)])
+        if layout == "words_with_context":
+            batch["context_words"].append(flat)
+            batch["context_sentence_ids"].append([i for i, s in enumerate(context) for _ in s])
+            batch["context_sentences"].append(len(context))
+    return {name: _field_batch(name, values, stored_dims, ragged)
+            for name, values in batch.items()}
+
+
+def _field_batch(name, values, stored_dims, ragged):
+    """One raw input of the word layouts: padded numpy ("" and 0 pad), or ragged from the flat values."""
+    if name == "context_sentences":
+        return tf.constant(values, tf.int32) if ragged else np.asarray(values, np.int32)
+    modality = name.replace("context_", "")
+    if modality in MODALITIES:
+        return _ragged_rows(values, stored_dims[modality]) if ragged else _pad_rows(
+            values, stored_dims[modality])
+    strings = name.endswith("words")
     if ragged:
-        return _ragged_word_batch(words, rows, context_words, context_rows, sentence_ids,
-                                  sentences, layout, stored_dims)
-    batch = {"words": _pad_words(words)}
-    for modality in MODALITIES:
-        batch[modality] = _pad_rows(rows[modality], stored_dims[modality], batch["words"].shape[1])
-    if layout == "words_with_context":
-        batch["context_words"] = _pad_words(context_words)
-        width = batch["context_words"].shape[1]
-        ids = np.zeros((len(utterances), width), np.int32)
-        for i, values in enumerate(sentence_ids):
-            ids[i, : len(values)] = values
-        batch["context_sentence_ids"] = ids
-        batch["context_sentences"] = np.asarray(sentences, np.int32)
-        for modality in MODALITIES:
-            batch[f"context_{modality}"] = _pad_rows(
-                context_rows[modality], stored_dims[modality], width)
+        flat = tf.constant([value for row in values for value in row],
+                           tf.string if strings else tf.int32)
+        return tf.RaggedTensor.from_row_lengths(flat, [len(row) for row in values])
+    batch = np.full((len(values), max([len(row) for row in values] + [1])),
+                    "" if strings else 0, dtype=object if strings else np.int32)
+    for i, row in enumerate(values):
+        batch[i, : len(row)] = row
     return batch
-
-
-def _ragged_word_batch(words, rows, context_words, context_rows, sentence_ids, sentences,
-                       layout, stored_dims):
-    """The word layouts' raw inputs as ragged tensors made from their flat values."""
-    batch = {"words": _ragged(words, tf.string)}
-    for modality in MODALITIES:
-        batch[modality] = _ragged_rows(rows[modality], stored_dims[modality])
-    if layout == "words_with_context":
-        batch["context_words"] = _ragged(context_words, tf.string)
-        batch["context_sentence_ids"] = _ragged(sentence_ids, tf.int32)
-        batch["context_sentences"] = tf.constant(sentences, tf.int32)
-        for modality in MODALITIES:
-            batch[f"context_{modality}"] = _ragged_rows(
-                context_rows[modality], stored_dims[modality])
-    return batch
-
-
-def _ragged(lists, dtype):
-    """Ragged [B, None] from lists of values (one conversion of the flat values)."""
-    flat = tf.constant([value for values in lists for value in values], dtype)
-    return tf.RaggedTensor.from_row_lengths(flat, [len(values) for values in lists])
 
 
 def _ragged_rows(arrays, dim):

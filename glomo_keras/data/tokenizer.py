@@ -1,9 +1,4 @@
-"""The WordPiece tokenizer of word-level data: a KerasHub `BertTokenizer` from a vocabulary.
-
-`GLoMoPreprocessor` tokenises every word with it (see
-`glomo_keras.data.preprocessor` for how pieces get their word's feature
-row); the vocabulary lives once, in the tokenizer.
-"""
+"""The WordPiece tokenizer of word-level data: a KerasHub `BertTokenizer` from a vocabulary."""
 
 import os
 
@@ -15,9 +10,6 @@ def read_vocabulary(vocabulary):
 
     Args:
         vocabulary: a `vocab.txt` path (one token a line), or a list of tokens.
-
-    Returns:
-        list of str.
 
     Example:
 
@@ -40,9 +32,6 @@ def make_tokenizer(vocabulary, lowercase=True, strip_accents=False):
         lowercase: lowercase the text first (uncased backbones).
         strip_accents: remove accents first.
 
-    Returns:
-        `keras_hub.tokenizers.BertTokenizer`.
-
     Example:
 
     ```python
@@ -64,9 +53,8 @@ def as_tokenizer(tokenizer):
     """A tokenizer object from a tokenizer, a `vocab.txt` path or a token list.
 
     Args:
-        tokenizer: a KerasHub WordPiece tokenizer (returned as it is), a
-            `vocab.txt` path or a list of tokens (a lowercasing
-            `BertTokenizer` is made).
+        tokenizer: a KerasHub WordPiece tokenizer (returned as it is), or a
+            `vocab.txt` path or token list (for a lowercasing `BertTokenizer`).
 
     Example:
 

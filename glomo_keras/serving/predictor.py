@@ -30,10 +30,8 @@ from glomo_keras.artifacts import OUTPUT_NAMES
 from glomo_keras.artifacts import SIGNATURE_NAME
 from glomo_keras.artifacts import resolve_version
 from glomo_keras.data import DataFormatError, GLoMoPreprocessor
-
-# The special tokens around the words of one utterance, per format:
-# `[CLS] words [SEP]` (MAG), `[CLS] context [SEP] words . [SEP]` (HKT).
-SPECIAL_TOKENS = {"mag": 2, "hkt": 4}
+from glomo_keras.data.common import OPTIONAL_FIELDS
+from glomo_keras.data.common import UTTERANCE_FIELDS as REQUEST_FIELDS
 
 # Inputs that share their sequence axis (axis 1).
 SEQUENCE_GROUPS = (
@@ -42,16 +40,6 @@ SEQUENCE_GROUPS = (
     ("acoustic", "acoustic_mask"),
     ("visual", "visual_mask"),
 )
-
-# The fields of an `analyze` instance, per data format; all but
-# `OPTIONAL_FIELDS` are required.
-REQUEST_FIELDS = {
-    "mag": ("words", "acoustic", "visual"),
-    "hkt": ("words", "context", "acoustic", "visual"),
-    "mmsa": ("text_bert", "acoustic", "visual", "acoustic_length", "visual_length"),
-    "cherma": ("text_features", "acoustic", "visual"),
-}
-OPTIONAL_FIELDS = ("context", "acoustic_length", "visual_length")
 
 # The feature fields of an `analyze` instance and their `stored_dims` keys.
 FEATURE_FIELDS = (("acoustic", "acoustic"), ("visual", "visual"), ("text_features", "text"))
@@ -331,21 +319,15 @@ class Predictor:
     def analyze(self, instances):
         """Sentiment (or class probabilities) and modality weights of utterances.
 
-        Each instance is encoded by the model's `GLoMoPreprocessor`
-        (tokenisation, word alignment, column selection, padding), as in
-        training; non-finite feature values become
-        0 there, as in training. The modality weights are the GLOBAL
-        attention weights `W_g` of the fusion (spec §3.5: the weights of the
-        mixup), in the order text, acoustic, visual; a modality the model
-        leaves out has weight 0.
+        Each instance is encoded by the model's `GLoMoPreprocessor`, as in
+        training. The modality weights are the fusion's global weights `W_g`
+        (spec §3.5), text, acoustic, visual; a modality left out has 0.
 
         Args:
-            instances: a list of dicts. MAG models: `{"words": [...],
-                "acoustic": [[...] per word], "visual": [[...] per word]}`
-                with the stored feature dims; HKT models also take
-                `"context"` (a list of sentences, each a list of words, whose
-                rows come first); MMSA models take `"text_bert"`, CHERMA
-                models `"text_features"`.
+            instances: a list of dicts with the fields of the model's format
+                (`REQUEST_FIELDS`), e.g. MAG: `{"words": [...], "acoustic":
+                [[...] per word], "visual": [[...] per word]}` with the
+                stored feature dims; HKT's `"context"` rows come first.
 
         Returns:
             one dict per instance. Regression: `{"sentiment": float,
@@ -375,16 +357,12 @@ class Predictor:
         """How many words of each utterance the model reads, or None where all.
 
         The model takes `max_length` WordPiece tokens, special tokens
-        included; the words past them are cut, as in training.
+        included; the words past them are cut, as in training
+        (`GLoMoPreprocessor.words_kept`).
 
         Args:
             instances: `analyze` instances, already checked.
             truncate: False refuses an utterance that would be cut.
-
-        Returns:
-            a list with, per instance, the number of its words kept, or None
-            when it fits (always None for MMSA and CHERMA models, whose
-            text arrives as tokens or features).
 
         Raises:
             ValueError: `truncate` is False and an utterance is too long.
@@ -395,40 +373,26 @@ class Predictor:
         predictor.words_kept([{"words": ["so"] * 500, ...}])   # [46]
         ```
         """
-        special = SPECIAL_TOKENS.get(self.preprocessor.format)
-        if special is None:
-            return [None] * len(instances)
-        budget = self.preprocessor.sequence_length - special
-        kept = []
-        for index, instance in enumerate(instances):
-            words = list(instance["words"])
-            total, count = 0, 0
-            for pieces in _word_pieces(self.preprocessor.tokenizer, words):
-                if total + len(pieces) > budget:
-                    break
-                total, count = total + len(pieces), count + 1
-            if count < len(words) and not truncate:
+        words = [list(instance.get("words") or ()) for instance in instances]
+        kept = self.preprocessor.words_kept(words)
+        for index, count in enumerate(kept):
+            if count is not None and not truncate:
                 raise ValueError(
-                    f"instance {index}, field 'words': {len(words)} words make more than "
-                    f"the {self.preprocessor.sequence_length} WordPiece tokens this model takes "
-                    f"(its first {count} words fit); send a shorter utterance, or allow "
+                    f"instance {index}, field 'words': {len(words[index])} words make more "
+                    f"than the {self.preprocessor.sequence_length} WordPiece tokens this model "
+                    f"takes (its first {count} words fit); send a shorter utterance, or allow "
                     'cutting it with "truncate": true'
                 )
-            kept.append(count if count < len(words) else None)
         return kept
 
     def encode_instances(self, instances):
         """The model inputs of `analyze` instances, or a ValueError naming the instance.
 
-        Besides what `GLoMoPreprocessor.raw_inputs` checks, words must be
-        non-empty strings of valid Unicode (no lone surrogates), `words` a
-        non-empty list, and feature values numbers (booleans are refused).
+        Besides what `GLoMoPreprocessor.raw_inputs` checks: the format's
+        fields only, non-empty words of valid Unicode, numbers (no booleans).
 
         Args:
             instances: as for `analyze`.
-
-        Returns:
-            `{name: np.ndarray}`, ready for `run_batch`.
 
         Example:
 
@@ -608,12 +572,6 @@ def _load_raw_words_model(folder):
     import tensorflow_text  # noqa: F401  (registers the WordPiece ops of the graph)
 
     return tf.saved_model.load(str(folder)).signatures[ANALYZE_SIGNATURE]
-
-
-def _word_pieces(tokenizer, words):
-    """The piece ids of each word, as lists (KerasHub gives ragged tensors or lists)."""
-    pieces = tokenizer(words)
-    return pieces.to_list() if hasattr(pieces, "to_list") else pieces
 
 
 def check_finite(outputs):
