@@ -62,10 +62,6 @@ class GLoMoSentimentAnalyzer:
         """The model's `GLoMoConfig`."""
         return self.model.config
 
-    def preprocess(self, utterances):
-        """The model inputs of utterances (dicts or `Utterance`s), as numpy."""
-        return self.preprocessor.encode(utterances)
-
     def predict(self, utterances, batch_size=32):
         """The model outputs of raw utterances.
 
@@ -79,8 +75,8 @@ class GLoMoSentimentAnalyzer:
             `local_weights`, and for classification `probabilities` (softmax
             of the logits).
         """
-        inputs = self.preprocess(utterances)
-        outputs = self.model.predict(inputs, batch_size=batch_size, verbose=0)
+        outputs = self.model.predict(self.preprocessor.encode(utterances), batch_size=batch_size,
+                                     verbose=0)
         outputs = {name: np.asarray(value, np.float32) for name, value in outputs.items()}
         if self.config.task == "classification":
             outputs["probabilities"] = softmax(outputs["prediction"])
@@ -123,7 +119,7 @@ class GLoMoSentimentAnalyzer:
         with artifacts.directory_written_atomically(preset_dir, overwrite) as staging:
             model_config = keras.saving.serialize_keras_object(self.model)
             model_config.pop("compile_config", None)
-            _write_json(staging / artifacts.CONFIG_FILE, model_config)
+            artifacts.write_json_atomically(staging / artifacts.CONFIG_FILE, model_config)
             self.model.save_weights(staging / artifacts.WEIGHTS_FILE)
             preprocessor_config = keras.saving.serialize_keras_object(self.preprocessor)
             tokenizer = self.preprocessor.tokenizer
@@ -131,8 +127,9 @@ class GLoMoSentimentAnalyzer:
                 # The vocabulary is the tokenizer's asset; it is not repeated in the JSON.
                 preprocessor_config["config"]["tokenizer"]["config"]["vocabulary"] = None
                 tokenizer.save_to_preset(str(staging))
-            _write_json(staging / artifacts.PREPROCESSOR_FILE, preprocessor_config)
-            _write_json(staging / artifacts.METADATA_FILE, {
+            artifacts.write_json_atomically(staging / artifacts.PREPROCESSOR_FILE,
+                                            preprocessor_config)
+            artifacts.write_json_atomically(staging / artifacts.METADATA_FILE, {
                 **self.metadata,
                 "keras_version": keras.__version__,
                 "keras_hub_version": keras_hub.__version__,
@@ -183,10 +180,6 @@ class GLoMoSentimentAnalyzer:
         if (preset_dir / artifacts.TOKENIZER_FILE).is_file():
             preprocessor.tokenizer.load_preset_assets(str(preset_dir))
         return cls(model, preprocessor, metadata)
-
-
-def _write_json(path, value):
-    path.write_text(json.dumps(value, indent=2), encoding="utf-8")
 
 
 def _read_json(path):

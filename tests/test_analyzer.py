@@ -49,7 +49,7 @@ def test_analyze_regression_and_the_preset_round_trip(tmp_path):
     assert len(answers) == 3 and set(answers[0]) == {"sentiment", "modality_weights"}
     assert abs(sum(answers[0]["modality_weights"].values()) - 1) < 1e-5
     expected = analyzer.predict(utterances)
-    inputs = analyzer.preprocess(utterances)
+    inputs = analyzer.preprocessor.encode(utterances)
     direct = analyzer.model.predict(inputs, verbose=0)
     np.testing.assert_allclose(expected["prediction"], direct["prediction"], atol=1e-6)
 

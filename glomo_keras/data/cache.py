@@ -23,7 +23,7 @@ VERSION = 4
 
 
 def _source_digest(path):
-    """SHA-256 of a file's content, or of a CHERMA folder's json files and the size and time of the others."""
+    """SHA-256 of a file, or of a folder's json files and the size and time of the others."""
     path = pathlib.Path(path)
     digest = hashlib.sha256()
     if path.is_file():

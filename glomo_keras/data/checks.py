@@ -1,4 +1,4 @@
-"""Checks shared by the readers: clear errors (file, split, item, field) instead of numpy tracebacks."""
+"""Checks shared by the readers: errors naming file, split, item and field, not numpy tracebacks."""
 
 import numbers
 
@@ -131,8 +131,8 @@ class Checker:
             label_range: `(low, high)` of valid labels, or None.
 
         Returns:
-            dict split -> `(labels, report)`, in `SPLITS` order: int32 [N]
-            class indices or float32 [N] values (NaN where unknown).
+            dict split -> `(labels, report)`, in `SPLITS` order; labels int32
+            class indices or float32 values (NaN where unknown).
 
         Example:
 
@@ -242,7 +242,7 @@ class Checker:
 
 
 def split_table(obj, checker, layout, valid_names=("dev", "valid")):
-    """The three splits of an unpickled file as `{"train", "valid", "test"}` (`layout`: for messages)."""
+    """The three splits of an unpickled file as `{"train", "valid", "test"}`."""
     if not isinstance(obj, dict):
         raise DataFormatError(
             f"expected {layout} at the top level, found {describe(obj)}",

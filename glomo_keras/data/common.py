@@ -195,7 +195,7 @@ class Split:
 
     @property
     def inputs(self):
-        """The model input dict [N, ...], or None (not encoded)."""
+        """The model input dict [N, ...] (`arrays`), or None (not encoded)."""
         return self.arrays
 
     def by_length(self):

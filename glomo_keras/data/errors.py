@@ -21,11 +21,8 @@ class DataFormatError(GLoMoError, ValueError):
     Example:
 
     ```python
-    raise DataFormatError(
-        "expected an array [n_words, d], found shape (3,)",
-        source="mosi.pkl", split="train", index=12, field="visual",
-    )
-    # mosi.pkl: split 'train', item 12, field 'visual': expected ...
+    raise DataFormatError("expected an array [n_words, d], found shape (3,)",
+                          source="mosi.pkl", split="train", index=12, field="visual")
     ```
     """
 

@@ -4,6 +4,7 @@ import numpy as np
 
 from glomo_keras.data.common import CLASSIFICATION
 from glomo_keras.data.loading import read
+from glomo_keras.data.preprocessor import SPECIAL_TOKEN_COUNTS
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -18,45 +19,34 @@ def _stats(values, unit):
 
 
 def _word_lengths(utterances, preprocessor):
-    """Text tokens before truncation, [CLS]/[SEP] included (words if no tokenizer)."""
+    """Text tokens before truncation, special tokens included (words if no tokenizer)."""
     if preprocessor.tokenizer is not None:
         outputs = preprocessor.call_with_lengths(preprocessor.raw_inputs(utterances))
         return outputs["text_length"].numpy()
-    lengths = []
-    for u in utterances:
-        if preprocessor.format == "hkt":
-            dots = max(len(u.context or ()) - 1, 0) + 1
-            lengths.append(len(u.all_words()) + dots + 3)
-        else:
-            lengths.append(len(u.words) + 2)
-    return np.asarray(lengths)
+    special = SPECIAL_TOKEN_COUNTS[preprocessor.layout]
+    # HKT: a "." between context sentences and one after the punchline.
+    dots = [max(len(u.context or ()) - 1, 0) + 1 if preprocessor.format == "hkt" else 0
+            for u in utterances]
+    return np.asarray([len(u.all_words()) + special + d for u, d in zip(utterances, dots)])
 
 
 def _lengths(utterances, preprocessor):
     """dict modality -> (lengths before truncation, unit, the length T cuts at)."""
-    length = preprocessor.sequence_length
+    steps = {"text": preprocessor.sequence_length, "acoustic": preprocessor.acoustic_length,
+             "visual": preprocessor.visual_length}
     if preprocessor.format in ("mag", "hkt"):
         unit = "wordpieces" if preprocessor.tokenizer is not None else "words"
-        return {"text": (_word_lengths(utterances, preprocessor), unit, length)}
+        return {"text": (_word_lengths(utterances, preprocessor), unit, steps["text"])}
     if preprocessor.format == "mmsa":
         text = np.asarray([int(u.text_bert[1].sum()) for u in utterances])
-        result = {"text": (text, "wordpieces", length)}
-        for modality in ("acoustic", "visual"):
-            values = [
-                text[i] if getattr(u, f"{modality}_length") is None
-                else getattr(u, f"{modality}_length")
-                for i, u in enumerate(utterances)
-            ]
-            result[modality] = (np.asarray(values), "frames",
-                                getattr(preprocessor, f"{modality}_length"))
-        return result
-    return {
-        "text": (np.asarray([len(u.text_features) for u in utterances]), "frames", length),
-        "acoustic": (np.asarray([len(u.acoustic) for u in utterances]), "frames",
-                     preprocessor.acoustic_length),
-        "visual": (np.asarray([len(u.visual) for u in utterances]), "frames",
-                   preprocessor.visual_length),
-    }
+        values = {"text": text, **{m: np.asarray([
+            t if getattr(u, f"{m}_length") is None else getattr(u, f"{m}_length")
+            for t, u in zip(text, utterances)]) for m in ("acoustic", "visual")}}
+    else:
+        values = {m: np.asarray([len(getattr(u, field)) for u in utterances]) for m, field in (
+            ("text", "text_features"), ("acoustic", "acoustic"), ("visual", "visual"))}
+    return {m: (v, "wordpieces" if m == "text" and preprocessor.format == "mmsa" else "frames",
+                steps[m]) for m, v in values.items()}
 
 
 def _labels(split, preprocessor, report):

@@ -66,9 +66,7 @@ def read(obj, source):
     if looks_like_single(obj):
         checker.note("one utterance without splits (MMSA-FET run_single), read as 'test'")
         checker.at("test", 0)
-        stacked = {key: np.asarray(obj[key])[None] for key in REQUIRED if key in obj}
-        if "text" in obj:
-            stacked["text"] = np.asarray(obj["text"])[None]
+        stacked = {key: np.asarray(obj[key])[None] for key in (*REQUIRED, "text") if key in obj}
         utterances = _read_split(stacked, checker, labelled=False)
         return {"test": utterances}, checker
     table = split_table(obj, checker, LAYOUT, valid_names=("valid", "dev"))
@@ -96,8 +94,7 @@ def _read_split(data, checker, labelled):
         text = np.asarray(data["text"])
         if text.ndim == 3 and text.shape[0] == n:
             checker.check_dim("text", text.shape[-1], "text")
-    sequences = {}
-    lengths = {}
+    sequences, lengths = {}, {}
     for field, modality in MODALITIES:
         array = checker.features(data[field], field, modality, ndim=3)
         if array.shape[0] != n:
@@ -106,18 +103,10 @@ def _read_split(data, checker, labelled):
         lengths[modality] = _lengths(checker, data, field, array, length)
     labels = _labels(checker, data, n) if labelled else [None] * n
     ids = _ids(checker, data, n)
-    return [
-        Utterance(
-            id=ids[i],
-            label=labels[i],
-            text_bert=text_bert[i],
-            acoustic=sequences["acoustic"][i],
-            visual=sequences["visual"][i],
-            acoustic_length=lengths["acoustic"][i],
-            visual_length=lengths["visual"][i],
-        )
-        for i in range(n)
-    ]
+    return [Utterance(id=ids[i], label=labels[i], text_bert=text_bert[i],
+                      acoustic=sequences["acoustic"][i], visual=sequences["visual"][i],
+                      acoustic_length=lengths["acoustic"][i], visual_length=lengths["visual"][i])
+            for i in range(n)]
 
 
 def _token_ids(checker, value):

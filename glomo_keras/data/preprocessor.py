@@ -245,15 +245,11 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 f"the {self.format!r} preprocessor gives {given} but the model's "
                 f"text_encoder is {config.text_encoder!r}", source=source, field="text_encoder")
         dims = self.input_dims
-        expected = {}
-        if "a" in config.modalities:
-            expected["acoustic"] = (config.acoustic_input_dim, "acoustic_columns")
-        if "v" in config.modalities:
-            expected["visual"] = (config.visual_input_dim, "visual_columns")
-        if feature_text and "t" in config.modalities:
-            expected["text"] = (config.text_dim, "text_dim")
-        for modality, (width, field) in expected.items():
-            if dims[modality] != width:
+        for letter, modality, width, field in (
+                ("a", "acoustic", config.acoustic_input_dim, "acoustic_columns"),
+                ("v", "visual", config.visual_input_dim, "visual_columns"),
+                ("t" if feature_text else "", "text", config.text_dim, "text_dim")):
+            if letter and letter in config.modalities and dims[modality] != width:
                 raise DataFormatError(
                     f"the model input {modality!r} has {width} features but the "
                     f"preprocessor gives {dims[modality]}", source=source, field=field)
@@ -338,28 +334,21 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
         """The dense (or ragged) raw inputs of this layout for a batch of utterances, checked.
 
         Args:
-            utterances: `Utterance` objects or dicts of their fields: word
-                layouts `words` (HKT also `context`, a list of sentences)
-                and the stored `acoustic`/`visual` rows, context rows first;
-                MMSA `text_bert` [3, T] and frames (with
-                `acoustic_length`/`visual_length`); CHERMA `text_features`,
-                `acoustic`, `visual`.
+            utterances: `Utterance` objects or dicts of the format's
+                `UTTERANCE_FIELDS` (stored widths; HKT's context rows first).
             source: what the utterances came from, for error messages.
             split: the split they came from, for error messages.
-            ragged: word layouts: words, rows and sentence ids as ragged
-                tensors made from the flat values (how `load` encodes).
+            ragged: word layouts: ragged tensors from the flat values (`load`).
             checked: word layouts: the utterances come from `read`, which
-                checked their words and rows; they are not checked again.
+                checked their words and rows.
 
         Returns:
             dict of numpy arrays, batch axis first (the `analyze`
-            signature's inputs): words padded with `""` (object arrays),
-            rows with zeros, sequences with their lengths; with `ragged`,
-            the word layouts' fields as ragged TensorFlow tensors.
+            signature's inputs): words padded with `""`, rows with zeros,
+            sequences with their lengths; with `ragged`, ragged tensors.
 
         Raises:
-            DataFormatError: an utterance does not fit; the message names
-                the utterance index and the field.
+            DataFormatError: an utterance does not fit (index and field named).
 
         Example:
 
@@ -636,7 +625,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
                 tf.concat([rows, trailing_rows], axis=1))
 
     def _word_rows(self, inputs, name, modality, n_words):
-        """One modality's rows, checked, selected, finite: flat [R, d'] and each utterance's start [B]."""
+        """One modality's rows, checked, selected, finite: flat [R, d'], and starts [B]."""
         rows = _required(inputs, name)
         self._check_features(rows, name, modality)
         if isinstance(rows, tf.RaggedTensor):
@@ -841,7 +830,7 @@ class GLoMoPreprocessor(keras_hub.models.Preprocessor):
 
 
 class _EagerFunction:
-    """The graph computation for eager calls, traced or op by op; a failed input check is a `ValueError`.
+    """The graph computation for eager calls, traced or op by op; failed checks raise `ValueError`.
 
     (A plain object, not a tracked attribute: the function stays out of the
     layer's saved state.)
@@ -866,7 +855,7 @@ def _as_utterance(value, checker, data_format):
     if isinstance(value, Utterance):
         return value
     if isinstance(value, dict):
-        known = UTTERANCE_FIELDS[data_format] + ("id", "label")
+        known = UTTERANCE_FIELDS[data_format]
         unknown = sorted(set(value) - set(known))
         if unknown:
             raise checker.error(
@@ -916,7 +905,7 @@ def _word_batch(utterances, layout, stored_dims, checker, ragged=False, checked=
 
 
 def _field_batch(name, values, stored_dims, ragged):
-    """One raw input of the word layouts: padded numpy ("" and 0 pad), or ragged from the flat values."""
+    """One raw input of the word layouts: padded numpy ("" and 0 pad), or ragged."""
     if name == "context_sentences":
         return tf.constant(values, tf.int32) if ragged else np.asarray(values, np.int32)
     modality = name.replace("context_", "")

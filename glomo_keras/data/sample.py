@@ -125,14 +125,11 @@ def _features(rng, scores):
 def build(seed=SEED):
     """The sample in the MAG layout: `{"train", "dev", "test"}` lists of items.
 
-    Each item is `((words, visual, acoustic), label, segment)` with the label
-    as a float32 array of shape (1, 1), as in the MOSEI MAG pickle.
+    Each item is `((words, visual, acoustic), label, segment)`, the label a
+    float32 array (1, 1) as in the MOSEI MAG pickle.
 
     Args:
         seed: the random seed; the default gives the documented sample.
-
-    Returns:
-        dict split -> list of items.
 
     Example:
 
@@ -161,14 +158,11 @@ def build(seed=SEED):
 
 
 def write(path, seed=SEED):
-    """Writes the sample as a MAG pickle (what `glomo-keras data sample` does).
+    """Writes the sample as a MAG pickle and returns its path (`glomo-keras data sample`).
 
     Args:
         path: the output file; its folder is created.
         seed: as for `build`.
-
-    Returns:
-        `pathlib.Path` of the file.
 
     Example:
 

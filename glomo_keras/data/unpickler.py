@@ -71,19 +71,14 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def load_pickle(path):
     """Reads a pickle that may only hold numpy arrays and plain data.
 
-    Python 2 pickles are read with `encoding="latin1"`, the setting numpy
-    documents for its arrays.
+    Python 2 pickles are read with `encoding="latin1"` (numpy's setting).
 
     Args:
         path: the pickle file.
 
-    Returns:
-        The unpickled object.
-
     Raises:
         MissingFileError: the file does not exist or cannot be opened.
-        DataFormatError: the file references a forbidden global, or is not a
-            readable pickle (truncated, corrupt, not a pickle at all).
+        DataFormatError: a forbidden global, or not a readable pickle.
 
     Example:
 
