@@ -23,6 +23,8 @@ from glomo_keras.training.devices import PRECISIONS
 # The seed of a run (and of the MoE gate noise) when none is given.
 DEFAULT_SEED = 5576
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+# Seconds between two backups of the training state (`train(backup_interval)`, --backup-every).
+BACKUP_INTERVAL_S = 300
 
 
 @dataclasses.dataclass

@@ -43,15 +43,12 @@ from glomo_keras.training.distribution import make_strategy
 from glomo_keras.training.monitor import ValidationMonitor
 from glomo_keras.training.monitor import predict_with_gates
 from glomo_keras.training.monitor import task_metrics
+from glomo_keras.training.options import BACKUP_INTERVAL_S
 from glomo_keras.training.options import TrainingOptions
 from glomo_keras.training.results import summarise
 from glomo_keras.training.results import versions
 from glomo_keras.training.results import write_results
 from glomo_keras.training.run_export import publish_run
-
-
-# Seconds between two backups of the training state (model and optimizer).
-BACKUP_INTERVAL_S = 300
 
 
 class RunExistsError(GLoMoError, RuntimeError):
