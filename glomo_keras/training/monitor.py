@@ -1,6 +1,7 @@
 """`ValidationMonitor`: per-epoch validation loss and metrics, and the epoch in TensorBoard."""
 
 import json
+import pathlib
 import weakref
 
 import keras
@@ -27,10 +28,7 @@ _PROBES = weakref.WeakKeyDictionary()
 
 
 def gate_probe(model):
-    """The model's outputs plus its MoE layers' inputs, as one Keras model.
-
-    Built on the first call for a model and reused after that (its predict
-    function is traced once).
+    """The model's outputs plus its MoE layers' inputs, as one Keras model (built once per model).
 
     Args:
         model: a `GLoMo` model.
@@ -54,6 +52,9 @@ def gate_probe(model):
 
 def predict_with_gates(model, dataset, count=None):
     """`predict_with_moe_inputs`, the MoE inputs routed as at inference (no noise).
+
+    Args:
+        model, dataset, count: as `predict_with_moe_inputs`.
 
     Returns:
         `(outputs, {modality: gates [N, s]})`.
@@ -87,7 +88,7 @@ def predict_with_moe_inputs(model, dataset, count=None):
     gates = route(model, moe_inputs, training=True)
     ```
     """
-    outputs = gate_probe(model).predict(dataset.map(_inputs_only), verbose=0)
+    outputs = gate_probe(model).predict(dataset.map(lambda inputs, label: inputs), verbose=0)
     outputs = {name: value[:count] for name, value in outputs.items()}
     moe_inputs = {name: outputs.pop(f"moe_input/{name}") for name in moe_layers(model)}
     return outputs, moe_inputs
@@ -117,15 +118,8 @@ def route(model, moe_inputs, training):
     }
 
 
-def _inputs_only(inputs, label):
-    return inputs
-
-
 def validation_loss(model, labels, predictions):
-    """The compiled loss of `prediction`, as Keras's `evaluate` reports it.
-
-    The mean of the model's `prediction` loss over all samples; the MoE
-    balancing losses are training-only, so they are not part of it.
+    """The compiled loss of `prediction`, as `evaluate` reports it (no MoE balancing losses).
 
     Args:
         model: a compiled `GLoMo`.
@@ -174,15 +168,12 @@ def task_metrics(config, labels, predictions):
 class ValidationMonitor(keras.callbacks.Callback):
     """Adds the validation metrics to the epoch logs and writes TensorBoard.
 
-    At the end of every epoch it predicts the validation split once, adds
-    `val_loss` (the compiled loss, as `evaluate` computes it, so `fit` needs
-    no `validation_data`) and `val_<metric>` for every scalar metric of the
-    task to the logs (so the progress bar and `ModelCheckpoint` see them),
-    and writes the epoch's scalars to TensorBoard at step `epoch + 1`; at the
-    start of training, the HParams experiment and session and the Custom
-    Scalars layout (the tags: `glomo_keras.training.summaries`).
-    It also appends the epoch's logs to `history_path` (JSON), which
-    survives a restart.
+    Every epoch end predicts the validation split once and adds `val_loss`
+    (as `evaluate` computes it, so `fit` needs no `validation_data`) and
+    `val_<metric>` to the logs, writes the epoch's scalars at step
+    `epoch + 1` and appends the logs to `history_path`. Training starts
+    with the HParams experiment and session and the Custom Scalars layout
+    (the tags: `glomo_keras.training.summaries`).
 
     Args:
         config: the `GLoMoConfig`.
@@ -275,7 +266,8 @@ class ValidationMonitor(keras.callbacks.Callback):
                     f"{summaries.description(metric)} Validation split, end of the epoch."))
 
     def _append_history(self, epoch, logs):
-        history = read_history(self.history_path)
+        path = pathlib.Path(self.history_path)
+        history = json.loads(path.read_text()) if path.exists() else []
         history = [entry for entry in history if entry["epoch"] != epoch]
         history.append({"epoch": epoch, **{k: float(v) for k, v in logs.items()}})
         history.sort(key=lambda entry: entry["epoch"])
@@ -284,12 +276,3 @@ class ValidationMonitor(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._writer is not None:
             self._writer.close()
-
-
-def read_history(path):
-    """The per-epoch logs written by `ValidationMonitor` (empty if none)."""
-    try:
-        with open(path) as file:
-            return json.load(file)
-    except FileNotFoundError:
-        return []

@@ -98,31 +98,41 @@ def _absolute(source):
     return str(path.resolve()) if path.exists() else str(source)
 
 
-def format_table(results):
-    """A short human table: one row per seed, then mean ± std (test split).
+def results_text(results):
+    """The Markdown table of a run's test metrics: every seed, then mean ± std.
+
+    It is `results.txt`, the printed table and the Text dashboard's `run/results`.
+
+    Args:
+        results: the run's results dict (`summarise`).
 
     Example:
 
     ```python
-    print(format_table(results))
+    print(results_text(results))  # "| seed | best epoch | mae | corr | ... |"
     ```
     """
     keys = list(results["mean"]["test"])
-    width = max(10, *(len(k) + 1 for k in keys))
-    lines = ["test metrics".ljust(12) + "".join(k.rjust(width) for k in keys)]
+    rows = [
+        "Test metrics of each seed's selected epoch; mean ± std over "
+        f"{len(results['per_seed'])} seed(s) (std with ddof 0). Selected seed: "
+        f"{results['selected_seed']} (lowest validation loss).",
+        "",
+        "| seed | best epoch | " + " | ".join(keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
     for seed, result in results["per_seed"].items():
-        row = f"seed {seed}".ljust(12)
-        lines.append(row + "".join(f"{result['test'][k]:{width}.4f}" for k in keys))
-    lines.append("mean".ljust(12) + "".join(
-        f"{results['mean']['test'][k]:{width}.4f}" for k in keys))
-    lines.append("std".ljust(12) + "".join(
-        f"{results['std']['test'][k]:{width}.4f}" for k in keys))
-    return "\n".join(lines)
+        rows.append(f"| {seed} | {result['best_epoch']} | "
+                    + " | ".join(f"{result['test'][k]:.4f}" for k in keys) + " |")
+    rows.append("| **mean ± std** | | " + " | ".join(
+        f"{results['mean']['test'][k]:.4f} ± {results['std']['test'][k]:.4f}" for k in keys
+    ) + " |")
+    return "\n".join(rows)
 
 
 def write_results(results, output):
     """Writes `results.json` (last, atomically) and `results.txt`; prints the table."""
-    table = format_table(results)
+    table = results_text(results)
     artifacts.write_text_atomically(output / artifacts.RESULTS_TABLE_FILE, table + "\n")
     artifacts.write_json_atomically(output / artifacts.RESULTS_FILE, results)
     print(table)

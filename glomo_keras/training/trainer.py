@@ -45,6 +45,7 @@ from glomo_keras.training.monitor import predict_with_gates
 from glomo_keras.training.monitor import task_metrics
 from glomo_keras.training.options import BACKUP_INTERVAL_S
 from glomo_keras.training.options import TrainingOptions
+from glomo_keras.training.results import results_text
 from glomo_keras.training.results import summarise
 from glomo_keras.training.results import versions
 from glomo_keras.training.results import write_results
@@ -243,7 +244,7 @@ def train(
             log(f"exported seed {results['selected_seed']} to {results['export']}")
         write_results(results, output)
         summaries.write_run_text(output / artifacts.LOGS_DIR, seeds, "results",
-                                 summaries.results_text(results), step=options.epochs)
+                                 results_text(results), step=options.epochs)
     return results
 
 
