@@ -1,9 +1,6 @@
 """The flags of `glomo-keras train` (and `tune`, `study`, the recipes) → `train`'s arguments.
 
-`add_training_arguments` adds the flags; `settings_from_flags` turns them
-into the run's `GLoMoConfig` and `TrainingOptions`; `train_arguments` gives
-`train` the rest. Nothing here imports Keras: `prepare_devices` applies
-`--backend` first.
+Nothing here imports Keras: `prepare_devices` applies `--backend` first.
 
 Example:
 
@@ -132,7 +129,7 @@ def prepare_devices(args):
     prepare_devices(args)  # before anything imports Keras
     ```
     """
-    devices.choose_backend(args.backend, args.device)
+    devices.select_backend(args.backend, args.device)
     devices.keep_tensorflow_on_cpu()
     if args.virtual_devices:
         from glomo_keras.training.distribution import split_devices
@@ -143,9 +140,7 @@ def prepare_devices(args):
 
 
 def settings_from_flags(args, **defaults):
-    """The run's `(GLoMoConfig, TrainingOptions)`: `defaults`, flags, `--config`, `--set`.
-
-    Each later source wins over the earlier ones (`run_settings` routes the names).
+    """The run's `(GLoMoConfig, TrainingOptions)`: `defaults`, flags, `--config`, then `--set`.
 
     Args:
         args: the parsed flags (`add_training_arguments`).
@@ -217,8 +212,7 @@ def parse_overrides(pairs):
         if PER_MODALITY_TEXT.fullmatch(text):
             overrides[field] = {
                 modality: int(number)
-                for modality, number in (item.split(":") for item in text.split(","))
-            }
+                for modality, number in (item.split(":") for item in text.split(","))}
             continue
         try:
             overrides[field] = json.loads(text)
@@ -252,8 +246,7 @@ def train_arguments(args):
     arguments = dict(
         backbone=args.backbone or get_dataset(args.dataset).default_backbone,
         seeds=args.seeds, jit_compile=jit_setting(args), overwrite=args.overwrite,
-        use_cache=not args.no_cache, backup_interval=args.backup_every,
-    )
+        use_cache=not args.no_cache, backup_interval=args.backup_every)
     if hasattr(args, "no_export"):
         arguments.update(export_dir=args.export_dir, export=not args.no_export)
     return arguments
@@ -277,8 +270,7 @@ def default_data(dataset):
             f"no --data given and {info.default_data} (the default for {info.name}) does "
             f"not exist: put the {info.title} file there, pass --data FILE, or train on "
             "the built-in sample: glomo-keras data sample --output sample.pkl && "
-            "glomo-keras train --dataset mosei --data sample.pkl --backbone minilm"
-        )
+            "glomo-keras train --dataset mosei --data sample.pkl --backbone minilm")
     return info.default_data
 
 

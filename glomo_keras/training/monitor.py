@@ -22,9 +22,17 @@ def moe_layers(model):
             if f"{name}_moe" in layers}
 
 
-# One probe model per GLoMo model: building a new one per call made
-# TensorFlow trace a new predict function every epoch.
-_PROBES = weakref.WeakKeyDictionary()
+# Models over a GLoMo model's graph, built once per model and kind: a new
+# one per call made TensorFlow trace a new predict function every epoch.
+_DERIVED = weakref.WeakKeyDictionary()
+
+
+def derived_model(model, kind, outputs):
+    """`keras.Model(model.inputs, outputs(model))`, built once per `model` and `kind`."""
+    built = _DERIVED.setdefault(model, {})
+    if kind not in built:
+        built[kind] = keras.Model(model.inputs, outputs(model))
+    return built[kind]
 
 
 def gate_probe(model):
@@ -39,25 +47,16 @@ def gate_probe(model):
     outputs = gate_probe(model).predict(inputs)  # + "moe_input/<modality>"
     ```
     """
-    probe = _PROBES.get(model)
-    if probe is None:
-        moes = moe_layers(model)
-        probe = keras.Model(
-            model.inputs,
-            {**model.output, **{f"moe_input/{n}": l.input for n, l in moes.items()}},
-        )
-        _PROBES[model] = probe
-    return probe
+    return derived_model(model, "gate_probe", lambda model: {
+        **model.output,
+        **{f"moe_input/{name}": layer.input for name, layer in moe_layers(model).items()}})
 
 
 def predict_with_gates(model, dataset, count=None):
-    """`predict_with_moe_inputs`, the MoE inputs routed as at inference (no noise).
+    """`(outputs, {modality: gates [N, s]})`: `predict_with_moe_inputs`, routed without noise.
 
     Args:
         model, dataset, count: as `predict_with_moe_inputs`.
-
-    Returns:
-        `(outputs, {modality: gates [N, s]})`.
 
     Example:
 
@@ -75,8 +74,7 @@ def predict_with_moe_inputs(model, dataset, count=None):
     Args:
         model: a `GLoMo` model.
         dataset: a `tf.data.Dataset` of `(inputs, label)` batches.
-        count: keep the first `count` rows (a dataset whose last batch was
-            padded with `pad_final_batch`); None keeps all.
+        count: keep the first `count` rows (after `pad_final_batch`); None keeps all.
 
     Returns:
         `(outputs, {modality: MoE inputs})`.
@@ -100,8 +98,7 @@ def route(model, moe_inputs, training):
     Args:
         model: a `GLoMo` model.
         moe_inputs: `{modality: MoE inputs}` (`predict_with_moe_inputs`).
-        training: True routes as training does (with gate noise, when the
-            layer is noisy), False as inference does.
+        training: route as training does (gate noise), or as inference does.
 
     Example:
 
@@ -112,10 +109,8 @@ def route(model, moe_inputs, training):
     layers = moe_layers(model)
     return {
         name: keras.ops.convert_to_numpy(
-            layers[name](inputs, training=training, return_gates=True)[1]
-        )
-        for name, inputs in moe_inputs.items()
-    }
+            layers[name](inputs, training=training, return_gates=True)[1])
+        for name, inputs in moe_inputs.items()}
 
 
 def validation_loss(model, labels, predictions):
@@ -161,8 +156,7 @@ def task_metrics(config, labels, predictions):
     if config.task == "regression":
         return regression_metrics(labels.reshape(-1), np.asarray(predictions).reshape(-1))
     return classification_metrics(
-        labels.reshape(-1), np.argmax(predictions, axis=-1), list(config.class_names)
-    )
+        labels.reshape(-1), np.argmax(predictions, axis=-1), list(config.class_names))
 
 
 class ValidationMonitor(keras.callbacks.Callback):
@@ -182,10 +176,8 @@ class ValidationMonitor(keras.callbacks.Callback):
         valid_labels: the validation labels, in dataset order.
         log_dir: the seed's TensorBoard directory (one run, one session).
         history_path: JSON file of per-epoch logs, or None.
-        hparams: the session's hyper-parameters (`summaries.session_hparams`),
-            or None.
-        session_name: the HParams table's name of the session (its "Trial
-            ID", e.g. "mosi/seed_1"); None: a hash of the hyper-parameters.
+        hparams: the session's hyper-parameters (`summaries.session_hparams`), or None.
+        session_name: the session's "Trial ID" (e.g. "mosi/seed_1"); None: a hash.
         write: whether this process writes (False on non-chief workers).
 
     Example:
@@ -226,13 +218,11 @@ class ValidationMonitor(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         training_logs = dict(logs)
         outputs, moe_inputs = predict_with_moe_inputs(
-            self.model, self.valid_dataset, count=len(self.valid_labels)
-        )
+            self.model, self.valid_dataset, count=len(self.valid_labels))
         logs["val_loss"] = validation_loss(self.model, self.valid_labels, outputs["prediction"])
         metrics = task_metrics(self.config, self.valid_labels, outputs["prediction"])
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)):
-                logs[f"val_{key}"] = float(value)
+        logs.update({f"val_{key}": float(value) for key, value in metrics.items()
+                     if isinstance(value, (int, float))})
         if not self.write:
             return
         with self._writer.as_default(step=epoch + 1):
@@ -245,8 +235,7 @@ class ValidationMonitor(keras.callbacks.Callback):
                 tf.summary.scalar(
                     f"fusion/{name}_weight", float(weights[index]),
                     description=f"Mean global-attention weight of the {name} modality "
-                    "over the validation split (the three weights sum to 1).",
-                )
+                    "over the validation split (the three weights sum to 1).")
         self._writer.flush()
         if self.history_path is not None:
             self._append_history(epoch, logs)

@@ -31,9 +31,8 @@ BACKUP_INTERVAL_S = 300
 class TrainingOptions:
     """How to train: optimiser, schedule, batches, seed, strategy, precision.
 
-    Build one with `TrainingOptions.for_dataset(name, **overrides)`: the
-    batch size, learning rate and epochs then come from the dataset's
-    Table 1 column; every field can be overridden.
+    `TrainingOptions.for_dataset(name, **overrides)` takes the batch size,
+    learning rate and epochs from the dataset's Table 1 column.
 
     Args:
         batch_size: global batch size (split across replicas).
@@ -41,13 +40,11 @@ class TrainingOptions:
         epochs: training epochs (the released code's count).
         weight_decay: AdamW weight decay (not on biases and LayerNorm).
         adam_epsilon: AdamW epsilon.
-        lr_decay_epochs: epochs from which the learning rate is multiplied
-            by `lr_decay_factor` once more.
-        lr_decay_factor: the step schedule's factor.
+        lr_decay_epochs, lr_decay_factor: the step schedule: the learning
+            rate is multiplied by the factor from each of these epochs.
         seed: the global random seed (and the MoE gate noise's).
-        bucketing: pad each batch to its longest utterance (rounded up to a
-            multiple of 8) instead of T; needs a `GLoMoConfig` with
-            `length_aware=True` (`check_config`).
+        bucketing: pad each batch to its longest utterance (a multiple of 8)
+            instead of T; needs `length_aware=True` (`check_config`).
         strategy: "auto" (mirrored across several GPUs, else default),
             "default", "mirrored" or "multi_worker".
         precision: the dtype policy: "auto" (`devices.choose_precision`),
@@ -58,7 +55,6 @@ class TrainingOptions:
     ```python
     options = TrainingOptions.for_dataset("mosei", epochs=3)
     options.batch_size, options.learning_rate  # (64, 1e-05), Table 1
-    TrainingOptions.from_dict(options.to_dict()) == options  # True
     ```
     """
 
@@ -80,8 +76,7 @@ class TrainingOptions:
         if unset:
             raise UsageError(
                 f"TrainingOptions: {unset} have no value; build the options with "
-                "TrainingOptions.for_dataset(name, ...) for the dataset's Table 1 values"
-            )
+                "TrainingOptions.for_dataset(name, ...) for the dataset's Table 1 values")
         if isinstance(self.lr_decay_epochs, list):
             self.lr_decay_epochs = tuple(self.lr_decay_epochs)
         self.validate()
@@ -122,10 +117,10 @@ class TrainingOptions:
         return dataclasses.replace(self, **changes)
 
     def check_config(self, config):
-        """Raises `UsageError` when these options cannot train `config`.
+        """Raises `UsageError` when these options cannot train `config` (bucketing: length_aware).
 
-        Bucketing pads each batch to its own length, which changes the
-        outputs of a model that is not length-aware.
+        Args:
+            config: the `GLoMoConfig`.
 
         Example:
 
@@ -166,7 +161,7 @@ CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(GLoMoConfig))
 
 
 def run_settings(dataset, values):
-    """The `GLoMoConfig` and `TrainingOptions` of one mapping of field names.
+    """`(GLoMoConfig, TrainingOptions)` of one mapping of field names.
 
     Each name goes to the object that has the field; both start from the
     dataset's Table 1 column.
@@ -174,9 +169,6 @@ def run_settings(dataset, values):
     Args:
         dataset: a name or alias of the dataset table.
         values: `{field: value}` of either object (`--set`, `--config`).
-
-    Returns:
-        `(config, options)`.
 
     Raises:
         UsageError: a name of neither object (with the closest known names),

@@ -87,11 +87,9 @@ def session_hparams(config, options, backbone, num_replicas, precision):
     ...); other lists and None become JSON text.
 
     Args:
-        config: the `GLoMoConfig`.
-        options: the seed's `TrainingOptions` (`precision` is recorded resolved).
-        backbone: the backbone spec.
-        num_replicas: the number of replicas trained on.
-        precision: the Keras dtype policy name ("float32", "mixed_bfloat16").
+        config, options: the `GLoMoConfig` and the seed's `TrainingOptions`.
+        backbone, num_replicas: the backbone spec and the replicas trained on.
+        precision: the Keras dtype policy name (the resolved `options.precision`).
 
     Example:
 
@@ -116,8 +114,7 @@ def write_experiment(hparams, task):
     """Writes the HParams experiment: its hyper-parameters and metric columns.
 
     Call inside a default writer. The defining hyper-parameters are marked
-    as differing, so the dashboard lists them first; the metrics are the
-    selected epoch's validation and test metrics of `task`.
+    as differing, so the dashboard lists them first.
 
     Args:
         hparams: the session's hyper-parameters (`session_hparams`).
@@ -136,8 +133,7 @@ def write_experiment(hparams, task):
 
     infos = [
         api_pb2.HParamInfo(name=name, type=_data_type(value), differs=name in DEFINING)
-        for name, value in hparams.items()
-    ]
+        for name, value in hparams.items()]
     metrics = []
     for split, tag in (("test", "test/{}"), ("validation", "selected/validation_{}")):
         for metric in TASK_METRICS[task]:
@@ -167,9 +163,7 @@ def _data_type(value):
 
 
 def write_layout(moe_modalities):
-    """Writes the Custom Scalars layout: loss, fusion weights, expert load in one chart each.
-
-    Call inside a default writer.
+    """Writes the Custom Scalars layout (inside a default writer): loss, fusion, expert load.
 
     Args:
         moe_modalities: the names of the modalities with MoE layers ("text", ...).
@@ -187,8 +181,7 @@ def write_layout(moe_modalities):
 
     def chart(title, *patterns):
         return layout_pb2.Chart(
-            title=title, multiline=layout_pb2.MultilineChartContent(tag=list(patterns))
-        )
+            title=title, multiline=layout_pb2.MultilineChartContent(tag=list(patterns)))
 
     categories = [
         layout_pb2.Category(title="Loss and quality", chart=[
@@ -206,18 +199,15 @@ def write_layout(moe_modalities):
                   rf"^moe/{name}/load_{kind}/expert_\d+$")
             for name in moe_modalities
             for kind, routing in (("train", "training routing, with gate noise"),
-                                  ("eval", "evaluation routing, no noise"))
-        ]
+                                  ("eval", "evaluation routing, no noise"))]
         balance = [
             chart(f"imbalance, {routing} (0 = balanced)", rf"^moe/.*/imbalance_{kind}$")
             for kind, routing in (("train", "training routing"),
-                                  ("eval", "evaluation routing"))
-        ]
+                                  ("eval", "evaluation routing"))]
         categories.append(layout_pb2.Category(title="Expert load", chart=load + balance))
     layout = layout_pb2.Layout(category=categories)
     tf.summary.experimental.write_raw_pb(
-        custom_scalar_summary.pb(layout).SerializeToString(), step=0
-    )
+        custom_scalar_summary.pb(layout).SerializeToString(), step=0)
 
 
 def write_expert_load(name, kind, gates):
@@ -251,15 +241,13 @@ def write_expert_load(name, kind, gates):
             f"moe/{name}/load_{kind}/expert_{index}", float(share),
             description=f"Share of the {name} MoE's routing slots that expert {index} gets "
             f"on the validation split, {routing}. The shares sum to 1; balanced is "
-            f"1/{len(shares)}.",
-        )
+            f"1/{len(shares)}.")
     importance = gates.sum(0)
     tf.summary.scalar(
         f"moe/{name}/imbalance_{kind}", _cv_squared(importance) + _cv_squared(load),
         description=f"CV² of the {name} experts' importance plus CV² of their load on the "
         f"validation split, {routing}: 0 is perfectly balanced. The training balancing "
-        "loss is moe_loss_weight times this.",
-    )
+        "loss is moe_loss_weight times this.")
 
 
 def _cv_squared(values):
@@ -337,11 +325,8 @@ def setup_text(config, options, dataset, backbone, distribution, precision, vers
     """The Markdown record of a run's set-up (the Text dashboard's `run/setup`).
 
     Args:
-        config, options: the resolved `GLoMoConfig` and the `TrainingOptions`.
-        dataset: the `LoadedDataset` trained on.
-        backbone: the backbone spec.
-        distribution: the `Distribution` used.
-        precision: the Keras dtype policy name.
+        config, options, dataset: the resolved config, options and `LoadedDataset`.
+        backbone, distribution, precision: the backbone spec, `Distribution`, dtype policy.
         versions: the library versions (`results.versions()`).
 
     Example:
@@ -389,10 +374,8 @@ def write_run_text(log_root, seeds, name, text, step):
     """Writes one Markdown text summary into every seed's TensorBoard run.
 
     Args:
-        log_root: the run's `logs` folder.
-        seeds: the seeds (`seed_<S>` sub-folders).
-        name: "setup" or "results" (the tag is `run/<name>`).
-        text: the Markdown.
+        log_root, seeds: the run's `logs` folder and its seeds (`seed_<S>` sub-folders).
+        name, text: "setup" or "results" (the tag is `run/<name>`), and the Markdown.
         step: the step it is shown at.
 
     Example:
