@@ -1,15 +1,11 @@
 """The `glomo-keras` command line (also `python -m glomo_keras`).
 
-Each command lives in its own module of `glomo_keras.commands`, imported
-only when that command runs: `glomo-keras --help` and `glomo-keras <command>
---help` import no Keras, and `--backend` is set before anything imports it.
-A command module exposes `configure(parser)`, which adds its flags and sets
-`func`, the function that runs it.
-
-A mistake (`glomo_keras.errors.GLoMoError`, or a bad flag) prints one line,
-`glomo-keras <command>: <message>`, on stderr and exits with status 2;
-`--debug` (or `GLOMO_DEBUG=1`) shows the traceback instead. TensorFlow's
-native start-up lines are hidden unless `--verbose`.
+Each command is a module of `glomo_keras.commands` with `configure(parser)`
+(its flags and `func`), imported only when that command runs, so `--help`
+imports no Keras and `--backend` is set first. A mistake prints one line,
+`glomo-keras <command>: <message>`, and exits 2 (`--debug` or
+`GLOMO_DEBUG=1`: the traceback); TensorFlow's start-up lines show only with
+`--verbose`.
 
 Example:
 
@@ -55,10 +51,9 @@ DEBUG_ENVIRONMENT = "GLOMO_DEBUG"
 class CommandLineParser(argparse.ArgumentParser):
     """An `ArgumentParser` whose errors are one line and that knows `--debug`/`--verbose`.
 
-    Every parser of the command line (sub-commands' included, which
-    argparse builds from this class) accepts `--debug` and `--verbose`, so
-    they may stand anywhere; they default to absent, so a sub-command does
-    not reset what its parent parsed.
+    Every parser (sub-commands' included) accepts `--debug` and `--verbose`,
+    so they may stand anywhere; absent by default, so a sub-command does not
+    reset what its parent parsed.
 
     Example:
 
@@ -181,13 +176,13 @@ def main(argv=None):
     try:
         from glomo_keras.training import devices  # `--device cpu`, `--backend`: before Keras
 
-        devices.choose_backend(getattr(args, "backend", None), getattr(args, "device", "auto"))
+        devices.select_backend(getattr(args, "backend", None), getattr(args, "device", "auto"))
         import_tensorflow(verbose=getattr(args, "verbose", False))
         return args.func(args) or 0
     except GLoMoError as error:
         if debug:
             raise
-        print(f"{args.prog}: {_one_line(error)}", file=sys.stderr)
+        print(f"{args.prog}: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if debug:
@@ -198,14 +193,11 @@ def main(argv=None):
 
 
 def import_tensorflow(verbose=False):
-    """Imports TensorFlow (and with it Keras) with its native start-up lines hidden.
+    """Imports TensorFlow with its native start-up lines hidden; after the backend is chosen.
 
-    Call it after the Keras backend is chosen (`KERAS_BACKEND`).
-
-    TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, CPU features)
-    are written to file descriptor 2 before its logging honours
-    `TF_CPP_MIN_LOG_LEVEL`; they go to /dev/null during the import unless
-    `verbose`.
+    Its C++ start-up lines (oneDNN, CUDA, CPU features) go to file
+    descriptor 2 before `TF_CPP_MIN_LOG_LEVEL` applies, so descriptor 2 is
+    /dev/null during the import unless `verbose`.
 
     Args:
         verbose: let the start-up lines through (and TensorFlow's INFO logs).
@@ -227,10 +219,6 @@ def import_tensorflow(verbose=False):
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-
-
-def _one_line(error):
-    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

@@ -4,14 +4,11 @@ import keras
 
 
 def step_schedule(options, steps_per_epoch):
-    """Learning rate ×`lr_decay_factor` from each epoch of `lr_decay_epochs`.
+    """Learning rate ×`lr_decay_factor` from each epoch of `lr_decay_epochs` (piecewise constant).
 
     Args:
         options: a `TrainingOptions`.
         steps_per_epoch: optimiser steps in one epoch.
-
-    Returns:
-        A `keras.optimizers.schedules.PiecewiseConstantDecay`.
 
     Example:
 

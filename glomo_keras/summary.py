@@ -8,15 +8,10 @@ def _count(weights):
 
 
 def parameter_counts(model):
-    """Counts trainable parameters, split into backbone and GLoMo parts.
-
-    The BERT pooler is not part of the model, so it is never counted.
+    """Trainable parameters: `total_params`, `backbone_params` and `glomo_params` (no BERT pooler).
 
     Args:
         model: a built `GLoMo` model.
-
-    Returns:
-        dict with `total_params`, `backbone_params` and `glomo_params`.
 
     Example:
 

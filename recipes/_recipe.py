@@ -1,18 +1,11 @@
 """What the five paper recipes share: the flags, the built-in sample, `train`.
 
-A recipe is one call, `run_recipe(dataset)`:
-
-1. the flags of `glomo-keras train` are read and `--backend` is applied
-   before anything imports Keras;
-2. the data defaults to the dataset table's file (`datasets/<dataset>.pkl`,
-   CHERMA `datasets/CHERMA0723/`); when it is absent, the recipe says so and
-   trains on the built-in sample instead (MOSEI layout, sentiment
-   regression) with the offline `minilm` backbone and a few-epoch demo;
-3. the architecture (`GLoMoConfig`) and the training options
-   (`TrainingOptions`) are the paper's column of the dataset (appendix
-   Table 1), then `--config FILE`, then `--set field=value`;
-4. `glomo_keras.train` trains once per seed, keeps the best epoch on
-   validation, scores the test split and exports the best seed.
+A recipe is one call, `run_recipe(dataset)`: the flags of `glomo-keras
+train` are read (`--backend` applied before Keras is imported); the data
+defaults to the dataset table's file, or, when it is absent, to the
+built-in sample with the offline `minilm` backbone and a few-epoch demo;
+the settings are the paper's Table 1 column, then `--config`, then `--set`;
+`glomo_keras.train` trains, selects, scores and exports.
 
 Example (a recipe, run as `python recipes/train_mosei.py [flags]`):
 
@@ -52,8 +45,7 @@ def run_recipe(dataset, argv=None):
 
     Args:
         dataset: "mosi", "mosei", "urfunny", "mustard" or "cherma".
-        argv: the flags (default `sys.argv[1:]`): every flag of
-            `glomo-keras train`.
+        argv: the flags of `glomo-keras train` (default `sys.argv[1:]`).
 
     Returns:
         the results dict of `glomo_keras.train` (also `results.json`).
@@ -96,7 +88,7 @@ def _parse_flags(dataset, prog, argv):
         defaults = _use_the_sample(args, info)
     args.output = args.output or f"runs/{args.dataset}"
     try:
-        devices.choose_backend(args.backend, args.device)
+        devices.select_backend(args.backend, args.device)
         import_tensorflow(verbose=False)  # quietly, once the backend is set
         flags.prepare_devices(args)
     except GLoMoError as error:

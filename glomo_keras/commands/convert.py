@@ -52,15 +52,10 @@ def read_state_dict(path):
     """Reads a state dict file into name → numpy array.
 
     Args:
-        path: `.pth`/`.pt`/`.bin` (PyTorch, loaded with `weights_only=True`:
-            tensors and plain containers only), `.safetensors` or `.npz`.
-
-    Returns:
-        A dict of numpy arrays.
+        path: `.pth`/`.pt`/`.bin` (PyTorch, `weights_only=True`), `.safetensors` or `.npz`.
 
     Raises:
-        MissingFileError: the file does not exist.
-        UsageError: an unknown suffix, or the file holds no state dict.
+        MissingFileError, UsageError: no such file, an unknown suffix, or no state dict.
         SetupError: PyTorch is needed and missing; the message says what to do.
 
     Example:

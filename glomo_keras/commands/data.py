@@ -22,27 +22,19 @@ def configure(parser):
     commands = parser.add_subparsers(dest="data_command", required=True, metavar="inspect|sample")
 
     inspect_parser = commands.add_parser(
-        "inspect",
-        help="format, split sizes, labels, lengths, dims and replaced non-finite values",
-    )
+        "inspect", help="format, split sizes, labels, lengths, dims and replaced non-finite values")
     inspect_parser.add_argument("path", help="a MAG, HKT or MMSA pickle, or a CHERMA folder")
     inspect_parser.add_argument("--json", action="store_true", help="print JSON")
-    inspect_parser.add_argument(
-        "--format", default="auto", choices=("auto",) + FORMATS, help="the layout (default: detect)"
-    )
-    inspect_parser.add_argument(
-        "--vocabulary",
-        help="a WordPiece vocab.txt: count MAG/HKT lengths in pieces instead of words",
-    )
-    inspect_parser.add_argument(
-        "--max-length", type=positive_int,
-        help="T for the truncation count (default: the dataset's)"
-    )
+    inspect_parser.add_argument("--format", default="auto", choices=("auto",) + FORMATS,
+                                help="the layout (default: detect)")
+    inspect_parser.add_argument("--vocabulary", help="a WordPiece vocab.txt: count MAG/HKT "
+                                "lengths in pieces instead of words")
+    inspect_parser.add_argument("--max-length", type=positive_int,
+                                help="T for the truncation count (default: the dataset's)")
     inspect_parser.set_defaults(func=run_inspect)
 
     sample_parser = commands.add_parser(
-        "sample", help="write the built-in sample dataset (MAG MOSEI layout) as a pickle"
-    )
+        "sample", help="write the built-in sample dataset (MAG MOSEI layout) as a pickle")
     sample_parser.add_argument("--output", required=True, help="the pickle to write")
     sample_parser.add_argument("--force", action="store_true",
                                help="replace an existing --output file")
@@ -62,11 +54,7 @@ def run_inspect(args):
 
 
 def run_sample(args):
-    """Writes the sample pickle; returns 0.
-
-    Raises:
-        UsageError: `--output` exists and not `--force`.
-    """
+    """Writes the sample pickle; returns 0 (`UsageError`: `--output` exists, no `--force`)."""
     from glomo_keras.data import sample
 
     if os.path.exists(args.output) and not args.force:

@@ -1,8 +1,7 @@
 """`glomo-keras study ablations|experts|windows`: the paper's studies, resumable.
 
-Every study takes the flags of `glomo-keras train` (the base configuration,
-data, seeds, backbone, ...), trains one run folder per point under
-`--output` and skips finished points when rerun.
+Every study takes the flags of `glomo-keras train`, trains one run folder
+per point under `--output` and skips finished points when rerun.
 
 Example:
 
@@ -22,28 +21,22 @@ from glomo_keras.training.flags import prepare_devices
 from glomo_keras.training.flags import settings_from_flags
 from glomo_keras.training.flags import train_arguments
 
-KINDS = ("ablations", "experts", "windows")
-
 
 def configure(parser):
     """Adds the `study` command's three kinds to `parser`."""
     kinds = parser.add_subparsers(dest="study", required=True, metavar="ablations|experts|windows")
     ablations = kinds.add_parser(
-        "ablations", help="the full model and every Table 4 row (ablations.csv/.md)"
-    )
+        "ablations", help="the full model and every Table 4 row (ablations.csv/.md)")
     ablations.add_argument("--variants", nargs="+", metavar="NAME",
                            help="a subset, by folder name or label (e.g. sum SUM "
                            "no_text -T MLP_M ReAt_G); the full model always runs")
-    experts = kinds.add_parser(
-        "experts", help="Fig. 3b: experts per modality (experts.csv/.png)"
-    )
-    for flag, name in (("--text", "text"), ("--acoustic", "acoustic"),
-                       ("--visual", "visual")):
-        experts.add_argument(flag, type=positive_int, nargs="+", default=[1, 2, 3, 4],
+    experts = kinds.add_parser("experts",
+                               help="Fig. 3b: experts per modality (experts.csv/.png)")
+    for name in ("text", "acoustic", "visual"):
+        experts.add_argument(f"--{name}", type=positive_int, nargs="+", default=[1, 2, 3, 4],
                              metavar="S", help=f"{name} expert counts (default 1 2 3 4)")
-    windows = kinds.add_parser(
-        "windows", help="Fig. 3a: local windows per modality (windows.csv/.png)"
-    )
+    windows = kinds.add_parser("windows",
+                               help="Fig. 3a: local windows per modality (windows.csv/.png)")
     windows.add_argument("--windows", type=positive_int, nargs="+", default=[1, 2, 3, 4, 5, 6],
                          metavar="N", help="window counts (default 1 2 3 4 5 6)")
     windows.add_argument("--vary", nargs="+", default=["t", "a", "v"],

@@ -7,9 +7,7 @@ glomo-keras train --dataset mosei --data datasets/mosei.pkl --seeds 1111 1112
 glomo-keras train --dataset mosi --data datasets/mosi.pkl --set epochs=3 --set hidden_dim=64
 ```
 
-Nothing here imports Keras at module level: `--backend` sets
-`KERAS_BACKEND` first. The recipes (`recipes/train_<dataset>.py`) take
-the same flags and call the same `train`.
+No Keras at module level: `--backend` is set first. The recipes take the same flags.
 """
 
 import pathlib

@@ -1,9 +1,7 @@
 """The paper's studies: Table 4 ablations and the Fig. 3 sweeps, resumable.
 
-Each study trains one run folder per configuration with
-`glomo_keras.training.train` (same data and seeds for every point), skips
-finished points when rerun, and writes its table (CSV, Markdown) or figure
-(PNG).
+Each study trains one run folder per configuration (same data and seeds),
+skips finished points when rerun, and writes its table or figure.
 
 Example:
 
@@ -11,8 +9,7 @@ Example:
 from glomo_keras import GLoMoConfig
 from glomo_keras.studies import ablation_study
 
-ablation_study(GLoMoConfig.for_dataset("mosi"), "datasets/mosi.pkl",
-               "studies/mosi_ablations", backbone="bert_base_en_uncased",
+ablation_study(GLoMoConfig.for_dataset("mosi"), "datasets/mosi.pkl", "studies/mosi",
                seeds=[1111, 1112, 1113])
 ```
 """

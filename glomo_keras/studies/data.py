@@ -8,20 +8,15 @@ from glomo_keras.training import trainer
 def load_for_config(config, data, backbone="minilm", use_cache=True):
     """Loads `data` as `train` would for `config`, to reuse across runs.
 
-    The MAG and HKT layouts align the acoustic and visual features to the
-    backbone's WordPieces, so they are tokenised with the backbone's
-    tokenizer whenever the config's text encoder is BERT, even for a point
-    that leaves text out: every point of a study then sees the same
-    utterances, lengths and alignment.
+    With a BERT text encoder the data is tokenised (MAG and HKT: aligned to
+    WordPieces) even for a point that leaves text out, so that every point
+    of a study sees the same utterances, lengths and alignment.
 
     Args:
         config: a `GLoMoConfig` (T, column selection, text encoder).
-        data: a data file or folder, or an already `LoadedDataset`.
+        data: a data file or folder, or an already `LoadedDataset` (returned).
         backbone: the backbone spec whose tokenizer aligns the data.
         use_cache: use the tokenised-data cache.
-
-    Returns:
-        A `LoadedDataset` that `train(config, dataset, ...)` accepts.
 
     Example:
 

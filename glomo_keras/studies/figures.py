@@ -20,10 +20,7 @@ def experts_heatmap(scores, metric, path):
     Args:
         scores: `{(t, a, v): score}` (test mean over seeds).
         metric: the metric's name (title; percentages for Acc/F1).
-        path: the PNG file.
-
-    Returns:
-        The path.
+        path: the PNG file (returned).
 
     Example:
 
@@ -63,10 +60,7 @@ def windows_lines(lines, metric, path):
     Args:
         lines: `{modality or "all": {n: score}}`.
         metric: the metric's name.
-        path: the PNG file.
-
-    Returns:
-        The path.
+        path: the PNG file (returned).
 
     Example:
 
@@ -94,8 +88,8 @@ def windows_lines(lines, metric, path):
 def window_lines_from_points(points, results, vary, base_windows, metric):
     """`{line: {n: score}}` for `windows_lines` from a windows study's results.
 
-    A point belongs to line `m` when only `m`'s windows differ from the base
-    (or no modality's does), to line `"all"` when every modality has `n`.
+    A point is on line `m` when no modality but `m` differs from the base,
+    on line `"all"` when every modality has `n`.
     """
     lines = {line: {} for line in vary}
     for point in points:

@@ -4,8 +4,8 @@
 - `experts_study`: Fig. 3b → `experts.csv`, `experts.png`;
 - `windows_study`: Fig. 3a → `windows.csv`, `windows.png`.
 
-Each takes the base `GLoMoConfig`, the data and a study directory, and the
-`run_study` options (`backbone`, `seeds`, `overwrite`, `train` options).
+Each takes the base `GLoMoConfig`, the data, a study directory and the
+`run_study` options (`options`, `backbone`, `seeds`, `overwrite`, ...).
 """
 
 import pathlib
@@ -36,13 +36,10 @@ def ablation_study(base_config, data, output_dir, variants=None, **options):
         data: the data file or folder.
         output_dir: the study directory (one run folder per variant).
         variants: variant names or labels (`ablation_points`); None for all.
-        **options: `run_study` options (`options`, a `TrainingOptions`;
-            `backbone`, `seeds`, `overwrite`, `jit_compile`, `use_cache`,
-            `verbose`).
+        **options: `run_study` options.
 
     Returns:
-        The table rows (`study_rows`), also in `ablations.csv` and
-        `ablations.md`.
+        The rows (`study_rows`), also in `ablations.csv` and `ablations.md`.
 
     Example:
 
@@ -56,11 +53,12 @@ def ablation_study(base_config, data, output_dir, variants=None, **options):
     results = run_study("ablations", points, base_config, data, output, **options)
     rows = study_rows(points, results, read_parameters(output), reference=REFERENCE)
     write_csv(rows, output / "ablations.csv")
-    task = task_of(results[REFERENCE])
-    title = f"Table 4 ablations ({base_config.dataset}, {_seed_text(results)})"
-    (output / "ablations.md").write_text(markdown_table(rows, task, title))
+    seeds = len(results[REFERENCE]["per_seed"])
+    title = f"Table 4 ablations ({base_config.dataset}, {seeds} seed{'s' * (seeds != 1)})"
+    table = markdown_table(rows, task_of(results[REFERENCE]), title)
+    (output / "ablations.md").write_text(table)
     log(f"wrote {output / 'ablations.csv'} and {output / 'ablations.md'}")
-    print(markdown_table(rows, task, title))
+    print(table)
     return rows
 
 
@@ -71,8 +69,7 @@ def experts_study(base_config, data, output_dir, grid=None, metric=None, **optio
         base_config: the base `GLoMoConfig`.
         data: the data file or folder.
         output_dir: the study directory.
-        grid: `{"t": [...], "a": [...], "v": [...]}`; default 1–4 each
-            (64 points).
+        grid: `{"t": [...], "a": [...], "v": [...]}`; default 1–4 each (64 points).
         metric: the figure's score (default Acc2 non0 or weighted F1).
         **options: `run_study` options.
 
@@ -86,21 +83,15 @@ def experts_study(base_config, data, output_dir, grid=None, metric=None, **optio
                   grid={"t": [1, 2], "a": [1, 2], "v": [1, 2]})
     ```
     """
-    output = pathlib.Path(output_dir)
-    grid = grid or {m: [1, 2, 3, 4] for m in MODALITIES}
-    points = expert_points(base_config, grid)
-    results = run_study("experts", points, base_config, data, output, **options)
-    metric = metric or DEFAULT_SCORE[task_of(next(iter(results.values())))]
-    rows = _sweep_rows(points, results, output, "num_experts", "experts")
-    write_csv(rows, output / "experts.csv")
-    scores = {
-        tuple(point.overrides["num_experts"][m] for m in MODALITIES):
-            results[point.name]["mean"]["test"][metric]
-        for point in points
-    }
-    experts_heatmap(scores, metric, output / "experts.png")
-    log(f"wrote {output / 'experts.csv'} and {output / 'experts.png'}")
-    return rows
+    points = expert_points(base_config, grid or {m: [1, 2, 3, 4] for m in MODALITIES})
+
+    def figure(results, metric, path):
+        scores = {tuple(point.overrides["num_experts"][m] for m in MODALITIES):
+                  results[point.name]["mean"]["test"][metric] for point in points}
+        experts_heatmap(scores, metric, path)
+
+    return _sweep("experts", "num_experts", points, base_config, data, output_dir, metric,
+                  figure, options)
 
 
 def windows_study(base_config, data, output_dir, windows=None, vary=MODALITIES,
@@ -125,34 +116,30 @@ def windows_study(base_config, data, output_dir, windows=None, vary=MODALITIES,
     windows_study(config, "datasets/mosi.pkl", "studies/windows", windows=[1, 3, 6])
     ```
     """
+    points = window_points(base_config, windows or [1, 2, 3, 4, 5, 6], vary)
+
+    def figure(results, metric, path):
+        windows_lines(window_lines_from_points(
+            points, results, vary, base_config.per_modality("num_windows"), metric), metric, path)
+
+    return _sweep("windows", "num_windows", points, base_config, data, output_dir, metric,
+                  figure, options)
+
+
+def _sweep(kind, field, points, base_config, data, output_dir, metric, figure, options):
+    """Trains a sweep; writes `<kind>.csv` (the swept values leading) and `<kind>.png`."""
     output = pathlib.Path(output_dir)
-    windows = windows or [1, 2, 3, 4, 5, 6]
-    points = window_points(base_config, windows, vary)
-    results = run_study("windows", points, base_config, data, output, **options)
+    results = run_study(kind, points, base_config, data, output, **options)
     metric = metric or DEFAULT_SCORE[task_of(next(iter(results.values())))]
-    rows = _sweep_rows(points, results, output, "num_windows", "windows")
-    write_csv(rows, output / "windows.csv")
-    lines = window_lines_from_points(points, results, vary,
-                                     base_config.per_modality("num_windows"), metric)
-    windows_lines(lines, metric, output / "windows.png")
-    log(f"wrote {output / 'windows.csv'} and {output / 'windows.png'}")
-    return rows
-
-
-def _sweep_rows(points, results, output, field, prefix):
-    """Study rows with the swept value of each modality as leading columns."""
-    rows = study_rows(points, results, read_parameters(output))
     by_name = {point.name: point for point in points}
-    swept = []
-    for row in rows:
+    rows = []
+    for row in study_rows(points, results, read_parameters(output)):
         overrides = by_name[row["name"]].overrides
-        values = {f"{prefix}_{m}": overrides[field][m] for m in MODALITIES}
-        if "top_k" in overrides:
-            values.update({f"top_k_{m}": overrides["top_k"][m] for m in MODALITIES})
-        swept.append({**values, **row})
-    return swept
-
-
-def _seed_text(results):
-    seeds = len(next(iter(results.values()))["per_seed"])
-    return f"{seeds} seed{'s' if seeds != 1 else ''}"
+        values = {f"{kind}_{m}": overrides[field][m] for m in MODALITIES}
+        values.update({f"top_k_{m}": overrides["top_k"][m]
+                       for m in MODALITIES if "top_k" in overrides})
+        rows.append({**values, **row})
+    write_csv(rows, output / f"{kind}.csv")
+    figure(results, metric, output / f"{kind}.png")
+    log(f"wrote {output / f'{kind}.csv'} and {output / f'{kind}.png'}")
+    return rows

@@ -1,10 +1,7 @@
 """The configurations of the paper's studies: Table 4 and the Fig. 3 sweeps.
 
 A study is a list of `StudyPoint`s, each a named set of `GLoMoConfig`
-overrides on top of one base configuration:
-- `ablation_points(names)`: the full model and the Table 4 rows;
-- `expert_points(base, grid)`: experts per modality (Fig. 3b);
-- `window_points(base, windows, vary)`: local windows per modality (Fig. 3a).
+overrides on top of one base configuration.
 """
 
 import dataclasses
@@ -60,12 +57,8 @@ def ablation_points(names=None):
     """The Table 4 study points, the full model first.
 
     Args:
-        names: the variants to run, by folder name (`sum`, `no_text`, ...)
-            or label (`SUM`, `ReAt_G`, case-insensitive); None for all.
-            The full model is always included (the rows' reference).
-
-    Returns:
-        A list of `StudyPoint`.
+        names: variants by folder name (`sum`) or label (`SUM`, any case);
+            None for all. The full model is always included.
 
     Raises:
         ValueError: an unknown variant, with the known ones.
@@ -96,18 +89,14 @@ def ablation_points(names=None):
 
 
 def expert_points(base, grid):
-    """The Fig. 3b grid: experts per modality.
-
-    `top_k` of a modality becomes `min(base top_k, experts)` so that one
-    expert is a valid point.
+    """The Fig. 3b grid: experts per modality (`top_k` at most the experts).
 
     Args:
         base: the base `GLoMoConfig`.
         grid: `{"t": [1, 2, 3, 4], "a": [...], "v": [...]}`.
 
     Returns:
-        A list of `StudyPoint` named `experts_t1_a2_v3`, one per
-        combination (text slowest).
+        A `StudyPoint` per combination (text slowest), named `experts_t1_a2_v3`.
 
     Example:
 
@@ -129,19 +118,15 @@ def expert_points(base, grid):
 
 
 def window_points(base, windows, vary=MODALITIES):
-    """The Fig. 3a sweep: local windows of one modality at a time.
-
-    The other modalities keep the base config's windows; `vary` may also
-    hold `"all"` (every modality at the same count). Points that repeat a
-    configuration appear once.
+    """The Fig. 3a sweep: local windows of one modality at a time (the others keep the base's).
 
     Args:
         base: the base `GLoMoConfig`.
         windows: the counts `n` to try, e.g. `[1, 2, 3, 4, 5, 6]`.
-        vary: which lines to draw: modalities and/or `"all"`.
+        vary: which lines to draw: modalities and/or `"all"` (every modality at once).
 
     Returns:
-        A list of `StudyPoint` named `windows_t1_a3_v3`.
+        A list of `StudyPoint` named `windows_t1_a3_v3`, each configuration once.
 
     Example:
 

@@ -1,17 +1,14 @@
 """`run_study`: train every point of a study, resumably, with the public `train`.
 
 The study directory holds `study.json` (the base config, seeds, backbone and
-points), one run folder per point (`<point>/`, a `glomo-keras train` run
-directory) and `parameters.json` (parameter counts per point). A point whose
-`results.json` exists is finished and skipped; an unfinished one resumes
-where `train` left it (finished seeds skipped, the current seed from its last
-epoch).
+points), one `glomo-keras train` run folder per point and `parameters.json`
+(parameter counts per point). A finished point is skipped; an unfinished
+one resumes where `train` left it.
 """
 
 import json
 import pathlib
 import shutil
-import sys
 import time
 
 import keras
@@ -23,7 +20,7 @@ from glomo_keras.errors import GLoMoError
 from glomo_keras.model import GLoMo
 from glomo_keras.studies.data import load_for_config
 from glomo_keras.summary import parameter_counts
-from glomo_keras.training import train
+from glomo_keras.training import trainer
 from glomo_keras.training.options import TrainingOptions
 
 # What must match for a rerun to continue a study's results.
@@ -34,10 +31,9 @@ class StudyMismatchError(GLoMoError, RuntimeError):
     """The study directory holds a study with other settings."""
 
 
-def log(message, source="study"):
-    """Prints one progress line of `source` ("study", "tune") to stderr, flushed."""
-    print(f"[glomo-keras {source} {time.strftime('%H:%M:%S')}] {message}",
-          file=sys.stderr, flush=True)
+def log(message):
+    """Prints one progress line of a study to stderr (`trainer.log`)."""
+    trainer.log(message, "study")
 
 
 def run_study(kind, points, base_config, data, output_dir, options=None, backbone="minilm",
@@ -46,27 +42,18 @@ def run_study(kind, points, base_config, data, output_dir, options=None, backbon
 
     Args:
         kind: the study's name ("ablations", "experts", "windows").
-        points: a list of `StudyPoint`.
-        base_config: the `GLoMoConfig` every point overrides.
-        data: the data file or folder (as `train` takes it).
-        output_dir: the study directory.
-        options: the `TrainingOptions` of every point; default the
-            dataset's (`TrainingOptions.for_dataset`).
-        backbone: the backbone spec.
-        seeds: the seeds of every point; default `[options.seed]`.
+        points, base_config: the `StudyPoint`s and the `GLoMoConfig` they override.
+        data, output_dir: the data (as `train` takes it) and the study directory.
+        options: the `TrainingOptions` of every point; default the dataset's.
+        backbone, seeds, use_cache, **train_options: as `train`'s (no export).
         overwrite: discard a previous study in `output_dir` first.
-        use_cache: use the tokenised-data cache (the data is loaded once
-            for every point, `load_for_config`).
-        **train_options: other `train` arguments (`jit_compile`,
-            `verbose`); points never export.
 
     Returns:
         `{point name: results dict}` (each `train`'s `results.json`).
 
     Raises:
-        StudyMismatchError: `output_dir` holds a study with another kind,
-            base configuration, training options, seeds or backbone (and
-            not `overwrite`).
+        StudyMismatchError: `output_dir` holds a study with other
+            `IDENTITY_KEYS` (and not `overwrite`).
 
     Example:
 
@@ -90,9 +77,9 @@ def run_study(kind, points, base_config, data, output_dir, options=None, backbon
         "data": str(getattr(data, "source", data)),
         "points": [vars(point) for point in points],
     }
-    _check_identity(output / "study.json", record)
+    record = _check_identity(output / "study.json", record)
     output.mkdir(parents=True, exist_ok=True)
-    write_json_atomically(output / "study.json", _merged_points(output / "study.json", record))
+    write_json_atomically(output / "study.json", record)
     results, trained, started, dataset = {}, 0, time.time(), None
     for index, point in enumerate(points):
         run_dir = output / point.name
@@ -106,12 +93,10 @@ def run_study(kind, points, base_config, data, output_dir, options=None, backbon
         if dataset is None:
             dataset = load_for_config(base_config, data, backbone, use_cache)
         keras.backend.clear_session()
-        results[point.name] = train(config, dataset, run_dir, options, backbone=backbone,
-                                    seeds=seeds, export=False, **train_options)
+        results[point.name] = trainer.train(config, dataset, run_dir, options, backbone=backbone,
+                                            seeds=seeds, export=False, **train_options)
         trained += 1
-        remaining = sum(
-            not (output / later.name / "results.json").exists() for later in points
-        )
+        remaining = sum(not (output / later.name / "results.json").exists() for later in points)
         eta = (time.time() - started) / trained * remaining
         log(f"{point.label} done; {remaining} point(s) left, ETA {eta / 60:.1f} min")
     _count_parameters(output, points, results, backbone)
@@ -136,41 +121,30 @@ def _count_parameters(output, points, results, backbone_spec):
         uses_bert = "t" in config.modalities and config.text_encoder == "bert"
         if uses_bert and backbone is None:
             backbone = load_backbone(backbone_spec)[0]
-        counts[point.name] = parameter_counts(
-            GLoMo(config, backbone if uses_bert else None)
-        )["total_params"]
+        model = GLoMo(config, backbone if uses_bert else None)
+        counts[point.name] = parameter_counts(model)["total_params"]
     write_json_atomically(output / "parameters.json", counts)
 
 
 def _check_identity(path, record):
+    """`record` with the points of an earlier run kept; a study with other settings is refused."""
     if not path.exists():
-        return
+        return record
     previous = json.loads(path.read_text())
-    differences = [key for key in IDENTITY_KEYS if previous.get(key) != record[key]]
-    if not differences:
-        return
     details = []
-    for key in differences:
+    for key in (key for key in IDENTITY_KEYS if previous.get(key) != record[key]):
         if key in ("base_config", "training"):
-            fields = sorted(
-                name for name in record[key]
-                if (previous.get(key) or {}).get(name) != record[key][name]
-            )
+            fields = sorted(name for name in record[key]
+                            if (previous.get(key) or {}).get(name) != record[key][name])
             details.append(f"{key.replace('_', ' ')} fields {fields}")
         else:
             details.append(f"{key} {previous.get(key)!r} → {record[key]!r}")
-    raise StudyMismatchError(
-        f"{path.parent} holds a {previous.get('kind')} study with other settings "
-        f"({'; '.join(details)}); rerun with the same flags to continue it, "
-        "choose another --output or pass --overwrite to start again."
-    )
-
-
-def _merged_points(path, record):
-    """The record with the points of an earlier run of the study kept too."""
-    if not path.exists():
-        return record
-    names = {point["name"] for point in record["points"]}
-    earlier = [point for point in json.loads(path.read_text())["points"]
-               if point["name"] not in names]
-    return {**record, "points": earlier + record["points"]}
+    if details:
+        raise StudyMismatchError(
+            f"{path.parent} holds a {previous.get('kind')} study with other settings "
+            f"({'; '.join(details)}); rerun with the same flags to continue it, "
+            "choose another --output or pass --overwrite to start again.")
+    points = record.get("points", [])
+    names = {point["name"] for point in points}
+    return {**record, "points": [p for p in previous.get("points", []) if p["name"] not in names]
+            + points}

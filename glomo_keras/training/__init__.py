@@ -1,9 +1,8 @@
 """Training: `train(config, data, output_dir, options, ...)` and its parts.
 
-`glomo_keras.training.devices`, `options` and `flags` import no Keras at
-module level, so that the command line and the recipes can choose the
-backend first; `train`, `RunExistsError` and `prepare_data` are imported
-on first use for the same reason.
+`devices`, `options` and `flags` import no Keras, so that the backend can
+be chosen first; `train`, `RunExistsError` and `prepare_data` are imported
+on first use.
 
 Example:
 

@@ -1,19 +1,7 @@
 """Backend, device and precision choices of a training run.
 
 Everything here runs before the model is built, and `select_backend` before
-Keras is imported. Keras is imported inside the functions, never at module
-level.
-
-- `select_backend(name)`: sets `KERAS_BACKEND` (`tensorflow`, `jax`, `torch`);
-  `choose_backend(name, "cpu")` first hides the GPUs.
-- `keep_tensorflow_on_cpu()`: under JAX or PyTorch, TensorFlow only feeds
-  `tf.data` and writes summaries, so it must not take GPU memory (by
-  default it reserves almost all of it).
-- `visible_gpus()` and `require_gpu()`: a clear error when a GPU was asked
-  for and the backend sees none.
-- `choose_precision(name)`: the dtype policy of `--precision`, and why.
-- `check_compile_settings(...)`: XLA with a `tf.distribute` strategy is
-  refused (see `check_compile_settings`).
+Keras is imported: Keras is imported inside the functions only.
 
 Example:
 
@@ -44,34 +32,35 @@ CPU_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
 # Overrides the CPU detection: "0" (no bfloat16) or "1" (bfloat16).
 CPU_BFLOAT16_VARIABLE = "GLOMO_CPU_BF16"
 # Backends whose CPU kernels run bfloat16 faster than float32 where the CPU
-# has it: TensorFlow's oneDNN kernels (a bert-base train step 1.7-1.9x).
-# Not JAX (its bfloat16 train step: 0.84-0.88x) nor, until a quiet
-# measurement says otherwise, PyTorch (0.77x and 1.36x in two loaded runs);
-# `benchmarks/bf16_backends.py` measures it, docs/performance.md quotes it.
+# has it: TensorFlow's oneDNN (a bert-base train step 1.7-1.9x); not JAX
+# (0.84-0.88x) nor PyTorch (unsettled); `benchmarks/bf16_backends.py`.
 CPU_BFLOAT16_BACKENDS = ("tensorflow",)
 
 
-def select_backend(name=None):
-    """Sets the Keras backend; must run before Keras is imported.
+def select_backend(name=None, device="auto"):
+    """Sets the Keras backend (`KERAS_BACKEND`), `--device cpu` hiding the GPUs first; before Keras.
 
     Args:
         name: "tensorflow", "jax" or "torch"; None keeps `KERAS_BACKEND`
             (default tensorflow).
+        device: "auto", "cpu" or "gpu"; "cpu" hides every GPU.
 
     Returns:
         The backend name in force.
 
     Raises:
-        UsageError: an unknown backend, or PyTorch/JAX not installed.
+        UsageError: an unknown backend, or its package is not installed.
         SetupError: Keras was already imported with another backend.
 
     Example:
 
     ```python
-    select_backend("torch")
+    select_backend("torch", "cpu")
     import keras  # keras.backend.backend() == "torch"
     ```
     """
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # every backend: no GPU
     if name is None:
         return os.environ.get("KERAS_BACKEND", "tensorflow")
     if name not in BACKENDS:
@@ -81,52 +70,24 @@ def select_backend(name=None):
         if current != name:
             raise SetupError(
                 f"Keras was imported with the {current} backend before --backend "
-                f"{name} could be set; set KERAS_BACKEND={name} instead"
-            )
+                f"{name} could be set; set KERAS_BACKEND={name} instead")
     if importlib.util.find_spec(name) is None:
-        extra = {"torch": "torch", "jax": "jax"}.get(name, "")
         raise UsageError(
             f"--backend {name} needs the {name} package: "
-            f"pip install 'glomo-keras[{extra}]' (on a CPU-only machine, a CPU "
-            "build of PyTorch is much smaller)"
-        )
+            f"pip install 'glomo-keras[{name}]' (on a CPU-only machine, a CPU "
+            "build of PyTorch is much smaller)")
     os.environ["KERAS_BACKEND"] = name
     return name
 
 
-def choose_backend(backend=None, device="auto"):
-    """`--device cpu` hides the GPUs, then `--backend` is set; before Keras.
-
-    Args:
-        backend: "tensorflow", "jax", "torch", or None for `KERAS_BACKEND`.
-        device: "auto", "cpu" or "gpu"; "cpu" hides every GPU.
-
-    Returns:
-        The backend name in force.
-
-    Raises:
-        UsageError, SetupError: see `select_backend`.
-
-    Example:
-
-    ```python
-    choose_backend("jax", "cpu")   # before `import keras`
-    ```
-    """
-    if device == "cpu":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # every backend: no GPU
-    return select_backend(backend)
-
-
 def keep_tensorflow_on_cpu():
-    """Keeps TensorFlow off the GPUs when the Keras backend is not TensorFlow.
+    """Keeps TensorFlow (then only `tf.data` and summaries) off the GPUs under another backend.
 
-    Under JAX and PyTorch, TensorFlow runs the `tf.data` pipeline and the
-    summary writers only; without this it would reserve most of every GPU's
-    memory at start-up. Call it before TensorFlow runs any operation.
+    Otherwise it would reserve most of every GPU's memory. Call it before
+    TensorFlow runs any operation.
 
     Raises:
-        RuntimeError: TensorFlow has already initialised its devices.
+        SetupError: TensorFlow has already initialised its devices.
 
     Example:
 
@@ -158,15 +119,13 @@ def visible_gpus():
 
         return [
             (str(device), _capability(getattr(device, "compute_capability", None)))
-            for device in jax.devices() if device.platform == "gpu"
-        ]
+            for device in jax.devices() if device.platform == "gpu"]
     if backend == "torch":
         import torch
 
         return [
             (torch.cuda.get_device_name(index), torch.cuda.get_device_capability(index))
-            for index in range(torch.cuda.device_count())
-        ]
+            for index in range(torch.cuda.device_count())]
     import tensorflow as tf
 
     gpus = []
@@ -186,14 +145,10 @@ def _capability(value):
 
 
 def require_gpu(gpus=None):
-    """Raises a clear error when no GPU is visible to the Keras backend.
+    """Returns the visible GPUs, or raises a `SetupError` that says why there are none.
 
     Args:
         gpus: the `visible_gpus()` result (default: ask the backend).
-
-    Raises:
-        RuntimeError: naming the backend, `CUDA_VISIBLE_DEVICES` and the
-            `gpu` extra.
 
     Example:
 
@@ -213,23 +168,17 @@ def require_gpu(gpus=None):
     raise SetupError(
         f"--device gpu: the {backend} backend sees no GPU ({why}). Check "
         "nvidia-smi, install the CUDA builds with pip install 'glomo-keras[gpu]', "
-        "or train on the CPU with --device auto"
-    )
+        "or train on the CPU with --device auto")
 
 
 def cpu_bfloat16_flags(cpuinfo=None):
-    """The native-bfloat16 flags of this CPU (`CPU_BFLOAT16_FLAGS` it has).
+    """The native-bfloat16 flags of this CPU (`CPU_BFLOAT16_FLAGS` it has), from /proc/cpuinfo.
 
-    `GLOMO_CPU_BF16=0` answers `[]` and `GLOMO_CPU_BF16=1` answers
-    `["GLOMO_CPU_BF16=1"]` whatever the CPU (tests, benchmarks, a machine
-    whose detection is wrong). Otherwise the flags are read from Linux'
-    `/proc/cpuinfo`; other systems answer `[]`.
+    `GLOMO_CPU_BF16=0` answers `[]` and `GLOMO_CPU_BF16=1`
+    `["GLOMO_CPU_BF16=1"]` whatever the CPU; systems without /proc/cpuinfo `[]`.
 
     Args:
         cpuinfo: the text of `/proc/cpuinfo` (default: read it).
-
-    Returns:
-        A list of flag names, empty when the CPU has no native bfloat16.
 
     Raises:
         UsageError: `GLOMO_CPU_BF16` is set to something other than 0 or 1.
@@ -263,24 +212,18 @@ def cpu_bfloat16_flags(cpuinfo=None):
 def choose_precision(name="auto", gpus=None, backend=None, cpu_flags=None):
     """The Keras dtype policy for `--precision`, and why.
 
-    "auto" is, with GPUs visible, `mixed_bfloat16` when every one has
-    bfloat16 units (compute capability >= 8.0), else `float32`. On the CPU
-    it is `mixed_bfloat16` when the CPU has native bfloat16
-    (`cpu_bfloat16_flags`) and the backend gains from it
-    (`CPU_BFLOAT16_BACKENDS`; TensorFlow only while oneDNN is on, i.e.
-    `TF_ENABLE_ONEDNN_OPTS` is not 0), else `float32` (emulated bfloat16 is
-    slower).
+    "auto" is `mixed_bfloat16` when every visible GPU has bfloat16 units
+    (compute capability >= 8.0), or without GPUs when the CPU has native
+    bfloat16 and the backend gains from it (`CPU_BFLOAT16_BACKENDS`, with
+    oneDNN on); `float32` otherwise.
 
     Args:
         name: one of `PRECISIONS`.
-        gpus: the `visible_gpus()` result (default: ask the backend).
-        backend: the Keras backend name (default: Keras').
-        cpu_flags: the `cpu_bfloat16_flags()` result (default: ask).
+        gpus, backend, cpu_flags: `visible_gpus()`, the Keras backend and
+            `cpu_bfloat16_flags()` (default: ask).
 
     Returns:
-        `(policy, reason)`: a policy name for
-        `keras.mixed_precision.set_global_policy` and a short reason, e.g.
-        `("mixed_bfloat16", "auto: this CPU has avx512_bf16")`.
+        `(policy, reason)`, e.g. `("mixed_bfloat16", "auto: this CPU has avx512_bf16")`.
 
     Raises:
         UsageError: an unknown precision name.
@@ -322,24 +265,14 @@ def choose_precision(name="auto", gpus=None, backend=None, cpu_flags=None):
 
 
 def check_compile_settings(backend, strategy, jit_compile, precision):
-    """Refuses settings that fail or silently misbehave under a strategy.
+    """Refuses settings that fail or silently misbehave under a TensorFlow strategy.
 
-    - XLA (`jit_compile=True`) with a TensorFlow `mirrored` or
-      `multi_worker` strategy: Keras turns `jit_compile="auto"` off under
-      `tf.distribute`, and forcing it hits open TensorFlow bugs; JAX's
-      `DataParallel` compiles the whole multi-device step with XLA instead.
-    - `mixed_float16` with those strategies: its dynamic loss scale checks
-      gradients for overflow per replica; `mixed_bfloat16` needs no loss
-      scaling.
+    XLA (`jit_compile=True`) and `mixed_float16` (per-replica loss scaling)
+    with `mirrored` or `multi_worker`; the message names what works instead.
 
     Args:
-        backend: the Keras backend name.
-        strategy: the `Distribution.name` ("default", "mirrored", ...).
-        jit_compile: True, False or "auto".
-        precision: the dtype policy name.
-
-    Raises:
-        ValueError: with the setting that works instead.
+        backend, strategy: the Keras backend and the `Distribution.name`.
+        jit_compile, precision: True, False or "auto", and the dtype policy.
 
     Example:
 
@@ -353,10 +286,8 @@ def check_compile_settings(backend, strategy, jit_compile, precision):
             f"--jit with --strategy {strategy} is not supported on TensorFlow: Keras "
             "turns XLA off under tf.distribute and forcing it hits TensorFlow bugs. "
             "Train without --jit, or use --backend jax --strategy mirrored, which "
-            "compiles the multi-device step with XLA (keras.distribution.DataParallel)."
-        )
+            "compiles the multi-device step with XLA (keras.distribution.DataParallel).")
     if distributed and precision == "mixed_float16":
         raise UsageError(
             f"--precision mixed_float16 with --strategy {strategy}: use "
-            "mixed_bfloat16 (no loss scaling), or float32."
-        )
+            "mixed_bfloat16 (no loss scaling), or float32.")

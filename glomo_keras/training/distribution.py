@@ -1,11 +1,9 @@
 """Distribution strategies for training: one device, several GPUs, several machines.
 
 `make_strategy(name)` returns a `Distribution` whose `scope()` is entered
-while the model is built and compiled (`split_devices(n)` first, for
-logical devices). On TensorFlow it
-wraps a `tf.distribute` strategy; on JAX it sets a
-`keras.distribution.DataParallel`. In both cases the global batch is split
-across the replicas.
+while the model is built and compiled: a `tf.distribute` strategy on
+TensorFlow, a `keras.distribution.DataParallel` on JAX; the global batch is
+split across the replicas.
 """
 
 import contextlib
@@ -39,12 +37,7 @@ class Distribution:
     worker_index: int = 0
 
     def working_directory(self, output):
-        """Where this process writes checkpoints and backups.
-
-        The chief writes into `output`; every other worker into
-        `output/workers/worker_<index>`, so that no two processes write the
-        same file.
-        """
+        """Where this process writes: `output`, off the chief `output/workers/worker_<i>`."""
         if self.is_chief:
             return output
         return output / "workers" / f"worker_{self.worker_index}"
@@ -59,20 +52,13 @@ class Distribution:
         """Readies a compiled model for `fit` on `dataset` under this strategy.
 
         Keras 3 (3.15 and earlier) cannot `fit` under
-        `MultiWorkerMirroredStrategy` as is; two work-arounds are applied to
-        `model` (only for `multi_worker`; other strategies need nothing):
+        `MultiWorkerMirroredStrategy` as is; for `multi_worker` only:
 
-        - `fit` and `evaluate` first build the model from one distributed
-          batch merged with `strategy.reduce`, which fails for dict inputs
-          such as GLoMo's (keras-team/keras#20329: "Attempt to convert a
-          value ({'token_ids': PerReplica...}) ... to a Tensor"). Only the
-          shapes and dtypes matter, so the model is built from
-          `dataset.element_spec` instead.
-        - Each step's logs (scalars) are merged across workers with
-          `strategy.reduce("MEAN", value, axis=0)`, which fails for scalars
-          (tensorflow/tensorflow#72388: "Invalid reduction dimension 0 for
-          input with 0 dimensions"). The train and test steps return their
-          logs with shape [1] instead, so the merge is the mean over replicas.
+        - the model is built from `dataset.element_spec`, not from a batch
+          merged with `strategy.reduce`, which fails for dict inputs
+          (keras-team/keras#20329);
+        - the steps return their scalar logs with shape [1], which
+          `strategy.reduce(..., axis=0)` can merge (tensorflow/tensorflow#72388).
 
         Args:
             model: a compiled `keras.Model` (built in `scope()`).
@@ -82,8 +68,7 @@ class Distribution:
             return
         batch = keras.tree.map_structure(
             lambda spec: keras.KerasTensor(tuple(spec.shape), dtype=spec.dtype.name),
-            dataset.element_spec,
-        )
+            dataset.element_spec)
 
         def build_from_spec(iterator=None, data_batch=None):
             with self.scope():
@@ -109,21 +94,16 @@ def _logs_as_vectors(step):
 def split_devices(count, gpu=None, memory_limit_mb=None):
     """Splits the CPU (or the first GPU) into `count` logical devices.
 
-    Must run before TensorFlow initialises its devices. On JAX it splits the
-    CPU only (`jax_num_cpu_devices`, or `XLA_FLAGS=
-    --xla_force_host_platform_device_count` on older JAX), which must happen
-    before JAX starts its backends (the first JAX operation); with GPUs, JAX
-    uses every local GPU instead.
+    Must run before TensorFlow initialises its devices; on JAX (CPU only)
+    before the first JAX operation.
 
     Args:
         count: int, the number of logical devices.
         gpu: whether to split the first GPU; by default when one exists.
-        memory_limit_mb: the memory of each logical GPU in MiB (required
-            when a GPU is split; `count * memory_limit_mb` must fit on it).
+        memory_limit_mb: each logical GPU's memory in MiB (required for a GPU).
 
     Raises:
-        ValueError: a GPU split without a memory limit, or `gpu=True` and
-            no GPU is visible.
+        UsageError: a GPU split without a memory limit, or no GPU to split.
 
     Example:
 
@@ -144,13 +124,11 @@ def split_devices(count, gpu=None, memory_limit_mb=None):
     if use_gpu and not memory_limit_mb:
         raise UsageError(
             f"splitting a GPU into {count} devices needs a memory limit per device: "
-            "--virtual-device-memory MIB (e.g. a 40 GiB GPU into 2: 19000)"
-        )
+            "--virtual-device-memory MIB (e.g. a 40 GiB GPU into 2: 19000)")
     device = gpus[0] if use_gpu else tf.config.list_physical_devices("CPU")[0]
     configs = [
         tf.config.LogicalDeviceConfiguration(memory_limit=memory_limit_mb if use_gpu else None)
-        for _ in range(count)
-    ]
+        for _ in range(count)]
     tf.config.set_logical_device_configuration(device, configs)
 
 
@@ -170,18 +148,12 @@ def _split_jax_cpu(count, gpu):
 def make_strategy(name="auto"):
     """Builds the distribution for `name`.
 
-    `auto` picks `MirroredStrategy` when there are several GPUs (or several
-    logical devices from `split_devices`), the default strategy otherwise.
-    `multi_worker` reads the cluster from the `TF_CONFIG` environment
-    variable. Under JAX, `mirrored` (and `auto` with several devices)
-    becomes `keras.distribution.DataParallel` over the local devices, set
-    globally; `multi_worker` is TensorFlow only.
+    `auto` is mirrored over several (logical) devices, default otherwise;
+    `multi_worker` reads `TF_CONFIG` (TensorFlow only). Under JAX, mirrored
+    is a global `keras.distribution.DataParallel`.
 
     Args:
         name: one of `STRATEGIES`.
-
-    Returns:
-        A `Distribution`.
 
     Example:
 
@@ -199,8 +171,7 @@ def make_strategy(name="auto"):
         if name in ("mirrored", "multi_worker"):
             raise UsageError(
                 f"--strategy {name} needs the TensorFlow or JAX backend, "
-                f"not {keras.backend.backend()}."
-            )
+                f"not {keras.backend.backend()}.")
         return Distribution("default", 1)
     import tensorflow as tf
 
@@ -212,12 +183,10 @@ def make_strategy(name="auto"):
         is_chief = resolver.task_type in (None, "chief") or (
             resolver.task_type == "worker"
             and resolver.task_id == 0
-            and "chief" not in json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
-        )
+            and "chief" not in json.loads(os.environ["TF_CONFIG"]).get("cluster", {}))
         return Distribution(
             "multi_worker", strategy.num_replicas_in_sync, is_chief, strategy,
-            resolver.task_id or 0,
-        )
+            resolver.task_id or 0)
     devices = [device.name for device in tf.config.list_logical_devices("GPU")
                or tf.config.list_logical_devices("CPU")]
     if name == "mirrored" or (name == "auto" and len(devices) > 1):
@@ -231,8 +200,7 @@ def _jax_distribution(name):
         raise UsageError(
             "--strategy multi_worker uses TF_CONFIG and needs the TensorFlow "
             "backend; on JAX, --strategy mirrored trains on every local device "
-            "(keras.distribution.DataParallel)."
-        )
+            "(keras.distribution.DataParallel).")
     devices = keras.distribution.list_devices()
     if name == "default" or (name == "auto" and len(devices) == 1):
         return Distribution("default", 1)

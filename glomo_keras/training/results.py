@@ -28,35 +28,24 @@ def versions():
 
     import glomo_keras
 
-    return {
-        "glomo_keras": glomo_keras.__version__,
-        "keras": keras.__version__,
-        "keras_hub": keras_hub.__version__,
-        "tensorflow": tf.__version__,
-        "backend": keras.backend.backend(),
-        "python": platform.python_version(),
-    }
+    return {"glomo_keras": glomo_keras.__version__, "keras": keras.__version__,
+            "keras_hub": keras_hub.__version__, "tensorflow": tf.__version__,
+            "backend": keras.backend.backend(), "python": platform.python_version()}
 
 
 def summarise(per_seed, config, options, distribution, backbone, dataset):
     """The results dict of a run.
 
     Args:
-        per_seed: {seed: result} with `test`, `valid`, `best_epoch`,
-            `best_val_loss` per seed.
-        config: the resolved `GLoMoConfig`.
-        options: the run's `TrainingOptions`.
-        distribution: the `Distribution` used.
-        backbone: the backbone spec.
-        dataset: the `LoadedDataset` trained on.
+        per_seed: {seed: result} (`test`, `valid`, `best_epoch`, `best_val_loss`).
+        config, options: the resolved `GLoMoConfig` and the `TrainingOptions`.
+        distribution, backbone, dataset: the `Distribution`, the backbone
+            spec and the `LoadedDataset` trained on.
 
     Returns:
-        dict with `per_seed`, `mean` and `std` (ddof 0; per split, every
-        scalar metric), `selected_seed` (lowest validation loss),
-        `num_replicas`, `strategy`, `backbone`, `data` (the data file or
-        folder, which `glomo-keras plot` reads again), `split_sizes`,
-        `config` (the architecture), `training` (the training options)
-        and `versions`.
+        dict with `per_seed`, `mean` and `std` (ddof 0), `selected_seed`
+        (lowest validation loss), `num_replicas`, `strategy`, `backbone`,
+        `data`, `split_sizes`, `config`, `training` and `versions`.
 
     Example:
 
@@ -69,28 +58,18 @@ def summarise(per_seed, config, options, distribution, backbone, dataset):
     mean, std = {}, {}
     for split in ("test", "valid"):
         mean[split], std[split] = _mean_std(per_seed, split)
-    selected = min(
-        per_seed,
-        key=lambda seed: (
-            per_seed[seed]["best_val_loss"]
-            if per_seed[seed]["best_val_loss"] is not None
-            else float("inf")
-        ),
-    )
+    selected = min(per_seed, key=lambda seed: _or_inf(per_seed[seed]["best_val_loss"]))
     return {
-        "per_seed": per_seed,
-        "mean": mean,
-        "std": std,
-        "selected_seed": int(selected),
-        "num_replicas": distribution.num_replicas,
-        "strategy": distribution.name,
-        "backbone": backbone,
-        "data": _absolute(dataset.source),
+        "per_seed": per_seed, "mean": mean, "std": std, "selected_seed": int(selected),
+        "num_replicas": distribution.num_replicas, "strategy": distribution.name,
+        "backbone": backbone, "data": _absolute(dataset.source),
         "split_sizes": {name: len(split) for name, split in dataset.splits.items()},
-        "config": config.to_dict(),
-        "training": options.to_dict(),
-        "versions": versions(),
+        "config": config.to_dict(), "training": options.to_dict(), "versions": versions(),
     }
+
+
+def _or_inf(value):
+    return float("inf") if value is None else value
 
 
 def _absolute(source):
@@ -98,31 +77,41 @@ def _absolute(source):
     return str(path.resolve()) if path.exists() else str(source)
 
 
-def format_table(results):
-    """A short human table: one row per seed, then mean ± std (test split).
+def results_text(results):
+    """The Markdown table of a run's test metrics: every seed, then mean ± std.
+
+    It is `results.txt`, the printed table and the Text dashboard's `run/results`.
+
+    Args:
+        results: the run's results dict (`summarise`).
 
     Example:
 
     ```python
-    print(format_table(results))
+    print(results_text(results))  # "| seed | best epoch | mae | corr | ... |"
     ```
     """
     keys = list(results["mean"]["test"])
-    width = max(10, *(len(k) + 1 for k in keys))
-    lines = ["test metrics".ljust(12) + "".join(k.rjust(width) for k in keys)]
+    rows = [
+        "Test metrics of each seed's selected epoch; mean ± std over "
+        f"{len(results['per_seed'])} seed(s) (std with ddof 0). Selected seed: "
+        f"{results['selected_seed']} (lowest validation loss).",
+        "",
+        "| seed | best epoch | " + " | ".join(keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
     for seed, result in results["per_seed"].items():
-        row = f"seed {seed}".ljust(12)
-        lines.append(row + "".join(f"{result['test'][k]:{width}.4f}" for k in keys))
-    lines.append("mean".ljust(12) + "".join(
-        f"{results['mean']['test'][k]:{width}.4f}" for k in keys))
-    lines.append("std".ljust(12) + "".join(
-        f"{results['std']['test'][k]:{width}.4f}" for k in keys))
-    return "\n".join(lines)
+        rows.append(f"| {seed} | {result['best_epoch']} | "
+                    + " | ".join(f"{result['test'][k]:.4f}" for k in keys) + " |")
+    rows.append("| **mean ± std** | | " + " | ".join(
+        f"{results['mean']['test'][k]:.4f} ± {results['std']['test'][k]:.4f}" for k in keys
+    ) + " |")
+    return "\n".join(rows)
 
 
 def write_results(results, output):
     """Writes `results.json` (last, atomically) and `results.txt`; prints the table."""
-    table = format_table(results)
+    table = results_text(results)
     artifacts.write_text_atomically(output / artifacts.RESULTS_TABLE_FILE, table + "\n")
     artifacts.write_json_atomically(output / artifacts.RESULTS_FILE, results)
     print(table)

@@ -1,34 +1,21 @@
 """What TensorBoard shows of a run: tag names, descriptions, HParams, layout and text.
 
-Each seed of a run is one TensorBoard run, `<run>/logs/seed_<S>`, and one
-HParams session. Its scalars are grouped by the part of the tag before the
-first `/`, and every step is an epoch counted from 1, as on the console and
-in `results.json`:
-
-- `train/loss`, `train/learning_rate`: the training objective and rate;
-- `validation/loss`, `validation/<metric>`: the validation split, every epoch;
-- `fusion/<modality>_weight`: the mean global-attention modality weight;
-- `moe/<modality>/load_train/expert_<i>` and `.../load_eval/expert_<i>`:
-  each expert's share of the routing slots, with the training gate noise
-  and without it; `moe/<modality>/imbalance_train|eval`: what the balancing
-  loss penalises;
-- `selected/epoch`, `selected/validation_<metric>`, `test/<metric>`: written
-  once, at the selected epoch, when the seed is scored.
-
-The HParams dashboard gets one experiment definition (hyper-parameters with
-the ones that define a run first, and the selected-epoch validation and test
-metrics), one session per seed with its status, the Custom Scalars dashboard
-one layout, and the Text dashboard the run's set-up and results.
+Each seed is one TensorBoard run, `<run>/logs/seed_<S>`, and one HParams
+session; every step is an epoch counted from 1. Scalars are grouped by the
+part of the tag before the first `/`: `train/`, `validation/`, `fusion/`
+(modality weights), `moe/<modality>/` (expert load and imbalance, with and
+without gate noise), and, once at the selected epoch, `selected/` and
+`test/`. The Custom Scalars dashboard gets one layout and the Text
+dashboard the run's set-up and results (docs/tensorboard.md).
 
 Example:
 
 ```python
-from glomo_keras.training import summaries
-
 summaries.description("acc2_non0")  # "Binary accuracy, negative vs positive, ..."
 ```
 """
 
+import contextlib
 import json
 import pathlib
 import shlex
@@ -96,17 +83,13 @@ def description(metric):
 def session_hparams(config, options, backbone, num_replicas, precision):
     """The hyper-parameters of one seed's HParams session, defining ones first.
 
-    Per-modality fields become one value per modality
-    (`num_experts_text`, ...); other lists and None become JSON text
-    (`'["t", "a", "v"]'`, `"null"`).
+    Per-modality fields become one value per modality (`num_experts_text`,
+    ...); other lists and None become JSON text.
 
     Args:
-        config: the `GLoMoConfig`.
-        options: the seed's `TrainingOptions` (its `precision` is recorded
-            resolved, as `precision`).
-        backbone: the backbone spec.
-        num_replicas: the number of replicas trained on.
-        precision: the Keras dtype policy name ("float32", "mixed_bfloat16").
+        config, options: the `GLoMoConfig` and the seed's `TrainingOptions`.
+        backbone, num_replicas: the backbone spec and the replicas trained on.
+        precision: the Keras dtype policy name (the resolved `options.precision`).
 
     Example:
 
@@ -131,9 +114,7 @@ def write_experiment(hparams, task):
     """Writes the HParams experiment: its hyper-parameters and metric columns.
 
     Call inside a default writer. The defining hyper-parameters are marked
-    as differing, so the dashboard lists them first (it shows the first
-    five by default); the metrics are the selected epoch's validation
-    metrics and the test metrics of `task`.
+    as differing, so the dashboard lists them first.
 
     Args:
         hparams: the session's hyper-parameters (`session_hparams`).
@@ -152,8 +133,7 @@ def write_experiment(hparams, task):
 
     infos = [
         api_pb2.HParamInfo(name=name, type=_data_type(value), differs=name in DEFINING)
-        for name, value in hparams.items()
-    ]
+        for name, value in hparams.items()]
     metrics = []
     for split, tag in (("test", "test/{}"), ("validation", "selected/validation_{}")):
         for metric in TASK_METRICS[task]:
@@ -183,9 +163,7 @@ def _data_type(value):
 
 
 def write_layout(moe_modalities):
-    """Writes the Custom Scalars layout: loss, fusion weights, expert load in one chart each.
-
-    Call inside a default writer.
+    """Writes the Custom Scalars layout (inside a default writer): loss, fusion, expert load.
 
     Args:
         moe_modalities: the names of the modalities with MoE layers ("text", ...).
@@ -203,8 +181,7 @@ def write_layout(moe_modalities):
 
     def chart(title, *patterns):
         return layout_pb2.Chart(
-            title=title, multiline=layout_pb2.MultilineChartContent(tag=list(patterns))
-        )
+            title=title, multiline=layout_pb2.MultilineChartContent(tag=list(patterns)))
 
     categories = [
         layout_pb2.Category(title="Loss and quality", chart=[
@@ -222,29 +199,24 @@ def write_layout(moe_modalities):
                   rf"^moe/{name}/load_{kind}/expert_\d+$")
             for name in moe_modalities
             for kind, routing in (("train", "training routing, with gate noise"),
-                                  ("eval", "evaluation routing, no noise"))
-        ]
+                                  ("eval", "evaluation routing, no noise"))]
         balance = [
             chart(f"imbalance, {routing} (0 = balanced)", rf"^moe/.*/imbalance_{kind}$")
             for kind, routing in (("train", "training routing"),
-                                  ("eval", "evaluation routing"))
-        ]
+                                  ("eval", "evaluation routing"))]
         categories.append(layout_pb2.Category(title="Expert load", chart=load + balance))
     layout = layout_pb2.Layout(category=categories)
     tf.summary.experimental.write_raw_pb(
-        custom_scalar_summary.pb(layout).SerializeToString(), step=0
-    )
+        custom_scalar_summary.pb(layout).SerializeToString(), step=0)
 
 
 def write_expert_load(name, kind, gates):
     """Writes one modality's expert load and imbalance for gates [N, E].
 
-    Call inside a default writer with its step set. The load of expert i is
-    its share of the routing slots: the number of utterances routed to it
-    divided by all routings (top-k per utterance), so the shares sum to 1
-    and a balanced layer gives 1/E each. The imbalance is
-    CV²(importance) + CV²(load), the quantity the balancing loss multiplies
-    by `moe_loss_weight`.
+    Call inside a default writer with its step set. Expert i's load is its
+    share of the routing slots (the shares sum to 1; balanced is 1/E); the
+    imbalance is CV²(importance) + CV²(load), what the balancing loss
+    multiplies by `moe_loss_weight`.
 
     Args:
         name: the modality name ("text").
@@ -269,15 +241,13 @@ def write_expert_load(name, kind, gates):
             f"moe/{name}/load_{kind}/expert_{index}", float(share),
             description=f"Share of the {name} MoE's routing slots that expert {index} gets "
             f"on the validation split, {routing}. The shares sum to 1; balanced is "
-            f"1/{len(shares)}.",
-        )
+            f"1/{len(shares)}.")
     importance = gates.sum(0)
     tf.summary.scalar(
         f"moe/{name}/imbalance_{kind}", _cv_squared(importance) + _cv_squared(load),
         description=f"CV² of the {name} experts' importance plus CV² of their load on the "
         f"validation split, {routing}: 0 is perfectly balanced. The training balancing "
-        "loss is moe_loss_weight times this.",
-    )
+        "loss is moe_loss_weight times this.")
 
 
 def _cv_squared(values):
@@ -289,9 +259,8 @@ def _cv_squared(values):
 def write_seed_end(log_dir, task, result):
     """Writes a scored seed: selected epoch, its validation and test metrics, status.
 
-    The scalars `selected/epoch`, `selected/validation_<metric>` and
-    `test/<metric>` go at the selected epoch's step (the HParams columns),
-    a text note to `run/selected_epoch`, and the session ends as a success.
+    The scalars go at the selected epoch's step (the HParams columns), a
+    note to `run/selected_epoch`, and the session ends as a success.
 
     Args:
         log_dir: the seed's TensorBoard directory.
@@ -304,21 +273,17 @@ def write_seed_end(log_dir, task, result):
     write_seed_end("run/logs/seed_1", "regression", result)
     ```
     """
-    import tensorflow as tf
-
     step = result["best_epoch"] or 0
-    writer = tf.summary.create_file_writer(str(log_dir))
-    with writer.as_default(step=step):
-        tf.summary.scalar("selected/epoch", step, description=(
+    with _writing(log_dir, step) as summary:
+        summary.scalar("selected/epoch", step, description=(
             "The epoch kept for scoring (lowest validation loss), counted from 1."))
         for split, tag in (("valid", "selected/validation_{}"), ("test", "test/{}")):
             for metric in TASK_METRICS[task]:
-                tf.summary.scalar(tag.format(metric), result[split][metric], description=(
+                summary.scalar(tag.format(metric), result[split][metric], description=(
                     f"{description(metric)} On the {split} split with the weights of "
                     "the selected epoch."))
-        tf.summary.text("run/selected_epoch", _selected_note(task, result), description=(
+        summary.text("run/selected_epoch", _selected_note(task, result), description=(
             "The epoch kept and its metrics."))
-    writer.close()
     write_session_status(log_dir, success=True)
 
 
@@ -337,35 +302,31 @@ def _selected_note(task, result):
 def write_session_status(log_dir, success):
     """Ends a seed's HParams session as a success or a failure.
 
+    Args:
+        log_dir: the seed's TensorBoard directory.
+        success: whether the seed finished.
+
     Example:
 
     ```python
     write_session_status("run/logs/seed_1", success=False)
     ```
     """
-    import tensorflow as tf
     from tensorboard.plugins.hparams import api_pb2
     from tensorboard.plugins.hparams import summary as hparams_summary
 
     status = api_pb2.STATUS_SUCCESS if success else api_pb2.STATUS_FAILURE
-    writer = tf.summary.create_file_writer(str(log_dir))
-    with writer.as_default():
-        tf.summary.experimental.write_raw_pb(
-            hparams_summary.session_end_pb(status).SerializeToString(), step=0
-        )
-    writer.close()
+    with _writing(log_dir, 0) as summary:
+        summary.experimental.write_raw_pb(
+            hparams_summary.session_end_pb(status).SerializeToString(), step=0)
 
 
 def setup_text(config, options, dataset, backbone, distribution, precision, versions):
     """The Markdown record of a run's set-up (the Text dashboard's `run/setup`).
 
     Args:
-        config: the resolved `GLoMoConfig`.
-        options: the `TrainingOptions`.
-        dataset: the `LoadedDataset` trained on.
-        backbone: the backbone spec.
-        distribution: the `Distribution` used.
-        precision: the Keras dtype policy name.
+        config, options, dataset: the resolved config, options and `LoadedDataset`.
+        backbone, distribution, precision: the backbone spec, `Distribution`, dtype policy.
         versions: the library versions (`results.versions()`).
 
     Example:
@@ -375,7 +336,7 @@ def setup_text(config, options, dataset, backbone, distribution, precision, vers
     ```
     """
     sizes = " / ".join(str(len(split)) for split in (dataset.train, dataset.valid, dataset.test))
-    lines = [
+    return "\n".join([
         f"**Command**: `{command_line()}`",
         "",
         f"**Data**: `{dataset.source}` ({dataset.format}); train / valid / test "
@@ -398,66 +359,23 @@ def setup_text(config, options, dataset, backbone, distribution, precision, vers
         "```",
         json.dumps(options.to_dict(), indent=1),
         "```",
-    ]
-    return "\n".join(lines)
+    ])
 
 
 def command_line():
-    """The command that started this process, as a user would type it.
-
-    `python -m glomo_keras` and the console script both read `glomo-keras`;
-    a script reads its file name.
-
-    Example:
-
-    ```python
-    command_line()  # "glomo-keras train --dataset mosi --seeds 1 2"
-    ```
-    """
+    """The command that started this process, as a user would type it (`glomo-keras ...`)."""
     program = pathlib.Path(sys.argv[0]).name
     if program in ("__main__.py", "glomo-keras"):
         program = "glomo-keras"
     return shlex.join([program, *sys.argv[1:]])
 
 
-def results_text(results):
-    """The Markdown table of a run's results: every seed, then mean ± std.
-
-    Args:
-        results: the run's results dict (`results.summarise`).
-
-    Example:
-
-    ```python
-    results_text(results)  # "| | mae | corr | ... |"
-    ```
-    """
-    keys = list(results["mean"]["test"])
-    rows = [
-        "Test metrics of each seed's selected epoch; mean ± std over "
-        f"{len(results['per_seed'])} seed(s) (std with ddof 0). Selected seed: "
-        f"{results['selected_seed']} (lowest validation loss).",
-        "",
-        "| seed | best epoch | " + " | ".join(keys) + " |",
-        "|---|---|" + "---|" * len(keys),
-    ]
-    for seed, result in results["per_seed"].items():
-        rows.append(f"| {seed} | {result['best_epoch']} | "
-                    + " | ".join(f"{result['test'][k]:.4f}" for k in keys) + " |")
-    rows.append("| **mean ± std** | | " + " | ".join(
-        f"{results['mean']['test'][k]:.4f} ± {results['std']['test'][k]:.4f}" for k in keys
-    ) + " |")
-    return "\n".join(rows)
-
-
 def write_run_text(log_root, seeds, name, text, step):
     """Writes one Markdown text summary into every seed's TensorBoard run.
 
     Args:
-        log_root: the run's `logs` folder.
-        seeds: the seeds (`seed_<S>` sub-folders).
-        name: "setup" or "results" (the tag is `run/<name>`).
-        text: the Markdown.
+        log_root, seeds: the run's `logs` folder and its seeds (`seed_<S>` sub-folders).
+        name, text: "setup" or "results" (the tag is `run/<name>`), and the Markdown.
         step: the step it is shown at.
 
     Example:
@@ -466,10 +384,17 @@ def write_run_text(log_root, seeds, name, text, step):
     write_run_text("run/logs", [1, 2], "results", results_text(results), step=10)
     ```
     """
+    for seed in seeds:
+        with _writing(pathlib.Path(log_root) / f"seed_{seed}", step) as summary:
+            summary.text(f"run/{name}", text, description=f"The run's {name}.")
+
+
+@contextlib.contextmanager
+def _writing(log_dir, step):
+    """`tf.summary`, with a writer of `log_dir` as the default at `step` (closed after)."""
     import tensorflow as tf
 
-    for seed in seeds:
-        writer = tf.summary.create_file_writer(str(pathlib.Path(log_root) / f"seed_{seed}"))
-        with writer.as_default(step=step):
-            tf.summary.text(f"run/{name}", text, description=f"The run's {name}.")
-        writer.close()
+    writer = tf.summary.create_file_writer(str(log_dir))
+    with writer.as_default(step=step):
+        yield tf.summary
+    writer.close()

@@ -1,15 +1,7 @@
 """`train`: fit GLoMo on a dataset for one or more seeds, select, score, export.
 
-The run directory's layout is `glomo_keras.artifacts`': `results.json` and
-`results.txt` (written last: a finished run), per seed `seed_<S>/`
-(`best.weights.h5` and `best.json`: the epoch with the lowest validation
-loss so far; `model.keras`: the selected weights; `history.json`;
-`result.json`: a finished seed), `predictions/test_seed<S>.csv`
-(`id,label,prediction`), `logs/seed_<S>/` (TensorBoard: one run and HParams
-session per seed, see `glomo_keras.training.summaries`), `backup/seed_<S>/`
-(`IntervalBackup`; removed when the seed finishes), `preprocessing.json`
-(the data's `GLoMoPreprocessor`), `preset/` and `saved_model/<version>/`. Every
-file is written atomically.
+The run directory's layout (every file written atomically) is
+`glomo_keras.artifacts`'.
 """
 
 import csv
@@ -19,7 +11,6 @@ import pathlib
 import shutil
 import sys
 import time
-import weakref
 
 import keras
 import numpy as np
@@ -41,26 +32,26 @@ from glomo_keras.training.devices import visible_gpus
 from glomo_keras.training import summaries
 from glomo_keras.training.distribution import make_strategy
 from glomo_keras.training.monitor import ValidationMonitor
+from glomo_keras.training.monitor import derived_model
 from glomo_keras.training.monitor import predict_with_gates
 from glomo_keras.training.monitor import task_metrics
+from glomo_keras.training.options import BACKUP_INTERVAL_S
 from glomo_keras.training.options import TrainingOptions
+from glomo_keras.training.results import results_text
 from glomo_keras.training.results import summarise
 from glomo_keras.training.results import versions
 from glomo_keras.training.results import write_results
 from glomo_keras.training.run_export import publish_run
 
 
-# Seconds between two backups of the training state (model and optimizer).
-BACKUP_INTERVAL_S = 300
-
-
 class RunExistsError(GLoMoError, RuntimeError):
     """The output directory already holds a finished run."""
 
 
-def log(message):
-    """Prints one progress line to stderr, flushed."""
-    print(f"[glomo-keras {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+def log(message, source=None):
+    """Prints one progress line (of `source`: "study", "tune") to stderr, flushed."""
+    tag = f"glomo-keras {source}" if source else "glomo-keras"
+    print(f"[{tag} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def prepare_data(config, data, tokenizer, use_cache=True):
@@ -135,44 +126,31 @@ def train(
     """Trains GLoMo once per seed, selects on validation and scores test.
 
     Each seed keeps the epoch with the lowest validation loss and scores the
-    test split once with it. Killed runs resume: rerunning the same call
-    continues each seed from its last backed-up epoch and skips finished
-    seeds. With `export`, the seed with the lowest validation loss is
-    exported as a SavedModel.
-
-    Each epoch runs the training steps and one validation pass (the
-    `ValidationMonitor`'s; `fit` gets no `validation_data`). With
-    `options.bucketing` every batch is padded to its longest utterance only.
-    Where steps are compiled for fixed shapes (JAX, `jit_compile=True`), the
-    ragged last training batch is dropped (each epoch reshuffles, so every
-    utterance is still used) and the last evaluation batch is padded, so
-    that no batch size is compiled twice.
+    test split once with it; the seed with the lowest validation loss is
+    published (preset, SavedModel). Rerunning a killed call resumes each
+    seed from its last backup and skips finished seeds. Where steps are
+    compiled for fixed shapes (JAX, XLA), the ragged last training batch is
+    dropped (each epoch reshuffles) and the last evaluation batch padded.
 
     Args:
         config: a `GLoMoConfig` (the architecture).
         data: a data file/folder path or a `LoadedDataset`.
         output_dir: the run directory.
-        options: a `TrainingOptions` (batch size, learning rate, epochs,
-            seed, bucketing, strategy, precision, ...); default the
-            dataset's Table 1 column, `TrainingOptions.for_dataset(config.dataset)`.
-            Its precision becomes Keras' global dtype policy.
+        options: a `TrainingOptions`; default the dataset's Table 1 column.
         backbone: the backbone spec of `load_backbone` (BERT text branch).
         seeds: list of ints; default `[options.seed]`.
-        export_dir: the export base (`<export_dir>/<version>/`); default
-            `<output_dir>/saved_model`.
+        export_dir: the SavedModel base; default `<output_dir>/saved_model`.
         export: whether to export the selected model.
-        jit_compile: passed to `model.compile` ("auto": XLA off on CPU).
+        jit_compile: passed to `model.compile`.
         overwrite: replace a finished run in `output_dir`.
         use_cache: use the tokenised-data cache.
-        verbose: Keras `fit` verbosity: 0, 1 (progress bar), 2 (one line
-            per epoch) or "auto" (1 on a terminal, else 2).
+        verbose: Keras `fit` verbosity, or "auto" (1 on a terminal, else 2).
         backup_interval: seconds between two backups of the training state
-            (model and optimizer) at an epoch end; the last epoch is always
-            backed up; 0 backs up every epoch.
+            at an epoch end (the last epoch always; 0: every epoch).
         callbacks: extra Keras callbacks for `fit` (e.g. timing).
 
     Returns:
-        The results dict (also in `output_dir/results.json`).
+        The results dict (also `results.json`).
 
     Raises:
         RunExistsError: `output_dir` holds a finished run and not `overwrite`.
@@ -180,18 +158,15 @@ def train(
     Example:
 
     ```python
-    results = train(GLoMoConfig.for_dataset("mosei"), "datasets/mosei.pkl",
-                    "runs/mosei", TrainingOptions.for_dataset("mosei", epochs=20),
-                    backbone="bert_base_en_uncased", seeds=[1111, 1112])
-    results["mean"]["test"]["mae"]
+    results = train(GLoMoConfig.for_dataset("mosei"), "datasets/mosei.pkl", "runs/mosei",
+                    TrainingOptions.for_dataset("mosei", epochs=20), seeds=[1111, 1112])
     ```
     """
     output = pathlib.Path(output_dir)
     if (output / artifacts.RESULTS_FILE).exists() and not overwrite:
         raise RunExistsError(
             f"{output} holds a finished run (results.json); pass --overwrite "
-            "to replace it or choose another --output."
-        )
+            "to replace it or choose another --output.")
     options = options or TrainingOptions.for_dataset(config.dataset)
     options.check_config(config)
     seeds = list(seeds or [options.seed])
@@ -227,8 +202,7 @@ def train(
         try:
             per_seed[seed] = _train_seed(
                 config, options.replace(seed=seed), dataset, output, backbone, distribution,
-                jit_compile, verbose, backup_interval, list(callbacks),
-            )
+                jit_compile, verbose, backup_interval, list(callbacks))
         except Exception:
             if distribution.is_chief:
                 summaries.write_session_status(
@@ -246,7 +220,7 @@ def train(
             log(f"exported seed {results['selected_seed']} to {results['export']}")
         write_results(results, output)
         summaries.write_run_text(output / artifacts.LOGS_DIR, seeds, "results",
-                                 summaries.results_text(results), step=options.epochs)
+                                 results_text(results), step=options.epochs)
     return results
 
 
@@ -266,25 +240,19 @@ def _train_seed(config, options, dataset, output, backbone_spec, distribution, j
     drop_remainder = fixed_shapes and len(dataset.train) > batch_size
     train_ds = make_dataset(
         dataset.train, batch_size, shuffle=True, seed=seed,
-        bucketing=options.bucketing, drop_remainder=drop_remainder, repeat=True,
-    )
+        bucketing=options.bucketing, drop_remainder=drop_remainder, repeat=True)
     # Sorted by length, validation batches hold similar lengths and bucketing
     # cuts most of their padding (the metrics do not depend on the order).
     valid = dataset.valid.by_length() if options.bucketing else dataset.valid
     valid_ds, test_ds = (
         make_dataset(split, batch_size, bucketing=options.bucketing, pad_final_batch=fixed_shapes)
-        for split in (valid, dataset.test)
-    )
-    steps_per_epoch = (
-        len(dataset.train) // batch_size if drop_remainder
-        else -(-len(dataset.train) // batch_size)
-    )
+        for split in (valid, dataset.test))
+    count = len(dataset.train)
+    steps_per_epoch = count // batch_size if drop_remainder else -(-count // batch_size)
     with distribution.scope():
         backbone = _backbone(config, backbone_spec)
         model = GLoMo(config, backbone, seed=seed)
-        model.compile(
-            optimizer=make_optimizer(options, steps_per_epoch), jit_compile=jit_compile
-        )
+        model.compile(optimizer=make_optimizer(options, steps_per_epoch), jit_compile=jit_compile)
         # Creating the optimizer's variables now spares TensorFlow a second
         # trace of the train step (it retraces a function that created
         # variables), which halves the start-up of fit.
@@ -298,29 +266,24 @@ def _train_seed(config, options, dataset, output, backbone_spec, distribution, j
     if initial_epoch:
         log(f"seed {seed}: resuming after epoch {initial_epoch} (backup {backup.backup_dir})")
     distribution.prepare_model(model, train_ds)
-    history_path = seed_dir / "history.json"
     log_dir = output / artifacts.LOGS_DIR / f"seed_{seed}"
     callbacks = [
         ValidationMonitor(
             config, valid_ds, valid.labels, log_dir,
-            history_path=history_path if distribution.is_chief else None,
+            history_path=seed_dir / "history.json" if distribution.is_chief else None,
             hparams=summaries.session_hparams(
                 config, options, backbone_spec, distribution.num_replicas,
-                keras.mixed_precision.global_policy().name,
-            ),
+                keras.mixed_precision.global_policy().name),
             session_name=f"{output.name}/seed_{seed}",
-            write=distribution.is_chief,
-        ),
+            write=distribution.is_chief),
         best_weights,
         *extra_callbacks,
-        backup,
-    ]
+        backup]
     log(f"seed {seed}: {options.epochs} epochs of {steps_per_epoch} steps "
         f"(global batch {batch_size})")
     model.fit(
         train_ds, epochs=options.epochs, initial_epoch=initial_epoch,
-        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False,
-    )
+        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False)
     best = best_weights.best
     if best is not None:
         best_weights.restore()
@@ -333,49 +296,32 @@ def _train_seed(config, options, dataset, output, backbone_spec, distribution, j
         "best_epoch": None if best is None else best["epoch"],
         "best_val_loss": None if best is None else best["val_loss"],
         "test": task_metrics(config, dataset.test.labels, test_outputs["prediction"]),
-        "valid": task_metrics(config, valid.labels, valid_outputs["prediction"]),
-    }
+        "valid": task_metrics(config, valid.labels, valid_outputs["prediction"])}
     if distribution.is_chief:
         summaries.write_seed_end(log_dir, config.task, result)
         artifacts.write_atomically(seed_dir / artifacts.SEED_MODEL_FILE, model.save)
-        _write_predictions(
-            output / "predictions" / f"test_seed{seed}.csv", dataset.test,
-            test_outputs["prediction"], config,
-        )
+        _write_predictions(output / "predictions" / f"test_seed{seed}.csv", dataset.test,
+                           test_outputs["prediction"], config)
     artifacts.write_json_atomically(finished, result)
     artifacts.remove_backup(work, seed)
     return result
 
 
 def compiles_fixed_shapes(jit_compile, distribution):
-    """Whether the train step is compiled per input shape (JAX or XLA).
-
-    JAX always compiles; TensorFlow with `jit_compile=True`, or with "auto"
-    on a GPU without a `tf.distribute` strategy (Keras' own rule).
-    """
+    """Whether the train step is compiled per input shape: JAX, or TensorFlow's XLA."""
     backend = keras.backend.backend()
-    if backend == "jax" or jit_compile is True:
-        return True
-    if backend != "tensorflow" or jit_compile != "auto" or distribution.name != "default":
-        return False
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
+    # TensorFlow with "auto" compiles with XLA on a GPU without a tf.distribute strategy.
+    return backend == "jax" or jit_compile is True or (
+        backend == "tensorflow" and jit_compile == "auto" and distribution.name == "default"
+        and bool(visible_gpus()))
 
 
 class BestWeights(keras.callbacks.Callback):
     """Keeps the weights of the epoch with the lowest `val_loss`, kill-safe.
 
     Like `ModelCheckpoint(save_best_only=True, save_weights_only=True)`, but
-    an improvement is kept in memory and written only by `flush()`: when the
-    training state is backed up (`IntervalBackup`), at the end of training
-    and by `restore()`. The file holds the model's weights without the
-    optimizer state (a third of a full checkpoint with Adam). It is written
-    to a temporary file that is then renamed, and the epoch and loss go to
-    `<name>.json` beside it (`best.weights.h5` → `best.json`), so a run
-    killed at any moment leaves a complete best that matches the backed-up
-    epoch, and a resumed run compares against the loss of the weights on
-    disk.
+    an improvement stays in memory until `flush()` (a backup, the end of
+    training, `restore()`); the epoch and loss go to `best.json` beside it.
 
     Args:
         path: the weights file (must end in `.weights.h5`).
@@ -407,8 +353,7 @@ class BestWeights(keras.callbacks.Callback):
             return
         self.best = {"epoch": epoch + 1, "val_loss": float(value)}
         self._pending = [
-            np.array(value, copy=True) for value in _weights_view(self.model).get_weights()
-        ]
+            np.array(value, copy=True) for value in _weights_view(self.model).get_weights()]
 
     def on_train_end(self, logs=None):
         self.flush()
@@ -431,36 +376,20 @@ class BestWeights(keras.callbacks.Callback):
         _weights_view(self.model).load_weights(str(self.path))
 
 
-# A functional view of each model without its optimizer: its weights files
-# hold the model's variables only.
-_VIEWS = weakref.WeakKeyDictionary()
-
-
 def _weights_view(model):
-    view = _VIEWS.get(model)
-    if view is None:
-        view = keras.Model(model.inputs, model.outputs)
-        _VIEWS[model] = view
-    return view
+    """The model without its optimizer (its weights files hold the model's variables only)."""
+    return derived_model(model, "weights", lambda model: model.outputs)
 
 
 class IntervalBackup(keras.callbacks.Callback):
     """Backs up the training state at epoch ends, at most every `interval` seconds.
 
-    The state is the model's weights file with its optimizer's variables
-    (`model.save_weights` of a compiled model) and the number of epochs
-    done; `restore` reads it back before `fit`, which then starts at
-    `initial_epoch`. Only public Keras API is used. Both files are written
-    beside their place and renamed (`glomo_keras.artifacts`), so a kill
-    while writing leaves the previous backup complete. An epoch end backs
-    up when `interval` seconds have passed since the last backup, and
-    always at the last epoch; the best weights kept in memory are written
-    first, so that they match the backed-up epoch. The trainer removes the
-    backup when the seed is finished (`artifacts.remove_backup`).
+    The state (weights, optimizer variables, epochs done; public Keras API
+    only, written atomically) is read back by `restore` before `fit`. The
+    last epoch is always backed up, the best weights first.
 
     Args:
-        backup_dir: the backup folder (`latest.weights.h5`,
-            `training_metadata.json`).
+        backup_dir: the backup folder.
         best_weights: the run's `BestWeights`, or None.
         interval: seconds; 0 backs up every epoch.
 
@@ -492,12 +421,7 @@ class IntervalBackup(keras.callbacks.Callback):
         return self.backup_dir / artifacts.BACKUP_METADATA_FILE
 
     def restore(self, model):
-        """Loads a backup into `model` (compiled, optimizer built).
-
-        Returns:
-            The number of epochs the backup has finished (the `initial_epoch`
-            of `fit`), 0 when there is no backup.
-        """
+        """Loads a backup into `model` (compiled, optimizer built); returns its epochs (0: none)."""
         if not (self.weights_path.is_file() and self.metadata_path.is_file()):
             return 0
         model.load_weights(str(self.weights_path))

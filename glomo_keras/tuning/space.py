@@ -32,14 +32,11 @@ def suggest(hp, base, options, names=SPACE):
     Args:
         hp: a `keras_tuner.HyperParameters` (a trial's).
         base: the `GLoMoConfig` the space is centred on.
-        options: the `TrainingOptions` it is centred on (learning rate,
-            batch size).
-        names: the fields to tune (a subset of `SPACE`); the others keep
-            their base values.
+        options: the `TrainingOptions` it is centred on.
+        names: the fields to tune (a subset of `SPACE`).
 
     Returns:
-        dict of overrides (`replace_settings` routes them), e.g.
-        `{"hidden_dim": 64, "learning_rate": 3e-5, ...}`.
+        dict of overrides for `replace_settings`, e.g. `{"hidden_dim": 64, ...}`.
 
     Example:
 
