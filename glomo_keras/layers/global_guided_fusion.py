@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 from glomo_keras.layers.attention_pooling import AttentionPooling
+from glomo_keras.layers.initializers import arguments_config
+from glomo_keras.layers.initializers import built
 from glomo_keras.layers.transformer_layer import TransformerLayer
 
 REPRESENTATIONS = ("both", "global", "local")
@@ -112,9 +114,8 @@ class GlobalGuidedFusion(keras.layers.Layer):
         d = self.hidden_dim
         stack_shape = (batch, self.num_modalities, d)
 
-        self.transformer_layers = []
-        for index in range(self.num_layers):
-            layer = TransformerLayer(
+        self.transformer_layers = [
+            built(TransformerLayer(
                 num_heads=self.num_heads,
                 intermediate_dim=self.intermediate_dim,
                 normalize_first=False,
@@ -123,42 +124,38 @@ class GlobalGuidedFusion(keras.layers.Layer):
                 residual_dropout=self.dropout,
                 name=f"transformer_layer_{index}",
                 **common,
-            )
-            layer.build(inputs_shape)
-            self.transformer_layers.append(layer)
-        self.modality_denses = []
-        for index in range(self.num_modalities):
-            dense = keras.layers.Dense(d, name=f"modality_dense_{index}", **common)
-            dense.build((batch, per_modality * width))
-            self.modality_denses.append(dense)
+            ), inputs_shape)
+            for index in range(self.num_layers)
+        ]
+
+        def dense(units, name, input_width):
+            return built(keras.layers.Dense(units, name=name, **common), (batch, input_width))
 
         def pooling(name):
-            layer = AttentionPooling(d, self.pooling_dropout, name=name, **common)
-            layer.build(stack_shape)
-            return layer
+            return built(AttentionPooling(d, self.pooling_dropout, name=name, **common),
+                         stack_shape)
 
+        self.modality_denses = [
+            dense(d, f"modality_dense_{index}", per_modality * width)
+            for index in range(self.num_modalities)
+        ]
         head_width = d
         if self.fusion == "global_guided":
             self.representation_poolings = {
                 kind: pooling(f"{kind}_attention_pooling")
                 for kind in self.kept_representations
             }
-            self.combine_dense = keras.layers.Dense(d, name="combine_dense", **common)
-            self.combine_dense.build((batch, per_modality * d))
+            self.combine_dense = dense(d, "combine_dense", per_modality * d)
             if self.guidance == "attention":
                 self.mixup_pooling = pooling("mixup_attention_pooling")
             if self.guidance == "mlp":
-                self.mixup_dense = keras.layers.Dense(d, name="mixup_dense", **common)
-                self.mixup_dense.build((batch, self.num_modalities * d))
+                self.mixup_dense = dense(d, "mixup_dense", self.num_modalities * d)
             head_width = 2 * d
         elif self.fusion == "attention":
             self.fusion_pooling = pooling("fusion_attention_pooling")
         elif self.fusion == "concat":
             head_width = self.num_modalities * d
-        self.output_dense = keras.layers.Dense(
-            self.output_dim, name="output_dense", **common
-        )
-        self.output_dense.build((batch, head_width))
+        self.output_dense = dense(self.output_dim, "output_dense", head_width)
         self.built = True
 
     def call(self, inputs, training=None, return_fused=False):
@@ -248,22 +245,7 @@ class GlobalGuidedFusion(keras.layers.Layer):
         )
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "output_dim": self.output_dim,
-                "num_heads": self.num_heads,
-                "num_layers": self.num_layers,
-                "intermediate_dim": self.intermediate_dim,
-                "dropout": self.dropout,
-                "pooling_dropout": self.pooling_dropout,
-                "representations": self.representations,
-                "fusion": self.fusion,
-                "guidance": self.guidance,
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}
 
 
 def check_fusion_settings(representations, fusion, guidance):

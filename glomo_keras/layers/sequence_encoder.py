@@ -6,6 +6,8 @@ import keras
 from keras import ops
 
 from glomo_keras.layers.adaptive_max_pooling import AdaptiveMaxPooling1D
+from glomo_keras.layers.initializers import arguments_config
+from glomo_keras.layers.initializers import built
 from glomo_keras.layers.transformer_layer import TransformerLayer
 
 POSITIONS = ("all", "nonzero")
@@ -130,21 +132,19 @@ class SequenceEncoder(keras.layers.Layer):
     def build(self, inputs_shape):
         common = dict(dtype=self.dtype_policy)
         hidden_shape = tuple(inputs_shape[:-1]) + (self.hidden_dim,)
-        self.projection = keras.layers.Conv1D(
+        self.projection = built(keras.layers.Conv1D(
             self.hidden_dim,
             self.kernel_size,
             padding="same",
             use_bias=False,
             name="projection",
             **common,
-        )
-        self.projection.build(inputs_shape)
+        ), inputs_shape)
         self.embedding_dropout_layer = keras.layers.Dropout(
             self.embedding_dropout, name="embedding_dropout", **common
         )
-        self.transformer_layers = []
-        for index in range(self.num_layers):
-            layer = TransformerLayer(
+        self.transformer_layers = [
+            built(TransformerLayer(
                 num_heads=self.num_heads,
                 intermediate_dim=4 * self.hidden_dim,
                 normalize_first=True,
@@ -153,13 +153,12 @@ class SequenceEncoder(keras.layers.Layer):
                 residual_dropout=self.residual_dropout,
                 name=f"transformer_layer_{index}",
                 **common,
-            )
-            layer.build(hidden_shape)
-            self.transformer_layers.append(layer)
-        self.final_norm = keras.layers.LayerNormalization(
+            ), hidden_shape)
+            for index in range(self.num_layers)
+        ]
+        self.final_norm = built(keras.layers.LayerNormalization(
             epsilon=1e-5, name="final_norm", **common
-        )
-        self.final_norm.build(hidden_shape)
+        ), hidden_shape)
         self.global_pooling = AdaptiveMaxPooling1D(
             1, name="global_pooling", **common
         )
@@ -199,20 +198,4 @@ class SequenceEncoder(keras.layers.Layer):
         )
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "num_windows": self.num_windows,
-                "kernel_size": self.kernel_size,
-                "embedding_dropout": self.embedding_dropout,
-                "attention_dropout": self.attention_dropout,
-                "relu_dropout": self.relu_dropout,
-                "residual_dropout": self.residual_dropout,
-                "length_aware": self.length_aware,
-                "positions": self.positions,
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}
