@@ -206,10 +206,6 @@ def minilm_directory():
     return directory
 
 
-def _tokenizer_from_directory(directory):
-    return keras_hub.tokenizers.BertTokenizer.from_preset(str(directory))
-
-
 def _random_shape(shape_name):
     if shape_name not in RANDOM_SHAPES:
         raise UsageError(
@@ -217,15 +213,6 @@ def _random_shape(shape_name):
             f"{['random:' + name for name in RANDOM_SHAPES]}{closest_names(shape_name, RANDOM_SHAPES)}"
         )
     return RANDOM_SHAPES[shape_name]
-
-
-def _random_backbone(shape_name, max_sequence_length):
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=BERT_VOCABULARY_SIZE,
-        max_sequence_length=max_sequence_length,
-        **_random_shape(shape_name),
-    )
-    return backbone, _tokenizer_from_directory(minilm_directory())
 
 
 def _location(spec):
@@ -292,10 +279,11 @@ def load_tokenizer(spec):
     """
     if spec.startswith("random:"):
         _random_shape(spec.split(":", 1)[1])
-        return _tokenizer_from_directory(minilm_directory())
-    location = _location(spec)
+        location = minilm_directory()
+    else:
+        location = _location(spec)
     with _downloading(spec, location):
-        return _tokenizer_from_directory(location)
+        return keras_hub.tokenizers.BertTokenizer.from_preset(str(location))
 
 
 def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
@@ -326,15 +314,19 @@ def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
     tokenizer(["a quiet film"])
     ```
     """
+    tokenizer = load_tokenizer(spec)
     if spec.startswith("random:"):
-        backbone, tokenizer = _random_backbone(spec.split(":", 1)[1], max_sequence_length)
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=BERT_VOCABULARY_SIZE,
+            max_sequence_length=max_sequence_length,
+            **_random_shape(spec.split(":", 1)[1]),
+        )
     else:
         location = _location(spec)
         if os.path.isdir(location):
             hidden_activation = hidden_activation or checkpoint_activation(location)
         with _downloading(spec, location):
             backbone = keras_hub.models.BertBackbone.from_preset(location)
-            tokenizer = _tokenizer_from_directory(location)
     if hidden_activation is not None and (
         getattr(backbone, "hidden_activation", None) != hidden_activation
     ):

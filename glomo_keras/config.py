@@ -1,9 +1,8 @@
 """`GLoMoConfig`: the architecture of one GLoMo model.
 
-How it is trained (batch size, learning rate, epochs, seed, ...) is
-`glomo_keras.training.options.TrainingOptions`. The per-dataset defaults are the columns of the paper's appendix Table 1
-(spec §5), kept in the dataset table (`glomo_keras.datasets`); the remaining
-defaults come from the authors' released code.
+How it is trained is `glomo_keras.training.options.TrainingOptions`. The
+per-dataset defaults (appendix Table 1, spec §5) are in the dataset table
+(`glomo_keras.datasets`); the others come from the authors' released code.
 """
 
 import dataclasses
@@ -16,9 +15,6 @@ MODALITIES = ("t", "a", "v")
 # Fields that take one int for every modality or one per modality (the
 # released code's experts_t/a/v and gran_t/a/v; top_k follows num_experts).
 PER_MODALITY_FIELDS = ("num_windows", "num_experts", "top_k")
-LOCAL_MIXERS = ("moe", "mlp")
-MOE_COMBINES = ("sum", "log_space")
-ENCODER_POSITIONS = ("all", "nonzero")
 
 # The fields that make the released code's function differ from the paper's
 # description (README "Fidelity"). `compatibility` picks one bundle; a field
@@ -34,8 +30,14 @@ COMPATIBILITY_BUNDLES = {
     ),
 }
 BUNDLE_FIELDS = tuple(COMPATIBILITY_BUNDLES["paper"])
-TASKS = ("regression", "classification")
-TEXT_ENCODERS = ("bert", "features")
+# The fields with a fixed set of values (the fusion fields: `check_fusion_settings`).
+CHOICES = {
+    "local_mixer": ("moe", "mlp"),
+    "moe_combine": ("sum", "log_space"),
+    "task": ("regression", "classification"),
+    "encoder_positions": ("all", "nonzero"),
+    "text_encoder": ("bert", "features"),
+}
 
 
 class _FromDataset:
@@ -93,56 +95,46 @@ class GLoMoConfig:
         dataset: the dataset the defaults come from: a name or alias of the
             dataset table (stored as its canonical name), or any name when
             every field of `DATASET_FIELDS` is given (your own data).
-        num_layers: `L`, transformer layers of each sequence encoder.
-        max_sequence_length: `T`, padded token sequence length.
-        hidden_dim: `d`, the model width outside the backbone.
+        num_layers, max_sequence_length, hidden_dim: `L` transformer layers
+            of each sequence encoder, `T` padded tokens, `d` model width.
         text_dim, acoustic_dim, visual_dim: feature dims as stored.
         acoustic_columns, visual_columns: `(start, stop)` column ranges kept,
             or None for all columns.
-        num_windows: `n`, local representations per modality.
-        num_experts: `s`, experts per MoE layer.
-        top_k: `k`, experts kept per sample.
-            These three take one int for every modality or one per
-            modality: `{"t": 3, "a": 2, "v": 4}` or `(3, 2, 4)` (order
-            t, a, v). They are stored as one int when the modalities agree
-            and as a `(t, a, v)` tuple otherwise; `per_modality(name)`
-            reads them as a dict.
+        num_windows, num_experts, top_k: `n` local representations, `s`
+            experts per MoE, `k` experts kept per sample: one int, or one per
+            modality (`{"t": 3, "a": 2, "v": 4}` or `(3, 2, 4)`, order t, a,
+            v), stored as one int when the modalities agree;
+            `per_modality(name)` reads them as a dict.
         moe_loss_weight: `ω`, the weight of the MoE auxiliary loss.
         num_heads: `h`, attention heads of the encoders and fusion layers.
-        fusion_layers: post-LN transformer layers of the fusion block.
-        fusion_intermediate_dim: their feed-forward width.
-        fusion_dropout: their dropout.
-        embedding_dropout: dropout after the sinusoidal positions.
-        attention_dropout, relu_dropout, residual_dropout: encoder dropouts.
-        pooling_dropout: dropout inside the attention pooling.
-        task: "regression" or "classification".
-        class_names: class labels for classification.
+        fusion_layers, fusion_intermediate_dim, fusion_dropout: the post-LN
+            transformer layers of the fusion block, their width, dropout.
+        embedding_dropout, attention_dropout, relu_dropout, residual_dropout:
+            the encoder dropouts; pooling_dropout: the attention pooling's.
+        task, class_names: "regression" or "classification", class labels.
         text_encoder: "bert" (a KerasHub BertBackbone) or "features"
             (pre-extracted features through a sequence encoder, CHERMA).
-        modalities: subset of ("t", "a", "v") (Table 4 ablation).
-        local_mixer: "moe" or "mlp" (Table 4 ablation).
-        representations: "both", "global" or "local" (Table 4 ablation).
+        modalities, local_mixer, representations: the Table 4 ablations: a
+            subset of ("t", "a", "v"); "moe" or "mlp"; "both", "global" or
+            "local".
         fusion: "global_guided", "sum", "concat", "attention" or "product".
         guidance: how the global-guided fusion mixes the modalities:
             "global_weights" (paper), "local_weights" (ReAt_G),
             "attention" (ATTN_G) or "mlp" (MLP_G).
         noisy_gating: whether MoE gates get noise in training.
-        compatibility: "paper" (default) or "released": the bundle of
-            values for the four fields below when they are not given
-            (`COMPATIBILITY_BUNDLES`); "released" reproduces the function of
-            the authors' released code.
+        compatibility: "paper" (default) or "released": the bundle of values
+            (`COMPATIBILITY_BUNDLES`) of the four fields below when they are
+            not given; "released" reproduces the released code's function.
         encoder_positions: where the sequence encoders add positions: "all"
             steps (paper) or "nonzero" projected steps (released code).
         moe_combine: "sum" (paper eq. 6) or "log_space" (released code).
         moe_load_cdf_mean: mean of the normal CDF of the smooth load
             estimate: 0.0 (paper) or 0.1 (released code).
         length_aware: pool and attend over real tokens only (spec §8);
-            False in both bundles. The paper is silent about padding and
-            its published figures come from the released code, which pools
-            over the padding to T, so new runs keep False; True makes the
-            answers independent of padding, which lets training bucket by
-            length and serving pad a batch only to its longest utterance
-            (docs/serving.md, "Serving at the utterance's length").
+            False in both bundles, as the published figures pool over the
+            padding to T. True makes answers independent of padding, so
+            training can bucket by length and serving pad a batch only to
+            its longest utterance (docs/serving.md).
 
     Example:
 
@@ -327,11 +319,9 @@ class GLoMoConfig:
 
     def validate(self):
         """Raises `UsageError` naming the first impossible setting."""
-        positive = ("num_layers", "max_sequence_length",
-                    "hidden_dim", "text_dim", "acoustic_dim",
-                    "visual_dim", "num_heads", "fusion_layers",
-                    "fusion_intermediate_dim")
-        for name in positive:
+        for name in ("num_layers", "max_sequence_length", "hidden_dim", "text_dim",
+                     "acoustic_dim", "visual_dim", "num_heads", "fusion_layers",
+                     "fusion_intermediate_dim"):
             value = getattr(self, name)
             if not _is_positive_int(value):
                 _fail(name, value, "a positive integer")
@@ -340,8 +330,7 @@ class GLoMoConfig:
             if not all(map(_is_positive_int, self.per_modality(name).values())):
                 _fail(name, value, "a positive integer, or one per modality "
                       "({'t': 3, 'a': 2, 'v': 4} or (t, a, v))")
-        for name in ("fusion_dropout", "embedding_dropout", "attention_dropout",
-                     "relu_dropout", "residual_dropout", "pooling_dropout"):
+        for name in [f.name for f in dataclasses.fields(self) if f.name.endswith("_dropout")]:
             value = getattr(self, name)
             if not (_is_number(value) and 0.0 <= value < 1.0):
                 _fail(name, value, "a rate in [0, 1)")
@@ -370,13 +359,7 @@ class GLoMoConfig:
             check_fusion_settings(self.representations, self.fusion, self.guidance)
         except ValueError as error:
             raise UsageError(f"GLoMoConfig: {error}") from None
-        choices = {
-            "local_mixer": LOCAL_MIXERS,
-            "moe_combine": MOE_COMBINES, "task": TASKS,
-            "encoder_positions": ENCODER_POSITIONS,
-            "text_encoder": TEXT_ENCODERS,
-        }
-        for name, allowed in choices.items():
+        for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 _fail(name, getattr(self, name), f"one of {list(allowed)}")
         if (not self.modalities or len(set(self.modalities)) != len(self.modalities)

@@ -53,13 +53,11 @@ class GLoMo(keras.Model):
 
     A functional model with named dict inputs (spec "Inputs": `token_ids`,
     `padding_mask`, `segment_ids` — or `text_features`, `text_mask` for
-    feature text — and `acoustic`, `acoustic_mask`, `visual`, `visual_mask`,
-    for the modalities the config keeps; inputs of the modalities it leaves
-    out are ignored, so one dataset feeds every Table 4 variant) and dict
-    outputs `prediction`
-    [B, output_dim], `global_weights` [B, 3] and `local_weights` [B, 3]
-    (modality weights in the order text, acoustic, visual; zero for a
-    modality the config leaves out).
+    feature text — and `acoustic`, `acoustic_mask`, `visual`, `visual_mask`;
+    inputs of modalities the config leaves out are ignored, so one dataset
+    feeds every Table 4 variant) and dict outputs `prediction` [B, output_dim],
+    `global_weights` and `local_weights` [B, 3] (order t, a, v; zero for a
+    modality left out).
 
     Args:
         config: a `GLoMoConfig` (or its `to_dict()`).
@@ -108,11 +106,10 @@ class GLoMo(keras.Model):
                 local_vector, _ = mixer(local_features, return_gates=True)
             else:
                 local_vector = mixer(local_features)
-            prefix = MODALITY_NAMES[modality]
-            if config.representations in ("both", "global"):
-                vectors.append(_as_token(global_vector, f"{prefix}_global_token"))
-            if config.representations in ("both", "local"):
-                vectors.append(_as_token(local_vector, f"{prefix}_local_token"))
+            for kind, vector in (("global", global_vector), ("local", local_vector)):
+                if config.representations in ("both", kind):
+                    token = f"{MODALITY_NAMES[modality]}_{kind}_token"
+                    vectors.append(keras.layers.Reshape((1, -1), name=token)(vector))
         tokens = keras.layers.Concatenate(axis=1, name="fusion_tokens")(vectors)
         # `fused` ([Z1; Z2]) is left out of the outputs; `analysis_model`
         # reads it from this call.
@@ -129,15 +126,11 @@ class GLoMo(keras.Model):
             guidance=config.guidance,
             name="global_guided_fusion",
         )(tokens, return_fused=True)
+        # The output heads are float32 under mixed precision too.
         outputs = {
-            # The output heads are float32 under mixed precision too.
             "prediction": keras.layers.Identity(name="prediction", dtype="float32")(prediction),
-            "global_weights": _all_modalities(
-                global_weights, config.modalities, "global_weights"
-            ),
-            "local_weights": _all_modalities(
-                local_weights, config.modalities, "local_weights"
-            ),
+            "global_weights": _all_modalities(global_weights, config.modalities, "global_weights"),
+            "local_weights": _all_modalities(local_weights, config.modalities, "local_weights"),
         }
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.input_names = tuple(inputs)
@@ -293,11 +286,8 @@ def _sequence_branch(config, modality):
     name = MODALITY_NAMES[modality]
     feature_key = "text_features" if modality == "t" else name
     mask_key = "text_mask" if modality == "t" else f"{name}_mask"
-    width = {
-        "t": config.text_dim,
-        "a": config.acoustic_input_dim,
-        "v": config.visual_input_dim,
-    }[modality]
+    width = {"t": config.text_dim, "a": config.acoustic_input_dim,
+             "v": config.visual_input_dim}[modality]
     inputs = {
         feature_key: keras.Input((None, width), dtype="float32", name=feature_key),
         mask_key: keras.Input((None,), dtype="int32", name=mask_key),
@@ -336,14 +326,9 @@ def _local_mixer(config, modality, seed):
     )
 
 
-def _as_token(vector, name):
-    return keras.layers.Reshape((1, -1), name=name)(vector)
-
-
 def _all_modalities(weights, modalities, name):
     """Spreads [B, M] weights of the kept modalities over [B, 3] slots."""
-    if len(modalities) == len(MODALITIES):
-        return keras.layers.Identity(name=name, dtype="float32")(weights)
-    slots = [MODALITIES.index(m) for m in modalities]
-    placement = ops.one_hot(ops.convert_to_tensor(slots), len(MODALITIES), dtype=weights.dtype)
-    return keras.layers.Identity(name=name, dtype="float32")(ops.matmul(weights, placement))
+    if len(modalities) < len(MODALITIES):
+        slots = ops.convert_to_tensor([MODALITIES.index(m) for m in modalities])
+        weights = ops.matmul(weights, ops.one_hot(slots, len(MODALITIES), dtype=weights.dtype))
+    return keras.layers.Identity(name=name, dtype="float32")(weights)
