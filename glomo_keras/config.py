@@ -319,28 +319,26 @@ class GLoMoConfig:
 
     def validate(self):
         """Raises `UsageError` naming the first impossible setting."""
-        for name in ("num_layers", "max_sequence_length", "hidden_dim", "text_dim",
-                     "acoustic_dim", "visual_dim", "num_heads", "fusion_layers",
-                     "fusion_intermediate_dim"):
-            value = getattr(self, name)
-            if not _is_positive_int(value):
-                _fail(name, value, "a positive integer")
+        fields = dataclasses.fields(self)
+        checks = (
+            # The `int` fields are sizes; the per-modality ones are checked below.
+            ([f.name for f in fields if f.type is int], _is_positive_int, "a positive integer"),
+            ([f.name for f in fields if f.name.endswith("_dropout")],
+             lambda value: _is_number(value) and 0.0 <= value < 1.0, "a rate in [0, 1)"),
+            (("moe_loss_weight", "moe_load_cdf_mean"),
+             lambda value: _is_number(value) and value >= 0, "a number >= 0"),
+            (("noisy_gating", "length_aware"),
+             lambda value: isinstance(value, bool), "true or false"),
+        )
+        for names, is_valid, expected in checks:
+            for name in names:
+                if not is_valid(getattr(self, name)):
+                    _fail(name, getattr(self, name), expected)
         for name in PER_MODALITY_FIELDS:
             value = getattr(self, name)
             if not all(map(_is_positive_int, self.per_modality(name).values())):
                 _fail(name, value, "a positive integer, or one per modality "
                       "({'t': 3, 'a': 2, 'v': 4} or (t, a, v))")
-        for name in [f.name for f in dataclasses.fields(self) if f.name.endswith("_dropout")]:
-            value = getattr(self, name)
-            if not (_is_number(value) and 0.0 <= value < 1.0):
-                _fail(name, value, "a rate in [0, 1)")
-        for name in ("moe_loss_weight", "moe_load_cdf_mean"):
-            value = getattr(self, name)
-            if not (_is_number(value) and value >= 0):
-                _fail(name, value, "a number >= 0")
-        for name in ("noisy_gating", "length_aware"):
-            if not isinstance(getattr(self, name), bool):
-                _fail(name, getattr(self, name), "true or false")
         if self.hidden_dim % self.num_heads:
             _fail("hidden_dim", self.hidden_dim,
                   f"a multiple of num_heads={self.num_heads}")
