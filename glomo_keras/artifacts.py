@@ -44,13 +44,6 @@ Every file is written beside its place and renamed into it, and every
 folder (a preset, a SavedModel version) is written as a hidden folder beside
 it and renamed into place, so a process killed at any moment leaves the
 previous complete file or folder.
-
-Example:
-
-```python
-write_json_atomically(seed_dir("runs/mosei", 5576) / "result.json", result)
-read_run_results("runs/mosei")["selected_seed"]
-```
 """
 
 import contextlib

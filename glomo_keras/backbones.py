@@ -12,13 +12,10 @@ Specs:
   2 heads, 512), vocabulary 30522; their tokenizer uses the uncased BERT
   vocabulary of the `minilm` package.
 
-The feed-forward activation: KerasHub's `BertBackbone` hard-codes the tanh
-approximation of GELU, while Hugging Face checkpoints name theirs in
-`config.json` (`hidden_act`: `"gelu"` is the exact erf form, used by
-bert-base-uncased and all-MiniLM-L6-v2). A Hugging Face directory (and
-`minilm`) therefore loads as a `GeluBertBackbone` with the activation its
-`config.json` names; KerasHub presets and random backbones keep KerasHub's
-tanh form unless `hidden_activation` says otherwise.
+KerasHub's `BertBackbone` hard-codes the tanh GELU; a Hugging Face directory
+(and `minilm`) loads as a `GeluBertBackbone` with the `hidden_act` of its
+`config.json` (`"gelu"`, the exact erf form, for bert-base-uncased and
+all-MiniLM-L6-v2).
 """
 
 import contextlib
@@ -154,27 +151,8 @@ def with_hidden_activation(backbone, hidden_activation):
     return rebuilt
 
 
-def checkpoint_activation(directory):
-    """The `hidden_activation` a checkpoint directory asks for.
-
-    Args:
-        directory: a KerasHub preset or Hugging Face checkpoint folder.
-
-    Returns:
-        `"gelu"` or `"gelu_approximate"` for a Hugging Face checkpoint (from
-        its `config.json` `hidden_act`, default `"gelu"` as in Hugging
-        Face's `BertConfig`), None for a KerasHub preset (it keeps its own).
-
-    Raises:
-        ValueError: `hidden_act` names an activation BERT backbones here
-            cannot use.
-
-    Example:
-
-    ```python
-    checkpoint_activation(minilm_directory())  # "gelu"
-    ```
-    """
+def _checkpoint_activation(directory):
+    """A Hugging Face checkpoint's `hidden_activation` (`hidden_act`, default "gelu"), else None."""
     path = pathlib.Path(directory) / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     if "registered_name" in config:
@@ -324,7 +302,7 @@ def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
     else:
         location = _location(spec)
         if os.path.isdir(location):
-            hidden_activation = hidden_activation or checkpoint_activation(location)
+            hidden_activation = hidden_activation or _checkpoint_activation(location)
         with _downloading(spec, location):
             backbone = keras_hub.models.BertBackbone.from_preset(location)
     if hidden_activation is not None and (

@@ -191,8 +191,7 @@ class GLoMoConfig:
             self.dataset = info.name
             for name in unset:
                 setattr(self, name, info.config_defaults()[name])
-        for name in ("acoustic_columns", "visual_columns", "class_names",
-                     "modalities"):
+        for name in ("acoustic_columns", "visual_columns", "class_names", "modalities"):
             value = getattr(self, name)
             if isinstance(value, list):
                 setattr(self, name, tuple(value))
@@ -260,11 +259,8 @@ class GLoMoConfig:
         ```
         """
         bundle = COMPATIBILITY_BUNDLES[self.compatibility]
-        return {
-            name: getattr(self, name)
-            for name, value in bundle.items()
-            if getattr(self, name) != value
-        }
+        return {name: getattr(self, name) for name, value in bundle.items()
+                if getattr(self, name) != value}
 
     def per_modality(self, name):
         """The value of a `PER_MODALITY_FIELDS` field for each modality.
@@ -380,11 +376,7 @@ class GLoMoConfig:
 
 
 def _per_modality_value(name, value):
-    """One int, a `{"t", "a", "v"}` dict or a (t, a, v) sequence → int or tuple.
-
-    Values that agree across modalities become one int; anything that is
-    neither a dict nor a sequence is left for `validate` to judge.
-    """
+    """One int, a `{"t", "a", "v"}` dict or a (t, a, v) sequence → int (when they agree) or tuple."""
     if isinstance(value, dict):
         if set(value) != set(MODALITIES):
             _fail(name, value, f"one value for each of {list(MODALITIES)}, "

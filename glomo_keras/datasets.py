@@ -5,14 +5,7 @@ hyper-parameters (appendix Table 1, spec §5), T, the stored feature dims
 and the columns the released code keeps, the task and class names, the
 file layout, the default data path and backbone. `GLoMoConfig`, the data
 readers and the command line all read this table, so each fact is written
-once.
-
-Example:
-
-```python
-info = get_dataset("UR-FUNNY")
-info.name, info.class_names, info.acoustic_columns   # 'urfunny', (...), (0, 60)
-```
+once (`get_dataset(name)`).
 """
 
 import dataclasses
@@ -76,19 +69,14 @@ class DatasetInfo:
         GLoMoConfig(dataset="mosi", **get_dataset("mosi").config_defaults())
         ```
         """
-        return dict(
-            {name: value for name, value in self.hyper_parameters.items()
-             if name not in TRAINING_HYPER_PARAMETERS},
-            max_sequence_length=self.max_sequence_length,
-            text_dim=self.feature_dims["text"],
-            acoustic_dim=self.feature_dims["acoustic"],
-            visual_dim=self.feature_dims["visual"],
-            acoustic_columns=self.acoustic_columns,
-            visual_columns=self.visual_columns,
-            task=self.task,
-            class_names=self.class_names,
-            text_encoder=self.text_encoder,
-        )
+        same_names = ("max_sequence_length", "acoustic_columns", "visual_columns", "task",
+                      "class_names", "text_encoder")
+        return {
+            **{name: value for name, value in self.hyper_parameters.items()
+               if name not in TRAINING_HYPER_PARAMETERS},
+            **{f"{modality}_dim": width for modality, width in self.feature_dims.items()},
+            **{name: getattr(self, name) for name in same_names},
+        }
 
     def training_defaults(self):
         """The `TrainingOptions` fields this dataset fixes (batch size, learning rate, epochs).

@@ -19,17 +19,13 @@ MODALITY_NAMES = {"t": "text", "a": "acoustic", "v": "visual"}
 
 
 def bert_hidden_states(backbone):
-    """A model mapping BERT inputs to its last two hidden-state sequences.
+    """A model from BERT inputs to `[second_to_last, last]` hidden states [B, T, H].
 
-    The pooler is left out, so its weights are neither trained nor counted.
+    The pooler is left out (neither trained nor counted); with one
+    transformer layer, the embeddings stand for the second-to-last layer.
 
     Args:
         backbone: a built `keras_hub.models.BertBackbone`.
-
-    Returns:
-        A `keras.Model` from the backbone's inputs to
-        `[second_to_last [B, T, H], last [B, T, H]]` (with one transformer
-        layer, the embeddings stand for the second-to-last layer).
 
     Example:
 
@@ -42,9 +38,7 @@ def bert_hidden_states(backbone):
         previous = layers[-2].output
     else:
         previous = backbone.get_layer("embeddings_dropout").output
-    return keras.Model(
-        backbone.input, [previous, layers[-1].output], name="bert_hidden_states"
-    )
+    return keras.Model(backbone.input, [previous, layers[-1].output], name="bert_hidden_states")
 
 
 @keras.saving.register_keras_serializable(package="glomo_keras")
@@ -66,10 +60,6 @@ class GLoMo(keras.Model):
         seed: the seed of the MoE gate noise (modality m adds its index);
             `train` passes the run's `TrainingOptions.seed`.
         **kwargs: `keras.Model` arguments such as `name`.
-
-    `analysis_model()` exposes, for the same inputs, the representations
-    behind each prediction (the unimodal vectors, the fused vector, the MoE
-    gates); `analyze(inputs)` predicts them.
 
     Example:
 
@@ -136,9 +126,7 @@ class GLoMo(keras.Model):
         self.input_names = tuple(inputs)
         self.config = config
         self.seed = seed
-        self.backbone_config = (
-            keras.layers.serialize(backbone) if uses_bert else None
-        )
+        self.backbone_config = keras.layers.serialize(backbone) if uses_bert else None
 
     def call(self, inputs, training=None, mask=None, **kwargs):
         """Runs the model on the inputs it declares (others are ignored)."""
@@ -225,12 +213,8 @@ class GLoMo(keras.Model):
                 if self.config.task == "regression"
                 else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             )
-        super().compile(
-            optimizer=optimizer,
-            loss={"prediction": loss},
-            metrics={"prediction": metrics} if metrics else None,
-            **kwargs,
-        )
+        super().compile(optimizer=optimizer, loss={"prediction": loss},
+                        metrics={"prediction": metrics} if metrics else None, **kwargs)
 
     def compile_from_config(self, config):
         """Restores the compile settings saved in a `.keras` file."""
@@ -239,12 +223,8 @@ class GLoMo(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
-        return {
-            "config": self.config.to_dict(),
-            "backbone": self.backbone_config,
-            "seed": self.seed,
-            "name": self.name,
-        }
+        return {"config": self.config.to_dict(), "backbone": self.backbone_config,
+                "seed": self.seed, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
@@ -259,25 +239,20 @@ class GLoMo(keras.Model):
 
 def _bert_branch(config, backbone):
     inputs = {
-        "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
-        "padding_mask": keras.Input((None,), dtype="int32", name="padding_mask"),
-        "segment_ids": keras.Input((None,), dtype="int32", name="segment_ids"),
+        name: keras.Input((None,), dtype="int32", name=name)
+        for name in ("token_ids", "padding_mask", "segment_ids")
     }
     previous, last = bert_hidden_states(backbone)(inputs)
-    global_vector = keras.layers.Dense(config.hidden_dim, name="text_global_dense")(
-        last[:, 0]
-    )
+    global_vector = keras.layers.Dense(config.hidden_dim, name="text_global_dense")(last[:, 0])
     sequence, mask = HiddenStateConcatenation(
         config.length_aware, name="text_hidden_concatenation"
     )([last, previous], padding_mask=inputs["padding_mask"])
     local = keras.layers.Conv1D(
-        config.hidden_dim, 3, padding="same", use_bias=False,
-        name="text_local_projection",
+        config.hidden_dim, 3, padding="same", use_bias=False, name="text_local_projection"
     )(sequence)
     num_windows = config.per_modality("num_windows")["t"]
     local = AdaptiveMaxPooling1D(num_windows, name="text_local_pooling")(
-        local, mask=mask if config.length_aware else None
-    )
+        local, mask=mask if config.length_aware else None)
     local = keras.layers.Flatten(name="text_local_flatten")(local)
     return inputs, (global_vector, local)
 

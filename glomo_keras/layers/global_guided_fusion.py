@@ -163,24 +163,16 @@ class GlobalGuidedFusion(keras.layers.Layer):
         for layer in self.transformer_layers:
             tokens = layer(tokens, training=training)
         per_modality = len(self.kept_representations)
-        grouped = ops.reshape(
-            tokens, (-1, self.num_modalities, per_modality, self.hidden_dim)
-        )
-        modality_vectors = ops.stack(
-            [
-                dense(ops.reshape(grouped[:, index], (-1, per_modality * self.hidden_dim)))
-                for index, dense in enumerate(self.modality_denses)
-            ],
-            axis=1,
-        )
+        grouped = ops.reshape(tokens, (-1, self.num_modalities, per_modality, self.hidden_dim))
+        modality_vectors = ops.stack([
+            dense(ops.reshape(grouped[:, index], (-1, per_modality * self.hidden_dim)))
+            for index, dense in enumerate(self.modality_denses)
+        ], axis=1)
         if self.fusion == "global_guided":
             fused, global_weights, local_weights = self._global_guided(
-                grouped, modality_vectors, training
-            )
+                grouped, modality_vectors, training)
         else:
-            fused, global_weights, local_weights = self._simple_fusion(
-                modality_vectors, training
-            )
+            fused, global_weights, local_weights = self._simple_fusion(modality_vectors, training)
         outputs = (self.output_dense(fused), global_weights, local_weights)
         return (*outputs, fused) if return_fused else outputs
 
@@ -190,9 +182,7 @@ class GlobalGuidedFusion(keras.layers.Layer):
             pooled[kind], weights[kind] = self.representation_poolings[kind](
                 grouped[:, :, position], training=training
             )
-        z1 = self.combine_dense(
-            ops.concatenate([pooled[k] for k in self.kept_representations], -1)
-        )
+        z1 = self.combine_dense(ops.concatenate([pooled[k] for k in self.kept_representations], -1))
         if self.guidance in ("global_weights", "local_weights"):
             mix = weights[self.guidance.split("_")[0]]
             z2 = ops.sum(modality_vectors * ops.expand_dims(mix, -1), axis=1)
@@ -203,46 +193,35 @@ class GlobalGuidedFusion(keras.layers.Layer):
                 ops.reshape(modality_vectors, (-1, self.num_modalities * self.hidden_dim))
             )
         zeros = ops.zeros_like(next(iter(weights.values())))
-        return (
-            ops.concatenate([z1, z2], -1),
-            weights.get("global", zeros),
-            weights.get("local", zeros),
-        )
+        fused = ops.concatenate([z1, z2], -1)
+        return fused, weights.get("global", zeros), weights.get("local", zeros)
 
     def _simple_fusion(self, modality_vectors, training):
-        equal = ops.ones_like(modality_vectors[:, :, 0]) / self.num_modalities
-        weights = equal
+        weights = ops.ones_like(modality_vectors[:, :, 0]) / self.num_modalities
         if self.fusion == "sum":
             fused = ops.sum(modality_vectors, axis=1)
         elif self.fusion == "product":
             fused = ops.prod(modality_vectors, axis=1)
         elif self.fusion == "concat":
-            fused = ops.reshape(
-                modality_vectors, (-1, self.num_modalities * self.hidden_dim)
-            )
+            fused = ops.reshape(modality_vectors, (-1, self.num_modalities * self.hidden_dim))
         else:
             fused, weights = self.fusion_pooling(modality_vectors, training=training)
         return fused, weights, weights
 
     def compute_output_shape(self, inputs_shape):
-        batch, num_tokens = inputs_shape[0], inputs_shape[1]
-        num_modalities = num_tokens // len(self.kept_representations)
-        return (
-            (batch, self.output_dim),
-            (batch, num_modalities),
-            (batch, num_modalities),
-        )
+        return self._output_shapes(inputs_shape)[:3]
 
     def compute_output_spec(self, inputs, training=None, return_fused=False):
-        shapes = self.compute_output_shape(inputs.shape)
-        if return_fused:
-            batch, num_tokens = inputs.shape[0], inputs.shape[1]
-            num_modalities = num_tokens // len(self.kept_representations)
-            width = {"global_guided": 2, "concat": num_modalities}.get(self.fusion, 1)
-            shapes = (*shapes, (batch, width * self.hidden_dim))
-        return tuple(
-            keras.KerasTensor(shape, dtype=self.compute_dtype) for shape in shapes
-        )
+        shapes = self._output_shapes(inputs.shape)[:4 if return_fused else 3]
+        return tuple(keras.KerasTensor(shape, dtype=self.compute_dtype) for shape in shapes)
+
+    def _output_shapes(self, inputs_shape):
+        """The shapes of the prediction, the two weights and the fused vector."""
+        batch = inputs_shape[0]
+        num_modalities = inputs_shape[1] // len(self.kept_representations)
+        width = {"global_guided": 2, "concat": num_modalities}.get(self.fusion, 1)
+        return ((batch, self.output_dim), (batch, num_modalities), (batch, num_modalities),
+                (batch, width * self.hidden_dim))
 
     def get_config(self):
         return {**super().get_config(), **arguments_config(self)}

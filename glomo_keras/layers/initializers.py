@@ -8,11 +8,8 @@ import keras
 def clone_initializer(initializer):
     """Returns a new instance of `initializer` with the same configuration.
 
-    A Keras random initializer instance draws from a fixed seed, so two
-    sublayers given the same instance start from the same random numbers
-    (two kernels of one shape become equal). Give each sublayer its own
-    clone, as KerasHub does. An unseeded initializer's clone draws new
-    numbers; an explicitly seeded one keeps its seed.
+    Sublayers given one random initializer instance draw the same numbers;
+    give each its own clone, as KerasHub does (a seeded one keeps its seed).
 
     Args:
         initializer: a `keras.initializers.Initializer` instance.

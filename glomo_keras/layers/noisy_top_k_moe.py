@@ -43,23 +43,15 @@ class NoisyTopKMoE(keras.layers.Layer):
             `[1, num_experts]`.
         hidden_dim: int, the hidden size of each expert.
         output_dim: int, the output size of each expert and of the layer.
-        loss_weight: float, the weight of the auxiliary loss. Defaults to
-            `1e-2`.
-        noisy_gating: bool, whether to add gate noise in training. Defaults
-            to `True`.
-        noise_epsilon: float, the floor added to the noise scale. Defaults
-            to `1e-2`.
+        loss_weight: float, the weight of the auxiliary loss.
+        noisy_gating: bool, whether to add gate noise in training.
+        noise_epsilon: float, the floor added to the noise scale.
         combine: `"sum"` or `"log_space"`, how expert outputs are combined.
-            Defaults to `"sum"`.
         load_cdf_mean: float, the mean of the normal CDF in the smooth load
             estimate: `0.0` as in the paper, `0.1` as in the released code.
-            Defaults to `0.0`.
-        seed: int or None, the seed of the gate noise. Defaults to `None`.
-        kernel_initializer: string or `keras.initializers` initializer, the
-            kernel initializer of the expert layers. Defaults to
-            `"glorot_uniform"`.
-        **kwargs: other keyword arguments passed to `keras.layers.Layer`,
-            including `name`, `trainable`, `dtype` etc.
+        seed: int or None, the seed of the gate noise.
+        kernel_initializer: the kernel initializer of the expert layers.
+        **kwargs: base layer arguments (`name`, `dtype`).
 
     Call arguments:
         inputs: a float tensor of shape [B, D].
@@ -167,34 +159,21 @@ class NoisyTopKMoE(keras.layers.Layer):
         clean_logits = ops.matmul(gate_inputs, self.gate_kernel)
         if training and self.noisy_gating:
             noise_stddev = (
-                ops.softplus(ops.matmul(gate_inputs, self.noise_kernel))
-                + self.noise_epsilon
+                ops.softplus(ops.matmul(gate_inputs, self.noise_kernel)) + self.noise_epsilon
             )
             noise = keras.random.normal(
-                ops.shape(clean_logits),
-                dtype=self.variable_dtype,
-                seed=self.seed_generator,
+                ops.shape(clean_logits), dtype=self.variable_dtype, seed=self.seed_generator
             )
             logits = clean_logits + noise * noise_stddev
         else:
             logits = clean_logits
         gates = self._top_k_gates(logits)
 
-        expert_outputs = ops.stack(
-            [
-                output_layer(hidden_layer(inputs))
-                for hidden_layer, output_layer in zip(
-                    self._expert_hidden_layers, self._expert_output_layers
-                )
-            ],
-            axis=1,
-        )
+        experts = zip(self._expert_hidden_layers, self._expert_output_layers)
+        expert_outputs = ops.stack([output(hidden(inputs)) for hidden, output in experts], axis=1)
         if self.combine == "sum":
-            outputs = ops.sum(
-                ops.cast(gates, self.compute_dtype)[:, :, None]
-                * expert_outputs,
-                axis=1,
-            )
+            gate_weights = ops.cast(gates, self.compute_dtype)[:, :, None]
+            outputs = ops.sum(gate_weights * expert_outputs, axis=1)
         else:
             outputs = self._log_space_combine(gates, expert_outputs)
 
@@ -239,9 +218,7 @@ class NoisyTopKMoE(keras.layers.Layer):
             top_gates = ops.ones_like(top_logits)
         else:
             top_gates = ops.softmax(top_logits, axis=-1)
-        one_hot = ops.one_hot(
-            top_indices, self.num_experts, dtype=top_gates.dtype
-        )
+        one_hot = ops.one_hot(top_indices, self.num_experts, dtype=top_gates.dtype)
         return ops.sum(one_hot * top_gates[:, :, None], axis=1)
 
     def _smooth_load(self, clean_logits, noisy_logits, noise_stddev):
@@ -254,15 +231,9 @@ class NoisyTopKMoE(keras.layers.Layer):
         top_logits, _ = ops.top_k(noisy_logits, k=self.top_k + 1)
         threshold_if_in = top_logits[:, self.top_k :]
         threshold_if_out = top_logits[:, self.top_k - 1 : self.top_k]
-        prob_if_in = self._normal_cdf(
-            (clean_logits - threshold_if_in) / noise_stddev
-        )
-        prob_if_out = self._normal_cdf(
-            (clean_logits - threshold_if_out) / noise_stddev
-        )
-        prob = ops.where(
-            noisy_logits > threshold_if_in, prob_if_in, prob_if_out
-        )
+        prob_if_in = self._normal_cdf((clean_logits - threshold_if_in) / noise_stddev)
+        prob_if_out = self._normal_cdf((clean_logits - threshold_if_out) / noise_stddev)
+        prob = ops.where(noisy_logits > threshold_if_in, prob_if_in, prob_if_out)
         return ops.sum(prob, axis=0)
 
     def _normal_cdf(self, x):
@@ -278,9 +249,7 @@ class NoisyTopKMoE(keras.layers.Layer):
         gates = ops.convert_to_tensor(gates)
         load = ops.cast(ops.convert_to_tensor(load), gates.dtype)
         importance = ops.sum(gates, axis=0)
-        return self.loss_weight * (
-            self._cv_squared(importance) + self._cv_squared(load)
-        )
+        return self.loss_weight * (self._cv_squared(importance) + self._cv_squared(load))
 
     def _cv_squared(self, values):
         """var(values) / (mean(values)**2 + 1e-10), unbiased variance."""

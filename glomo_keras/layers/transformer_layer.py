@@ -83,30 +83,21 @@ class TransformerLayer(keras.layers.Layer):
             for name in ("attention_norm", "feedforward_norm")
         )
         self.intermediate_dense = built(keras.layers.Dense(
-            self.intermediate_dim,
-            activation="relu",
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            name="intermediate_dense",
-            **common,
+            self.intermediate_dim, activation="relu", name="intermediate_dense",
+            kernel_initializer=clone_initializer(self.kernel_initializer), **common,
         ), inputs_shape)
         self.output_dense = built(keras.layers.Dense(
-            hidden_dim,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            name="output_dense",
-            **common,
+            hidden_dim, name="output_dense",
+            kernel_initializer=clone_initializer(self.kernel_initializer), **common,
         ), tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
         self.activation_dropout_layer = keras.layers.Dropout(
-            self.activation_dropout, name="activation_dropout", **common
-        )
+            self.activation_dropout, name="activation_dropout", **common)
         self.residual_dropout_layer = keras.layers.Dropout(
-            self.residual_dropout, name="residual_dropout", **common
-        )
+            self.residual_dropout, name="residual_dropout", **common)
         self.built = True
 
     def _attend(self, x, attention_mask, training):
-        x = self.attention(
-            x, x, attention_mask=attention_mask, training=training
-        )
+        x = self.attention(x, x, attention_mask=attention_mask, training=training)
         return self.residual_dropout_layer(x, training=training)
 
     def _feedforward(self, x, training):
