@@ -17,6 +17,7 @@ results = train(GLoMoConfig.for_dataset("mosei"), "datasets/mosei.pkl", "runs/mo
 ```
 """
 
+import importlib
 import os
 
 # Quiet TensorFlow's C++ start-up logs unless the user asked for them.
@@ -25,26 +26,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.1.0"
 
 
+# The public API, imported on first use, so that importing the package (the
+# command line, a recipe's first lines) does not import Keras before
+# `--backend` has set KERAS_BACKEND. Import `GLoMo` (or `glomo_keras.model`)
+# before `keras.saving.load_model` of a GLoMo `.keras` file: that registers it.
+_PUBLIC = {
+    "GLoMo": "glomo_keras.model",
+    "GLoMoConfig": "glomo_keras.config",
+    "TrainingOptions": "glomo_keras.training.options",
+    "train": "glomo_keras.training.trainer",
+}
+
+
 def __getattr__(name):
-    # These are imported on first use, so that importing the package (the
-    # command line, a recipe's first lines) does not import Keras before
-    # `--backend` has set KERAS_BACKEND. Import `GLoMo` (or
-    # `glomo_keras.model`) before `keras.saving.load_model` of a GLoMo
-    # `.keras` file: that registers it.
-    if name == "GLoMo":
-        from glomo_keras.model import GLoMo
-
-        return GLoMo
-    if name == "GLoMoConfig":
-        from glomo_keras.config import GLoMoConfig
-
-        return GLoMoConfig
-    if name == "TrainingOptions":
-        from glomo_keras.training.options import TrainingOptions
-
-        return TrainingOptions
-    if name == "train":
-        from glomo_keras.training.trainer import train
-
-        return train
-    raise AttributeError(f"module 'glomo_keras' has no attribute {name!r}")
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'glomo_keras' has no attribute {name!r}")
+    return getattr(importlib.import_module(_PUBLIC[name]), name)

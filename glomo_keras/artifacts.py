@@ -44,13 +44,6 @@ Every file is written beside its place and renamed into it, and every
 folder (a preset, a SavedModel version) is written as a hidden folder beside
 it and renamed into place, so a process killed at any moment leaves the
 previous complete file or folder.
-
-Example:
-
-```python
-write_json_atomically(seed_dir("runs/mosei", 5576) / "result.json", result)
-read_run_results("runs/mosei")["selected_seed"]
-```
 """
 
 import contextlib
@@ -165,10 +158,8 @@ def read_run_results(run_dir):
 def write_atomically(path, write):
     """Calls `write(partial_path)`, then renames the partial file to `path`.
 
-    The partial file `partial.<name>` lies beside `path` (same folder, same
-    file system), so the rename is atomic: `path` is the old file or the
-    complete new one, never a part. Its name keeps the suffix, as Keras'
-    savers require (`.keras`, `.weights.h5`).
+    The partial file `partial.<name>` lies beside `path`, so the rename is
+    atomic; it keeps the suffix Keras' savers require (`.keras`, `.weights.h5`).
 
     Args:
         path: the file to write.
@@ -221,13 +212,10 @@ def write_json_atomically(path, value, indent=1):
 def directory_written_atomically(target, overwrite=False):
     """Yields a hidden folder beside `target`; on success it becomes `target`.
 
-    The folder's files are written in the hidden folder; when the `with`
-    block ends without an error it is renamed to `target`. An existing
-    `target` (with `overwrite`) is first renamed aside to
+    An existing `target` (with `overwrite`) is first renamed aside to
     `.<name>-replaced` and deleted only once the new folder is in place, so
-    a process killed at any moment leaves the old folder complete (at its
-    place, or, between the two renames, under the aside name) or the new
-    one. On an error the hidden folder is removed and `target` is untouched.
+    a killed process leaves the old folder complete (at its place or under
+    the aside name) or the new one. On an error `target` is untouched.
 
     Args:
         target: the folder to write.
@@ -263,9 +251,8 @@ def directory_written_atomically(target, overwrite=False):
 def local_preset(preset):
     """The local folder of a preset: a folder, or a `kaggle://` / `hf://` handle downloaded.
 
-    A handle is downloaded whole (to the download client's cache) with
-    `kagglehub.model_download` or `huggingface_hub.snapshot_download`, the
-    places `keras_hub.upload_preset` publishes to.
+    A handle is downloaded whole to the cache of `kagglehub` or
+    `huggingface_hub`, where `keras_hub.upload_preset` publishes.
 
     Args:
         preset: a folder, `kaggle://<owner>/<model>/keras/<variation>[/<version>]`
@@ -313,8 +300,7 @@ def local_preset(preset):
 def model_versions(base):
     """The version numbers of a model base folder (TF Serving layout), sorted.
 
-    Only folders named by a non-negative integer count; others (such as an
-    export in progress) are ignored.
+    Only folders named by an integer count (not an export in progress).
 
     Args:
         base: a folder holding version folders `1/`, `2/`, ...

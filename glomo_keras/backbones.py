@@ -12,13 +12,10 @@ Specs:
   2 heads, 512), vocabulary 30522; their tokenizer uses the uncased BERT
   vocabulary of the `minilm` package.
 
-The feed-forward activation: KerasHub's `BertBackbone` hard-codes the tanh
-approximation of GELU, while Hugging Face checkpoints name theirs in
-`config.json` (`hidden_act`: `"gelu"` is the exact erf form, used by
-bert-base-uncased and all-MiniLM-L6-v2). A Hugging Face directory (and
-`minilm`) therefore loads as a `GeluBertBackbone` with the activation its
-`config.json` names; KerasHub presets and random backbones keep KerasHub's
-tanh form unless `hidden_activation` says otherwise.
+KerasHub's `BertBackbone` hard-codes the tanh GELU; a Hugging Face directory
+(and `minilm`) loads as a `GeluBertBackbone` with the `hidden_act` of its
+`config.json` (`"gelu"`, the exact erf form, for bert-base-uncased and
+all-MiniLM-L6-v2).
 """
 
 import contextlib
@@ -154,27 +151,8 @@ def with_hidden_activation(backbone, hidden_activation):
     return rebuilt
 
 
-def checkpoint_activation(directory):
-    """The `hidden_activation` a checkpoint directory asks for.
-
-    Args:
-        directory: a KerasHub preset or Hugging Face checkpoint folder.
-
-    Returns:
-        `"gelu"` or `"gelu_approximate"` for a Hugging Face checkpoint (from
-        its `config.json` `hidden_act`, default `"gelu"` as in Hugging
-        Face's `BertConfig`), None for a KerasHub preset (it keeps its own).
-
-    Raises:
-        ValueError: `hidden_act` names an activation BERT backbones here
-            cannot use.
-
-    Example:
-
-    ```python
-    checkpoint_activation(minilm_directory())  # "gelu"
-    ```
-    """
+def _checkpoint_activation(directory):
+    """A Hugging Face checkpoint's `hidden_activation` (`hidden_act`, default "gelu"), else None."""
     path = pathlib.Path(directory) / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     if "registered_name" in config:
@@ -206,10 +184,6 @@ def minilm_directory():
     return directory
 
 
-def _tokenizer_from_directory(directory):
-    return keras_hub.tokenizers.BertTokenizer.from_preset(str(directory))
-
-
 def _random_shape(shape_name):
     if shape_name not in RANDOM_SHAPES:
         raise UsageError(
@@ -217,15 +191,6 @@ def _random_shape(shape_name):
             f"{['random:' + name for name in RANDOM_SHAPES]}{closest_names(shape_name, RANDOM_SHAPES)}"
         )
     return RANDOM_SHAPES[shape_name]
-
-
-def _random_backbone(shape_name, max_sequence_length):
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=BERT_VOCABULARY_SIZE,
-        max_sequence_length=max_sequence_length,
-        **_random_shape(shape_name),
-    )
-    return backbone, _tokenizer_from_directory(minilm_directory())
 
 
 def _location(spec):
@@ -292,10 +257,11 @@ def load_tokenizer(spec):
     """
     if spec.startswith("random:"):
         _random_shape(spec.split(":", 1)[1])
-        return _tokenizer_from_directory(minilm_directory())
-    location = _location(spec)
+        location = minilm_directory()
+    else:
+        location = _location(spec)
     with _downloading(spec, location):
-        return _tokenizer_from_directory(location)
+        return keras_hub.tokenizers.BertTokenizer.from_preset(str(location))
 
 
 def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
@@ -326,15 +292,19 @@ def load_backbone(spec, max_sequence_length=512, hidden_activation=None):
     tokenizer(["a quiet film"])
     ```
     """
+    tokenizer = load_tokenizer(spec)
     if spec.startswith("random:"):
-        backbone, tokenizer = _random_backbone(spec.split(":", 1)[1], max_sequence_length)
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=BERT_VOCABULARY_SIZE,
+            max_sequence_length=max_sequence_length,
+            **_random_shape(spec.split(":", 1)[1]),
+        )
     else:
         location = _location(spec)
         if os.path.isdir(location):
-            hidden_activation = hidden_activation or checkpoint_activation(location)
+            hidden_activation = hidden_activation or _checkpoint_activation(location)
         with _downloading(spec, location):
             backbone = keras_hub.models.BertBackbone.from_preset(location)
-            tokenizer = _tokenizer_from_directory(location)
     if hidden_activation is not None and (
         getattr(backbone, "hidden_activation", None) != hidden_activation
     ):

@@ -1,9 +1,8 @@
 """`GLoMoConfig`: the architecture of one GLoMo model.
 
-How it is trained (batch size, learning rate, epochs, seed, ...) is
-`glomo_keras.training.options.TrainingOptions`. The per-dataset defaults are the columns of the paper's appendix Table 1
-(spec §5), kept in the dataset table (`glomo_keras.datasets`); the remaining
-defaults come from the authors' released code.
+How it is trained is `glomo_keras.training.options.TrainingOptions`. The
+per-dataset defaults (appendix Table 1, spec §5) are in the dataset table
+(`glomo_keras.datasets`); the others come from the authors' released code.
 """
 
 import dataclasses
@@ -16,9 +15,6 @@ MODALITIES = ("t", "a", "v")
 # Fields that take one int for every modality or one per modality (the
 # released code's experts_t/a/v and gran_t/a/v; top_k follows num_experts).
 PER_MODALITY_FIELDS = ("num_windows", "num_experts", "top_k")
-LOCAL_MIXERS = ("moe", "mlp")
-MOE_COMBINES = ("sum", "log_space")
-ENCODER_POSITIONS = ("all", "nonzero")
 
 # The fields that make the released code's function differ from the paper's
 # description (README "Fidelity"). `compatibility` picks one bundle; a field
@@ -34,8 +30,14 @@ COMPATIBILITY_BUNDLES = {
     ),
 }
 BUNDLE_FIELDS = tuple(COMPATIBILITY_BUNDLES["paper"])
-TASKS = ("regression", "classification")
-TEXT_ENCODERS = ("bert", "features")
+# The fields with a fixed set of values (the fusion fields: `check_fusion_settings`).
+CHOICES = {
+    "local_mixer": ("moe", "mlp"),
+    "moe_combine": ("sum", "log_space"),
+    "task": ("regression", "classification"),
+    "encoder_positions": ("all", "nonzero"),
+    "text_encoder": ("bert", "features"),
+}
 
 
 class _FromDataset:
@@ -93,56 +95,46 @@ class GLoMoConfig:
         dataset: the dataset the defaults come from: a name or alias of the
             dataset table (stored as its canonical name), or any name when
             every field of `DATASET_FIELDS` is given (your own data).
-        num_layers: `L`, transformer layers of each sequence encoder.
-        max_sequence_length: `T`, padded token sequence length.
-        hidden_dim: `d`, the model width outside the backbone.
+        num_layers, max_sequence_length, hidden_dim: `L` transformer layers
+            of each sequence encoder, `T` padded tokens, `d` model width.
         text_dim, acoustic_dim, visual_dim: feature dims as stored.
         acoustic_columns, visual_columns: `(start, stop)` column ranges kept,
             or None for all columns.
-        num_windows: `n`, local representations per modality.
-        num_experts: `s`, experts per MoE layer.
-        top_k: `k`, experts kept per sample.
-            These three take one int for every modality or one per
-            modality: `{"t": 3, "a": 2, "v": 4}` or `(3, 2, 4)` (order
-            t, a, v). They are stored as one int when the modalities agree
-            and as a `(t, a, v)` tuple otherwise; `per_modality(name)`
-            reads them as a dict.
+        num_windows, num_experts, top_k: `n` local representations, `s`
+            experts per MoE, `k` experts kept per sample: one int, or one per
+            modality (`{"t": 3, "a": 2, "v": 4}` or `(3, 2, 4)`, order t, a,
+            v), stored as one int when the modalities agree;
+            `per_modality(name)` reads them as a dict.
         moe_loss_weight: `ω`, the weight of the MoE auxiliary loss.
         num_heads: `h`, attention heads of the encoders and fusion layers.
-        fusion_layers: post-LN transformer layers of the fusion block.
-        fusion_intermediate_dim: their feed-forward width.
-        fusion_dropout: their dropout.
-        embedding_dropout: dropout after the sinusoidal positions.
-        attention_dropout, relu_dropout, residual_dropout: encoder dropouts.
-        pooling_dropout: dropout inside the attention pooling.
-        task: "regression" or "classification".
-        class_names: class labels for classification.
+        fusion_layers, fusion_intermediate_dim, fusion_dropout: the post-LN
+            transformer layers of the fusion block, their width, dropout.
+        embedding_dropout, attention_dropout, relu_dropout, residual_dropout:
+            the encoder dropouts; pooling_dropout: the attention pooling's.
+        task, class_names: "regression" or "classification", class labels.
         text_encoder: "bert" (a KerasHub BertBackbone) or "features"
             (pre-extracted features through a sequence encoder, CHERMA).
-        modalities: subset of ("t", "a", "v") (Table 4 ablation).
-        local_mixer: "moe" or "mlp" (Table 4 ablation).
-        representations: "both", "global" or "local" (Table 4 ablation).
+        modalities, local_mixer, representations: the Table 4 ablations: a
+            subset of ("t", "a", "v"); "moe" or "mlp"; "both", "global" or
+            "local".
         fusion: "global_guided", "sum", "concat", "attention" or "product".
         guidance: how the global-guided fusion mixes the modalities:
             "global_weights" (paper), "local_weights" (ReAt_G),
             "attention" (ATTN_G) or "mlp" (MLP_G).
         noisy_gating: whether MoE gates get noise in training.
-        compatibility: "paper" (default) or "released": the bundle of
-            values for the four fields below when they are not given
-            (`COMPATIBILITY_BUNDLES`); "released" reproduces the function of
-            the authors' released code.
+        compatibility: "paper" (default) or "released": the bundle of values
+            (`COMPATIBILITY_BUNDLES`) of the four fields below when they are
+            not given; "released" reproduces the released code's function.
         encoder_positions: where the sequence encoders add positions: "all"
             steps (paper) or "nonzero" projected steps (released code).
         moe_combine: "sum" (paper eq. 6) or "log_space" (released code).
         moe_load_cdf_mean: mean of the normal CDF of the smooth load
             estimate: 0.0 (paper) or 0.1 (released code).
         length_aware: pool and attend over real tokens only (spec §8);
-            False in both bundles. The paper is silent about padding and
-            its published figures come from the released code, which pools
-            over the padding to T, so new runs keep False; True makes the
-            answers independent of padding, which lets training bucket by
-            length and serving pad a batch only to its longest utterance
-            (docs/serving.md, "Serving at the utterance's length").
+            False in both bundles, as the published figures pool over the
+            padding to T. True makes answers independent of padding, so
+            training can bucket by length and serving pad a batch only to
+            its longest utterance (docs/serving.md).
 
     Example:
 
@@ -199,8 +191,7 @@ class GLoMoConfig:
             self.dataset = info.name
             for name in unset:
                 setattr(self, name, info.config_defaults()[name])
-        for name in ("acoustic_columns", "visual_columns", "class_names",
-                     "modalities"):
+        for name in ("acoustic_columns", "visual_columns", "class_names", "modalities"):
             value = getattr(self, name)
             if isinstance(value, list):
                 setattr(self, name, tuple(value))
@@ -268,11 +259,8 @@ class GLoMoConfig:
         ```
         """
         bundle = COMPATIBILITY_BUNDLES[self.compatibility]
-        return {
-            name: getattr(self, name)
-            for name, value in bundle.items()
-            if getattr(self, name) != value
-        }
+        return {name: getattr(self, name) for name, value in bundle.items()
+                if getattr(self, name) != value}
 
     def per_modality(self, name):
         """The value of a `PER_MODALITY_FIELDS` field for each modality.
@@ -327,31 +315,26 @@ class GLoMoConfig:
 
     def validate(self):
         """Raises `UsageError` naming the first impossible setting."""
-        positive = ("num_layers", "max_sequence_length",
-                    "hidden_dim", "text_dim", "acoustic_dim",
-                    "visual_dim", "num_heads", "fusion_layers",
-                    "fusion_intermediate_dim")
-        for name in positive:
-            value = getattr(self, name)
-            if not _is_positive_int(value):
-                _fail(name, value, "a positive integer")
+        fields = dataclasses.fields(self)
+        checks = (
+            # The `int` fields are sizes; the per-modality ones are checked below.
+            ([f.name for f in fields if f.type is int], _is_positive_int, "a positive integer"),
+            ([f.name for f in fields if f.name.endswith("_dropout")],
+             lambda value: _is_number(value) and 0.0 <= value < 1.0, "a rate in [0, 1)"),
+            (("moe_loss_weight", "moe_load_cdf_mean"),
+             lambda value: _is_number(value) and value >= 0, "a number >= 0"),
+            (("noisy_gating", "length_aware"),
+             lambda value: isinstance(value, bool), "true or false"),
+        )
+        for names, is_valid, expected in checks:
+            for name in names:
+                if not is_valid(getattr(self, name)):
+                    _fail(name, getattr(self, name), expected)
         for name in PER_MODALITY_FIELDS:
             value = getattr(self, name)
             if not all(map(_is_positive_int, self.per_modality(name).values())):
                 _fail(name, value, "a positive integer, or one per modality "
                       "({'t': 3, 'a': 2, 'v': 4} or (t, a, v))")
-        for name in ("fusion_dropout", "embedding_dropout", "attention_dropout",
-                     "relu_dropout", "residual_dropout", "pooling_dropout"):
-            value = getattr(self, name)
-            if not (_is_number(value) and 0.0 <= value < 1.0):
-                _fail(name, value, "a rate in [0, 1)")
-        for name in ("moe_loss_weight", "moe_load_cdf_mean"):
-            value = getattr(self, name)
-            if not (_is_number(value) and value >= 0):
-                _fail(name, value, "a number >= 0")
-        for name in ("noisy_gating", "length_aware"):
-            if not isinstance(getattr(self, name), bool):
-                _fail(name, getattr(self, name), "true or false")
         if self.hidden_dim % self.num_heads:
             _fail("hidden_dim", self.hidden_dim,
                   f"a multiple of num_heads={self.num_heads}")
@@ -370,13 +353,7 @@ class GLoMoConfig:
             check_fusion_settings(self.representations, self.fusion, self.guidance)
         except ValueError as error:
             raise UsageError(f"GLoMoConfig: {error}") from None
-        choices = {
-            "local_mixer": LOCAL_MIXERS,
-            "moe_combine": MOE_COMBINES, "task": TASKS,
-            "encoder_positions": ENCODER_POSITIONS,
-            "text_encoder": TEXT_ENCODERS,
-        }
-        for name, allowed in choices.items():
+        for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 _fail(name, getattr(self, name), f"one of {list(allowed)}")
         if (not self.modalities or len(set(self.modalities)) != len(self.modalities)
@@ -399,11 +376,7 @@ class GLoMoConfig:
 
 
 def _per_modality_value(name, value):
-    """One int, a `{"t", "a", "v"}` dict or a (t, a, v) sequence → int or tuple.
-
-    Values that agree across modalities become one int; anything that is
-    neither a dict nor a sequence is left for `validate` to judge.
-    """
+    """One int, a `{"t", "a", "v"}` dict or a (t, a, v) sequence → int (when they agree) or tuple."""
     if isinstance(value, dict):
         if set(value) != set(MODALITIES):
             _fail(name, value, f"one value for each of {list(MODALITIES)}, "

@@ -22,14 +22,6 @@ Layout differences handled here:
 - Hugging Face BERT names become KerasHub `BertBackbone` variables. The BERT
   pooler (unused by GLoMo) and buffers (`position_ids`, MulT's `version` and
   `_float_tensor`, the MoE's `mean`/`std`) are skipped, each with a note.
-
-Example:
-
-```python
-state = {name: tensor.numpy() for name, tensor in torch.load(path).items()}
-config = GLoMoConfig.for_dataset("mosi", compatibility="released")
-model, notes = from_torch_state_dict(state, config, "random:bert_base")
-```
 """
 
 import dataclasses
@@ -184,17 +176,25 @@ def _moe(prefix, moe, num_windows, hidden_dim):
     return rules
 
 
-def _sequence_encoder(prefix, encoder):
-    rules = [_conv1d(f"{prefix}.projs.weight", encoder.projection)]
-    for i, layer in enumerate(encoder.transformer_layers):
-        name = f"{prefix}.encoder.layers.{i}"
+def _transformer_layers(prefix, layers, fc1, fc2, norm1, norm2):
+    """Rules of `TransformerLayer`s under the PyTorch names of their parts."""
+    rules = []
+    for i, layer in enumerate(layers):
+        name = f"{prefix}.{i}"
         rules += [
             *_packed_attention(f"{name}.self_attn", layer.attention),
-            *_linear(f"{name}.fc1", layer.intermediate_dense),
-            *_linear(f"{name}.fc2", layer.output_dense),
-            *_layer_norm(f"{name}.layer_norms.0", layer.attention_norm),
-            *_layer_norm(f"{name}.layer_norms.1", layer.feedforward_norm),
+            *_linear(f"{name}.{fc1}", layer.intermediate_dense),
+            *_linear(f"{name}.{fc2}", layer.output_dense),
+            *_layer_norm(f"{name}.{norm1}", layer.attention_norm),
+            *_layer_norm(f"{name}.{norm2}", layer.feedforward_norm),
         ]
+    return rules
+
+
+def _sequence_encoder(prefix, encoder):
+    rules = [_conv1d(f"{prefix}.projs.weight", encoder.projection)]
+    rules += _transformer_layers(f"{prefix}.encoder.layers", encoder.transformer_layers,
+                                 "fc1", "fc2", "layer_norms.0", "layer_norms.1")
     return rules + _layer_norm(f"{prefix}.encoder.layer_norm", encoder.final_norm)
 
 
@@ -231,16 +231,8 @@ def _bert(bert):
 
 
 def _fusion(fusion):
-    rules = []
-    for i, layer in enumerate(fusion.transformer_layers):
-        name = f"transformer_encoder.layers.{i}"
-        rules += [
-            *_packed_attention(f"{name}.self_attn", layer.attention),
-            *_linear(f"{name}.linear1", layer.intermediate_dense),
-            *_linear(f"{name}.linear2", layer.output_dense),
-            *_layer_norm(f"{name}.norm1", layer.attention_norm),
-            *_layer_norm(f"{name}.norm2", layer.feedforward_norm),
-        ]
+    rules = _transformer_layers("transformer_encoder.layers", fusion.transformer_layers,
+                                "linear1", "linear2", "norm1", "norm2")
     for name, dense in zip(("fc_ts", "fc_as", "fc_vs"), fusion.modality_denses):
         rules += _linear(name, dense)
     for name, kind in (("attn_cs", "global"), ("attn_fs", "local")):
@@ -314,13 +306,6 @@ def _standard_names(state_dict):
     return standard
 
 
-def _skip_reason(name):
-    for pattern, reason in SKIPPED:
-        if re.search(pattern, name):
-            return reason
-    return None
-
-
 def load_torch_state_dict(model, state_dict):
     """Loads a released-code state dict into `model`, all or nothing.
 
@@ -350,7 +335,7 @@ def load_torch_state_dict(model, state_dict):
     known = {rule.name for rule in rules}
     notes, unknown = [], []
     for name in sorted(set(state) - known):
-        reason = _skip_reason(name)
+        reason = next((why for pattern, why in SKIPPED if re.search(pattern, name)), None)
         if reason is None:
             unknown.append(name)
         else:
@@ -365,13 +350,10 @@ def load_torch_state_dict(model, state_dict):
         if tuple(array.shape) != expected:
             misshapen.append(f"{rule.name}: {tuple(array.shape)}, expected {expected}")
             continue
-        for variable, value in zip(rule.variables, rule.to_keras(array)):
-            assignments.append((variable, value))
-    problems = []
-    for title, names in (("unknown tensors", unknown), ("missing tensors", missing),
-                         ("misshapen tensors", misshapen)):
-        if names:
-            problems.append(f"{title} ({len(names)}): " + "; ".join(names))
+        assignments.extend(zip(rule.variables, rule.to_keras(array)))
+    problems = [f"{title} ({len(names)}): " + "; ".join(names)
+                for title, names in (("unknown tensors", unknown), ("missing tensors", missing),
+                                     ("misshapen tensors", misshapen)) if names]
     if problems:
         raise StateDictError(
             "The state dict does not fit this GLoMo configuration "

@@ -5,14 +5,7 @@ hyper-parameters (appendix Table 1, spec §5), T, the stored feature dims
 and the columns the released code keeps, the task and class names, the
 file layout, the default data path and backbone. `GLoMoConfig`, the data
 readers and the command line all read this table, so each fact is written
-once.
-
-Example:
-
-```python
-info = get_dataset("UR-FUNNY")
-info.name, info.class_names, info.acoustic_columns   # 'urfunny', (...), (0, 60)
-```
+once (`get_dataset(name)`).
 """
 
 import dataclasses
@@ -35,38 +28,37 @@ class DatasetInfo:
     Args:
         name: the canonical name (`config.dataset`, run and model folders).
         title: the name papers use, e.g. "CMU-MOSI".
-        aliases: other spellings accepted anywhere a dataset is named, and
-            words that identify the dataset in a file path.
         layout: the data layout of the released files: "mag", "hkt",
             "mmsa" or "cherma".
         task: "regression" or "classification".
-        class_names: the classes in label order (classification), else None.
         max_sequence_length: T.
         feature_dims: the stored dims `{"text", "acoustic", "visual"}`.
-        acoustic_columns: the stored acoustic columns kept, `(start, stop)`,
-            or None for all.
-        visual_columns: likewise for visual.
-        text_encoder: "bert" (token ids through BERT) or "features".
         default_data: the path the recipes look for.
-        default_backbone: the paper's backbone, or None for feature text.
         hyper_parameters: the Table 1 column (batch size, encoder layers,
             hidden dim, learning rate) and the released code's epochs.
+        aliases: other spellings accepted anywhere a dataset is named, and
+            words that identify the dataset in a file path.
+        class_names: the classes in label order (classification), else None.
+        acoustic_columns, visual_columns: the stored columns kept,
+            `(start, stop)`, or None for all.
+        text_encoder: "bert" (token ids through BERT) or "features".
+        default_backbone: the paper's backbone, or None for feature text.
     """
 
     name: str
     title: str
-    aliases: tuple
     layout: str
     task: str
-    class_names: tuple
     max_sequence_length: int
     feature_dims: dict
-    acoustic_columns: tuple
-    visual_columns: tuple
-    text_encoder: str
     default_data: str
-    default_backbone: str
     hyper_parameters: dict
+    aliases: tuple = ()
+    class_names: tuple = None
+    acoustic_columns: tuple = None
+    visual_columns: tuple = None
+    text_encoder: str = "bert"
+    default_backbone: str = "bert_base_en_uncased"
 
     def config_defaults(self):
         """The `GLoMoConfig` fields this dataset fixes (training ones: `training_defaults`).
@@ -77,19 +69,14 @@ class DatasetInfo:
         GLoMoConfig(dataset="mosi", **get_dataset("mosi").config_defaults())
         ```
         """
-        return dict(
-            {name: value for name, value in self.hyper_parameters.items()
-             if name not in TRAINING_HYPER_PARAMETERS},
-            max_sequence_length=self.max_sequence_length,
-            text_dim=self.feature_dims["text"],
-            acoustic_dim=self.feature_dims["acoustic"],
-            visual_dim=self.feature_dims["visual"],
-            acoustic_columns=self.acoustic_columns,
-            visual_columns=self.visual_columns,
-            task=self.task,
-            class_names=self.class_names,
-            text_encoder=self.text_encoder,
-        )
+        same_names = ("max_sequence_length", "acoustic_columns", "visual_columns", "task",
+                      "class_names", "text_encoder")
+        return {
+            **{name: value for name, value in self.hyper_parameters.items()
+               if name not in TRAINING_HYPER_PARAMETERS},
+            **{f"{modality}_dim": width for modality, width in self.feature_dims.items()},
+            **{name: getattr(self, name) for name in same_names},
+        }
 
     def training_defaults(self):
         """The `TrainingOptions` fields this dataset fixes (batch size, learning rate, epochs).
@@ -113,45 +100,37 @@ DATASETS = {
     info.name: info
     for info in (
         DatasetInfo(
-            name="mosi", title="CMU-MOSI", aliases=("cmu-mosi", "cmu_mosi"),
-            layout="mag", task=REGRESSION, class_names=None, max_sequence_length=60,
+            name="mosi", title="CMU-MOSI", aliases=("cmu-mosi", "cmu_mosi"), layout="mag",
+            task=REGRESSION, max_sequence_length=60,
             feature_dims={"text": 768, "acoustic": 74, "visual": 47},
-            acoustic_columns=None, visual_columns=None, text_encoder="bert",
-            default_data="datasets/mosi.pkl", default_backbone="bert_base_en_uncased",
-            hyper_parameters=_hyper(240, 4, 48, 4e-5, 70),
+            default_data="datasets/mosi.pkl", hyper_parameters=_hyper(240, 4, 48, 4e-5, 70),
         ),
         DatasetInfo(
-            name="mosei", title="CMU-MOSEI", aliases=("cmu-mosei", "cmu_mosei"),
-            layout="mag", task=REGRESSION, class_names=None, max_sequence_length=80,
+            name="mosei", title="CMU-MOSEI", aliases=("cmu-mosei", "cmu_mosei"), layout="mag",
+            task=REGRESSION, max_sequence_length=80,
             feature_dims={"text": 768, "acoustic": 74, "visual": 35},
-            acoustic_columns=None, visual_columns=None, text_encoder="bert",
-            default_data="datasets/mosei.pkl", default_backbone="bert_base_en_uncased",
-            hyper_parameters=_hyper(64, 3, 192, 1e-5, 100),
+            default_data="datasets/mosei.pkl", hyper_parameters=_hyper(64, 3, 192, 1e-5, 100),
         ),
         DatasetInfo(
             name="urfunny", title="UR-FUNNY", aliases=("ur_funny", "ur-funny", "humor"),
             layout="hkt", task=CLASSIFICATION, class_names=("not_humorous", "humorous"),
             max_sequence_length=80, feature_dims={"text": 768, "acoustic": 81, "visual": 91},
-            acoustic_columns=(0, 60), visual_columns=(55, 91), text_encoder="bert",
-            default_data="datasets/urfunny.pkl", default_backbone="bert_base_en_uncased",
-            hyper_parameters=_hyper(220, 3, 112, 2e-5, 100),
+            acoustic_columns=(0, 60), visual_columns=(55, 91),
+            default_data="datasets/urfunny.pkl", hyper_parameters=_hyper(220, 3, 112, 2e-5, 100),
         ),
         DatasetInfo(
             name="mustard", title="MUStARD", aliases=("sarcasm", "sarcas"),
             layout="hkt", task=CLASSIFICATION, class_names=("not_sarcastic", "sarcastic"),
             max_sequence_length=70, feature_dims={"text": 768, "acoustic": 81, "visual": 91},
-            acoustic_columns=(0, 60), visual_columns=(55, 91), text_encoder="bert",
-            default_data="datasets/mustard.pkl", default_backbone="bert_base_en_uncased",
-            hyper_parameters=_hyper(64, 3, 160, 2e-5, 5),
+            acoustic_columns=(0, 60), visual_columns=(55, 91),
+            default_data="datasets/mustard.pkl", hyper_parameters=_hyper(64, 3, 160, 2e-5, 5),
         ),
         DatasetInfo(
-            name="cherma", title="CHERMA", aliases=(),
-            layout="cherma", task=CLASSIFICATION,
+            name="cherma", title="CHERMA", layout="cherma", task=CLASSIFICATION,
             class_names=("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise"),
             max_sequence_length=50,
             feature_dims={"text": 1024, "acoustic": 1024, "visual": 2048},
-            acoustic_columns=None, visual_columns=None, text_encoder="features",
-            default_data="datasets/CHERMA0723", default_backbone=None,
+            text_encoder="features", default_data="datasets/CHERMA0723", default_backbone=None,
             hyper_parameters=_hyper(400, 7, 256, 2e-5, 20),
         ),
     )

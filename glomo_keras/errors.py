@@ -7,15 +7,6 @@ exception is a bug and keeps its traceback.
 
 Each message names the flag, file or field, what was given and what was
 expected; `closest_names` adds "did you mean ...?" for a misspelled name.
-
-Example:
-
-```python
-from glomo_keras.errors import UsageError, closest_names
-
-raise UsageError(f"--dataset 'mosie' is unknown{closest_names('mosie', ['mosi', 'mosei'])}")
-# glomo-keras train: --dataset 'mosie' is unknown; did you mean 'mosei' or 'mosi'?
-```
 """
 
 import difflib

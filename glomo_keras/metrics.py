@@ -3,15 +3,6 @@
 Regression (MOSI, MOSEI sentiment in [-3, 3]) and classification (humour,
 sarcasm, CHERMA emotions) metrics, named exactly as the results tables name
 them. Every value is a plain Python float or int, ready for `json.dumps`.
-
-Example:
-
-```python
-from glomo_keras.metrics import regression_metrics
-
-regression_metrics([1.2, -0.4, 0.0], [0.9, -1.1, 0.3])
-# {"mae": 0.433..., "corr": 0.95..., "acc7": 0.666..., ...}
-```
 """
 
 import numpy as np

@@ -19,17 +19,13 @@ MODALITY_NAMES = {"t": "text", "a": "acoustic", "v": "visual"}
 
 
 def bert_hidden_states(backbone):
-    """A model mapping BERT inputs to its last two hidden-state sequences.
+    """A model from BERT inputs to `[second_to_last, last]` hidden states [B, T, H].
 
-    The pooler is left out, so its weights are neither trained nor counted.
+    The pooler is left out (neither trained nor counted); with one
+    transformer layer, the embeddings stand for the second-to-last layer.
 
     Args:
         backbone: a built `keras_hub.models.BertBackbone`.
-
-    Returns:
-        A `keras.Model` from the backbone's inputs to
-        `[second_to_last [B, T, H], last [B, T, H]]` (with one transformer
-        layer, the embeddings stand for the second-to-last layer).
 
     Example:
 
@@ -42,9 +38,7 @@ def bert_hidden_states(backbone):
         previous = layers[-2].output
     else:
         previous = backbone.get_layer("embeddings_dropout").output
-    return keras.Model(
-        backbone.input, [previous, layers[-1].output], name="bert_hidden_states"
-    )
+    return keras.Model(backbone.input, [previous, layers[-1].output], name="bert_hidden_states")
 
 
 @keras.saving.register_keras_serializable(package="glomo_keras")
@@ -53,13 +47,11 @@ class GLoMo(keras.Model):
 
     A functional model with named dict inputs (spec "Inputs": `token_ids`,
     `padding_mask`, `segment_ids` — or `text_features`, `text_mask` for
-    feature text — and `acoustic`, `acoustic_mask`, `visual`, `visual_mask`,
-    for the modalities the config keeps; inputs of the modalities it leaves
-    out are ignored, so one dataset feeds every Table 4 variant) and dict
-    outputs `prediction`
-    [B, output_dim], `global_weights` [B, 3] and `local_weights` [B, 3]
-    (modality weights in the order text, acoustic, visual; zero for a
-    modality the config leaves out).
+    feature text — and `acoustic`, `acoustic_mask`, `visual`, `visual_mask`;
+    inputs of modalities the config leaves out are ignored, so one dataset
+    feeds every Table 4 variant) and dict outputs `prediction` [B, output_dim],
+    `global_weights` and `local_weights` [B, 3] (order t, a, v; zero for a
+    modality left out).
 
     Args:
         config: a `GLoMoConfig` (or its `to_dict()`).
@@ -68,10 +60,6 @@ class GLoMo(keras.Model):
         seed: the seed of the MoE gate noise (modality m adds its index);
             `train` passes the run's `TrainingOptions.seed`.
         **kwargs: `keras.Model` arguments such as `name`.
-
-    `analysis_model()` exposes, for the same inputs, the representations
-    behind each prediction (the unimodal vectors, the fused vector, the MoE
-    gates); `analyze(inputs)` predicts them.
 
     Example:
 
@@ -108,11 +96,10 @@ class GLoMo(keras.Model):
                 local_vector, _ = mixer(local_features, return_gates=True)
             else:
                 local_vector = mixer(local_features)
-            prefix = MODALITY_NAMES[modality]
-            if config.representations in ("both", "global"):
-                vectors.append(_as_token(global_vector, f"{prefix}_global_token"))
-            if config.representations in ("both", "local"):
-                vectors.append(_as_token(local_vector, f"{prefix}_local_token"))
+            for kind, vector in (("global", global_vector), ("local", local_vector)):
+                if config.representations in ("both", kind):
+                    token = f"{MODALITY_NAMES[modality]}_{kind}_token"
+                    vectors.append(keras.layers.Reshape((1, -1), name=token)(vector))
         tokens = keras.layers.Concatenate(axis=1, name="fusion_tokens")(vectors)
         # `fused` ([Z1; Z2]) is left out of the outputs; `analysis_model`
         # reads it from this call.
@@ -129,23 +116,17 @@ class GLoMo(keras.Model):
             guidance=config.guidance,
             name="global_guided_fusion",
         )(tokens, return_fused=True)
+        # The output heads are float32 under mixed precision too.
         outputs = {
-            # The output heads are float32 under mixed precision too.
             "prediction": keras.layers.Identity(name="prediction", dtype="float32")(prediction),
-            "global_weights": _all_modalities(
-                global_weights, config.modalities, "global_weights"
-            ),
-            "local_weights": _all_modalities(
-                local_weights, config.modalities, "local_weights"
-            ),
+            "global_weights": _all_modalities(global_weights, config.modalities, "global_weights"),
+            "local_weights": _all_modalities(local_weights, config.modalities, "local_weights"),
         }
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.input_names = tuple(inputs)
         self.config = config
         self.seed = seed
-        self.backbone_config = (
-            keras.layers.serialize(backbone) if uses_bert else None
-        )
+        self.backbone_config = keras.layers.serialize(backbone) if uses_bert else None
 
     def call(self, inputs, training=None, mask=None, **kwargs):
         """Runs the model on the inputs it declares (others are ignored)."""
@@ -232,12 +213,8 @@ class GLoMo(keras.Model):
                 if self.config.task == "regression"
                 else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             )
-        super().compile(
-            optimizer=optimizer,
-            loss={"prediction": loss},
-            metrics={"prediction": metrics} if metrics else None,
-            **kwargs,
-        )
+        super().compile(optimizer=optimizer, loss={"prediction": loss},
+                        metrics={"prediction": metrics} if metrics else None, **kwargs)
 
     def compile_from_config(self, config):
         """Restores the compile settings saved in a `.keras` file."""
@@ -246,12 +223,8 @@ class GLoMo(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
-        return {
-            "config": self.config.to_dict(),
-            "backbone": self.backbone_config,
-            "seed": self.seed,
-            "name": self.name,
-        }
+        return {"config": self.config.to_dict(), "backbone": self.backbone_config,
+                "seed": self.seed, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
@@ -266,25 +239,20 @@ class GLoMo(keras.Model):
 
 def _bert_branch(config, backbone):
     inputs = {
-        "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
-        "padding_mask": keras.Input((None,), dtype="int32", name="padding_mask"),
-        "segment_ids": keras.Input((None,), dtype="int32", name="segment_ids"),
+        name: keras.Input((None,), dtype="int32", name=name)
+        for name in ("token_ids", "padding_mask", "segment_ids")
     }
     previous, last = bert_hidden_states(backbone)(inputs)
-    global_vector = keras.layers.Dense(config.hidden_dim, name="text_global_dense")(
-        last[:, 0]
-    )
+    global_vector = keras.layers.Dense(config.hidden_dim, name="text_global_dense")(last[:, 0])
     sequence, mask = HiddenStateConcatenation(
         config.length_aware, name="text_hidden_concatenation"
     )([last, previous], padding_mask=inputs["padding_mask"])
     local = keras.layers.Conv1D(
-        config.hidden_dim, 3, padding="same", use_bias=False,
-        name="text_local_projection",
+        config.hidden_dim, 3, padding="same", use_bias=False, name="text_local_projection"
     )(sequence)
     num_windows = config.per_modality("num_windows")["t"]
     local = AdaptiveMaxPooling1D(num_windows, name="text_local_pooling")(
-        local, mask=mask if config.length_aware else None
-    )
+        local, mask=mask if config.length_aware else None)
     local = keras.layers.Flatten(name="text_local_flatten")(local)
     return inputs, (global_vector, local)
 
@@ -293,11 +261,8 @@ def _sequence_branch(config, modality):
     name = MODALITY_NAMES[modality]
     feature_key = "text_features" if modality == "t" else name
     mask_key = "text_mask" if modality == "t" else f"{name}_mask"
-    width = {
-        "t": config.text_dim,
-        "a": config.acoustic_input_dim,
-        "v": config.visual_input_dim,
-    }[modality]
+    width = {"t": config.text_dim, "a": config.acoustic_input_dim,
+             "v": config.visual_input_dim}[modality]
     inputs = {
         feature_key: keras.Input((None, width), dtype="float32", name=feature_key),
         mask_key: keras.Input((None,), dtype="int32", name=mask_key),
@@ -336,14 +301,9 @@ def _local_mixer(config, modality, seed):
     )
 
 
-def _as_token(vector, name):
-    return keras.layers.Reshape((1, -1), name=name)(vector)
-
-
 def _all_modalities(weights, modalities, name):
     """Spreads [B, M] weights of the kept modalities over [B, 3] slots."""
-    if len(modalities) == len(MODALITIES):
-        return keras.layers.Identity(name=name, dtype="float32")(weights)
-    slots = [MODALITIES.index(m) for m in modalities]
-    placement = ops.one_hot(ops.convert_to_tensor(slots), len(MODALITIES), dtype=weights.dtype)
-    return keras.layers.Identity(name=name, dtype="float32")(ops.matmul(weights, placement))
+    if len(modalities) < len(MODALITIES):
+        slots = ops.convert_to_tensor([MODALITIES.index(m) for m in modalities])
+        weights = ops.matmul(weights, ops.one_hot(slots, len(MODALITIES), dtype=weights.dtype))
+    return keras.layers.Identity(name=name, dtype="float32")(weights)

@@ -1,13 +1,4 @@
-"""The paper's analysis of a trained model: t-SNE figures, weights, expert load, Projector.
-
-Example:
-
-```python
-from glomo_keras.analysis import plot_run
-
-plot_run("runs/mosi")   # runs/mosi/figures/*.png, and in tensorboard --logdir runs/mosi/logs
-```
-"""
+"""The paper's analysis of a trained model: t-SNE figures, weights, expert load, Projector."""
 
 from glomo_keras.analysis.collect import RunNotFinishedError
 from glomo_keras.analysis.collect import collect_representations

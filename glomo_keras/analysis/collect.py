@@ -19,26 +19,8 @@ class RunNotFinishedError(MissingFileError):
     """The run directory has no `results.json` or no model of the seed."""
 
 
-def load_run_model(run_dir, seed=None):
-    """The `GLoMo` of a finished run's seed and the run's results.
-
-    Args:
-        run_dir: a `glomo-keras train` run directory.
-        seed: the seed whose `model.keras` to load; default the run's
-            `selected_seed` (lowest validation loss).
-
-    Returns:
-        `(model, results, seed)`.
-
-    Raises:
-        RunNotFinishedError: no `results.json` or no `seed_<S>/model.keras`.
-
-    Example:
-
-    ```python
-    model, results, seed = load_run_model("runs/mosi")
-    ```
-    """
+def _load_run_model(run_dir, seed=None):
+    """`(model, results, seed)`: a finished run's seed (default the selected one)."""
     import keras
 
     import glomo_keras  # noqa: F401  (registers the GLoMo classes)
@@ -78,9 +60,8 @@ def collect_representations(run_dir, data=None, split="test", seed=None, max_poi
         (the run's results dict).
 
     Raises:
-        RunNotFinishedError: the run is not finished.
+        RunNotFinishedError, MissingFileError: the run is not finished, its data is gone.
         UsageError: the run does not name its data file and `data` is None.
-        MissingFileError: the data file does not exist (any more).
 
     Example:
 
@@ -89,7 +70,7 @@ def collect_representations(run_dir, data=None, split="test", seed=None, max_poi
     found["fused"].shape  # (N, 2d)
     ```
     """
-    model, results, seed = load_run_model(run_dir, seed)
+    model, results, seed = _load_run_model(run_dir, seed)
     config = model.config
     data = data or results.get("data")
     if data is None:

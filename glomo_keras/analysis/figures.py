@@ -20,17 +20,8 @@ from glomo_keras.model import MODALITY_NAMES
 UNIMODAL_KEYS = tuple(f"{kind}_{m}" for m in MODALITIES for kind in ("G", "L"))
 
 
-def tsne_2d(vectors, seed=0, perplexity=30.0):
-    """2-D t-SNE (scikit-learn, PCA start) of [N, D] vectors.
-
-    The perplexity is lowered to `(N - 1) / 3` for small N.
-
-    Example:
-
-    ```python
-    points = tsne_2d(np.random.rand(100, 16))  # [100, 2]
-    ```
-    """
+def _tsne_2d(vectors, seed=0, perplexity=30.0):
+    """2-D t-SNE (scikit-learn, PCA start), perplexity at most `(N - 1) / 3`."""
     from sklearn.manifold import TSNE
 
     vectors = np.asarray(vectors, dtype="float64")
@@ -62,22 +53,8 @@ def label_groups(labels, task, class_names=None):
     return groups, [name for name in order if name in set(groups)]
 
 
-def scatter_figure(points, groups, order, title, path):
-    """A scatter plot of 2-D points, one palette colour per group; PNG + CSV.
-
-    Markers are drawn without anti-aliasing so that every point's pixel has
-    its group's exact colour (the CSV gives the pixels).
-
-    Args:
-        points: [N, 2].
-        groups: [N] group names.
-        order: the group names in legend (and drawing) order.
-        title: the figure title.
-        path: the PNG file; the CSV is written beside it.
-
-    Returns:
-        The PNG path.
-    """
+def _scatter_figure(points, groups, order, title, path):
+    """A scatter plot of [N, 2] points, one exact colour per group; PNG + CSV of the pixels."""
     figure = new_figure(7.0, 5.6)
     axes = figure.add_subplot()
     colours = {name: PALETTE[index % len(PALETTE)] for index, name in enumerate(order)}
@@ -107,19 +84,15 @@ def unimodal_figure(found, path, seed=0):
     keys = [key for key in UNIMODAL_KEYS if key in found]
     vectors = np.concatenate([found[key] for key in keys])
     groups = np.concatenate([np.full(len(found[key]), key) for key in keys])
-    points = tsne_2d(vectors, seed)
-    scatter_figure(points, groups, keys,
-                   f"Unimodal representations ({found['split']} split, t-SNE)", path)
-    return points, groups
+    return _scatter_figure(_tsne_2d(vectors, seed), groups, keys,
+                          f"Unimodal representations ({found['split']} split, t-SNE)", path)
 
 
 def fused_figure(found, path, seed=0):
     """Fig. 4: t-SNE of the fused [Z1; Z2], coloured by label sign or class."""
     groups, order = label_groups(found["labels"], found["task"], found["config"].class_names)
-    points = tsne_2d(found["fused"], seed)
-    scatter_figure(points, groups, order,
-                   f"Fused representation [Z1; Z2] ({found['split']} split, t-SNE)", path)
-    return points, groups
+    return _scatter_figure(_tsne_2d(found["fused"], seed), groups, order,
+                          f"Fused representation [Z1; Z2] ({found['split']} split, t-SNE)", path)
 
 
 def weights_figure(found, path):

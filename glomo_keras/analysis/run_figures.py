@@ -12,22 +12,31 @@ from glomo_keras.analysis.figures import UNIMODAL_KEYS
 from glomo_keras.analysis.figures import label_groups
 from glomo_keras.analysis.figures import unimodal_figure
 from glomo_keras.analysis.figures import weights_figure
-from glomo_keras.analysis.images import write_images
 from glomo_keras.analysis.plotting import require_matplotlib
 from glomo_keras.analysis.projector import write_projector
+
+# Each figure: its file name (no .png), the function that draws it (returns the PNG,
+# or None: nothing to draw) and what it shows (its TensorBoard image description).
+FIGURES = {
+    "unimodal_tsne": (unimodal_figure, "Fig. 2: one t-SNE of the global (G) and local (L) "
+                      "unimodal representations of text, acoustic and visual."),
+    "fused_tsne": (fused_figure, "Fig. 4: t-SNE of the fused representation [Z1; Z2], "
+                   "coloured by the label's sign (regression) or class."),
+    "modality_weights": (weights_figure, "Distribution of the global and local modality "
+                         "weights per modality."),
+    "expert_load": (expert_load_figure, "Each expert's share of its modality's routing slots "
+                    "(evaluation routing, no gate noise); balanced is 1/E, the dashed line."),
+}
 
 
 def plot_run(run_dir, data=None, output_dir=None, split="test", seed=None, max_points=1000,
              projector_dir=None, use_cache=True):
     """Writes the paper's analysis figures of a run, in files and in TensorBoard.
 
-    Files (in `output_dir`, default `<run>/figures`):
-    - `unimodal_tsne.png` (Fig. 2: G_t, L_t, G_a, L_a, G_v, L_v in one t-SNE);
-    - `fused_tsne.png` (Fig. 4: [Z1; Z2] coloured by label sign or class);
-    - `modality_weights.png` (global and local weights per modality);
-    - `expert_load.png` (each expert's share of the routing slots; MoE only);
-    - a `.csv` beside each t-SNE PNG with every point, and `figures.json`.
-    The same figures go to the Images tab of the seed's TensorBoard run
+    Files (in `output_dir`, default `<run>/figures`): `<name>.png` for each
+    of `FIGURES` (which says what each shows; `expert_load` for MoE models
+    only), a `.csv` beside each t-SNE PNG with every point,
+    and `figures.json`. The same figures go to the Images tab of the seed's TensorBoard run
     (`<run>/logs/seed_<S>`, tags `figures/<name>`, at the selected epoch),
     and the Projector embeddings `unimodal` and `fused` (metadata: id,
     split, label, predicted sentiment, label group; `unimodal` also the
@@ -64,21 +73,16 @@ def plot_run(run_dir, data=None, output_dir=None, split="test", seed=None, max_p
     found = collect_representations(run, data, split, seed, max_points, use_cache)
     log_dir = run / "logs" / f"seed_{found['seed']}"
     projector_dir = pathlib.Path(projector_dir or log_dir)
-    figures = {}
-    unimodal_points, _ = unimodal_figure(found, output / "unimodal_tsne.png")
-    figures["unimodal_tsne"] = str(output / "unimodal_tsne.png")
-    fused_figure(found, output / "fused_tsne.png")
-    figures["fused_tsne"] = str(output / "fused_tsne.png")
-    figures["modality_weights"] = str(weights_figure(found, output / "modality_weights.png"))
-    load = expert_load_figure(found, output / "expert_load.png")
-    if load is not None:
-        figures["expert_load"] = str(load)
+    drawn = {name: draw(found, output / f"{name}.png") for name, (draw, _) in FIGURES.items()}
+    figures = {name: str(path) for name, path in drawn.items() if path is not None}
     best_epoch = found["results"]["per_seed"][str(found["seed"])]["best_epoch"]
     write_images(log_dir, figures, split, step=best_epoch or 0)
-    write_projector(projector_dir, _embeddings(found))
+    embeddings = _embeddings(found)
+    write_projector(projector_dir, embeddings)
     written = {
         "run": str(run), "seed": found["seed"], "split": split,
-        "utterances": int(len(found["ids"])), "unimodal_points": int(len(unimodal_points)),
+        "utterances": int(len(found["ids"])),
+        "unimodal_points": int(len(embeddings["unimodal"][0])),
         "figures": figures, "tensorboard": str(log_dir), "projector": str(projector_dir),
     }
     (output / "figures.json").write_text(json.dumps(written, indent=1))
@@ -106,3 +110,31 @@ def _predictions(found):
     if found["task"] == "regression":
         return prediction[:, 0]
     return np.asarray(found["config"].class_names)[np.argmax(prediction, -1)]
+
+
+def write_images(log_dir, figures, split, step):
+    """Writes PNG figures as image summaries `figures/<name>` into a TensorBoard run.
+
+    Args:
+        log_dir: the run folder (a seed's `logs/seed_<S>`).
+        figures: `{name: PNG path}`, names of `FIGURES`.
+        split: the data split the figures show (said in the description).
+        step: the step to show them at (the selected epoch).
+
+    Example:
+
+    ```python
+    write_images("runs/mosi/logs/seed_1", {"fused_tsne": "runs/mosi/figures/fused_tsne.png"},
+                 "test", step=12)
+    ```
+    """
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(log_dir))
+    with writer.as_default(step=step):
+        for name, path in figures.items():
+            image = tf.io.decode_png(pathlib.Path(path).read_bytes(), channels=4)
+            tf.summary.image(f"figures/{name}", image[None], description=(
+                f"{FIGURES[name][1]} {split.capitalize()} split; the selected seed's "
+                "model at its selected epoch."))
+    writer.close()

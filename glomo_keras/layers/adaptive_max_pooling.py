@@ -1,19 +1,4 @@
-"""Adaptive max pooling over time, with optional per-sample lengths.
-
-`AdaptiveMaxPooling1D` pools a sequence [B, T, C] to a fixed number of
-windows [B, n, C] with PyTorch `AdaptiveMaxPool1d` window semantics. Given a
-padding mask it lays the windows over each sample's real length instead of
-the padded length (the `length_aware` option of the GLoMo encoders).
-
-Example:
-
-```python
-layer = AdaptiveMaxPooling1D(output_size=3)
-x = np.random.rand(2, 10, 8).astype("float32")
-mask = np.array([[1] * 10, [1] * 4 + [0] * 6], dtype="int32")
-y = layer(x, mask=mask)  # [2, 3, 8]; sample 1 is pooled over its 4 steps.
-```
-"""
+"""`AdaptiveMaxPooling1D`: PyTorch's `AdaptiveMaxPool1d`, optionally over real lengths."""
 
 import keras
 from keras import ops
@@ -36,8 +21,7 @@ class AdaptiveMaxPooling1D(keras.layers.Layer):
 
     Args:
         output_size: int, the number of windows `n`.
-        **kwargs: other keyword arguments passed to `keras.layers.Layer`,
-            including `name`, `trainable`, `dtype` etc.
+        **kwargs: base layer arguments (`name`, `dtype`).
 
     Call arguments:
         inputs: a float tensor of shape [B, T, C].
@@ -70,14 +54,10 @@ class AdaptiveMaxPooling1D(keras.layers.Layer):
         lengths = ops.sum(ops.cast(mask, "int32"), axis=1, keepdims=True)
         windows = ops.arange(self.output_size, dtype="int32")[None, :]
         starts = ops.floor_divide(windows * lengths, self.output_size)
-        ends = ops.floor_divide(
-            (windows + 1) * lengths + self.output_size - 1, self.output_size
-        )
+        ends = ops.floor_divide((windows + 1) * lengths + self.output_size - 1, self.output_size)
         # [B, n, T] window membership of every time step.
         steps = ops.arange(ops.shape(inputs)[1], dtype="int32")[None, None, :]
-        inside = ops.logical_and(
-            steps >= starts[:, :, None], steps < ends[:, :, None]
-        )
+        inside = ops.logical_and(steps >= starts[:, :, None], steps < ends[:, :, None])
         # [B, n, T, C] values, -inf outside the window, then max over T.
         lowest = ops.convert_to_tensor(float("-inf"), dtype=inputs.dtype)
         windowed = ops.where(inside[..., None], inputs[:, None, :, :], lowest)

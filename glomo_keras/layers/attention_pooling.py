@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from glomo_keras.layers.initializers import built
+
 
 @keras.saving.register_keras_serializable(package="glomo_keras")
 class AttentionPooling(keras.layers.Layer):
@@ -37,18 +39,14 @@ class AttentionPooling(keras.layers.Layer):
         self.dropout = dropout
 
     def build(self, inputs_shape):
-        num_vectors, width = inputs_shape[-2], inputs_shape[-1]
-        self.hidden_dense = keras.layers.Dense(
-            self.hidden_dim, name="hidden_dense", dtype=self.dtype_policy
-        )
-        self.hidden_dense.build((inputs_shape[0], num_vectors * width))
-        self.dropout_layer = keras.layers.Dropout(
-            self.dropout, name="dropout", dtype=self.dtype_policy
-        )
-        self.score_dense = keras.layers.Dense(
-            num_vectors, name="score_dense", dtype=self.dtype_policy
-        )
-        self.score_dense.build((inputs_shape[0], self.hidden_dim))
+        batch, num_vectors, width = inputs_shape
+        common = dict(dtype=self.dtype_policy)
+        self.hidden_dense = built(
+            keras.layers.Dense(self.hidden_dim, name="hidden_dense", **common),
+            (batch, num_vectors * width))
+        self.dropout_layer = keras.layers.Dropout(self.dropout, name="dropout", **common)
+        self.score_dense = built(keras.layers.Dense(num_vectors, name="score_dense", **common),
+                                 (batch, self.hidden_dim))
         self.built = True
 
     def call(self, inputs, training=None):
@@ -61,10 +59,7 @@ class AttentionPooling(keras.layers.Layer):
         return pooled, weights
 
     def compute_output_shape(self, inputs_shape):
-        return (
-            (inputs_shape[0], inputs_shape[-1]),
-            (inputs_shape[0], inputs_shape[-2]),
-        )
+        return (inputs_shape[0], inputs_shape[-1]), (inputs_shape[0], inputs_shape[-2])
 
     def get_config(self):
         config = super().get_config()

@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 from glomo_keras.layers.attention_pooling import AttentionPooling
+from glomo_keras.layers.initializers import arguments_config
+from glomo_keras.layers.initializers import built
 from glomo_keras.layers.transformer_layer import TransformerLayer
 
 REPRESENTATIONS = ("both", "global", "local")
@@ -112,9 +114,8 @@ class GlobalGuidedFusion(keras.layers.Layer):
         d = self.hidden_dim
         stack_shape = (batch, self.num_modalities, d)
 
-        self.transformer_layers = []
-        for index in range(self.num_layers):
-            layer = TransformerLayer(
+        self.transformer_layers = [
+            built(TransformerLayer(
                 num_heads=self.num_heads,
                 intermediate_dim=self.intermediate_dim,
                 normalize_first=False,
@@ -123,42 +124,38 @@ class GlobalGuidedFusion(keras.layers.Layer):
                 residual_dropout=self.dropout,
                 name=f"transformer_layer_{index}",
                 **common,
-            )
-            layer.build(inputs_shape)
-            self.transformer_layers.append(layer)
-        self.modality_denses = []
-        for index in range(self.num_modalities):
-            dense = keras.layers.Dense(d, name=f"modality_dense_{index}", **common)
-            dense.build((batch, per_modality * width))
-            self.modality_denses.append(dense)
+            ), inputs_shape)
+            for index in range(self.num_layers)
+        ]
+
+        def dense(units, name, input_width):
+            return built(keras.layers.Dense(units, name=name, **common), (batch, input_width))
 
         def pooling(name):
-            layer = AttentionPooling(d, self.pooling_dropout, name=name, **common)
-            layer.build(stack_shape)
-            return layer
+            return built(AttentionPooling(d, self.pooling_dropout, name=name, **common),
+                         stack_shape)
 
+        self.modality_denses = [
+            dense(d, f"modality_dense_{index}", per_modality * width)
+            for index in range(self.num_modalities)
+        ]
         head_width = d
         if self.fusion == "global_guided":
             self.representation_poolings = {
                 kind: pooling(f"{kind}_attention_pooling")
                 for kind in self.kept_representations
             }
-            self.combine_dense = keras.layers.Dense(d, name="combine_dense", **common)
-            self.combine_dense.build((batch, per_modality * d))
+            self.combine_dense = dense(d, "combine_dense", per_modality * d)
             if self.guidance == "attention":
                 self.mixup_pooling = pooling("mixup_attention_pooling")
             if self.guidance == "mlp":
-                self.mixup_dense = keras.layers.Dense(d, name="mixup_dense", **common)
-                self.mixup_dense.build((batch, self.num_modalities * d))
+                self.mixup_dense = dense(d, "mixup_dense", self.num_modalities * d)
             head_width = 2 * d
         elif self.fusion == "attention":
             self.fusion_pooling = pooling("fusion_attention_pooling")
         elif self.fusion == "concat":
             head_width = self.num_modalities * d
-        self.output_dense = keras.layers.Dense(
-            self.output_dim, name="output_dense", **common
-        )
-        self.output_dense.build((batch, head_width))
+        self.output_dense = dense(self.output_dim, "output_dense", head_width)
         self.built = True
 
     def call(self, inputs, training=None, return_fused=False):
@@ -166,24 +163,16 @@ class GlobalGuidedFusion(keras.layers.Layer):
         for layer in self.transformer_layers:
             tokens = layer(tokens, training=training)
         per_modality = len(self.kept_representations)
-        grouped = ops.reshape(
-            tokens, (-1, self.num_modalities, per_modality, self.hidden_dim)
-        )
-        modality_vectors = ops.stack(
-            [
-                dense(ops.reshape(grouped[:, index], (-1, per_modality * self.hidden_dim)))
-                for index, dense in enumerate(self.modality_denses)
-            ],
-            axis=1,
-        )
+        grouped = ops.reshape(tokens, (-1, self.num_modalities, per_modality, self.hidden_dim))
+        modality_vectors = ops.stack([
+            dense(ops.reshape(grouped[:, index], (-1, per_modality * self.hidden_dim)))
+            for index, dense in enumerate(self.modality_denses)
+        ], axis=1)
         if self.fusion == "global_guided":
             fused, global_weights, local_weights = self._global_guided(
-                grouped, modality_vectors, training
-            )
+                grouped, modality_vectors, training)
         else:
-            fused, global_weights, local_weights = self._simple_fusion(
-                modality_vectors, training
-            )
+            fused, global_weights, local_weights = self._simple_fusion(modality_vectors, training)
         outputs = (self.output_dense(fused), global_weights, local_weights)
         return (*outputs, fused) if return_fused else outputs
 
@@ -193,9 +182,7 @@ class GlobalGuidedFusion(keras.layers.Layer):
             pooled[kind], weights[kind] = self.representation_poolings[kind](
                 grouped[:, :, position], training=training
             )
-        z1 = self.combine_dense(
-            ops.concatenate([pooled[k] for k in self.kept_representations], -1)
-        )
+        z1 = self.combine_dense(ops.concatenate([pooled[k] for k in self.kept_representations], -1))
         if self.guidance in ("global_weights", "local_weights"):
             mix = weights[self.guidance.split("_")[0]]
             z2 = ops.sum(modality_vectors * ops.expand_dims(mix, -1), axis=1)
@@ -206,64 +193,38 @@ class GlobalGuidedFusion(keras.layers.Layer):
                 ops.reshape(modality_vectors, (-1, self.num_modalities * self.hidden_dim))
             )
         zeros = ops.zeros_like(next(iter(weights.values())))
-        return (
-            ops.concatenate([z1, z2], -1),
-            weights.get("global", zeros),
-            weights.get("local", zeros),
-        )
+        fused = ops.concatenate([z1, z2], -1)
+        return fused, weights.get("global", zeros), weights.get("local", zeros)
 
     def _simple_fusion(self, modality_vectors, training):
-        equal = ops.ones_like(modality_vectors[:, :, 0]) / self.num_modalities
-        weights = equal
+        weights = ops.ones_like(modality_vectors[:, :, 0]) / self.num_modalities
         if self.fusion == "sum":
             fused = ops.sum(modality_vectors, axis=1)
         elif self.fusion == "product":
             fused = ops.prod(modality_vectors, axis=1)
         elif self.fusion == "concat":
-            fused = ops.reshape(
-                modality_vectors, (-1, self.num_modalities * self.hidden_dim)
-            )
+            fused = ops.reshape(modality_vectors, (-1, self.num_modalities * self.hidden_dim))
         else:
             fused, weights = self.fusion_pooling(modality_vectors, training=training)
         return fused, weights, weights
 
     def compute_output_shape(self, inputs_shape):
-        batch, num_tokens = inputs_shape[0], inputs_shape[1]
-        num_modalities = num_tokens // len(self.kept_representations)
-        return (
-            (batch, self.output_dim),
-            (batch, num_modalities),
-            (batch, num_modalities),
-        )
+        return self._output_shapes(inputs_shape)[:3]
 
     def compute_output_spec(self, inputs, training=None, return_fused=False):
-        shapes = self.compute_output_shape(inputs.shape)
-        if return_fused:
-            batch, num_tokens = inputs.shape[0], inputs.shape[1]
-            num_modalities = num_tokens // len(self.kept_representations)
-            width = {"global_guided": 2, "concat": num_modalities}.get(self.fusion, 1)
-            shapes = (*shapes, (batch, width * self.hidden_dim))
-        return tuple(
-            keras.KerasTensor(shape, dtype=self.compute_dtype) for shape in shapes
-        )
+        shapes = self._output_shapes(inputs.shape)[:4 if return_fused else 3]
+        return tuple(keras.KerasTensor(shape, dtype=self.compute_dtype) for shape in shapes)
+
+    def _output_shapes(self, inputs_shape):
+        """The shapes of the prediction, the two weights and the fused vector."""
+        batch = inputs_shape[0]
+        num_modalities = inputs_shape[1] // len(self.kept_representations)
+        width = {"global_guided": 2, "concat": num_modalities}.get(self.fusion, 1)
+        return ((batch, self.output_dim), (batch, num_modalities), (batch, num_modalities),
+                (batch, width * self.hidden_dim))
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "output_dim": self.output_dim,
-                "num_heads": self.num_heads,
-                "num_layers": self.num_layers,
-                "intermediate_dim": self.intermediate_dim,
-                "dropout": self.dropout,
-                "pooling_dropout": self.pooling_dropout,
-                "representations": self.representations,
-                "fusion": self.fusion,
-                "guidance": self.guidance,
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}
 
 
 def check_fusion_settings(representations, fusion, guidance):

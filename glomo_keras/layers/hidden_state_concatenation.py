@@ -54,10 +54,7 @@ class HiddenStateConcatenation(keras.layers.Layer):
     def compute_output_shape(self, inputs_shape, padding_mask_shape=None):
         last_shape = inputs_shape[0]
         steps = None if last_shape[1] is None else 2 * last_shape[1]
-        return (
-            (last_shape[0], steps, last_shape[2]),
-            (last_shape[0], steps),
-        )
+        return (last_shape[0], steps, last_shape[2]), (last_shape[0], steps)
 
     def get_config(self):
         config = super().get_config()

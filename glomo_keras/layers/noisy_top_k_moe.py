@@ -1,19 +1,4 @@
-"""A sparsely gated mixture of experts with noisy top-k gating.
-
-`NoisyTopKMoE` is the modality-specific MoE of GLoMo (the spec's §2), after
-Shazeer et al. (2017): a linear gate, Gaussian gate noise in training, the
-top k experts per sample with softmax weights, and an auxiliary loss that
-balances the experts' importance and load.
-
-Example:
-
-```python
-moe = NoisyTopKMoE(num_experts=3, top_k=2, hidden_dim=48, output_dim=48)
-x = np.random.rand(4, 144).astype("float32")
-y = moe(x)  # [4, 48]
-y, gates = moe(x, return_gates=True)  # gates: [4, 3], two non-zeros a row.
-```
-"""
+"""`NoisyTopKMoE`: the modality-specific noisy top-k mixture of experts (spec §2)."""
 
 import math
 
@@ -21,6 +6,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from glomo_keras.layers.initializers import arguments_config
+from glomo_keras.layers.initializers import built
 from glomo_keras.layers.initializers import clone_initializer
 
 
@@ -56,23 +43,15 @@ class NoisyTopKMoE(keras.layers.Layer):
             `[1, num_experts]`.
         hidden_dim: int, the hidden size of each expert.
         output_dim: int, the output size of each expert and of the layer.
-        loss_weight: float, the weight of the auxiliary loss. Defaults to
-            `1e-2`.
-        noisy_gating: bool, whether to add gate noise in training. Defaults
-            to `True`.
-        noise_epsilon: float, the floor added to the noise scale. Defaults
-            to `1e-2`.
+        loss_weight: float, the weight of the auxiliary loss.
+        noisy_gating: bool, whether to add gate noise in training.
+        noise_epsilon: float, the floor added to the noise scale.
         combine: `"sum"` or `"log_space"`, how expert outputs are combined.
-            Defaults to `"sum"`.
         load_cdf_mean: float, the mean of the normal CDF in the smooth load
             estimate: `0.0` as in the paper, `0.1` as in the released code.
-            Defaults to `0.0`.
-        seed: int or None, the seed of the gate noise. Defaults to `None`.
-        kernel_initializer: string or `keras.initializers` initializer, the
-            kernel initializer of the expert layers. Defaults to
-            `"glorot_uniform"`.
-        **kwargs: other keyword arguments passed to `keras.layers.Layer`,
-            including `name`, `trainable`, `dtype` etc.
+        seed: int or None, the seed of the gate noise.
+        kernel_initializer: the kernel initializer of the expert layers.
+        **kwargs: base layer arguments (`name`, `dtype`).
 
     Call arguments:
         inputs: a float tensor of shape [B, D].
@@ -112,32 +91,23 @@ class NoisyTopKMoE(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for arg_name, value in (
-            ("num_experts", num_experts),
-            ("top_k", top_k),
-            ("hidden_dim", hidden_dim),
-            ("output_dim", output_dim),
-        ):
+        sizes = dict(num_experts=num_experts, top_k=top_k, hidden_dim=hidden_dim,
+                     output_dim=output_dim)
+        for arg_name, value in sizes.items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(
-                    f"`{arg_name}` must be a positive integer. "
-                    f"Received: {arg_name}={value}"
+                    f"`{arg_name}` must be a positive integer. Received: {arg_name}={value}"
                 )
         if top_k > num_experts:
             raise ValueError(
                 "`top_k` must be between 1 and `num_experts`. "
                 f"Received: top_k={top_k}, num_experts={num_experts}"
             )
-        if loss_weight < 0:
-            raise ValueError(
-                "`loss_weight` must be non-negative. "
-                f"Received: loss_weight={loss_weight}"
-            )
-        if noise_epsilon < 0:
-            raise ValueError(
-                "`noise_epsilon` must be non-negative. "
-                f"Received: noise_epsilon={noise_epsilon}"
-            )
+        for arg_name, value in (("loss_weight", loss_weight), ("noise_epsilon", noise_epsilon)):
+            if value < 0:
+                raise ValueError(
+                    f"`{arg_name}` must be non-negative. Received: {arg_name}={value}"
+                )
         if combine not in ("sum", "log_space"):
             raise ValueError(
                 '`combine` must be "sum" or "log_space". '
@@ -157,75 +127,53 @@ class NoisyTopKMoE(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape):
-        input_dim = input_shape[-1]
         # Not autocast: the gating math stays in the variable dtype.
-        self.gate_kernel = self.add_weight(
-            shape=(input_dim, self.num_experts),
-            initializer="zeros",
-            autocast=False,
-            name="gate_kernel",
-        )
-        self.noise_kernel = self.add_weight(
-            shape=(input_dim, self.num_experts),
-            initializer="zeros",
-            autocast=False,
-            name="noise_kernel",
-        )
+        kernel = dict(shape=(input_shape[-1], self.num_experts), initializer="zeros",
+                      autocast=False)
+        self.gate_kernel = self.add_weight(name="gate_kernel", **kernel)
+        self.noise_kernel = self.add_weight(name="noise_kernel", **kernel)
         self._expert_hidden_layers = []
         self._expert_output_layers = []
         for i in range(self.num_experts):
-            hidden_layer = keras.layers.Dense(
-                self.hidden_dim,
-                activation="relu",
-                kernel_initializer=clone_initializer(self.kernel_initializer),
-                dtype=self.dtype_policy,
-                name=f"expert_{i}_hidden",
-            )
-            hidden_layer.build(input_shape)
-            output_layer = keras.layers.Dense(
-                self.output_dim,
-                kernel_initializer=clone_initializer(self.kernel_initializer),
-                dtype=self.dtype_policy,
-                name=f"expert_{i}_output",
-            )
-            output_layer.build(hidden_layer.compute_output_shape(input_shape))
+            hidden_layer = built(self._dense(self.hidden_dim, f"expert_{i}_hidden", "relu"),
+                                 input_shape)
             self._expert_hidden_layers.append(hidden_layer)
-            self._expert_output_layers.append(output_layer)
+            self._expert_output_layers.append(built(
+                self._dense(self.output_dim, f"expert_{i}_output"),
+                hidden_layer.compute_output_shape(input_shape),
+            ))
         self.built = True
+
+    def _dense(self, units, name, activation=None):
+        """An expert layer with its own clone of the kernel initializer."""
+        return keras.layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy,
+            name=name,
+        )
 
     def call(self, inputs, training=None, return_gates=False):
         gate_inputs = ops.cast(inputs, self.variable_dtype)
         clean_logits = ops.matmul(gate_inputs, self.gate_kernel)
         if training and self.noisy_gating:
             noise_stddev = (
-                ops.softplus(ops.matmul(gate_inputs, self.noise_kernel))
-                + self.noise_epsilon
+                ops.softplus(ops.matmul(gate_inputs, self.noise_kernel)) + self.noise_epsilon
             )
             noise = keras.random.normal(
-                ops.shape(clean_logits),
-                dtype=self.variable_dtype,
-                seed=self.seed_generator,
+                ops.shape(clean_logits), dtype=self.variable_dtype, seed=self.seed_generator
             )
             logits = clean_logits + noise * noise_stddev
         else:
             logits = clean_logits
         gates = self._top_k_gates(logits)
 
-        expert_outputs = ops.stack(
-            [
-                output_layer(hidden_layer(inputs))
-                for hidden_layer, output_layer in zip(
-                    self._expert_hidden_layers, self._expert_output_layers
-                )
-            ],
-            axis=1,
-        )
+        experts = zip(self._expert_hidden_layers, self._expert_output_layers)
+        expert_outputs = ops.stack([output(hidden(inputs)) for hidden, output in experts], axis=1)
         if self.combine == "sum":
-            outputs = ops.sum(
-                ops.cast(gates, self.compute_dtype)[:, :, None]
-                * expert_outputs,
-                axis=1,
-            )
+            gate_weights = ops.cast(gates, self.compute_dtype)[:, :, None]
+            outputs = ops.sum(gate_weights * expert_outputs, axis=1)
         else:
             outputs = self._log_space_combine(gates, expert_outputs)
 
@@ -270,9 +218,7 @@ class NoisyTopKMoE(keras.layers.Layer):
             top_gates = ops.ones_like(top_logits)
         else:
             top_gates = ops.softmax(top_logits, axis=-1)
-        one_hot = ops.one_hot(
-            top_indices, self.num_experts, dtype=top_gates.dtype
-        )
+        one_hot = ops.one_hot(top_indices, self.num_experts, dtype=top_gates.dtype)
         return ops.sum(one_hot * top_gates[:, :, None], axis=1)
 
     def _smooth_load(self, clean_logits, noisy_logits, noise_stddev):
@@ -285,15 +231,9 @@ class NoisyTopKMoE(keras.layers.Layer):
         top_logits, _ = ops.top_k(noisy_logits, k=self.top_k + 1)
         threshold_if_in = top_logits[:, self.top_k :]
         threshold_if_out = top_logits[:, self.top_k - 1 : self.top_k]
-        prob_if_in = self._normal_cdf(
-            (clean_logits - threshold_if_in) / noise_stddev
-        )
-        prob_if_out = self._normal_cdf(
-            (clean_logits - threshold_if_out) / noise_stddev
-        )
-        prob = ops.where(
-            noisy_logits > threshold_if_in, prob_if_in, prob_if_out
-        )
+        prob_if_in = self._normal_cdf((clean_logits - threshold_if_in) / noise_stddev)
+        prob_if_out = self._normal_cdf((clean_logits - threshold_if_out) / noise_stddev)
+        prob = ops.where(noisy_logits > threshold_if_in, prob_if_in, prob_if_out)
         return ops.sum(prob, axis=0)
 
     def _normal_cdf(self, x):
@@ -309,9 +249,7 @@ class NoisyTopKMoE(keras.layers.Layer):
         gates = ops.convert_to_tensor(gates)
         load = ops.cast(ops.convert_to_tensor(load), gates.dtype)
         importance = ops.sum(gates, axis=0)
-        return self.loss_weight * (
-            self._cv_squared(importance) + self._cv_squared(load)
-        )
+        return self.loss_weight * (self._cv_squared(importance) + self._cv_squared(load))
 
     def _cv_squared(self, values):
         """var(values) / (mean(values)**2 + 1e-10), unbiased variance."""
@@ -322,22 +260,4 @@ class NoisyTopKMoE(keras.layers.Layer):
         return variance / (ops.square(mean) + 1e-10)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_experts": self.num_experts,
-                "top_k": self.top_k,
-                "hidden_dim": self.hidden_dim,
-                "output_dim": self.output_dim,
-                "loss_weight": self.loss_weight,
-                "noisy_gating": self.noisy_gating,
-                "noise_epsilon": self.noise_epsilon,
-                "combine": self.combine,
-                "load_cdf_mean": self.load_cdf_mean,
-                "seed": self.seed,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

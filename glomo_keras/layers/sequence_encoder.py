@@ -6,6 +6,8 @@ import keras
 from keras import ops
 
 from glomo_keras.layers.adaptive_max_pooling import AdaptiveMaxPooling1D
+from glomo_keras.layers.initializers import arguments_config
+from glomo_keras.layers.initializers import built
 from glomo_keras.layers.transformer_layer import TransformerLayer
 
 POSITIONS = ("all", "nonzero")
@@ -112,8 +114,7 @@ class SequenceEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         if positions not in POSITIONS:
             raise ValueError(
-                f"`positions` must be one of {list(POSITIONS)}. "
-                f"Received: positions={positions!r}"
+                f"`positions` must be one of {list(POSITIONS)}. Received: positions={positions!r}"
             )
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
@@ -130,21 +131,14 @@ class SequenceEncoder(keras.layers.Layer):
     def build(self, inputs_shape):
         common = dict(dtype=self.dtype_policy)
         hidden_shape = tuple(inputs_shape[:-1]) + (self.hidden_dim,)
-        self.projection = keras.layers.Conv1D(
-            self.hidden_dim,
-            self.kernel_size,
-            padding="same",
-            use_bias=False,
-            name="projection",
-            **common,
-        )
-        self.projection.build(inputs_shape)
+        self.projection = built(keras.layers.Conv1D(
+            self.hidden_dim, self.kernel_size, padding="same", use_bias=False,
+            name="projection", **common,
+        ), inputs_shape)
         self.embedding_dropout_layer = keras.layers.Dropout(
-            self.embedding_dropout, name="embedding_dropout", **common
-        )
-        self.transformer_layers = []
-        for index in range(self.num_layers):
-            layer = TransformerLayer(
+            self.embedding_dropout, name="embedding_dropout", **common)
+        self.transformer_layers = [
+            built(TransformerLayer(
                 num_heads=self.num_heads,
                 intermediate_dim=4 * self.hidden_dim,
                 normalize_first=True,
@@ -153,19 +147,14 @@ class SequenceEncoder(keras.layers.Layer):
                 residual_dropout=self.residual_dropout,
                 name=f"transformer_layer_{index}",
                 **common,
-            )
-            layer.build(hidden_shape)
-            self.transformer_layers.append(layer)
-        self.final_norm = keras.layers.LayerNormalization(
-            epsilon=1e-5, name="final_norm", **common
-        )
-        self.final_norm.build(hidden_shape)
-        self.global_pooling = AdaptiveMaxPooling1D(
-            1, name="global_pooling", **common
-        )
-        self.local_pooling = AdaptiveMaxPooling1D(
-            self.num_windows, name="local_pooling", **common
-        )
+            ), hidden_shape)
+            for index in range(self.num_layers)
+        ]
+        self.final_norm = built(
+            keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm", **common),
+            hidden_shape)
+        self.global_pooling = AdaptiveMaxPooling1D(1, name="global_pooling", **common)
+        self.local_pooling = AdaptiveMaxPooling1D(self.num_windows, name="local_pooling", **common)
         self.built = True
 
     def call(self, inputs, padding_mask=None, training=None):
@@ -173,9 +162,7 @@ class SequenceEncoder(keras.layers.Layer):
         if mask is not None:
             inputs = inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
         x = self.projection(inputs)
-        positions = sinusoidal_positions(
-            ops.shape(x)[1], self.hidden_dim, dtype=x.dtype
-        )
+        positions = sinusoidal_positions(ops.shape(x)[1], self.hidden_dim, dtype=x.dtype)
         if self.positions == "nonzero":
             has_position = ops.cast(ops.not_equal(x[:, :, :1], 0), x.dtype)
             positions = positions[None] * has_position
@@ -185,34 +172,13 @@ class SequenceEncoder(keras.layers.Layer):
             x = layer(x, padding_mask=mask, training=training)
         x = self.final_norm(x)
         global_features = ops.squeeze(self.global_pooling(x, mask=mask), 1)
-        local_features = self.local_pooling(x, mask=mask)
         local_features = ops.reshape(
-            local_features, (-1, self.num_windows * self.hidden_dim)
-        )
+            self.local_pooling(x, mask=mask), (-1, self.num_windows * self.hidden_dim))
         return global_features, local_features
 
     def compute_output_shape(self, inputs_shape):
         batch = inputs_shape[0]
-        return (
-            (batch, self.hidden_dim),
-            (batch, self.num_windows * self.hidden_dim),
-        )
+        return (batch, self.hidden_dim), (batch, self.num_windows * self.hidden_dim)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "hidden_dim": self.hidden_dim,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "num_windows": self.num_windows,
-                "kernel_size": self.kernel_size,
-                "embedding_dropout": self.embedding_dropout,
-                "attention_dropout": self.attention_dropout,
-                "relu_dropout": self.relu_dropout,
-                "residual_dropout": self.residual_dropout,
-                "length_aware": self.length_aware,
-                "positions": self.positions,
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}

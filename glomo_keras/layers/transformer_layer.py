@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from glomo_keras.layers.initializers import arguments_config
+from glomo_keras.layers.initializers import built
 from glomo_keras.layers.initializers import clone_initializer
 
 
@@ -75,43 +77,27 @@ class TransformerLayer(keras.layers.Layer):
             **common,
         )
         self.attention.build(inputs_shape, inputs_shape)
-        self.attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="attention_norm", **common
+        self.attention_norm, self.feedforward_norm = (
+            built(keras.layers.LayerNormalization(
+                epsilon=self.layer_norm_epsilon, name=name, **common), inputs_shape)
+            for name in ("attention_norm", "feedforward_norm")
         )
-        self.attention_norm.build(inputs_shape)
-        self.feedforward_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="feedforward_norm", **common
-        )
-        self.feedforward_norm.build(inputs_shape)
-        self.intermediate_dense = keras.layers.Dense(
-            self.intermediate_dim,
-            activation="relu",
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            name="intermediate_dense",
-            **common,
-        )
-        self.intermediate_dense.build(inputs_shape)
-        self.output_dense = keras.layers.Dense(
-            hidden_dim,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            name="output_dense",
-            **common,
-        )
-        self.output_dense.build(
-            tuple(inputs_shape[:-1]) + (self.intermediate_dim,)
-        )
+        self.intermediate_dense = built(keras.layers.Dense(
+            self.intermediate_dim, activation="relu", name="intermediate_dense",
+            kernel_initializer=clone_initializer(self.kernel_initializer), **common,
+        ), inputs_shape)
+        self.output_dense = built(keras.layers.Dense(
+            hidden_dim, name="output_dense",
+            kernel_initializer=clone_initializer(self.kernel_initializer), **common,
+        ), tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
         self.activation_dropout_layer = keras.layers.Dropout(
-            self.activation_dropout, name="activation_dropout", **common
-        )
+            self.activation_dropout, name="activation_dropout", **common)
         self.residual_dropout_layer = keras.layers.Dropout(
-            self.residual_dropout, name="residual_dropout", **common
-        )
+            self.residual_dropout, name="residual_dropout", **common)
         self.built = True
 
     def _attend(self, x, attention_mask, training):
-        x = self.attention(
-            x, x, attention_mask=attention_mask, training=training
-        )
+        x = self.attention(x, x, attention_mask=attention_mask, training=training)
         return self.residual_dropout_layer(x, training=training)
 
     def _feedforward(self, x, training):
@@ -143,19 +129,4 @@ class TransformerLayer(keras.layers.Layer):
         return inputs_shape
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_heads": self.num_heads,
-                "intermediate_dim": self.intermediate_dim,
-                "normalize_first": self.normalize_first,
-                "attention_dropout": self.attention_dropout,
-                "activation_dropout": self.activation_dropout,
-                "residual_dropout": self.residual_dropout,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-            }
-        )
-        return config
+        return {**super().get_config(), **arguments_config(self)}
