@@ -1,51 +1,17 @@
 """Export a GLoMo model as a TensorFlow Serving SavedModel, with its preprocessing.
 
-`export_saved_model(model, preprocessor, "saved_models/mosi")` writes the next
-version folder `saved_models/mosi/<version>/` (TF Serving's layout) holding
-a SavedModel with the `serving_default` signature and the asset
+`export_saved_model(model, preprocessor, "saved_models/mosi")` writes the
+next version folder `saved_models/mosi/<version>/` (TF Serving's layout):
+the `serving_default` signature (model inputs -> `prediction`,
+`global_weights`, `local_weights`; core TensorFlow ops only), the asset
 `assets/glomo_preprocessing.json` (the serialised `GLoMoPreprocessor`, the
-model config, metadata); word-level models (MAG, HKT) get a second SavedModel,
-the raw-words model, in `<version>/analyze/`:
-
-- `serving_default` takes the model's named inputs (spec "Inputs") and
-  returns `prediction`, `global_weights` and `local_weights`. Its graph
-  holds only core TensorFlow ops, so any TensorFlow runtime loads it
-  (`saved_model_cli run`, TF Serving, `tf.saved_model.load` without
-  `tensorflow_text`).
-- `analyze/` has the signatures `analyze` and `serving_default` (the same
-  function): raw utterances, the inputs of `GLoMoPreprocessor` (see
-  `GLoMoPreprocessor.raw_inputs`): `words` tf.string [B, W] (the empty string
-  pads), `acoustic` float32 [B, W, A] and `visual` [B, W, V] as stored,
-  before the column selection; HKT models add `context_words` [B, C],
-  `context_sentence_ids` int32 [B, C], `context_sentences` int32 [B],
-  `context_acoustic`, `context_visual`. It runs the preprocessor (WordPiece,
-  alignment, columns, padding) and the model in one graph and returns the
-  three outputs, plus `probabilities` and `label` (tf.string, the class
-  name) for classification. Its WordPiece ops are TensorFlow Text's, so a
-  process loads it only with them registered (`import tensorflow_text`); it
-  is a separate SavedModel so that the tensor model never needs them. It
-  holds its own copy of the weights. A `length_aware` model's preprocessor
-  pads a batch to its longest utterance, rounded up to a multiple of 8 (at
-  most T; `padding="longest"`), so a short utterance costs its own length;
-  the answers equal those padded to T. Other models pad to T, as in
-  training.
-
-`tf.saved_model.load` reads both without glomo_keras.
-
-`precision` chooses the compute inside the SavedModel: `float32` (the
-default), `mixed_bfloat16`, or `auto` (`mixed_bfloat16` where this
-machine's CPU has native bfloat16, `glomo_keras.training.devices`' CPU rule
-for TensorFlow; export on the kind of CPU that serves). The model is
-exported as a copy with the same weights whose BERT backbone computes
-under that policy and whose GLoMo layers compute in float32
-(`precision_copy`); either way the signatures' inputs and outputs are
-float32, and the precision is recorded in the asset's metadata
-(`metadata["precision"]`).
-
-The SavedModel is traced by the TensorFlow backend. Under another backend
-(JAX, PyTorch) the model is saved as a `.keras` file and a short
-TensorFlow-backend Python process (on the CPU) loads and exports it, so the
-export works from any backend.
+model config, metadata) and, for word-level models (MAG, HKT), the raw-words
+SavedModel `<version>/analyze/`, whose `analyze` signature runs the
+preprocessor (WordPiece by TensorFlow Text, alignment, columns, padding) and
+the model in one graph. `precision` chooses the compute inside (the inputs
+and outputs stay float32). The SavedModel is traced by the TensorFlow
+backend; from another backend a TensorFlow-backend subprocess exports a
+saved `.keras` file. `docs/serving.md` describes the signatures.
 """
 
 import json
@@ -85,10 +51,7 @@ def export_saved_model(model, preprocessor, export_base, metadata=None, precisio
     """Writes `model` as the next version of `export_base`, for TF Serving.
 
     The version is 1 + the largest integer folder in `export_base` (1 when
-    there is none). The SavedModel is written to a hidden folder beside the
-    version folder and renamed to it at the end
-    (`artifacts.directory_written_atomically`), so a crash never leaves a
-    half-written version.
+    there is none), written atomically (`artifacts.directory_written_atomically`).
 
     Args:
         model: a built `GLoMo` (any Keras backend).
@@ -148,16 +111,8 @@ def export_policy(precision):
 
     Args:
         precision: one of `EXPORT_PRECISIONS`; "auto" is `mixed_bfloat16`
-            where this machine's CPU has native bfloat16 (the CPU rule of
-            `devices.choose_precision` for the TensorFlow backend, which
-            serves the SavedModel; `GLOMO_CPU_BF16` overrides it), else
-            `float32`.
-
-    Returns:
-        "float32" or "mixed_bfloat16".
-
-    Raises:
-        UsageError: an unknown precision.
+            where this CPU has native bfloat16 (`devices.choose_precision`'s
+            rule for TensorFlow), else `float32`; else a UsageError.
 
     Example:
 
@@ -174,14 +129,10 @@ def export_policy(precision):
 def precision_copy(model, policy="float32"):
     """`model` with its backbone computing under `policy`, the rest in float32.
 
-    For `policy="float32"` a model that computes in float32 throughout is
-    returned as it is. Otherwise the copy is built from the model's config
-    under the float32 policy with the backbone's dtype set to `policy`, and
-    gets the same weights: under `mixed_bfloat16` the BERT backbone (most of
-    the compute) runs in bfloat16 and the GLoMo layers after it, cheap
-    beside it, in float32, which keeps the answers within about 1e-2 of a
-    float32 model's. The variables stay float32. A model without a backbone
-    (text features) computes in float32 whatever `policy`.
+    A float32 model is returned as it is for `policy="float32"`; otherwise a
+    copy with the same (float32) weights is built whose BERT backbone
+    computes under `policy` and whose GLoMo layers compute in float32
+    (answers within about 1e-2 of float32 under `mixed_bfloat16`).
 
     Args:
         model: a built `GLoMo`.
@@ -213,13 +164,16 @@ def precision_copy(model, policy="float32"):
 
 
 def analyze_input_signature(preprocessor):
-    """The `analyze` signature's inputs: raw utterances as `GLoMoPreprocessor.raw_inputs` gives them.
+    """The `analyze` signature's inputs (`{name: tf.TensorSpec}`), as `GLoMoPreprocessor.raw_inputs` gives them.
 
     Args:
         preprocessor: the `GLoMoPreprocessor` of a word-level model.
 
-    Returns:
-        `{name: tf.TensorSpec}`.
+    Example:
+
+    ```python
+    analyze_input_signature(preprocessor)["words"]   # TensorSpec([None, None], tf.string)
+    ```
     """
     import tensorflow as tf
 
@@ -259,13 +213,10 @@ def _analyze_function(model, preprocessor):
 def write_serving_archive(model, path, preprocessor=None):
     """Writes the SavedModel of `model` (TensorFlow backend only).
 
-    The `serving_default` signature takes one `tf.TensorSpec` per model
-    input, named as the input, with the batch and sequence dims None and
-    the feature dims fixed; it runs the model with `training=False` (a
-    `length_aware` model gives the same answers at any padded length up to
-    T; others are meant for inputs padded to T, as they were trained). Given
-    the preprocessor of a word-level model (MAG, HKT), the raw-words SavedModel
-    is written to `path/analyze` (see the module doc).
+    `serving_default` takes one `tf.TensorSpec` per model input (batch and
+    sequence dims None) and runs the model with `training=False`. Given the
+    preprocessor of a word-level model, the raw-words SavedModel goes to
+    `path/analyze` (see the module doc).
 
     Args:
         model: a built functional Keras model with named dict inputs.
@@ -291,23 +242,22 @@ def write_serving_archive(model, path, preprocessor=None):
         name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
         for name, tensor in model.input.items()
     }
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        SIGNATURE_NAME,
-        lambda inputs: model(inputs, training=False),
-        input_signature=[signature],
-    )
-    archive.write_out(str(path), verbose=False)
+    _write_archive(path, [model], lambda inputs: model(inputs, training=False), signature,
+                   [SIGNATURE_NAME])
     if preprocessor is not None and preprocessor.format in ("mag", "hkt"):
-        analyze = _analyze_function(model, preprocessor)
-        raw = keras.export.ExportArchive()
-        raw.track(model)
-        raw.track(preprocessor)
-        for name in (ANALYZE_SIGNATURE, SIGNATURE_NAME):
-            raw.add_endpoint(name, analyze,
-                             input_signature=[analyze_input_signature(preprocessor)])
-        raw.write_out(str(pathlib.Path(path) / ANALYZE_FOLDER), verbose=False)
+        _write_archive(pathlib.Path(path) / ANALYZE_FOLDER, [model, preprocessor],
+                       _analyze_function(model, preprocessor),
+                       analyze_input_signature(preprocessor), [ANALYZE_SIGNATURE, SIGNATURE_NAME])
+
+
+def _write_archive(path, tracked, function, signature, names):
+    """A SavedModel of `function` under each of `names`, tracking the layers' variables."""
+    archive = keras.export.ExportArchive()
+    for layer in tracked:
+        archive.track(layer)
+    for name in names:
+        archive.add_endpoint(name, function, input_signature=[signature])
+    archive.write_out(str(path), verbose=False)
 
 
 def _write_in_tensorflow_process(model, preprocessor, archive):

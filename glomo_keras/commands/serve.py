@@ -21,7 +21,7 @@ import signal
 
 from glomo_keras.cli import positive_int
 from glomo_keras.errors import MissingFileError, UsageError
-from glomo_keras.serving import defaults
+from glomo_keras.serving import limits as defaults
 from glomo_keras.serving.limits import Limits
 
 

@@ -1,35 +1,17 @@
 """Dynamic batching: concurrent requests coalesced into one model call.
 
-A `Batcher` works much as TensorFlow Serving's batching does. Requests
-submit their instances as parts of at most `max_batch_size` instances; a
-batch thread takes the oldest part and every waiting part of the same kind
-(same `key`, e.g. the same padded shapes) until the batch holds
-`max_batch_size` instances or the oldest part has waited `batch_timeout`
-seconds, runs them in one call of `run_batch`, and hands each part its own
-result.
-
-Parts may carry a length (raw utterances of a `length_aware` model, whose
-batch is padded to its longest): a batch then takes the oldest part and,
-of the other waiting parts of its key, those of the nearest lengths first
-(the oldest first among equals), so that batches group utterances of
-similar length and pad little. The oldest part always runs next, so no part
-waits behind later ones for ever.
-
-A request can `reserve` room for its instances before it has them (while
-it is parsed) and `submit` them against the reservation later. Waiting
-batches wait only while some reservation is open (instances are on their
-way), so a lone request never waits for the timeout.
-
-The batcher knows nothing of models: `run_batch(payloads)` takes a list of
-payloads and returns one result per payload, whatever computes it. When it
-raises for a batch of several parts, each part is run alone, so one
-request's bad input never fails another's.
-
-The queue is bounded: when the waiting instances (queued or reserved) would
-exceed `max_enqueued_batches * max_batch_size`, `reserve` (or `submit`
-without a reservation) raises `QueueFullError` at once (the server answers
-503), instead of letting latency grow. An empty queue takes any request,
-however large, so that no request is refused forever.
+Much as TensorFlow Serving batches: requests submit parts of at most
+`max_batch_size` instances; a batch thread takes the oldest part and the
+waiting parts of its `key` (e.g. equal padded shapes), nearest `length`
+first when parts carry one (raw utterances of a `length_aware` model), until
+the batch is full or the oldest part has waited `batch_timeout` seconds,
+and runs them in one call of `run_batch(payloads)`. A batch waits only
+while a `reserve`d request is still on its way; a batch of several parts
+that raises is rerun part by part, so one request's bad input fails no
+other. The queue is bounded: beyond `max_enqueued_batches * max_batch_size`
+waiting instances, `reserve` (or `submit` without a reservation) raises
+`QueueFullError` at once (the server answers 503); an empty queue takes any
+request.
 """
 
 import collections
@@ -126,17 +108,9 @@ class Batcher:
         return self._reserved_instances
 
     def reserve(self, size):
-        """Reserves room for `size` instances that will be submitted soon.
+        """The reservation (for `submit` or `release`) of room for about `size` instances.
 
-        Args:
-            size: the instances expected (an estimate will do).
-
-        Returns:
-            the reservation, to pass to `submit` or `release`.
-
-        Raises:
-            QueueFullError: no room (see the module doc).
-            RuntimeError: the batcher is closed.
+        Raises `QueueFullError` without room, RuntimeError once closed.
         """
         with self._condition:
             self._check_room(size)
@@ -162,11 +136,9 @@ class Batcher:
                 similar length (see the module doc).
 
         Returns:
-            a `concurrent.futures.Future` per part, holding its result.
-
-        Raises:
-            QueueFullError: no reservation and no room (see the module doc).
-            RuntimeError: the batcher is closed.
+            a `concurrent.futures.Future` per part, holding its result;
+            `QueueFullError` without reservation or room, RuntimeError once
+            closed.
         """
         size = sum(part_size for _, part_size in parts)
         oversized = [part_size for _, part_size in parts if part_size > self.max_batch_size]
@@ -208,11 +180,7 @@ class Batcher:
         return max(1, round(waiting * per_instance / len(self._threads)))
 
     def close(self, timeout=None):
-        """Runs what is queued, then stops the batch threads.
-
-        Args:
-            timeout: seconds to wait for the threads; None waits until done.
-        """
+        """Runs what is queued, then stops the batch threads (waiting `timeout` s, None: until done)."""
         with self._condition:
             self._closing = True
             self._condition.notify_all()

@@ -1,8 +1,9 @@
-"""The limits of a model server, and the error messages that state them.
+"""The limits and defaults of a model server, importable without TensorFlow.
 
 Every refusal of a request over a limit is worded here, from the limit's
 own value, so that no message can name another number than the one
-enforced.
+enforced. The other settings' defaults (`PORT`, `MAX_BATCH_SIZE`, ...) are
+`glomo-keras serve`'s and `ModelServer`'s.
 
 Example:
 
@@ -14,6 +15,14 @@ limits.body_too_large(5_000_000)
 """
 
 import dataclasses
+
+PORT = 8501
+MAX_BATCH_SIZE = 16
+BATCH_TIMEOUT_MS = 10.0
+MAX_ENQUEUED_BATCHES = 3
+BATCH_THREADS = 1
+WORKERS = 2
+DRAIN_TIMEOUT = 30.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,24 +1,12 @@
 """Prometheus metrics of a model server (`prometheus_client`).
 
 `GET /monitoring/prometheus/metrics` (TensorFlow Serving's path) answers
-`ServingMetrics.exposition()` in the Prometheus text format:
-
-- `glomo_serving_requests_total{route, method, status}`: answered requests;
-  `route` is `status`, `metadata`, `predict`, `analyze`, `metrics`, the
-  KServe V2 routes `v2_server`, `v2_live`, `v2_ready`, `v2_metadata`,
-  `v2_model_ready`, `v2_infer`, or `unknown` (an unknown path), `invalid`
-  (not HTTP, or a head over the limit), `timeout` (a head too slow) or
-  `refused` (over the connection limit);
-- `glomo_serving_request_duration_seconds{route}`: a latency histogram,
-  from the request's first byte to its answer;
-- `glomo_serving_batch_size`: instances per model call (a histogram);
-- `glomo_serving_batch_duration_seconds`: seconds per model call;
-- `glomo_serving_queued_instances`: instances waiting for a batch;
-- `glomo_serving_requests_in_flight`: model requests being handled;
-- `glomo_serving_open_connections`: open client connections.
-
-Each server has its own registry, so several servers can live in one
-process (tests).
+`ServingMetrics.exposition()`: answered requests by route, method and
+status, their latency, batch sizes and durations, and gauges of the queued
+instances, the requests in flight and the open connections. A route is a
+handler's name (`analyze`, `v2_infer`, ...), `unknown` (an unknown path),
+`invalid`, `timeout` or `refused` (`protocol.py`). Each server has its own
+registry, so several servers can live in one process (tests).
 """
 
 import prometheus_client

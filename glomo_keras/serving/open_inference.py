@@ -1,35 +1,21 @@
 """The Open Inference Protocol (KServe V2) over REST: requests parsed, answers built.
 
 The routes of the protocol's HTTP/REST binding, so that KServe's and
-Triton's clients work unchanged:
-
-- `GET /v2/health/live`, `GET /v2/health/ready`: `{"live": true}`,
-  `{"ready": true}`;
-- `GET /v2`: the server's metadata;
-- `GET /v2/models/<name>[/versions/<v>]`: the model's metadata: the
-  `serving_default` inputs and outputs as typed tensors, and under
-  `parameters.signatures` those of every signature;
-- `GET /v2/models/<name>[/versions/<v>]/ready`: `{"name", "ready": true}`;
-- `POST /v2/models/<name>[/versions/<v>]/infer`: `{"id"?, "parameters"?,
-  "inputs": [{"name", "shape", "datatype", "data"}], "outputs"?: [{"name"}]}`
-  answered by `{"model_name", "model_version", "id", "outputs": [{"name",
-  "shape", "datatype", "data"}]}` with `data` flat, in row-major order.
-
-The inputs are those of `serving_default` (`token_ids` INT32 [B, T], ...,
-`acoustic` FP32 [B, T, A], ...) or, for word-level models, the raw words
-of the `analyze` signature (`words` BYTES [B, W], the empty string pads,
-`acoustic` FP32 [B, W, A], `visual` FP32 [B, W, V]); a request whose
-inputs include `words` (or with `parameters.signature_name` "analyze")
-runs the latter. An utterance cut to the model's length adds the output
-`truncated_to` INT32 [B] (the words kept, -1 where none was cut), or is
-refused with `parameters.truncate` false. JSON data only: the binary
-tensor extension is refused (400).
+Triton's clients work unchanged: `GET /v2/health/live|ready`, `GET /v2`,
+`GET /v2/models/<name>[/versions/<v>][/ready]` and `POST .../infer`
+(`{"id"?, "parameters"?, "inputs": [{"name", "shape", "datatype", "data"}],
+"outputs"?: [{"name"}]}`, answered with flat row-major `data`). The inputs
+are those of `serving_default` or, when they include `words` (or
+`parameters.signature_name` is "analyze"), the raw words of the `analyze`
+signature; a cut utterance adds the output `truncated_to` INT32 [B] (-1
+where none was cut), or is refused with `parameters.truncate` false. JSON
+data only: the binary tensor extension is refused (400).
 
 Example:
 
 ```python
-job = parse_infer(body, predictor, limits, 16)
-infer_answer(job, results, "mosi", predictor)
+job = parse_body("/infer", body, predictor, limits, 16)
+answer(job, results, predictor, "mosi")
 ```
 """
 
@@ -37,9 +23,11 @@ import re
 
 import numpy as np
 
-from glomo_keras.serving.payload import RequestError, check_signature, json_type
-from glomo_keras.serving.payload import make_job, parse_json
-from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, SIGNATURE_NAME, check_finite
+from glomo_keras import __version__
+from glomo_keras.serving.payload import RequestError, check_signature, check_truncate
+from glomo_keras.serving.payload import joined_outputs, json_type, make_job, parse_json
+from glomo_keras.serving.payload import raw_tensors_job
+from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, SIGNATURE_NAME
 
 ROUTE = re.compile(
     r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>\d+))?(?P<action>/ready|/infer)?$"
@@ -50,9 +38,9 @@ DATATYPES = {"float32": "FP32", "float64": "FP64", "int32": "INT32", "int64": "I
              "bool": "BOOL", "string": "BYTES"}
 
 
-def server_metadata(version):
+def server_metadata():
     """The answer of `GET /v2`."""
-    return {"name": "glomo-keras", "version": version, "extensions": []}
+    return {"name": "glomo-keras", "version": __version__, "extensions": []}
 
 
 def model_metadata(name, predictor):
@@ -71,10 +59,11 @@ def model_metadata(name, predictor):
     }
 
 
-def parse_infer(body, predictor, limits, max_batch_size):
+def parse_body(action, body, predictor, limits, max_batch_size):
     """The `Job` of an infer request's body (bytes), or a `RequestError`/ValueError.
 
     Args:
+        action: `"/infer"`.
         body: the request body.
         predictor: the served `Predictor`.
         limits: the server's `Limits`.
@@ -105,23 +94,16 @@ def parse_infer(body, predictor, limits, max_batch_size):
     if signature == SIGNATURE_NAME:
         job = make_job("v2", predictor.check_inputs(tensors), max_batch_size)
     else:
-        truncate = parameters.get("truncate", True)
-        if not isinstance(truncate, bool):
-            raise RequestError(400, f'parameter "truncate" must be true or false, found '
-                               f"{json_type(truncate)}")
-        inputs = predictor.check_raw_inputs(tensors)
-        kept = predictor.words_kept(
-            [{"words": [word for word in row if word]} for row in inputs["words"]], truncate)
-        job = make_job("v2", inputs, max_batch_size, raw=True, words_kept=kept)
+        truncate = check_truncate(parameters.get("truncate", True), 'parameter "truncate"')
+        job = raw_tensors_job("v2", tensors, predictor, max_batch_size, truncate)
     job.outputs = wanted
     job.request_id = request.get("id")
     return job
 
 
-def infer_answer(job, results, name, predictor):
+def answer(job, results, predictor, name):
     """The answer of an infer request from its parts' outputs (a ValueError if not finite)."""
-    outputs = {key: np.concatenate([result[key] for result in results]) for key in results[0]}
-    check_finite(outputs)
+    outputs = joined_outputs(results)
     names = job.outputs or sorted(outputs)
     answer = [_output(key, outputs[key]) for key in names]
     kept = job.words_kept or []
@@ -135,9 +117,12 @@ def infer_answer(job, results, name, predictor):
 
 
 def _tensors(specs):
-    return [{"name": key, "datatype": DATATYPES[spec.dtype.name],
-             "shape": [-1 if size is None else size for size in spec.shape.as_list()]}
+    return [{"name": key, "datatype": DATATYPES[spec.dtype.name], "shape": _shape(spec)}
             for key, spec in sorted(specs.items())]
+
+
+def _shape(spec):
+    return [-1 if size is None else size for size in spec.shape.as_list()]
 
 
 def _input_array(index, tensor, limits):
@@ -181,8 +166,7 @@ def _check_datatypes(datatypes, specs):
         if datatype != expected:
             raise RequestError(
                 400, f"input {name!r}: expected datatype {expected} with shape "
-                f"{[-1 if size is None else size for size in spec.shape.as_list()]}, "
-                f"found {datatype}"
+                f"{_shape(spec)}, found {datatype}"
             )
 
 

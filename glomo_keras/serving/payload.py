@@ -1,10 +1,8 @@
 """Request bodies: strict JSON, the refusals of a request, and batcher jobs.
 
-Both APIs (TF Serving's REST API in `tf_serving.py`, the Open Inference
-Protocol in `open_inference.py`) parse their bodies with `parse_json`,
-refuse with `RequestError` and hand the model a `Job`: the request's
-inputs cut into parts of at most `max_batch_size` instances, with the key
-that says which other parts may share a batch.
+Both APIs (`tf_serving.py`, `open_inference.py`) parse their bodies with
+`parse_json`, refuse with `RequestError` and hand the model a `Job`: the
+request's inputs cut into parts of at most `max_batch_size` instances.
 
 Example:
 
@@ -18,6 +16,10 @@ import dataclasses
 import json
 import math
 import re
+
+import numpy as np
+
+from glomo_keras.serving.predictor import check_finite
 
 
 class RequestError(Exception):
@@ -77,9 +79,8 @@ def make_job(kind, inputs, max_batch_size, raw=False, words_kept=None):
         kind: see `Job`.
         inputs: `{name: np.ndarray}`, batch axis first.
         max_batch_size: the most instances in one part.
-        raw: the inputs are raw utterances of any length (`run_batch` pads
-            them), so they batch with every other raw request; each part's
-            length is recorded (`Job.lengths`).
+        raw: raw utterances of any length (`run_batch` pads them): they batch
+            with every other raw request, and `Job.lengths` is recorded.
         words_kept: see `Job`.
 
     Example:
@@ -104,6 +105,21 @@ def make_job(kind, inputs, max_batch_size, raw=False, words_kept=None):
         for part, _ in parts
     ]
     return Job(kind, parts, ("raw",), size, words_kept, lengths=lengths)
+
+
+def raw_tensors_job(kind, tensors, predictor, max_batch_size, truncate):
+    """The `Job` of the `analyze` signature's padded tensors (`words`: the empty string pads)."""
+    inputs = predictor.check_raw_inputs(tensors)
+    kept = predictor.words_kept(
+        [{"words": [word for word in row if word]} for row in inputs["words"]], truncate)
+    return make_job(kind, inputs, max_batch_size, raw=True, words_kept=kept)
+
+
+def joined_outputs(results):
+    """The outputs of a job's parts joined on the batch axis (a ValueError if not finite)."""
+    outputs = {name: np.concatenate([result[name] for result in results]) for name in results[0]}
+    check_finite(outputs)
+    return outputs
 
 
 def parse_json(body):
@@ -137,10 +153,8 @@ def parse_json(body):
 def count_key(body, key):
     """How many objects of a JSON body have the key `key`, counted without parsing it.
 
-    A key is a string followed by a colon; the same word as a value (or
-    inside a string, where its quotes are escaped) is not counted. Row-format
-    bodies have one object per instance with each input's key, so this
-    counts their instances at the speed of a regular expression.
+    A key is a string followed by a colon (not a value, not inside a
+    string): a row-format body's instances, at a regular expression's speed.
 
     Example:
 
@@ -164,6 +178,13 @@ def check_count(items, limits):
     """Refuses a list of more than `limits.max_instances` items (413)."""
     if isinstance(items, (list, tuple)) and len(items) > limits.max_instances:
         raise RequestError(413, limits.too_many_instances(len(items)))
+
+
+def check_truncate(value, name):
+    """`value` if it is true or false, else a 400 `RequestError` naming the field `name`."""
+    if not isinstance(value, bool):
+        raise RequestError(400, f"{name} must be true or false, found {json_type(value)}")
+    return value
 
 
 def json_type(value):

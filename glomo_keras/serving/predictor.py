@@ -1,20 +1,13 @@
 """`Predictor`: an exported GLoMo SavedModel, run with TensorFlow alone.
 
-The Predictor loads the `serving_default` signature with
-`tf.saved_model.load` and the `GLoMoPreprocessor` from the export's
-asset; it never builds a Keras model. `predict` runs model inputs.
-`analyze` runs raw utterances: word-level models (MAG, HKT) through the
-`analyze` signature of the raw-words SavedModel in `<version>/analyze/`,
-whose preprocessor tokenises, aligns and pads in the graph as training did
-(the same answers any TensorFlow runtime gives); MMSA and CHERMA models
-through the export's `GLoMoPreprocessor` and `serving_default`. An utterance with
-more WordPiece tokens than the model takes is cut, as in training, and its
-answer says how many words were kept (`truncated_to`).
-
-Each of them is three steps that a server can take apart to batch requests:
-`check_inputs` / `encode_instances` (validate one request), `run_batch`
-(one call of the signature for the inputs of several requests) and
-`check_finite` / `describe` (one request's answer).
+It loads `serving_default` with `tf.saved_model.load` and the
+`GLoMoPreprocessor` from the export's asset, never a Keras model. `predict`
+runs model inputs; `analyze` runs raw utterances, through the `analyze`
+signature of `<version>/analyze/` for word-level models (MAG, HKT; the
+preprocessor in the graph) and through the preprocessor and
+`serving_default` for MMSA and CHERMA. A server takes each apart into
+`check_inputs` / `encode_instances`, `run_batch` (several requests in one
+call) and `check_finite` / `describe`.
 """
 
 import json
@@ -33,12 +26,12 @@ from glomo_keras.data import DataFormatError, GLoMoPreprocessor
 from glomo_keras.data.common import OPTIONAL_FIELDS
 from glomo_keras.data.common import UTTERANCE_FIELDS as REQUEST_FIELDS
 
-# Inputs that share their sequence axis (axis 1).
+# Inputs that share their sequence axis (axis 1), and the preprocessor's limit on it.
 SEQUENCE_GROUPS = (
-    ("token_ids", "padding_mask", "segment_ids"),
-    ("text_features", "text_mask"),
-    ("acoustic", "acoustic_mask"),
-    ("visual", "visual_mask"),
+    (("token_ids", "padding_mask", "segment_ids"), "sequence_length"),
+    (("text_features", "text_mask"), "sequence_length"),
+    (("acoustic", "acoustic_mask"), "acoustic_length"),
+    (("visual", "visual_mask"), "visual_length"),
 )
 
 # The feature fields of an `analyze` instance and their `stored_dims` keys.
@@ -101,7 +94,6 @@ class Predictor:
         if self.model_config.get("length_aware") and self.preprocessor.format != "mmsa":
             self.preprocessor = self.preprocessor.with_padding("longest")
         self.export_metadata = asset["metadata"]
-        self._check_outputs()
         self._analyze = _load_raw_words_model(self.path / ANALYZE_FOLDER)
 
     @property
@@ -127,20 +119,6 @@ class Predictor:
         """Whether `analyze` runs raw utterances through the `analyze` signature."""
         return self._analyze is not None
 
-    def _check_outputs(self):
-        """The signature predicts as many values as the model config has outputs.
-
-        (The preprocessor and the model were checked to fit at export.)
-        """
-        from glomo_keras.config import GLoMoConfig
-
-        config = GLoMoConfig.from_dict(self.model_config)
-        width = self.output_specs["prediction"].shape[-1]
-        if width != config.output_dim:
-            raise ValueError(
-                f"{self.path}: the signature predicts {width} values but the model "
-                f"config has {config.output_dim} outputs")
-
     def predict(self, inputs):
         """Runs the signature on model inputs.
 
@@ -153,12 +131,9 @@ class Predictor:
             `{"prediction", "global_weights", "local_weights": np.ndarray}`.
 
         Raises:
-            ValueError: a missing or unknown input, a value of the wrong kind,
-                rank or feature dim, inconsistent batch or sequence lengths,
-                a sequence longer than the model was trained for, a
-                non-finite feature value, a negative id, a mask other than
-                0/1, a boolean; or outputs that are not finite (inputs too
-                large for the model). The message names the input.
+            ValueError: inputs the model cannot take (missing, unknown, of the
+                wrong kind, shape or range; the message names the input), or
+                outputs that are not finite.
 
         Example:
 
@@ -172,16 +147,10 @@ class Predictor:
         return outputs
 
     def check_inputs(self, inputs):
-        """Model inputs as arrays of the signature's dtypes, or a ValueError.
+        """Model inputs as arrays of the signature's dtypes, or a ValueError naming the input.
 
         Args:
             inputs: `{name: array-like}` as for `predict`.
-
-        Returns:
-            `{name: np.ndarray}`, ready for `run_batch`.
-
-        Raises:
-            ValueError: as for `predict`, naming the input.
 
         Example:
 
@@ -201,13 +170,6 @@ class Predictor:
             inputs: `{name: array-like}`: the padded raw utterances
                 (`words` strings [B, W], the empty string pads; features
                 [B, W, dim]; see `glomo_keras.export`).
-
-        Returns:
-            `{name: np.ndarray}`, ready for `run_batch`.
-
-        Raises:
-            ValueError: the model has no `analyze` signature, or an input is
-                missing, unknown, of the wrong type or shape.
 
         Example:
 
@@ -229,17 +191,12 @@ class Predictor:
 
         Args:
             batch: a list of input dicts from `check_inputs` (or
-                `encode_instances`), whose arrays have equal shapes but for
-                the batch axis.
+                `encode_instances`, `check_raw_inputs`), equal in shape but
+                for the batch axis (raw utterances are padded here).
 
         Returns:
-            one `{"prediction", "global_weights", "local_weights":
-            np.ndarray}` per input dict, in order (raw utterances of a
-            classification model also get `probabilities` and `label`,
-            the class names as str).
-
-        Raises:
-            ValueError: the model refused the inputs.
+            one `{output name: np.ndarray}` per input dict, in order; a
+            ValueError if the model refused the inputs.
 
         Example:
 
@@ -269,8 +226,8 @@ class Predictor:
 
     def _check_lengths(self, arrays):
         _check_batch_size(arrays)
-        limits = self._sequence_limits()
-        for group in SEQUENCE_GROUPS:
+        for group, limit in SEQUENCE_GROUPS:
+            limit = getattr(self.preprocessor, limit)
             lengths = {name: arrays[name].shape[1] for name in group if name in arrays}
             if not lengths:
                 continue
@@ -280,10 +237,10 @@ class Predictor:
                     f"found {lengths}"
                 )
             name, length = next(iter(lengths.items()))
-            if not 1 <= length <= limits[group[0]]:
+            if not 1 <= length <= limit:
                 raise ValueError(
                     f"input {name!r} has {length} steps; this model takes 1 to "
-                    f"{limits[group[0]]} (the padded length of its training data)"
+                    f"{limit} (the padded length of its training data)"
                 )
 
     def _check_ids(self, arrays):
@@ -307,21 +264,11 @@ class Predictor:
         tokenizer = self.preprocessor.tokenizer
         return 0 if tokenizer is None else tokenizer.vocabulary_size()
 
-    def _sequence_limits(self):
-        preprocessor = self.preprocessor
-        return {
-            "token_ids": preprocessor.sequence_length,
-            "text_features": preprocessor.sequence_length,
-            "acoustic": preprocessor.acoustic_length,
-            "visual": preprocessor.visual_length,
-        }
-
     def analyze(self, instances):
         """Sentiment (or class probabilities) and modality weights of utterances.
 
-        Each instance is encoded by the model's `GLoMoPreprocessor`, as in
-        training. The modality weights are the fusion's global weights `W_g`
-        (spec §3.5), text, acoustic, visual; a modality left out has 0.
+        Each instance is encoded by the model's `GLoMoPreprocessor` as in
+        training; the answers are `answers.describe_outputs`'.
 
         Args:
             instances: a list of dicts with the fields of the model's format
@@ -330,16 +277,9 @@ class Predictor:
                 stored feature dims; HKT's `"context"` rows come first.
 
         Returns:
-            one dict per instance. Regression: `{"sentiment": float,
-            "modality_weights": {"text", "acoustic", "visual": float}}`.
-            Classification: `{"probabilities": {class: float}, "label":
-            class name, "modality_weights": {...}}`, the probabilities a
-            softmax of the logits.
-
-        Raises:
-            ValueError: an instance does not fit the model (the message names
-                the instance index and the field), or its outputs are not
-                finite (feature values too large for the model).
+            one dict per instance (`truncated_to` where an utterance was
+            cut); a ValueError naming the instance and field of one that
+            does not fit, or if the outputs are not finite.
 
         Example:
 
@@ -509,13 +449,10 @@ class Predictor:
         """The signature, version and preprocessing of the model, as JSON-ready data.
 
         Returns:
-            dict with `name`, `version`, `signature_name`, `inputs` and
-            `outputs` of `serving_default` (`{name: {"dtype": str, "shape":
-            [int or None]}}`), `signatures` (`{name: {"inputs", "outputs"}}`
-            of every signature),
-            `preprocessing` (format, task, class names, lengths, feature dims
-            before and after the column selection, vocabulary size, dataset),
-            `model_config` and `export_metadata`.
+            dict with `name`, `version`, `signature_name`, the `inputs` and
+            `outputs` of `serving_default`, the `signatures` (inputs and
+            outputs of each), `preprocessing`, `model_config` and
+            `export_metadata`.
 
         Example:
 
@@ -569,16 +506,12 @@ def _load_raw_words_model(folder):
 
 
 def check_finite(outputs):
-    """Refuses outputs that are not finite, naming the instances.
+    """Refuses (ValueError) outputs that are not finite, naming the instances.
 
-    Finite inputs can still overflow inside the model (features near the
-    float32 limit); such an answer would be `NaN` in JSON, which is invalid.
+    Finite inputs can still overflow inside the model; `NaN` is no JSON.
 
     Args:
         outputs: `{name: np.ndarray}` with the batch axis first.
-
-    Raises:
-        ValueError: some output of some instance is nan or inf.
 
     Example:
 
@@ -654,19 +587,27 @@ def _checked_arrays(inputs, specs):
         raise ValueError(
             f"inputs must map input names to arrays, found a {type(inputs).__name__}"
         )
-    missing = sorted(set(specs) - set(inputs))
-    unknown = sorted(set(inputs) - set(specs))
-    if missing or unknown:
-        expected = ", ".join(f"{name!r} ({describe_spec(specs[name])})" for name in missing)
-        raise ValueError(
-            f"expected the inputs {sorted(specs)}; missing [{expected}], unknown {unknown}"
-        )
+    check_input_names(inputs, specs)
     return {name: _checked_array(name, inputs[name], spec) for name, spec in specs.items()}
 
 
-def describe_spec(spec):
-    """`"float32 [B, ?, 5]"`: a signature input's dtype and shape, for messages."""
-    return f"{spec.dtype.name} {_shape_text(spec.shape)}"
+def check_input_names(inputs, specs, where=""):
+    """Refuses inputs missing from `specs` or unknown to it; `where` (an instance) starts the message."""
+    missing = sorted(set(specs) - set(inputs))
+    unknown = sorted(set(inputs) - set(specs))
+    if missing or unknown:
+        expected = ", ".join(f"{name!r} ({describe_spec(specs[name], row=bool(where))})"
+                             for name in missing)
+        raise ValueError(
+            f"{where}expected the inputs {sorted(specs)}; missing [{expected}], unknown {unknown}"
+        )
+
+
+def describe_spec(spec, row=False):
+    """`"float32 [B, ?, 5]"`: a signature input's dtype and shape (one instance's: `[?, 5]`)."""
+    dims = ["B" if axis == 0 else ("?" if dim is None else str(dim))
+            for axis, dim in enumerate(spec.shape.as_list())]
+    return f"{spec.dtype.name} [{', '.join(dims[1:] if row else dims)}]"
 
 
 def _as_array(tensor):
@@ -691,14 +632,14 @@ def _checked_array(name, value, spec):
     rank = spec.shape.rank
     if array.ndim != rank:
         raise ValueError(
-            f"input {name!r} must have rank {rank} (shape "
-            f"{_shape_text(spec.shape)}), found shape {array.shape}"
+            f"input {name!r} must have rank {rank} ({describe_spec(spec)}), "
+            f"found shape {array.shape}"
         )
     for axis, dim in enumerate(spec.shape.as_list()):
         if dim is not None and array.shape[axis] != dim:
             raise ValueError(
-                f"input {name!r} must have {dim} values on axis {axis} (shape "
-                f"{_shape_text(spec.shape)}), found shape {array.shape}"
+                f"input {name!r} must have {dim} values on axis {axis} ({describe_spec(spec)}), "
+                f"found shape {array.shape}"
             )
     if _holds_bool(value):
         raise ValueError(f"input {name!r} must hold numbers, found true/false")
@@ -730,24 +671,18 @@ def _checked_strings(name, value, spec):
     return array
 
 
-def _shape_text(shape):
-    dims = ["B" if axis == 0 else ("?" if dim is None else str(dim))
-            for axis, dim in enumerate(shape.as_list())]
-    return f"[{', '.join(dims)}]"
-
-
 def _padded_raw_batch(batch):
-    """The raw inputs of several requests, padded to their longest and stacked.
+    """The raw inputs of several requests padded to their longest and stacked.
 
-    Words pad with the empty string, features and sentence ids with zeros,
-    so padding is what the preprocessor ignores.
+    Words pad with the empty string, features and sentence ids with zeros:
+    what the preprocessor ignores.
     """
     tensors = {}
     for name in batch[0]:
         arrays = [inputs[name] for inputs in batch]
-        width = max(array.shape[1] for array in arrays) if arrays[0].ndim > 1 else None
-        if width is not None:
-            fill = "" if arrays[0].dtype == object else 0
+        if arrays[0].ndim > 1:
+            width = max(array.shape[1] for array in arrays)
+            fill = "" if arrays[0].dtype.kind in "OU" else 0
             arrays = [np.pad(array, [(0, 0), (0, width - array.shape[1])]
                              + [(0, 0)] * (array.ndim - 2), constant_values=fill)
                       for array in arrays]

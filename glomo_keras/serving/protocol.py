@@ -1,20 +1,13 @@
 """uvicorn's HTTP/1.1 protocol (h11) with the guards a public server needs.
 
-uvicorn parses HTTP with h11 and answers what its parser refuses with a
-plain-text 400; it has no limit on open connections that answers before
-the app, and no time limit on a request's head (a client may send its
-headers a byte a minute). `GuardedH11Protocol` keeps uvicorn's parsing and
-adds, for every connection:
-
-- what the parser refuses is answered `{"error": ...}`: 431 for a request
-  line and headers over `Limits.max_header_bytes`, 400 otherwise;
-- a connection over `Limits.max_connections` gets a JSON 503 at once;
-- a request's line and headers must arrive within `Limits.header_timeout`
-  seconds of their first byte (else a JSON 408), and a new connection must
-  start one within as long (else it is closed).
-
-Each such answer is reported to `observe(method, route, status, seconds)`
-with the route `invalid`, `refused` or `timeout`.
+`GuardedH11Protocol` keeps uvicorn's parsing and adds, per connection: what
+the parser refuses is answered `{"error": ...}` (431 for a head over
+`Limits.max_header_bytes`, else 400, where uvicorn answers plain text); a
+connection over `Limits.max_connections` gets a JSON 503 at once; a
+request's line and headers must arrive within `Limits.header_timeout`
+seconds (else a JSON 408; an idle new connection is closed). Each such
+answer is reported to `observe(method, route, status, seconds)` with the
+route `invalid`, `refused` or `timeout`.
 
 Example:
 

@@ -1,28 +1,16 @@
 """The model server: one exported model behind two REST APIs, on Starlette and uvicorn.
 
-The APIs: TensorFlow Serving's (`/v1/models/<name>...`, see `tf_serving.py`)
-and the Open Inference Protocol, KServe V2 (`/v2/...`, see
-`open_inference.py`); Prometheus metrics at TensorFlow Serving's path
-`GET /monitoring/prometheus/metrics` (`metrics.py`).
-
-The HTTP layer is a library's: a Starlette app run by uvicorn (HTTP/1.1 by
-h11, keep-alive, `Expect: 100-continue`, graceful stop), with
-`protocol.GuardedH11Protocol` adding JSON protocol errors, the connection
-limit and the head timer. The limits, and the messages that state them,
-are `limits.Limits`.
-
-A model request goes: admission, on its head alone (`Content-Length`
-against the body limit: 413; the instances it likely holds, from the mean
-bytes per instance seen so far, against the batch queue's room: 503 with
-`Retry-After`; both before a byte of its body is read); then its body is
-read (within `Limits.body_timeout`), its instances counted without parsing
-(413 over the limit) and parsed, in a worker thread, off the event loop; its instances join the `Batcher`, which runs
-those of concurrent requests together; the answer is encoded in a worker
-thread too. Every error is `{"error": "..."}` with a 4xx (503 when busy;
-500 for a fault of the server, whose details go to its log only), and the
-server keeps serving. One JSON access log line per request goes to
-`log_stream`, with the request id (the client's `X-Request-Id` when it is
-a short token, else a new one, echoed in the answer).
+TensorFlow Serving's API (`tf_serving.py`), the Open Inference Protocol
+(`open_inference.py`) and Prometheus metrics (`metrics.py`) on a Starlette
+app run by uvicorn, with `protocol.GuardedH11Protocol` adding JSON protocol
+errors, the connection limit and the head timer. A model request is
+admitted on its head (413 over `Limits.max_body_bytes`, 503 when the batch
+queue has no room for its estimated instances), read within
+`Limits.body_timeout`, parsed in a worker thread, run by the `Batcher` with
+concurrent requests and answered `{"error": ...}` on any error (500 for a
+fault of the server, whose details go to its log only). One JSON access log
+line per request goes to `log_stream`, with its request id. `docs/serving.md`
+is the guide.
 
 Example:
 
@@ -55,10 +43,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from glomo_keras.serving import defaults, open_inference, tf_serving
+from glomo_keras.serving import limits as defaults
+from glomo_keras.serving import open_inference, tf_serving
 from glomo_keras.serving.batching import Batcher, QueueFullError
 from glomo_keras.serving.limits import Limits
-from glomo_keras.serving.metrics import ServingMetrics
+from glomo_keras.serving.metrics import METHODS, ServingMetrics
 from glomo_keras.serving.payload import RequestError
 from glomo_keras.serving.predictor import Predictor
 from glomo_keras.serving.protocol import GuardedH11Protocol
@@ -136,12 +125,12 @@ class ModelServer:
         app = Starlette(routes=[
             Route(METRICS_PATH, _answering_errors(self._metrics_route), methods=["GET"]),
             Route("/v1/models/{rest:path}", _answering_errors(self._tf_serving_route),
-                  methods=_ALL_METHODS),
+                  methods=METHODS),
             Route("/v2", _answering_errors(self._v2_server_route), methods=["GET"]),
             Route("/v2/health/{what}", _answering_errors(self._v2_health_route),
                   methods=["GET"]),
             Route("/v2/models/{rest:path}", _answering_errors(self._v2_model_route),
-                  methods=_ALL_METHODS),
+                  methods=METHODS),
         ], exception_handlers={HTTPException: _http_exception})
         protocol = functools.partial(GuardedH11Protocol, limits=self.limits,
                                      observe=self.metrics.observe_request)
@@ -200,54 +189,40 @@ class ModelServer:
         return Response(body, media_type=content_type)
 
     async def _tf_serving_route(self, request):
-        match = tf_serving.ROUTE.match(request.url.path)
-        if match is None:
-            raise RequestError(404, f"unknown path {request.url.path!r}; the API is {API}")
-        action = match["action"]
-        _route(request, tf_serving.ROUTE_NAMES[action])
-        _check_method(request, "POST" if action in (":predict", ":analyze") else "GET")
-        self._check_model(match["name"], match["version"])
+        action = self._model_action(request, tf_serving, (":predict", ":analyze"))
         if action is None:
             return _json(tf_serving.status(self.predictor))
         if action == "/metadata":
             return Response(self._metadata, media_type="application/json")
-        parse = functools.partial(tf_serving.parse_body, action, predictor=self.predictor,
-                                  limits=self.limits,
-                                  max_batch_size=self.batcher.max_batch_size)
-        answer = functools.partial(tf_serving.answer, predictor=self.predictor)
-        return await self._run_model(request, action, parse, answer)
+        return await self._run_model(request, action, tf_serving)
 
     async def _v2_server_route(self, request):
         _route(request, "v2_server")
-        return _json(open_inference.server_metadata(_version()))
+        return _json(open_inference.server_metadata())
 
     async def _v2_health_route(self, request):
         what = request.path_params["what"]
         if what not in ("live", "ready"):
-            raise RequestError(404, f"unknown path {request.url.path!r}; the API is {API}")
+            raise RequestError(404, _unknown_path(request))
         _route(request, f"v2_{what}")
         return _json({what: True})
 
     async def _v2_model_route(self, request):
-        match = open_inference.ROUTE.match(request.url.path)
-        if match is None:
-            raise RequestError(404, f"unknown path {request.url.path!r}; the API is {API}")
-        action = match["action"]
-        _route(request, open_inference.ROUTE_NAMES[action])
-        _check_method(request, "POST" if action == "/infer" else "GET")
-        self._check_model(match["name"], match["version"])
+        action = self._model_action(request, open_inference, ("/infer",))
         if action is None:
             return Response(self._v2_metadata, media_type="application/json")
         if action == "/ready":
             return _json({"name": self.model_name, "ready": True})
-        parse = functools.partial(open_inference.parse_infer, predictor=self.predictor,
-                                  limits=self.limits,
-                                  max_batch_size=self.batcher.max_batch_size)
-        answer = functools.partial(open_inference.infer_answer, name=self.model_name,
-                                   predictor=self.predictor)
-        return await self._run_model(request, "infer", parse, answer)
+        return await self._run_model(request, action, open_inference)
 
-    def _check_model(self, name, version):
+    def _model_action(self, request, api, posted):
+        """The action of a model path of `api` (`ROUTE`), once path, method and model are checked."""
+        match = api.ROUTE.match(request.url.path)
+        if match is None:
+            raise RequestError(404, _unknown_path(request))
+        action, name, version = match["action"], match["name"], match["version"]
+        _route(request, api.ROUTE_NAMES[action])
+        _check_method(request, "POST" if action in posted else "GET")
         if name != self.model_name:
             raise RequestError(
                 404, f"model {name!r} is not served here; this server serves "
@@ -259,9 +234,10 @@ class ModelServer:
                 404, f"version {version} of model {name!r} is not available; "
                 f"the available version is {available}"
             )
+        return action
 
-    async def _run_model(self, request, action, parse, answer):
-        """Admits the request on its head, reads and parses, runs in the batcher, answers.
+    async def _run_model(self, request, action, api):
+        """Admits the request on its head, reads and parses it (`api.parse_body`), runs it, answers.
 
         Admission reserves the request's instances, estimated from its
         `Content-Length`, in the batch queue: without room it gets a 503
@@ -274,7 +250,9 @@ class ModelServer:
         try:
             try:
                 body = await self._read_body(request, length)
-                job = await loop.run_in_executor(self._executor, parse, body)
+                job = await loop.run_in_executor(
+                    self._executor, api.parse_body, action, body, self.predictor, self.limits,
+                    self.batcher.max_batch_size)
             except BaseException:
                 self.batcher.release(reservation)
                 raise
@@ -284,7 +262,8 @@ class ModelServer:
                                           lengths=lengths)
             results = await asyncio.gather(*map(asyncio.wrap_future, futures))
             payload = await loop.run_in_executor(
-                self._executor, lambda: _encode(answer(job, results)))
+                self._executor,
+                lambda: _encode(api.answer(job, results, self.predictor, self.model_name)))
             request.scope["glomo.instances"] = job.size
             return Response(payload, media_type="application/json")
         finally:
@@ -337,13 +316,9 @@ def make_server(model_base, name=None, host="127.0.0.1", port=defaults.PORT, lim
         **options: the other arguments of `ModelServer` (batching, drain).
 
     Returns:
-        a `ModelServer`; run `serve_forever()`, stop with `shutdown()` from
-        another thread (or `request_shutdown()` from a signal handler), then
-        `server_close()`.
-
-    Raises:
-        FileNotFoundError: `model_base` is no export.
-        OSError: the address cannot be bound (the port is in use).
+        a `ModelServer` (`serve_forever()`, `shutdown()` or
+        `request_shutdown()`, `server_close()`); a FileNotFoundError for no
+        export, an OSError for an address that cannot be bound.
 
     Example:
 
@@ -434,9 +409,6 @@ class _AccessLog:
                 log()
 
 
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-
-
 def _answering_errors(endpoint):
     """`endpoint` with every error answered `{"error": ...}` (see the module doc)."""
 
@@ -471,6 +443,10 @@ def _check_method(request, expected):
         )
 
 
+def _unknown_path(request):
+    return f"unknown path {request.url.path!r}; the API is {API}"
+
+
 def _json(payload):
     return Response(_encode(payload), media_type="application/json")
 
@@ -488,19 +464,10 @@ def _error(request, status, message, headers=()):
 async def _http_exception(request, error):
     """Starlette's own 404/405 (paths outside the API), in JSON."""
     if error.status_code == 404:
-        return _error(request, 404, f"unknown path {request.url.path!r}; the API is {API}")
+        return _error(request, 404, _unknown_path(request))
     return _error(request, error.status_code,
                   f"{request.method} is not allowed on {request.url.path}",
                   error.headers or {})
-
-
-def _version():
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("glomo-keras")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _bind(address, backlog):

@@ -1,33 +1,21 @@
 """TensorFlow Serving's REST API: its requests parsed into jobs, its answers built.
 
 Routes (`<name>` is the model name; `/versions/<v>` may follow it):
-
-- `GET /v1/models/<name>`: the version status, `AVAILABLE` once loaded.
-- `GET /v1/models/<name>/metadata`: every signature (`serving_default`,
-  and `analyze` for word-level models) with its inputs and outputs, plus
-  the preprocessing (format, T, widths, task, classes).
-- `POST /v1/models/<name>:predict`: row format `{"instances": [{input:
-  value, ...}, ...]}` answered by `{"predictions": [{output: value, ...}]}`,
-  or columnar format `{"inputs": {input: batch_value, ...}}` answered by
-  `{"outputs": {output: batch_value, ...}}`. `"signature_name": "analyze"`
-  selects the raw-words signature: rows are utterances (`words`,
-  `acoustic`, `visual`, of any length), columns its padded tensors.
-- `POST /v1/models/<name>:analyze`: raw utterances `{"instances": [{"words":
-  [...], "acoustic": [[...] per word], "visual": [[...] per word]}]}` (HKT
-  models also `"context"`), answered by `{"predictions": [{"sentiment":
-  float, "modality_weights": {"text", "acoustic", "visual"}}, ...]}`
-  (classification: `"probabilities"` and `"label"`).
-
-An utterance with more WordPiece tokens than the model takes is cut as in
-training, and its answer holds `"truncated_to"`: the words kept; with
-`"truncate": false` in the request it is refused (400) instead.
+`GET /v1/models/<name>` (the version status), `GET .../metadata` (every
+signature, plus the preprocessing), `POST ...:predict` (row format
+`{"instances": [...]}` or columnar `{"inputs": {...}}`, of `serving_default`
+or, with `"signature_name": "analyze"`, of the raw-words signature) and
+`POST ...:analyze` (raw utterances answered by sentiment or class and
+modality weights). A cut utterance's answer holds `"truncated_to"` (the
+words kept); `"truncate": false` refuses it instead. `docs/serving.md` has
+request examples.
 
 Example:
 
 ```python
 job = parse_body(":analyze", body, predictor, limits, 16)
 outputs = [predictor.run_batch([inputs])[0] for inputs, _ in job.parts]
-answer(job, outputs, predictor)   # {"predictions": [...]}
+answer(job, outputs, predictor, "mosi")   # {"predictions": [...]}
 ```
 """
 
@@ -41,16 +29,20 @@ from glomo_keras.serving.payload import (
     RequestError,
     check_count,
     check_signature,
+    check_truncate,
     count_key,
+    joined_outputs,
     json_type,
     make_job,
     parse_json,
+    raw_tensors_job,
 )
 from glomo_keras.serving.predictor import (
     ANALYZE_SIGNATURE,
     REQUEST_FIELDS,
     SIGNATURE_NAME,
-    check_finite,
+    check_input_names,
+    describe_spec,
 )
 
 ROUTE = re.compile(
@@ -86,9 +78,7 @@ def parse_body(action, body, predictor, limits, max_batch_size):
             if count > limits.max_instances:
                 raise RequestError(413, limits.too_many_instances(count))
     request = parse_json(body)
-    truncate = request.get("truncate", True)
-    if not isinstance(truncate, bool):
-        raise RequestError(400, f'"truncate" must be true or false, found {json_type(truncate)}')
+    truncate = check_truncate(request.get("truncate", True), '"truncate"')
     if action == ":analyze":
         if set(request) - {"instances", "truncate"} or "instances" not in request:
             raise RequestError(
@@ -119,10 +109,7 @@ def parse_body(action, body, predictor, limits, max_batch_size):
         if kind == "rows":
             return _utterances_job(kind, request["instances"], predictor, limits,
                                    max_batch_size, truncate)
-        inputs = predictor.check_raw_inputs(request["inputs"])
-        kept = predictor.words_kept(
-            [{"words": [w for w in row if w]} for row in inputs["words"]], truncate)
-        return make_job(kind, inputs, max_batch_size, raw=True, words_kept=kept)
+        return raw_tensors_job(kind, request["inputs"], predictor, max_batch_size, truncate)
     if kind == "rows":
         inputs = _stack_instances(request["instances"], predictor.input_specs)
     else:
@@ -130,11 +117,9 @@ def parse_body(action, body, predictor, limits, max_batch_size):
     return make_job(kind, predictor.check_inputs(inputs), max_batch_size)
 
 
-def answer(job, results, predictor):
+def answer(job, results, predictor, name):
     """The JSON answer of a job from its parts' outputs (a ValueError if not finite)."""
-    outputs = {name: np.concatenate([result[name] for result in results])
-               for name in results[0]}
-    check_finite(outputs)
+    outputs = joined_outputs(results)
     kept = job.words_kept or [None] * job.size
     if job.kind == "analyze":
         return {"predictions": predictor.describe(outputs, kept)}
@@ -215,14 +200,7 @@ def _stack_instances(instances, specs):
                 400, f"instance {index}: expected an object with the inputs {names}, "
                 f"found {json_type(instance)}"
             )
-        missing = sorted(set(names) - set(instance))
-        unknown = sorted(set(instance) - set(names))
-        if missing or unknown:
-            expected = ", ".join(f"{name!r} ({_row_spec(specs[name])})" for name in missing)
-            raise RequestError(
-                400, f"instance {index}: expected the inputs {names}; "
-                f"missing [{expected}], unknown {unknown}"
-            )
+        check_input_names(instance, specs, f"instance {index}: ")
         for name in names:
             try:
                 value = np.asarray(instance[name])
@@ -231,7 +209,7 @@ def _stack_instances(instances, specs):
             if value is None or value.dtype.kind not in "iuf":
                 raise RequestError(
                     400, f"instance {index}, input {name!r}: expected a rectangular array of "
-                    f"numbers ({_row_spec(specs[name])})"
+                    f"numbers ({describe_spec(specs[name], row=True)})"
                 )
             first = columns[name][0] if columns[name] else value
             if value.shape != first.shape:
@@ -242,9 +220,3 @@ def _stack_instances(instances, specs):
                 )
             columns[name].append(value)
     return {name: np.stack(values) for name, values in columns.items()}
-
-
-def _row_spec(spec):
-    """`"float32 [?, 5]"`: one instance's dtype and shape."""
-    dims = ["?" if size is None else str(size) for size in spec.shape.as_list()[1:]]
-    return f"{spec.dtype.name} [{', '.join(dims)}]"
