@@ -43,13 +43,10 @@ def looks_like(path):
 
 
 def read(path):
-    """Reads a CHERMA folder into the common form.
+    """Reads a CHERMA folder into the common form: `(splits, checker)`.
 
     Args:
         path: the folder holding the json files and the feature folders.
-
-    Returns:
-        (splits, checker): split -> list of `Utterance`, and the `Checker`.
 
     Example:
 

@@ -55,17 +55,13 @@ def _context_sentences(checker, value):
 
 
 def read(obj, source):
-    """Reads an unpickled HKT file into the common form.
+    """Reads an unpickled HKT file into the common form: `(splits, checker)`.
 
     The punchline words go to `words`, the context sentences to `context`,
     the context rows then the punchline rows to `acoustic`/`visual`.
 
     Args:
-        obj: the unpickled top level.
-        source: the file, for error messages.
-
-    Returns:
-        (splits, checker): split -> list of `Utterance`, and the `Checker`.
+        obj, source: the unpickled top level, and the file for error messages.
 
     Example:
 

@@ -28,14 +28,10 @@ def looks_like(item):
 
 
 def read(obj, source):
-    """Reads an unpickled MAG file into the common form.
+    """Reads an unpickled MAG file into the common form: `(splits, checker)`.
 
     Args:
-        obj: the unpickled top level.
-        source: the file, for error messages.
-
-    Returns:
-        (splits, checker): split -> list of `Utterance`, and the `Checker`.
+        obj, source: the unpickled top level, and the file for error messages.
 
     Example:
 

@@ -46,14 +46,10 @@ def looks_like_single(obj):
 
 
 def read(obj, source):
-    """Reads an unpickled MMSA file into the common form.
+    """Reads an unpickled MMSA file into the common form: `(splits, checker)`.
 
     Args:
-        obj: the unpickled top level.
-        source: the file, for error messages.
-
-    Returns:
-        (splits, checker): split -> list of `Utterance`, and the `Checker`.
+        obj, source: the unpickled top level, and the file for error messages.
 
     Example:
 
