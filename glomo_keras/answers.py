@@ -1,16 +1,4 @@
-"""Readable answers from GLoMo outputs: sentiment or class, and modality weights.
-
-One function shared by `GLoMoSentimentAnalyzer.analyze`, the SavedModel
-`Predictor` and the REST server, so every path answers alike.
-
-Example:
-
-```python
-describe_outputs({"prediction": [[1.7]], "global_weights": [[0.5, 0.3, 0.2]]},
-                 "regression", None)
-# [{"sentiment": 1.7, "modality_weights": {"text": 0.5, "acoustic": 0.3, "visual": 0.2}}]
-```
-"""
+"""Readable answers from GLoMo outputs, alike for the analyzer, the Predictor and the server."""
 
 import numpy as np
 
@@ -25,21 +13,24 @@ def softmax(logits):
 
 
 def describe_outputs(outputs, task, class_names):
-    """One answer dict per utterance.
+    """One answer dict per utterance: sentiment or class, and modality weights.
 
-    The modality weights are the GLOBAL attention weights `W_g` of the
-    fusion (spec §3.5, the weights of the mixup), in the order text,
-    acoustic, visual; a modality the model leaves out has weight 0.
+    The modality weights are the GLOBAL attention weights `W_g` of the fusion
+    (spec §3.5), in the order text, acoustic, visual; 0 for a modality left out.
 
     Args:
         outputs: `prediction` [B, out] and `global_weights` [B, 3] (arrays).
-        task: "regression" or "classification".
+        task: "regression" (`{"sentiment", "modality_weights"}`) or
+            "classification" (`{"probabilities", "label", "modality_weights"}`).
         class_names: the class names (classification).
 
-    Returns:
-        a list of dicts: `{"sentiment": float, "modality_weights": {...}}`
-        (regression) or `{"probabilities": {class: float}, "label": class,
-        "modality_weights": {...}}` (classification).
+    Example:
+
+    ```python
+    describe_outputs({"prediction": [[1.7]], "global_weights": [[0.5, 0.3, 0.2]]},
+                     "regression", None)
+    # [{"sentiment": 1.7, "modality_weights": {"text": 0.5, "acoustic": 0.3, "visual": 0.2}}]
+    ```
     """
     predictions = np.asarray(outputs["prediction"])
     weights = np.asarray(outputs["global_weights"])

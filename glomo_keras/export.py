@@ -24,14 +24,10 @@ import tempfile
 import keras
 
 from glomo_keras import artifacts
-from glomo_keras.artifacts import ANALYZE_FOLDER
-from glomo_keras.artifacts import ANALYZE_SIGNATURE
-from glomo_keras.artifacts import ASSET_NAME
-from glomo_keras.artifacts import OUTPUT_NAMES
-from glomo_keras.artifacts import SIGNATURE_NAME
+from glomo_keras.artifacts import ANALYZE_FOLDER, ANALYZE_SIGNATURE, ASSET_NAME
+from glomo_keras.artifacts import OUTPUT_NAMES, SIGNATURE_NAME
 from glomo_keras.errors import UsageError
-from glomo_keras.training.devices import EXPORT_PRECISIONS
-from glomo_keras.training.devices import choose_precision
+from glomo_keras.training.devices import EXPORT_PRECISIONS, choose_precision
 
 
 # The TensorFlow-backend process that exports a `.keras` file (argv: the
@@ -48,38 +44,26 @@ _EXPORT_SCRIPT = (
 
 
 def export_saved_model(model, preprocessor, export_base, metadata=None, precision="float32"):
-    """Writes `model` as the next version of `export_base`, for TF Serving.
-
-    The version is 1 + the largest integer folder in `export_base` (1 when
-    there is none), written atomically (`artifacts.directory_written_atomically`).
+    """Writes `model` as the next version of `export_base` (atomically), for TF Serving.
 
     Args:
         model: a built `GLoMo` (any Keras backend).
         preprocessor: the `GLoMoPreprocessor` the model's data was encoded
-            with (a dataset's, a preset's).
-        export_base: the model folder, e.g. `saved_models/mosi`.
-        metadata: an optional JSON-serialisable dict saved with the model
-            (e.g. the run name, the validation metrics).
-        precision: `EXPORT_PRECISIONS`: the compute inside the SavedModel
-            ("auto": mixed_bfloat16 where this CPU has native bfloat16).
+            with; a ValueError if it does not fit the model.
+        export_base: the model folder, e.g. `saved_models/mosi`; the version
+            is 1 + its largest integer folder (1 when there is none).
+        metadata: an optional JSON-serialisable dict saved with the model.
+        precision: one of `EXPORT_PRECISIONS` (see `export_policy`).
 
     Returns:
-        `pathlib.Path` of the new version folder.
-
-    Raises:
-        ValueError: the preprocessor does not fit the model (inputs, feature
-            dims, task, number of classes; `GLoMoPreprocessor.check_fits`).
-        UsageError: an unknown precision.
-        RuntimeError: the TensorFlow-backend export process failed (other
-            backends only).
+        `pathlib.Path` of the new version folder (a RuntimeError if the
+        TensorFlow-backend export process of another backend failed).
 
     Example:
 
     ```python
     path = export_saved_model(model, dataset.preprocessor, "saved_models/mosi")
-    # saved_models/mosi/1
-    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
-    signature(**inputs)["prediction"]
+    tf.saved_model.load(str(path)).signatures["serving_default"](**inputs)
     ```
     """
     from glomo_keras.analyzer import GLoMoSentimentAnalyzer
@@ -130,9 +114,8 @@ def precision_copy(model, policy="float32"):
     """`model` with its backbone computing under `policy`, the rest in float32.
 
     A float32 model is returned as it is for `policy="float32"`; otherwise a
-    copy with the same (float32) weights is built whose BERT backbone
-    computes under `policy` and whose GLoMo layers compute in float32
-    (answers within about 1e-2 of float32 under `mixed_bfloat16`).
+    copy with the same (float32) weights whose BERT backbone computes under
+    `policy` (answers within about 1e-2 of float32 under `mixed_bfloat16`).
 
     Args:
         model: a built `GLoMo`.
@@ -141,9 +124,7 @@ def precision_copy(model, policy="float32"):
     Example:
 
     ```python
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model = GLoMo(config, backbone)
-    precision_copy(model).output["prediction"].dtype  # "float32"
+    precision_copy(model, "mixed_bfloat16").output["prediction"].dtype  # "float32"
     ```
     """
     if policy == "float32" and all(
@@ -164,7 +145,7 @@ def precision_copy(model, policy="float32"):
 
 
 def analyze_input_signature(preprocessor):
-    """The `analyze` signature's inputs (`{name: tf.TensorSpec}`), as `GLoMoPreprocessor.raw_inputs` gives them.
+    """The `analyze` signature's `{name: tf.TensorSpec}`: `GLoMoPreprocessor.raw_inputs`' arrays.
 
     Args:
         preprocessor: the `GLoMoPreprocessor` of a word-level model.
@@ -211,18 +192,13 @@ def _analyze_function(model, preprocessor):
 
 
 def write_serving_archive(model, path, preprocessor=None):
-    """Writes the SavedModel of `model` (TensorFlow backend only).
-
-    `serving_default` takes one `tf.TensorSpec` per model input (batch and
-    sequence dims None) and runs the model with `training=False`. Given the
-    preprocessor of a word-level model, the raw-words SavedModel goes to
-    `path/analyze` (see the module doc).
+    """Writes the SavedModel of `model` (TensorFlow backend only), see the module doc.
 
     Args:
         model: a built functional Keras model with named dict inputs.
         path: the SavedModel folder to write.
-        preprocessor: its `GLoMoPreprocessor`, or None for `serving_default`
-            alone.
+        preprocessor: its `GLoMoPreprocessor`; that of a word-level model adds
+            the raw-words SavedModel in `path/analyze`. None: `serving_default` alone.
 
     Example:
 

@@ -178,3 +178,15 @@ def test_the_server_batches_by_length_and_answers_as_padded_to_t(exported):
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def test_raw_requests_batched_together_pad_their_words_with_the_empty_string():
+    from glomo_keras.serving.predictor import _padded_raw_batch
+
+    # Columnar requests arrive as str arrays (dtype "<U..."), whose padding
+    # must be "" (no word), never "0".
+    batch = [{"words": np.array([["so"]]), "acoustic": np.ones((1, 1, 2), np.float32)},
+             {"words": np.array([["not", "good"]]), "acoustic": np.ones((1, 2, 2), np.float32)}]
+    tensors = _padded_raw_batch(batch)
+    assert tensors["words"].numpy().astype(str).tolist() == [["so", ""], ["not", "good"]]
+    assert tensors["acoustic"].numpy()[0, 1].tolist() == [0.0, 0.0]

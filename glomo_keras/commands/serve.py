@@ -1,18 +1,14 @@
 """`glomo-keras serve`: serve an exported model over TF Serving's REST API and KServe V2.
 
-Concurrent requests are batched (`--max-batch-size`, `--batch-timeout-ms`);
-a full queue answers 503 at once; SIGTERM or SIGINT stops accepting, lets
-the requests in flight finish (at most `--drain-timeout` seconds; a second
-signal stops at once) and exits 0. Metrics: `GET
-/monitoring/prometheus/metrics`; one JSON access log line per request on
-stderr. `docs/serving.md` is the guide.
+SIGTERM or SIGINT lets the requests in flight finish (at most
+`--drain-timeout` seconds; a second signal stops at once) and exits 0.
+`docs/serving.md` is the guide.
 
 Example:
 
 ```
 glomo-keras serve --model saved_models/mosi --port 8501
 curl http://127.0.0.1:8501/v1/models/mosi
-curl http://127.0.0.1:8501/v2/models/mosi
 ```
 """
 
@@ -105,11 +101,8 @@ def run(args):
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     predictor = server.predictor
-    print(
-        f"Serving model {server.model_name!r} version {predictor.version} "
-        f"({predictor.path}) at {server.url}",
-        flush=True,
-    )
+    print(f"Serving model {server.model_name!r} version {predictor.version} "
+          f"({predictor.path}) at {server.url}", flush=True)
     try:
         server.serve_forever()
     finally:

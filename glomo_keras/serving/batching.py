@@ -85,8 +85,8 @@ class Batcher:
         self.capacity = max_enqueued_batches * max_batch_size
         self.on_batch = on_batch
         self._queue = collections.deque()
-        self._queued_instances = 0
-        self._reserved_instances = 0
+        self.queued_instances = 0  # waiting for a batch
+        self.reserved_instances = 0  # reserved, not submitted yet
         self._closing = False
         self._condition = threading.Condition()
         self._seconds_per_instance = None
@@ -97,16 +97,6 @@ class Batcher:
         for thread in self._threads:
             thread.start()
 
-    @property
-    def queued_instances(self):
-        """The instances waiting for a batch."""
-        return self._queued_instances
-
-    @property
-    def reserved_instances(self):
-        """The instances reserved but not submitted yet."""
-        return self._reserved_instances
-
     def reserve(self, size):
         """The reservation (for `submit` or `release`) of room for about `size` instances.
 
@@ -114,13 +104,13 @@ class Batcher:
         """
         with self._condition:
             self._check_room(size)
-            self._reserved_instances += size
+            self.reserved_instances += size
         return size
 
     def release(self, reservation):
         """Gives back a reservation that will not be submitted."""
         with self._condition:
-            self._reserved_instances -= reservation
+            self.reserved_instances -= reservation
             self._condition.notify_all()
 
     def submit(self, parts, key=None, reservation=None, lengths=None):
@@ -150,14 +140,14 @@ class Batcher:
             if reservation is None:
                 self._check_room(size)
             else:
-                self._reserved_instances -= reservation
+                self.reserved_instances -= reservation
             now = time.monotonic()
             futures = []
             for (payload, part_size), length in zip(parts, lengths or [None] * len(parts)):
                 future = concurrent.futures.Future()
                 self._queue.append(_Part(payload, part_size, key, future, now, length))
                 futures.append(future)
-            self._queued_instances += size
+            self.queued_instances += size
             self._condition.notify_all()
         return futures
 
@@ -165,7 +155,7 @@ class Batcher:
         """Raises unless `size` more instances fit (called with the lock held)."""
         if self._closing:
             raise RuntimeError("the batcher is closed")
-        waiting = self._queued_instances + self._reserved_instances
+        waiting = self.queued_instances + self.reserved_instances
         if waiting and waiting + size > self.capacity:
             raise QueueFullError(
                 f"the server is busy: {waiting} instances are waiting "
@@ -176,11 +166,11 @@ class Batcher:
     def retry_after(self):
         """Seconds the queue takes to drain at the measured speed (at least 1): `Retry-After`."""
         per_instance = self._seconds_per_instance or 0.0
-        waiting = self._queued_instances + self._reserved_instances
+        waiting = self.queued_instances + self.reserved_instances
         return max(1, round(waiting * per_instance / len(self._threads)))
 
     def close(self, timeout=None):
-        """Runs what is queued, then stops the batch threads (waiting `timeout` s, None: until done)."""
+        """Runs what is queued, then stops the batch threads (`timeout`: seconds, None: all)."""
         with self._condition:
             self._closing = True
             self._condition.notify_all()
@@ -188,10 +178,7 @@ class Batcher:
             thread.join(timeout)
 
     def _loop(self):
-        while True:
-            batch = self._next_batch()
-            if batch is None:
-                return
+        while (batch := self._next_batch()) is not None:
             if batch:
                 self._run(batch)
 
@@ -208,7 +195,7 @@ class Batcher:
                 remaining = first.enqueued + self.batch_timeout - time.monotonic()
                 if waiting >= self.max_batch_size or remaining <= 0 or self._closing:
                     break
-                if not self._reserved_instances:
+                if not self.reserved_instances:
                     break  # nothing is on its way
                 self._condition.wait(remaining)
             chosen, size = set(), 0
@@ -224,7 +211,7 @@ class Batcher:
                 elif part.future.set_running_or_notify_cancel():
                     batch.append(part)
             self._queue = kept
-            self._queued_instances -= size
+            self.queued_instances -= size
             return batch
 
     def _candidates(self, first):

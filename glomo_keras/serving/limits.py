@@ -66,7 +66,7 @@ class Limits:
     def body_too_large(self, length):
         """The 413 message of a body of `length` bytes."""
         return (f"the request body of {length} bytes is over the limit of "
-                f"{self.max_body_bytes} bytes ({_mib(self.max_body_bytes)})")
+                f"{self.max_body_bytes} bytes ({self.max_body_bytes / 2**20:.1f} MiB)")
 
     def head_too_large(self):
         """The 431 message of a request line and headers over the limit."""
@@ -90,7 +90,3 @@ class Limits:
     def body_too_slow(self, length):
         """The 408 message of a body of `length` bytes sent too slowly."""
         return f"the request body of {length} bytes did not arrive within {self.body_timeout:g} s"
-
-
-def _mib(size):
-    return f"{size / 2**20:.1f} MiB"

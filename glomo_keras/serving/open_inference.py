@@ -25,8 +25,7 @@ import numpy as np
 
 from glomo_keras import __version__
 from glomo_keras.serving.payload import RequestError, check_signature, check_truncate
-from glomo_keras.serving.payload import joined_outputs, json_type, make_job, parse_json
-from glomo_keras.serving.payload import raw_tensors_job
+from glomo_keras.serving.payload import joined_outputs, json_type, parse_json, tensors_job
 from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, SIGNATURE_NAME
 
 ROUTE = re.compile(
@@ -63,11 +62,7 @@ def parse_body(action, body, predictor, limits, max_batch_size):
     """The `Job` of an infer request's body (bytes), or a `RequestError`/ValueError.
 
     Args:
-        action: `"/infer"`.
-        body: the request body.
-        predictor: the served `Predictor`.
-        limits: the server's `Limits`.
-        max_batch_size: the batcher's part size.
+        action, body, predictor, limits, max_batch_size: as for `tf_serving.parse_body`.
     """
     request = parse_json(body)
     unknown = sorted(set(request) - {"id", "parameters", "inputs", "outputs"})
@@ -89,13 +84,16 @@ def parse_body(action, body, predictor, limits, max_batch_size):
     default = ANALYZE_SIGNATURE if "words" in tensors else SIGNATURE_NAME
     signature = parameters.get("signature_name", default)
     check_signature(signature, predictor)
-    _check_datatypes(datatypes, predictor.signatures[signature][0])
-    wanted = _requested_outputs(request.get("outputs"), predictor.signatures[signature][1])
-    if signature == SIGNATURE_NAME:
-        job = make_job("v2", predictor.check_inputs(tensors), max_batch_size)
-    else:
-        truncate = check_truncate(parameters.get("truncate", True), 'parameter "truncate"')
-        job = raw_tensors_job("v2", tensors, predictor, max_batch_size, truncate)
+    input_specs, output_specs = predictor.signatures[signature]
+    for name, datatype in datatypes.items():
+        spec = input_specs.get(name)  # the Predictor names unknown inputs
+        if spec is not None and datatype != DATATYPES[spec.dtype.name]:
+            raise RequestError(400, f"input {name!r}: expected datatype "
+                               f"{DATATYPES[spec.dtype.name]} with shape {_shape(spec)}, "
+                               f"found {datatype}")
+    wanted = _requested_outputs(request.get("outputs"), output_specs)
+    truncate = check_truncate(parameters.get("truncate", True), 'parameter "truncate"')
+    job = tensors_job("v2", signature, tensors, predictor, max_batch_size, truncate)
     job.outputs = wanted
     job.request_id = request.get("id")
     return job
@@ -155,19 +153,6 @@ def _input_array(index, tensor, limits):
         raise RequestError(400, f"{where}: \"data\" must hold {int(np.prod(shape))} values "
                            f"for the shape {shape} ({datatype}), found {size}")
     return name, datatype, array.reshape(shape)
-
-
-def _check_datatypes(datatypes, specs):
-    for name, datatype in datatypes.items():
-        if name not in specs:
-            continue  # the Predictor names unknown inputs
-        spec = specs[name]
-        expected = DATATYPES[spec.dtype.name]
-        if datatype != expected:
-            raise RequestError(
-                400, f"input {name!r}: expected datatype {expected} with shape "
-                f"{_shape(spec)}, found {datatype}"
-            )
 
 
 def _requested_outputs(requested, specs):

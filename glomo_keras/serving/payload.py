@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from glomo_keras.serving.predictor import check_finite
+from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, check_finite
 
 
 class RequestError(Exception):
@@ -49,16 +49,14 @@ class Job:
     """A parsed model request: its input parts and how to answer it.
 
     Attributes:
-        kind: how to answer: `"analyze"`, `"rows"`, `"columns"` (TF Serving)
-            or `"v2"` (Open Inference Protocol).
+        kind: how to answer: `"analyze"`, `"rows"`, `"columns"` or `"v2"`.
         parts: `[(inputs, size)]`, each at most `max_batch_size` instances.
         key: the shapes the parts share: parts batch only with equal keys.
         size: the instances in the request.
         words_kept: per instance, the words kept of a cut utterance, or None.
         outputs: the output names the client asked for (None: all).
-        lengths: raw utterances: per part, the words of its longest
-            utterance (context words included), for batching utterances of
-            similar length together; None for model inputs.
+        lengths: raw utterances: per part, the words (context included) of
+            its longest utterance, to batch similar lengths; else None.
         request_id: the `"id"` of an infer request, echoed in its answer.
     """
 
@@ -107,9 +105,11 @@ def make_job(kind, inputs, max_batch_size, raw=False, words_kept=None):
     return Job(kind, parts, ("raw",), size, words_kept, lengths=lengths)
 
 
-def raw_tensors_job(kind, tensors, predictor, max_batch_size, truncate):
-    """The `Job` of the `analyze` signature's padded tensors (`words`: the empty string pads)."""
-    inputs = predictor.check_raw_inputs(tensors)
+def tensors_job(kind, signature, tensors, predictor, max_batch_size, truncate=True):
+    """The `Job` of a signature's batch tensors (`analyze`: raw utterances, "" pads words)."""
+    inputs = predictor.check_inputs(tensors, signature)
+    if signature != ANALYZE_SIGNATURE:
+        return make_job(kind, inputs, max_batch_size)
     kept = predictor.words_kept(
         [{"words": [word for word in row if word]} for row in inputs["words"]], truncate)
     return make_job(kind, inputs, max_batch_size, raw=True, words_kept=kept)

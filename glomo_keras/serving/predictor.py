@@ -16,12 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from glomo_keras.answers import describe_outputs
-from glomo_keras.artifacts import ANALYZE_FOLDER
-from glomo_keras.artifacts import ANALYZE_SIGNATURE
-from glomo_keras.artifacts import ASSET_NAME
-from glomo_keras.artifacts import OUTPUT_NAMES
-from glomo_keras.artifacts import SIGNATURE_NAME
-from glomo_keras.artifacts import resolve_version
+from glomo_keras.artifacts import ANALYZE_FOLDER, ANALYZE_SIGNATURE, ASSET_NAME
+from glomo_keras.artifacts import OUTPUT_NAMES, SIGNATURE_NAME, resolve_version
 from glomo_keras.data import DataFormatError, GLoMoPreprocessor
 from glomo_keras.data.common import OPTIONAL_FIELDS
 from glomo_keras.data.common import UTTERANCE_FIELDS as REQUEST_FIELDS
@@ -42,20 +38,14 @@ class Predictor:
     """Runs an exported GLoMo SavedModel with TensorFlow only.
 
     Args:
-        path: a version folder written by
-            `glomo_keras.export.export_saved_model`, or its model base folder
-            (the highest version is used).
+        path: a version folder of `glomo_keras.export.export_saved_model`, or
+            its model base folder (the highest version is used).
 
     Attributes:
-        path: the version folder loaded.
-        version: its version number.
-        name: the model name: the base folder's name.
-        preprocessor: the `GLoMoPreprocessor` saved with the model (what
-            its data is: format, T, widths, columns, task, classes).
-        model_config: the `GLoMoConfig.to_dict()` saved with the model.
-        export_metadata: the `metadata` dict given at export.
-        input_specs: `{name: tf.TensorSpec}` of the signature's inputs.
-        output_specs: `{name: tf.TensorSpec}` of its outputs.
+        path, version, name (the base folder's, or the run's), preprocessor
+        (the `GLoMoPreprocessor` saved with the model), model_config,
+        export_metadata, input_specs and output_specs (`{name: tf.TensorSpec}`
+        of `serving_default`), signatures (`{name: (input specs, output specs)}`).
 
     Example:
 
@@ -95,23 +85,15 @@ class Predictor:
             self.preprocessor = self.preprocessor.with_padding("longest")
         self.export_metadata = asset["metadata"]
         self._analyze = _load_raw_words_model(self.path / ANALYZE_FOLDER)
-
-    @property
-    def signatures(self):
-        """`{signature name: (input specs, output specs)}` of every signature served."""
-        signatures = {SIGNATURE_NAME: (self.input_specs, self.output_specs)}
+        # `{signature name: (input specs, output specs)}` of every signature served.
+        self.signatures = {SIGNATURE_NAME: (self.input_specs, self.output_specs)}
         if self._analyze is not None:
-            signatures[ANALYZE_SIGNATURE] = (self._analyze.structured_input_signature[1],
-                                             self._analyze.structured_outputs)
-        return signatures
+            self.signatures[ANALYZE_SIGNATURE] = (self._analyze.structured_input_signature[1],
+                                                  self._analyze.structured_outputs)
 
     @property
     def pads_to_longest(self):
-        """Whether `run_batch` pads raw utterances to the batch's longest, not to T.
-
-        True for a `length_aware` word-level model: a batch costs its longest
-        utterance, so a server batches utterances of similar length together.
-        """
+        """Whether `run_batch` pads raw utterances to the batch's longest, not to T."""
         return self.raw_analyze and bool(self.model_config.get("length_aware"))
 
     @property
@@ -120,37 +102,34 @@ class Predictor:
         return self._analyze is not None
 
     def predict(self, inputs):
-        """Runs the signature on model inputs.
+        """Runs `serving_default` on model inputs.
 
         Args:
-            inputs: `{name: array-like}` with every input of the signature,
-                batch axis first (spec "Inputs"); ids non-negative integers,
-                masks 0 or 1, features finite numbers.
+            inputs: `{name: array-like}` with every input of the signature, batch
+                axis first; a ValueError naming the input the model cannot take
+                (or if the outputs are not finite).
 
         Returns:
             `{"prediction", "global_weights", "local_weights": np.ndarray}`.
 
-        Raises:
-            ValueError: inputs the model cannot take (missing, unknown, of the
-                wrong kind, shape or range; the message names the input), or
-                outputs that are not finite.
-
         Example:
 
         ```python
-        outputs = predictor.predict(predictor.encode_instances(utterances))
-        outputs["prediction"].shape   # (N, 1)
+        predictor.predict(predictor.encode_instances(utterances))["prediction"].shape   # (N, 1)
         ```
         """
         outputs = self.run_batch([self.check_inputs(inputs)])[0]
         check_finite(outputs)
         return outputs
 
-    def check_inputs(self, inputs):
-        """Model inputs as arrays of the signature's dtypes, or a ValueError naming the input.
+    def check_inputs(self, inputs, signature=SIGNATURE_NAME):
+        """The inputs of `signature` as arrays of its dtypes, or a ValueError naming the input.
 
         Args:
-            inputs: `{name: array-like}` as for `predict`.
+            inputs: `{name: array-like}`: model inputs as for `predict`, or
+                the `analyze` signature's padded raw utterances (`words`
+                strings [B, W], the empty string pads; features [B, W, dim]).
+            signature: one of `signatures` (`payload.check_signature` refuses others).
 
         Example:
 
@@ -158,45 +137,23 @@ class Predictor:
         arrays = predictor.check_inputs({"token_ids": [[2, 7, 3]], ...})
         ```
         """
-        arrays = _checked_arrays(inputs, self.input_specs)
-        self._check_lengths(arrays)
-        self._check_ids(arrays)
-        return arrays
-
-    def check_raw_inputs(self, inputs):
-        """The `analyze` signature's inputs as arrays, or a ValueError naming the input.
-
-        Args:
-            inputs: `{name: array-like}`: the padded raw utterances
-                (`words` strings [B, W], the empty string pads; features
-                [B, W, dim]; see `glomo_keras.export`).
-
-        Example:
-
-        ```python
-        predictor.check_raw_inputs({"words": [["so", "good"]], "acoustic": ..., ...})
-        ```
-        """
-        if self._analyze is None:
-            raise ValueError(
-                f"this {self.preprocessor.format!r} model has no {ANALYZE_SIGNATURE!r} signature "
-                f"(the signatures are {sorted(self.signatures)})"
-            )
-        arrays = _checked_arrays(inputs, self._analyze.structured_input_signature[1])
+        arrays = _checked_arrays(inputs, self.signatures[signature][0])
         _check_batch_size(arrays)
+        if signature == SIGNATURE_NAME:
+            self._check_lengths(arrays)
+            self._check_ids(arrays)
         return arrays
 
     def run_batch(self, batch):
         """Runs the inputs of several requests in one call of the signature.
 
         Args:
-            batch: a list of input dicts from `check_inputs` (or
-                `encode_instances`, `check_raw_inputs`), equal in shape but
-                for the batch axis (raw utterances are padded here).
+            batch: input dicts of `check_inputs` or `encode_instances`, equal
+                in shape but for the batch axis (raw utterances are padded
+                here); a ValueError if the model refuses them.
 
         Returns:
-            one `{output name: np.ndarray}` per input dict, in order; a
-            ValueError if the model refused the inputs.
+            one `{output name: np.ndarray}` per input dict, in order.
 
         Example:
 
@@ -225,7 +182,6 @@ class Predictor:
         ]
 
     def _check_lengths(self, arrays):
-        _check_batch_size(arrays)
         for group, limit in SEQUENCE_GROUPS:
             limit = getattr(self.preprocessor, limit)
             lengths = {name: arrays[name].shape[1] for name in group if name in arrays}
@@ -267,9 +223,6 @@ class Predictor:
     def analyze(self, instances):
         """Sentiment (or class probabilities) and modality weights of utterances.
 
-        Each instance is encoded by the model's `GLoMoPreprocessor` as in
-        training; the answers are `answers.describe_outputs`'.
-
         Args:
             instances: a list of dicts with the fields of the model's format
                 (`REQUEST_FIELDS`), e.g. MAG: `{"words": [...], "acoustic":
@@ -277,15 +230,13 @@ class Predictor:
                 stored feature dims; HKT's `"context"` rows come first.
 
         Returns:
-            one dict per instance (`truncated_to` where an utterance was
-            cut); a ValueError naming the instance and field of one that
-            does not fit, or if the outputs are not finite.
+            one `answers.describe_outputs` dict per instance (`truncated_to` where
+            an utterance was cut); a ValueError names a bad instance and field.
 
         Example:
 
         ```python
-        predictor.analyze([{"words": ["not", "good"],
-                            "acoustic": acoustic_rows, "visual": visual_rows}])
+        predictor.analyze([{"words": ["not", "good"], "acoustic": a_rows, "visual": v_rows}])
         # [{"sentiment": -1.2, "modality_weights": {"text": 0.5, ...}}]
         ```
         """
@@ -421,16 +372,11 @@ class Predictor:
                 )
 
     def describe(self, outputs, words_kept=None):
-        """The `analyze` answer of each instance of one output dict.
+        """The `analyze` answer of each instance of one (finite) output dict of `run_batch`.
 
         Args:
-            outputs: `{"prediction", "global_weights", ...: np.ndarray}` of
-                N instances (from `run_batch`), finite.
-            words_kept: optional, from `words_kept`: an instance with a
-                number there gets `"truncated_to": number` in its answer.
-
-        Returns:
-            a list of N dicts, as `analyze` returns.
+            outputs: `{output name: np.ndarray}` of N instances.
+            words_kept: optional, from `words_kept`: a number adds `"truncated_to"`.
 
         Example:
 
@@ -446,32 +392,29 @@ class Predictor:
         return answers
 
     def metadata(self):
-        """The signature, version and preprocessing of the model, as JSON-ready data.
+        """The signatures, version and preprocessing of the model, as JSON-ready data.
 
-        Returns:
-            dict with `name`, `version`, `signature_name`, the `inputs` and
-            `outputs` of `serving_default`, the `signatures` (inputs and
-            outputs of each), `preprocessing`, `model_config` and
-            `export_metadata`.
+        `name`, `version`, `signature_name`, the `inputs` and `outputs` of
+        `serving_default`, the `signatures` (inputs and outputs of each),
+        `preprocessing`, `model_config` and `export_metadata`.
 
         Example:
 
         ```python
-        predictor.metadata()["inputs"]["acoustic"]
-        # {"dtype": "float32", "shape": [None, None, 74]}
+        predictor.metadata()["inputs"]["acoustic"]   # {"dtype": "float32", "shape": [...]}
         ```
         """
         preprocessor = self.preprocessor
+        signatures = {
+            name: {"inputs": _describe_specs(inputs), "outputs": _describe_specs(outputs)}
+            for name, (inputs, outputs) in self.signatures.items()
+        }
         return {
             "name": self.name,
             "version": self.version,
             "signature_name": SIGNATURE_NAME,
-            "signatures": {
-                name: {"inputs": _describe_specs(inputs), "outputs": _describe_specs(outputs)}
-                for name, (inputs, outputs) in self.signatures.items()
-            },
-            "inputs": _describe_specs(self.input_specs),
-            "outputs": _describe_specs(self.output_specs),
+            "signatures": signatures,
+            **signatures[SIGNATURE_NAME],
             "preprocessing": {
                 "format": preprocessor.format,
                 "task": preprocessor.task,
@@ -592,7 +535,7 @@ def _checked_arrays(inputs, specs):
 
 
 def check_input_names(inputs, specs, where=""):
-    """Refuses inputs missing from `specs` or unknown to it; `where` (an instance) starts the message."""
+    """Refuses inputs missing from `specs` or unknown to it; `where` starts the message."""
     missing = sorted(set(specs) - set(inputs))
     unknown = sorted(set(inputs) - set(specs))
     if missing or unknown:
@@ -618,12 +561,15 @@ def _as_array(tensor):
 
 def _checked_array(name, value, spec):
     """`value` as a numpy array of the spec's dtype, or a ValueError naming `name`."""
-    if spec.dtype == tf.string:
-        return _checked_strings(name, value, spec)
     try:
         array = np.asarray(value)
     except (ValueError, TypeError):
         array = None
+    if spec.dtype == tf.string:
+        if array is None or array.dtype.kind != "U" or array.ndim != spec.shape.rank:
+            raise ValueError(f"input {name!r} must be a rectangular array of strings "
+                             f"({describe_spec(spec)}; the empty string pads)")
+        return array
     if array is None or array.dtype.kind not in "iuf":
         raise ValueError(
             f"input {name!r} must be a rectangular array of numbers "
@@ -654,20 +600,6 @@ def _checked_array(name, value, spec):
         array = array.astype(spec.dtype.as_numpy_dtype)
     if not np.isfinite(array).all():
         raise ValueError(f"input {name!r} holds non-finite values (nan, inf or too large)")
-    return array
-
-
-def _checked_strings(name, value, spec):
-    """`value` as an array of str of the spec's rank, or a ValueError naming `name`."""
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError):
-        array = None
-    if array is None or array.dtype.kind != "U" or array.ndim != spec.shape.rank:
-        raise ValueError(
-            f"input {name!r} must be a rectangular array of strings ({describe_spec(spec)}; "
-            'the empty string pads)'
-        )
     return array
 
 

@@ -2,15 +2,13 @@
 
 TensorFlow Serving's API (`tf_serving.py`), the Open Inference Protocol
 (`open_inference.py`) and Prometheus metrics (`metrics.py`) on a Starlette
-app run by uvicorn, with `protocol.GuardedH11Protocol` adding JSON protocol
-errors, the connection limit and the head timer. A model request is
-admitted on its head (413 over `Limits.max_body_bytes`, 503 when the batch
-queue has no room for its estimated instances), read within
-`Limits.body_timeout`, parsed in a worker thread, run by the `Batcher` with
-concurrent requests and answered `{"error": ...}` on any error (500 for a
-fault of the server, whose details go to its log only). One JSON access log
-line per request goes to `log_stream`, with its request id. `docs/serving.md`
-is the guide.
+app run by uvicorn with `protocol.GuardedH11Protocol`. A model request is
+admitted on its head (413 over the body limit, 503 when the batch queue has
+no room for its estimated instances), read, parsed in a worker thread, run
+by the `Batcher` with concurrent requests, and answered `{"error": ...}` on
+any error (500 for a fault of the server, whose details go to its log).
+One JSON access log line per request goes to `log_stream`, with its request
+id. `docs/serving.md` is the guide.
 
 Example:
 
@@ -71,21 +69,19 @@ class ModelServer:
         predictor: the `Predictor` to serve.
         name: the model name of the URLs.
         limits: the `Limits` of requests and connections.
-        max_batch_size: the most instances in one model call; larger
-            requests run in chunks of this size.
-        batch_timeout_ms: how long a batch that is not full may wait for
-            the requests being read or parsed (it never waits when none is).
-        max_enqueued_batches: the batch queue holds this many full batches
-            of instances, counting those of requests still being read or
-            parsed (estimated from their `Content-Length`); beyond, requests
-            get 503 at once.
-        batch_threads: batches run at the same time.
+        max_batch_size, batch_timeout_ms, max_enqueued_batches, batch_threads:
+            the `Batcher`'s settings (`glomo-keras serve --help` says each);
+            the queue counts the instances of requests still being read, as
+            estimated from their `Content-Length`.
         workers: threads that parse requests and encode answers.
         drain_timeout: seconds a stop waits for the requests in flight.
         log_stream: where the JSON access log goes (default stderr).
 
-    Attributes:
-        predictor, model_name, limits, batcher, metrics, server_address, url.
+    Example:
+
+    ```python
+    server = ModelServer(("127.0.0.1", 0), Predictor("saved_models/mosi"), "mosi")
+    ```
     """
 
     def __init__(self, address, predictor, name, limits=None, *,
@@ -216,7 +212,7 @@ class ModelServer:
         return await self._run_model(request, action, open_inference)
 
     def _model_action(self, request, api, posted):
-        """The action of a model path of `api` (`ROUTE`), once path, method and model are checked."""
+        """The action of a model path of `api`, once path, method and model are checked."""
         match = api.ROUTE.match(request.url.path)
         if match is None:
             raise RequestError(404, _unknown_path(request))
@@ -237,7 +233,7 @@ class ModelServer:
         return action
 
     async def _run_model(self, request, action, api):
-        """Admits the request on its head, reads and parses it (`api.parse_body`), runs it, answers.
+        """Admits the request on its head, reads, parses (`api.parse_body`), runs and answers it.
 
         Admission reserves the request's instances, estimated from its
         `Content-Length`, in the batch queue: without room it gets a 503
@@ -304,21 +300,16 @@ class ModelServer:
 
 def make_server(model_base, name=None, host="127.0.0.1", port=defaults.PORT, limits=None,
                 **options):
-    """A server of the exported model in `model_base`, ready to `serve_forever()`.
+    """A `ModelServer` of the exported model in `model_base`, ready to `serve_forever()`.
 
     Args:
-        model_base: a model folder (`saved_models/mosi`, its highest version
-            is served) or one version folder.
+        model_base: a model folder (its highest version is served) or one
+            version folder; a FileNotFoundError if it holds no export.
         name: the model name in the URLs; default: the model folder's name.
         host: the address to bind; 127.0.0.1 (this machine only) by default.
-        port: the port; 0 picks a free one (see `server.server_address`).
+        port: the port; 0 picks a free one (an OSError if it is in use).
         limits: the `Limits` (default `Limits()`).
         **options: the other arguments of `ModelServer` (batching, drain).
-
-    Returns:
-        a `ModelServer` (`serve_forever()`, `shutdown()` or
-        `request_shutdown()`, `server_close()`); a FileNotFoundError for no
-        export, an OSError for an address that cannot be bound.
 
     Example:
 

@@ -25,25 +25,11 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
-from glomo_keras.serving.payload import (
-    RequestError,
-    check_count,
-    check_signature,
-    check_truncate,
-    count_key,
-    joined_outputs,
-    json_type,
-    make_job,
-    parse_json,
-    raw_tensors_job,
-)
-from glomo_keras.serving.predictor import (
-    ANALYZE_SIGNATURE,
-    REQUEST_FIELDS,
-    SIGNATURE_NAME,
-    check_input_names,
-    describe_spec,
-)
+from glomo_keras.serving.payload import RequestError, check_count, check_signature
+from glomo_keras.serving.payload import check_truncate, count_key, joined_outputs, json_type
+from glomo_keras.serving.payload import make_job, parse_json, tensors_job
+from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, REQUEST_FIELDS, SIGNATURE_NAME
+from glomo_keras.serving.predictor import check_input_names, describe_spec
 
 ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
@@ -54,11 +40,10 @@ ROUTE_NAMES = {None: "status", "/metadata": "metadata", ":predict": "predict",
 
 
 def parse_body(action, body, predictor, limits, max_batch_size):
-    """The `Job` of a `:predict` or `:analyze` body (bytes), or a `RequestError`.
+    """The `Job` of a `:predict` or `:analyze` body (bytes), or a `RequestError`/ValueError.
 
     A row-format body of more instances than `limits.max_instances` is
-    refused (413) before it is parsed: its instances are counted by their
-    first field's key (`count_key`), so its objects never fill the memory.
+    refused (413) before it is parsed, its instances counted by key (`count_key`).
 
     Args:
         action: `":predict"` or `":analyze"`.
@@ -66,10 +51,6 @@ def parse_body(action, body, predictor, limits, max_batch_size):
         predictor: the served `Predictor`.
         limits: the server's `Limits`.
         max_batch_size: the batcher's part size.
-
-    Raises:
-        RequestError: a malformed request (the message names the field).
-        ValueError: inputs that do not fit the model (a 400).
     """
     for key in (REQUEST_FIELDS[predictor.preprocessor.format][0], sorted(predictor.input_specs)[0]):
         # The quoted key counted as plain bytes is an upper bound, at memory speed.
@@ -97,24 +78,19 @@ def parse_body(action, body, predictor, limits, max_batch_size):
         )
     signature = request.get("signature_name", SIGNATURE_NAME)
     check_signature(signature, predictor)
-    if formats == ["instances"]:
-        check_count(request["instances"], limits)
-    else:
+    if formats == ["inputs"]:
         if not isinstance(request["inputs"], dict):
             raise RequestError(400, '"inputs" must be an object mapping input names to batches')
         for value in request["inputs"].values():
             check_count(value, limits)
-    kind = "rows" if formats == ["instances"] else "columns"
+        return tensors_job("columns", signature, request["inputs"], predictor, max_batch_size,
+                           truncate)
     if signature == ANALYZE_SIGNATURE:
-        if kind == "rows":
-            return _utterances_job(kind, request["instances"], predictor, limits,
-                                   max_batch_size, truncate)
-        return raw_tensors_job(kind, request["inputs"], predictor, max_batch_size, truncate)
-    if kind == "rows":
-        inputs = _stack_instances(request["instances"], predictor.input_specs)
-    else:
-        inputs = request["inputs"]
-    return make_job(kind, predictor.check_inputs(inputs), max_batch_size)
+        return _utterances_job("rows", request["instances"], predictor, limits, max_batch_size,
+                               truncate)
+    check_count(request["instances"], limits)
+    inputs = _stack_instances(request["instances"], predictor.input_specs)
+    return tensors_job("rows", signature, inputs, predictor, max_batch_size)
 
 
 def answer(job, results, predictor, name):
@@ -161,11 +137,8 @@ def metadata(name, predictor):
         "model_spec": {"name": name, "signature_name": "", "version": str(predictor.version)},
         "metadata": {
             "signature_def": {"signature_def": signatures},
-            "glomo": {
-                "preprocessing": described["preprocessing"],
-                "model_config": described["model_config"],
-                "export_metadata": described["export_metadata"],
-            },
+            "glomo": {key: described[key]
+                      for key in ("preprocessing", "model_config", "export_metadata")},
         },
     }
 
@@ -190,33 +163,30 @@ def _tensor_info(spec):
 
 def _stack_instances(instances, specs):
     """Row-format instances -> `{name: batch array}`, with errors naming the instance."""
-    names = sorted(specs)
     if not isinstance(instances, list) or not instances:
         raise RequestError(400, '"instances" must be a non-empty list of objects')
-    columns = {name: [] for name in names}
+    columns = {name: [] for name in sorted(specs)}
     for index, instance in enumerate(instances):
         if not isinstance(instance, dict):
             raise RequestError(
-                400, f"instance {index}: expected an object with the inputs {names}, "
+                400, f"instance {index}: expected an object with the inputs {sorted(specs)}, "
                 f"found {json_type(instance)}"
             )
         check_input_names(instance, specs, f"instance {index}: ")
-        for name in names:
+        for name, values in columns.items():
+            where = f"instance {index}, input {name!r}"
             try:
                 value = np.asarray(instance[name])
             except ValueError:
                 value = None
             if value is None or value.dtype.kind not in "iuf":
+                raise RequestError(400, f"{where}: expected a rectangular array of numbers "
+                                   f"({describe_spec(specs[name], row=True)})")
+            if values and value.shape != values[0].shape:
                 raise RequestError(
-                    400, f"instance {index}, input {name!r}: expected a rectangular array of "
-                    f"numbers ({describe_spec(specs[name], row=True)})"
+                    400, f"{where}: shape {value.shape} differs from instance 0's "
+                    f"{values[0].shape}; row-format instances must have equal shapes (pad "
+                    "them, or use the columnar format)"
                 )
-            first = columns[name][0] if columns[name] else value
-            if value.shape != first.shape:
-                raise RequestError(
-                    400, f"instance {index}, input {name!r}: shape {value.shape} differs "
-                    f"from instance 0's {first.shape}; row-format instances must have "
-                    "equal shapes (pad them, or use the columnar format)"
-                )
-            columns[name].append(value)
+            values.append(value)
     return {name: np.stack(values) for name, values in columns.items()}
