@@ -16,6 +16,9 @@ from glomo_keras.training.options import DEFAULT_SEED
 from glomo_keras.training.options import TrainingOptions
 
 MODALITY_NAMES = {"t": "text", "a": "acoustic", "v": "visual"}
+# The config fields that are `SequenceEncoder` arguments of the same name.
+ENCODER_FIELDS = ("hidden_dim", "num_layers", "num_heads", "embedding_dropout",
+                  "attention_dropout", "relu_dropout", "residual_dropout", "length_aware")
 
 
 def bert_hidden_states(backbone):
@@ -268,17 +271,10 @@ def _sequence_branch(config, modality):
         mask_key: keras.Input((None,), dtype="int32", name=mask_key),
     }
     encoder = SequenceEncoder(
-        hidden_dim=config.hidden_dim,
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
         num_windows=config.per_modality("num_windows")[modality],
-        embedding_dropout=config.embedding_dropout,
-        attention_dropout=config.attention_dropout,
-        relu_dropout=config.relu_dropout,
-        residual_dropout=config.residual_dropout,
-        length_aware=config.length_aware,
         positions=config.encoder_positions,
         name=f"{name}_encoder",
+        **{field: getattr(config, field) for field in ENCODER_FIELDS},
     )
     return inputs, encoder(inputs[feature_key], padding_mask=inputs[mask_key])
 
