@@ -279,8 +279,8 @@ class Predictor:
     def encode_instances(self, instances):
         """The model inputs of `analyze` instances, or a ValueError naming the instance.
 
-        Besides what `GLoMoPreprocessor.raw_inputs` checks: the format's
-        fields only, non-empty words of valid Unicode, numbers (no booleans).
+        Besides what `GLoMoPreprocessor.raw_inputs` checks (the format's
+        fields only): non-empty words of valid Unicode, numbers (no booleans).
 
         Args:
             instances: as for `analyze`.
