@@ -71,14 +71,9 @@ def export_saved_model(model, preprocessor, export_base, metadata=None, precisio
     GLoMoSentimentAnalyzer(model, preprocessor)  # refuses a pair that does not fit
     policy = export_policy(precision)
     model = precision_copy(model, policy)
-    asset = json.dumps(
-        {
-            "preprocessing": keras.saving.serialize_keras_object(preprocessor),
-            "model_config": model.config.to_dict(),
-            "metadata": {**(metadata or {}), "precision": policy},
-        },
-        indent=2,
-    )
+    asset = json.dumps({"preprocessing": keras.saving.serialize_keras_object(preprocessor),
+                        "model_config": model.config.to_dict(),
+                        "metadata": {**(metadata or {}), "precision": policy}}, indent=2)
     target = artifacts.next_version_folder(export_base)
     with artifacts.directory_written_atomically(target) as archive:
         if keras.backend.backend() == "tensorflow":
@@ -246,11 +241,7 @@ def _write_in_tensorflow_process(model, preprocessor, archive):
             json.dumps(keras.saving.serialize_keras_object(preprocessor)), encoding="utf-8")
         result = subprocess.run(
             [sys.executable, "-c", _EXPORT_SCRIPT, str(keras_path), str(preprocessor_path),
-             str(archive)],
-            env=environment,
-            capture_output=True,
-            text=True,
-        )
+             str(archive)], env=environment, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(
             f"the TensorFlow-backend export process failed (exit {result.returncode}):\n"

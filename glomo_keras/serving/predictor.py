@@ -84,7 +84,12 @@ class Predictor:
         if self.model_config.get("length_aware") and self.preprocessor.format != "mmsa":
             self.preprocessor = self.preprocessor.with_padding("longest")
         self.export_metadata = asset["metadata"]
-        self._analyze = _load_raw_words_model(self.path / ANALYZE_FOLDER)
+        self._analyze = None
+        if (self.path / ANALYZE_FOLDER / "saved_model.pb").is_file():
+            import tensorflow_text  # noqa: F401  (registers the WordPiece ops of the graph)
+
+            self._analyze = tf.saved_model.load(
+                str(self.path / ANALYZE_FOLDER)).signatures[ANALYZE_SIGNATURE]
         # `{signature name: (input specs, output specs)}` of every signature served.
         self.signatures = {SIGNATURE_NAME: (self.input_specs, self.output_specs)}
         if self._analyze is not None:
@@ -102,15 +107,12 @@ class Predictor:
         return self._analyze is not None
 
     def predict(self, inputs):
-        """Runs `serving_default` on model inputs.
+        """Runs `serving_default` on model inputs: `{"prediction", "global_weights", ...}`.
 
         Args:
             inputs: `{name: array-like}` with every input of the signature, batch
                 axis first; a ValueError naming the input the model cannot take
                 (or if the outputs are not finite).
-
-        Returns:
-            `{"prediction", "global_weights", "local_weights": np.ndarray}`.
 
         Example:
 
@@ -145,15 +147,12 @@ class Predictor:
         return arrays
 
     def run_batch(self, batch):
-        """Runs the inputs of several requests in one call of the signature.
+        """Runs the inputs of several requests in one call: one `{output: array}` per input dict.
 
         Args:
-            batch: input dicts of `check_inputs` or `encode_instances`, equal
-                in shape but for the batch axis (raw utterances are padded
-                here); a ValueError if the model refuses them.
-
-        Returns:
-            one `{output name: np.ndarray}` per input dict, in order.
+            batch: input dicts of `check_inputs` or `encode_instances`, equal in
+                shape but for the batch axis (raw utterances are padded here); a
+                ValueError if the model refuses them.
 
         Example:
 
@@ -224,20 +223,19 @@ class Predictor:
         """Sentiment (or class probabilities) and modality weights of utterances.
 
         Args:
-            instances: a list of dicts with the fields of the model's format
-                (`REQUEST_FIELDS`), e.g. MAG: `{"words": [...], "acoustic":
-                [[...] per word], "visual": [[...] per word]}` with the
-                stored feature dims; HKT's `"context"` rows come first.
+            instances: a list of dicts (`metadata()["preprocessing"]["request_fields"]`):
+                MAG `{"words", "acoustic", "visual"}`, one row per word; HKT also
+                `"context"`; MMSA `"text_bert"`, CHERMA `"text_features"`.
 
         Returns:
-            one `answers.describe_outputs` dict per instance (`truncated_to` where
-            an utterance was cut); a ValueError names a bad instance and field.
+            one `answers.describe_outputs` dict per instance; a ValueError
+            names a bad instance and field.
 
         Example:
 
         ```python
         predictor.analyze([{"words": ["not", "good"], "acoustic": a_rows, "visual": v_rows}])
-        # [{"sentiment": -1.2, "modality_weights": {"text": 0.5, ...}}]
+        # [{"sentiment": -1.2, "modality_weights": {...}}] (`truncated_to` where cut)
         ```
         """
         outputs = self.run_batch([self.encode_instances(instances)])[0]
@@ -437,15 +435,6 @@ class Predictor:
 
 def _as_list(columns):
     return None if columns is None else list(columns)
-
-
-def _load_raw_words_model(folder):
-    """The `analyze` signature of the raw-words SavedModel in `folder`, or None."""
-    if not (folder / "saved_model.pb").is_file():
-        return None
-    import tensorflow_text  # noqa: F401  (registers the WordPiece ops of the graph)
-
-    return tf.saved_model.load(str(folder)).signatures[ANALYZE_SIGNATURE]
 
 
 def check_finite(outputs):

@@ -58,6 +58,7 @@ API = (
     "GET /v2/models/<name>/ready, POST /v2/models/<name>/infer, "
     f"GET {METRICS_PATH}"
 )
+# A client's X-Request-Id is kept (and echoed) when it is such a short token.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
