@@ -2,9 +2,11 @@
 
 Each test starts `python -m glomo_keras` (what the `glomo-keras` entry point
 runs) in a subprocess with no `KERAS_BACKEND` set, so the backend comes
-from `--backend` alone, as on a fresh shell.
+from `--backend` alone, as on a fresh shell. Command lines that only need a
+fresh process, not one each, share one (console_cases.py).
 """
 
+import hashlib
 import json
 import os
 import pathlib
@@ -13,6 +15,7 @@ import sys
 
 import h5py
 import pytest
+from console_cases import run_cases
 from training_fixtures import write_small_sample
 
 from glomo_keras import __version__
@@ -47,6 +50,36 @@ def tensorflow_run(tmp_path_factory):
                          "--output", "run", cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
     return folder, result
+
+
+@pytest.fixture(scope="module")
+def exports(tensorflow_run, tmp_path_factory):
+    """`export` of the finished run, then `export --force`: one fresh process."""
+    folder, _ = tensorflow_run
+    return run_cases([["export", "--run", "run"], ["export", "--run", "run", "--force"]],
+                     folder, tmp_path_factory.mktemp("export_cases"))
+
+
+# Command lines that end quickly, in one fresh process (console_cases.py): the
+# quiet summary first, so that TensorFlow's import happens in it.
+PRECIOUS = b"precious"
+QUICK = {
+    "quiet summary": ["summary", "--dataset", "cherma", "--set", "hidden_dim=16", "--set",
+                      "num_layers=1", "--set", "fusion_intermediate_dim=32", "--json"],
+    "sample refused": ["data", "sample", "--output", "sample.pkl"],
+    "sample forced": ["data", "sample", "--output", "sample.pkl", "--force"],
+    "mistake": ["summary", "--dataset", "mosie"],
+    "mistake with --debug": ["summary", "--dataset", "mosie", "--debug"],
+}
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """{name: result} of QUICK's command lines, in a folder holding a precious sample.pkl."""
+    folder = tmp_path_factory.mktemp("quick")
+    (folder / "sample.pkl").write_bytes(PRECIOUS)
+    results = run_cases(list(QUICK.values()), folder, tmp_path_factory.mktemp("quick_cases"))
+    return folder, dict(zip(QUICK, results))
 
 
 @pytest.mark.slow
@@ -103,14 +136,14 @@ def test_presets_hold_weights_without_optimizer_state(tensorflow_run):
 
 
 @pytest.mark.slow
-def test_export_of_an_exported_run_says_where_unless_forced(tensorflow_run):
+def test_export_of_an_exported_run_says_where_unless_forced(tensorflow_run, exports):
     folder, _ = tensorflow_run
-    again = glomo_keras("export", "--run", "run", cwd=folder)
-    assert again.returncode == 0, again.stderr
-    assert "exported already" in again.stdout and "saved_model/1" in again.stdout
-    assert not (folder / "run" / "saved_model" / "2").exists()
-    forced = glomo_keras("export", "--run", "run", "--force", cwd=folder)
-    assert forced.returncode == 0, forced.stderr
+    again, forced = exports
+    assert again["returncode"] == 0, again["stderr"]
+    assert "exported already" in again["stdout"] and "saved_model/1" in again["stdout"]
+    assert not any(path.startswith(os.path.join("run", "saved_model", "2"))
+                   for path in again["files"])
+    assert forced["returncode"] == 0, forced["stderr"]
     assert (folder / "run" / "saved_model" / "2" / "saved_model.pb").exists()
 
 
@@ -149,28 +182,26 @@ def test_help_states_the_defaults(tmp_path):
         assert "--export-dir" not in help_text
 
 
-def test_verbose_shows_tensorflow_start_up_logs(tmp_path):
-    flags = ["summary", "--dataset", "cherma", "--set", "hidden_dim=16", "--set",
-             "num_layers=1", "--set", "fusion_intermediate_dim=32", "--json"]
-    quiet = glomo_keras(*flags, cwd=tmp_path)
-    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
-    verbose = glomo_keras(*flags, "--verbose", cwd=tmp_path)
+def test_verbose_shows_tensorflow_start_up_logs(tmp_path, quick):
+    quiet = quick[1]["quiet summary"]
+    assert quiet["returncode"] == 0 and quiet["stderr"] == "", quiet["stderr"]
+    verbose = glomo_keras(*QUICK["quiet summary"], "--verbose", cwd=tmp_path)
     assert verbose.returncode == 0 and "I0000" in verbose.stderr
 
 
-def test_data_sample_refuses_to_overwrite_without_force(tmp_path):
-    (tmp_path / "sample.pkl").write_bytes(b"precious")
-    refused = glomo_keras("data", "sample", "--output", "sample.pkl", cwd=tmp_path)
-    assert refused.returncode == 2 and "--force" in refused.stderr
-    assert (tmp_path / "sample.pkl").read_bytes() == b"precious"
-    forced = glomo_keras("data", "sample", "--output", "sample.pkl", "--force", cwd=tmp_path)
-    assert forced.returncode == 0, forced.stderr
-    assert (tmp_path / "sample.pkl").stat().st_size > 1000
+def test_data_sample_refuses_to_overwrite_without_force(quick):
+    folder, results = quick
+    refused = results["sample refused"]
+    assert refused["returncode"] == 2 and "--force" in refused["stderr"]
+    assert refused["files"]["sample.pkl"] == hashlib.sha256(PRECIOUS).hexdigest()
+    forced = results["sample forced"]
+    assert forced["returncode"] == 0, forced["stderr"]
+    assert (folder / "sample.pkl").stat().st_size > 1000
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    flags = ["summary", "--dataset", "mosie"]
-    assert "Traceback" not in glomo_keras(*flags, cwd=tmp_path).stderr
-    shown = glomo_keras(*flags, "--debug", cwd=tmp_path)
-    assert shown.returncode != 0 and "Traceback" in shown.stderr
-    assert "UsageError" in shown.stderr
+def test_debug_shows_the_traceback(quick):
+    _, results = quick
+    assert "Traceback" not in results["mistake"]["stderr"]
+    shown = results["mistake with --debug"]
+    assert shown["returncode"] != 0 and "Traceback" in shown["stderr"]
+    assert "UsageError" in shown["stderr"]

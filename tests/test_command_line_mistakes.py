@@ -8,16 +8,13 @@ each with its own stderr capture and warning registry, so TensorFlow's
 import is paid once, not once per case.
 """
 
-import json
 import os
-import pathlib
 import pickle
 import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from console_cases import run_cases
 from console_cases import snapshot
 from shared_artifacts import tiny_export
 from training_fixtures import write_small_sample
@@ -171,19 +168,11 @@ def outcomes(workspace, tmp_path_factory):
     folder, port_in_use = workspace
     cases = [[str(port_in_use) if arg == PORT_IN_USE else arg for arg in argv]
              for _, argv, _ in MISTAKES]
-    files = tmp_path_factory.mktemp("mistake_cases")
-    (files / "cases.json").write_text(json.dumps(cases))
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("KERAS_BACKEND", "TF_CONFIG", "GLOMO_DEBUG")}
     environment["GLOMO_KERAS_CACHE"] = str(folder / ".." / f"{folder.name}_cache")
     before = snapshot(folder)
-    driver = subprocess.run(
-        [sys.executable, str(pathlib.Path(__file__).with_name("console_cases.py")),
-         str(files / "cases.json"), str(files / "results.json")],
-        cwd=folder, capture_output=True, text=True, timeout=900, env=environment,
-    )
-    assert driver.returncode == 0, driver.stderr[-3000:]
-    results = json.loads((files / "results.json").read_text())
+    results = run_cases(cases, folder, tmp_path_factory.mktemp("mistake_cases"), environment)
     return before, {name: result for (name, _, _), result in zip(MISTAKES, results)}
 
 

@@ -1,18 +1,19 @@
 """Every file layout the readers accept trains with its dataset's default configuration.
 
-One epoch of `glomo-keras train`, run as the console script in a fresh
-process, on a small file of each layout (MAG, HKT, MMSA aligned and
-unaligned, CHERMA) with only the model shrunk (`--set`): T, the feature
-widths and the task are the dataset's, except where the file fixes them
-(MMSA: T = 50, MOSI's 5 acoustic and 20 visual columns).
+One epoch of `glomo-keras train`, run through the console script's entry
+point in one fresh process (console_cases.py: one TensorFlow import, each
+command line with its own stderr capture and exit status), on a small file
+of each layout (MAG, HKT, MMSA aligned and unaligned, CHERMA) with only the
+model shrunk (`--set`): T, the feature widths and the task are the
+dataset's, except where the file fixes them (MMSA: T = 50, MOSI's 5
+acoustic and 20 visual columns).
 """
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+from console_cases import run_cases
 from data_fixtures import hkt_data, mag_data, mmsa_data, write_cherma, write_pickle
 
 # Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
@@ -60,19 +61,28 @@ LAYOUTS = {
 }
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Each layout's folder (its file and `run`) and its command line's result."""
+    folder = tmp_path_factory.mktemp("layouts")
+    cases = []
+    for layout, (write, dataset, *_) in LAYOUTS.items():
+        (folder / layout).mkdir()
+        data = write(folder / layout)
+        cases.append(["train", "--dataset", dataset, "--data", str(data),
+                      "--output", str(folder / layout / "run"), *SMALL])
+    env = {**os.environ, "GLOMO_KERAS_CACHE": str(folder / "cache")}
+    results = run_cases(cases, folder, tmp_path_factory.mktemp("layout_cases"), env)
+    return {layout: (folder / layout, result) for layout, result in zip(LAYOUTS, results)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", list(LAYOUTS))
-def test_each_layout_trains_an_epoch_through_the_console_script(layout, tmp_path):
-    write, dataset, length, acoustic_dim, visual_dim = LAYOUTS[layout]
-    data = write(tmp_path)
-    output = tmp_path / "run"
-    env = {**os.environ, "GLOMO_KERAS_CACHE": str(tmp_path / "cache")}
-    result = subprocess.run(
-        [sys.executable, "-m", "glomo_keras", "train", "--dataset", dataset, "--data", str(data),
-         "--output", str(output), *SMALL],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_each_layout_trains_an_epoch_through_the_console_script(layout, trained):
+    _, dataset, length, acoustic_dim, visual_dim = LAYOUTS[layout]
+    folder, result = trained[layout]
+    output = folder / "run"
+    assert result["returncode"] == 0, result["stderr"][-3000:]
     results = json.loads((output / "results.json").read_text())
     config = results["config"]
     assert config["dataset"] == dataset and config["hidden_dim"] == 8
@@ -81,7 +91,7 @@ def test_each_layout_trains_an_epoch_through_the_console_script(layout, tmp_path
     preprocessing = json.loads((output / "preprocessing.json").read_text())
     assert preprocessing["config"]["sequence_length"] == length
     assert set(results["per_seed"]) == {"1"}
-    notes = [line for line in result.stderr.splitlines() if "fixes T" in line]
+    notes = [line for line in result["stderr"].splitlines() if "fixes T" in line]
     if layout.startswith("mmsa"):
         assert len(notes) == 1 and notes[0].endswith(
             "its MMSA token ids are padded to 50, so max_sequence_length = 50 "

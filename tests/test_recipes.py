@@ -1,8 +1,9 @@
-"""The five recipes, each in a fresh process: the flags, the sample when the data is absent.
+"""The five recipes in fresh processes: the flags, the sample when the data is absent.
 
 `python recipes/train_mosei.py` without data (the project's main job) trains
 on the built-in sample; each other recipe starts quietly, knows its dataset
-and reports a flag mistake with its own name and exit status 2 (the
+and reports a flag mistake with its own name and exit status 2 (one fresh
+process runs these short command lines one after another; the
 training they share is `test_training_end_to_end`'s and this file's MOSEI
 run: one helper, `recipes/_recipe.py`).
 """
@@ -13,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+from console_cases import run_cases
 from training_fixtures import REPOSITORY
 
 # Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
@@ -52,18 +54,38 @@ def test_mosei_recipe_trains_on_the_sample_when_the_data_is_absent(tmp_path):
     assert (tmp_path / "datasets" / "glomo_sample_mosei.pkl").exists()
 
 
-@pytest.mark.parametrize("dataset", ["mosi", "urfunny", "mustard", "cherma"])
-def test_each_recipe_knows_its_dataset_and_reports_flag_mistakes(dataset, tmp_path):
-    data = tmp_path / "absent.pkl"
-    result = _recipe(dataset, "--data", str(data), "--backend", "tensorflow",
-                     "--set", "hiden_dim=8", cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.splitlines() == [
+OTHERS = ["mosi", "urfunny", "mustard", "cherma"]
+
+
+@pytest.fixture(scope="module")
+def mistakes_and_help(tmp_path_factory):
+    """{dataset: (a flag mistake's result, --help's result)}: one fresh process runs them all.
+
+    Each recipe runs as `python recipes/train_<dataset>.py ...` would
+    (console_cases.py: its own stdout, stderr and exit status).
+    """
+    folder = tmp_path_factory.mktemp("recipes")
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    environment["GLOMO_KERAS_CACHE"] = str(folder / "cache")
+    cases = []
+    for dataset in OTHERS:
+        script = str(REPOSITORY / "recipes" / f"train_{dataset}.py")
+        cases += [[script, "--data", str(folder / "absent.pkl"), "--backend", "tensorflow",
+                   "--set", "hiden_dim=8"], [script, "--help"]]
+    results = run_cases(cases, folder, tmp_path_factory.mktemp("recipe_cases"), environment)
+    return {dataset: tuple(results[2 * i:2 * i + 2]) for i, dataset in enumerate(OTHERS)}
+
+
+@pytest.mark.parametrize("dataset", OTHERS)
+def test_each_recipe_knows_its_dataset_and_reports_flag_mistakes(dataset, mistakes_and_help):
+    result, help_result = mistakes_and_help[dataset]
+    assert result["returncode"] == 2
+    assert result["stderr"].splitlines() == [
         f"train_{dataset}.py: Unknown field 'hiden_dim' (GLoMoConfig or TrainingOptions); "
-        "did you mean 'hidden_dim'?"], result.stderr[-3000:]
-    assert f"{dataset}: " not in result.stdout  # refused before the config line
-    assert "built-in sample" in result.stdout  # --data absent: the sample's demo
-    help_text = _recipe(dataset, "--help", cwd=tmp_path).stdout
+        "did you mean 'hidden_dim'?"], result["stderr"][-3000:]
+    assert f"{dataset}: " not in result["stdout"]  # refused before the config line
+    assert "built-in sample" in result["stdout"]  # --data absent: the sample's demo
+    help_text = help_result["stdout"]
     assert help_text.startswith(f"usage: train_{dataset}.py")
     assert "--set FIELD=VALUE" in help_text and "--backend" in help_text
 
