@@ -208,7 +208,7 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
 
 
 @pytest.mark.slow
-def test_finished_run_is_replaced_only_with_overwrite(tmp_path):
+def test_finished_run_is_replaced_only_with_overwrite(tmp_path, capsys, monkeypatch):
     """Exit 2 and an untouched folder without --overwrite; a new run with it.
 
     The replacing run also checks `--virtual-devices 2` (strategy auto) on
@@ -224,13 +224,15 @@ def test_finished_run_is_replaced_only_with_overwrite(tmp_path):
     data = write_small_sample(tmp_path / "small.pkl", sizes=(16, 8, 8))
     command = _command(data, output, "--epochs", 1)
 
-    refused = subprocess.run(
-        command, capture_output=True, text=True, timeout=300, cwd=REPOSITORY,
-        env=_environment(tmp_path),
-    )
-    assert refused.returncode == 2, refused.stderr[-3000:]
-    assert "holds a finished run" in refused.stderr
-    assert "--overwrite" in refused.stderr
+    # Refused before any training: the console script's entry point in this process.
+    from glomo_keras.cli import main
+
+    monkeypatch.setenv("GLOMO_KERAS_CACHE", str(tmp_path / "cache"))
+    capsys.readouterr()
+    assert main(command[3:]) == 2
+    refused = capsys.readouterr().err
+    assert "holds a finished run" in refused, refused[-3000:]
+    assert "--overwrite" in refused
     assert json.loads((output / "results.json").read_text()) == {"old": True}
     assert sorted(path.name for path in output.iterdir()) == ["results.json", "seed_1"]
 

@@ -101,16 +101,17 @@ def test_a_killed_study_resumes_and_writes_the_table(study):
 
 
 @pytest.mark.slow
-def test_a_study_with_other_settings_is_refused(study):
-    result = subprocess.run(
-        [sys.executable, "-m", "glomo_keras", "study", "ablations", "--dataset", "mosei",
-         "--data", str(study["data"]), "--output", str(study["output"]),
-         *STUDY_FLAGS[:-1], "4", "--variants", "no_text"],
-        capture_output=True, text=True, cwd=REPOSITORY, timeout=300,
-        env={**os.environ, "GLOMO_KERAS_CACHE": str(study["cache"])},
-    )
-    assert result.returncode == 2
-    assert "seeds [3] → [4]" in result.stderr and "--overwrite" in result.stderr
+def test_a_study_with_other_settings_is_refused(study, capsys, monkeypatch):
+    from glomo_keras.cli import main
+
+    # Refused before any training: the console script's entry point in this process.
+    monkeypatch.setenv("GLOMO_KERAS_CACHE", str(study["cache"]))
+    capsys.readouterr()
+    assert main(["study", "ablations", "--dataset", "mosei", "--data", str(study["data"]),
+                 "--output", str(study["output"]), *STUDY_FLAGS[:-1], "4",
+                 "--variants", "no_text"]) == 2
+    stderr = capsys.readouterr().err
+    assert "seeds [3] → [4]" in stderr and "--overwrite" in stderr
 
 
 @pytest.mark.slow
