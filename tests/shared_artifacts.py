@@ -1,8 +1,10 @@
 """Test artifacts built once per pytest session and shared by the test files.
 
-Exporting a SavedModel costs tens of seconds; the serving tests need the same
-tiny one, so the first test file that asks builds it and the others (in this
-process or another pytest-xdist worker of the session) copy it. A file lock
+Exporting a SavedModel costs tens of seconds and a training run minutes; the
+serving tests need the same tiny SavedModel, and the end-to-end and
+TensorBoard tests read the same finished run, so the first test file that
+asks builds it and the others (in this process or another pytest-xdist
+worker of the session) copy or read it. A file lock
 lets one worker build while the other waits. Each caller gets its own copy,
 so no test sees another's changes, and the tests stay independent of order.
 
@@ -16,6 +18,7 @@ def exported(tmp_path_factory):
 ```
 """
 
+import json
 import os
 import shutil
 
@@ -25,6 +28,9 @@ from test_export import METADATA
 from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone
 from tiny_model import tiny_config
+from training_fixtures import TINY_FLAGS
+from training_fixtures import run_mosei_recipe
+from training_fixtures import write_small_sample
 
 from glomo_keras import GLoMo
 from glomo_keras.export import export_saved_model
@@ -115,3 +121,47 @@ def tiny_export(tmp_path_factory, dataset="mosi", name=None, base=None):
     base = base or tmp_path_factory.mktemp("saved_models") / (name or dataset)
     shutil.copytree(folder / "saved_model", base)
     return model, tiny_preprocessor(model.config), base
+
+
+RECIPE_SEEDS = (11, 12)
+
+
+def _train_recipe(folder):
+    data = write_small_sample(folder / "small.pkl")
+    # Length-aware with bucketing (the default model trains end to end in
+    # test_resume); --backend names the backend this suite runs on.
+    result = run_mosei_recipe(
+        folder / "run", "--data", data, *TINY_FLAGS, "--epochs", "2",
+        "--seeds", *RECIPE_SEEDS, "--export-dir", folder / "exported",
+        "--set", "length_aware=true", "--set", "bucketing=true",
+        "--backend", os.environ.get("KERAS_BACKEND", "tensorflow"),
+    )
+    (folder / "process.json").write_text(json.dumps(
+        {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}))
+
+
+def recipe_run(tmp_path_factory):
+    """The MOSEI recipe's finished run, trained once per session; read it, copy to change it.
+
+    `recipes/train_mosei.py` on the first 32/16/16 utterances of the built-in
+    sample (`small.pkl`): the tiny flags (`training_fixtures.TINY_FLAGS`), 2
+    epochs, seeds `RECIPE_SEEDS`, length-aware with bucketing, exported to
+    `exported/`. A failed run is kept too: the tests assert on its result.
+
+    Args:
+        tmp_path_factory: pytest's `tmp_path_factory` fixture.
+
+    Returns:
+        (folder, process): the folder of `small.pkl`, `run` and `exported`,
+        and the recipe process's {"returncode", "stdout", "stderr"}.
+
+    Example:
+
+    ```python
+    folder, process = recipe_run(tmp_path_factory)
+    assert process["returncode"] == 0, process["stderr"][-3000:]
+    results = json.loads((folder / "run" / "results.json").read_text())
+    ```
+    """
+    folder = built_once(tmp_path_factory, "recipe_run", _train_recipe)
+    return folder, json.loads((folder / "process.json").read_text())

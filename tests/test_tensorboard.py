@@ -1,12 +1,16 @@
 """TensorBoard as a user sees it: a finished tiny run read back by TensorBoard's own code.
 
-One run (2 seeds × 2 epochs on 32/16/16 utterances of the built-in sample)
-is trained and plotted once for the module; the tests read it through
-`EventAccumulator` and through a TensorBoard server on 127.0.0.1 (the
-HParams, Custom Scalars, Images and Projector plugins' own HTTP answers).
+The run is the session's MOSEI recipe run (2 seeds × 2 epochs on 32/16/16
+utterances of the built-in sample, `shared_artifacts.recipe_run`, which
+test_training_end_to_end checks too), copied and plotted once for the
+module; the tests read it through `EventAccumulator` and through a
+TensorBoard server on 127.0.0.1 (the HParams, Custom Scalars, Images and
+Projector plugins' own HTTP answers).
 """
 
 import json
+import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,13 +20,14 @@ import urllib.request
 
 import numpy as np
 import pytest
-from training_fixtures import REPOSITORY
-from training_fixtures import TINY_FLAGS
-from training_fixtures import write_small_sample
+from shared_artifacts import RECIPE_SEEDS
+from shared_artifacts import recipe_run
 
+import glomo_keras
 from glomo_keras.training import summaries
 
-SEEDS = (1, 2)
+SEEDS = RECIPE_SEEDS
+FIRST, SECOND = SEEDS
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +35,12 @@ def run(tmp_path_factory):
     """A finished, plotted 2-seed run: its folder and results."""
     from glomo_keras.cli import main
 
-    folder = tmp_path_factory.mktemp("tensorboard")
-    data = write_small_sample(folder / "small.pkl")
-    output = folder / "run"
-    trained = subprocess.run(
-        [sys.executable, "-m", "glomo_keras", "train", "--dataset", "mosei", "--data",
-         str(data), "--output", str(output), *TINY_FLAGS, "--epochs", "2",
-         "--seeds", *map(str, SEEDS), "--no-export", "--no-cache"],
-        capture_output=True, text=True, cwd=REPOSITORY, timeout=900,
-    )
-    assert trained.returncode == 0, trained.stderr[-3000:]
+    shared, process = recipe_run(tmp_path_factory)
+    assert process["returncode"] == 0, process["stderr"][-3000:]
+    output = tmp_path_factory.mktemp("tensorboard") / "run"
+    shutil.copytree(shared / "run", output)  # plot writes into the run
     assert main(["plot", str(output), "--max-points", "12", "--no-cache"]) == 0
-    return {"dir": output, "data": data,
+    return {"dir": output, "data": shared / "small.pkl",
             "results": json.loads((output / "results.json").read_text())}
 
 
@@ -103,7 +102,7 @@ def _text(accumulator, tag):
 
 @pytest.mark.slow
 def test_scalars_are_grouped_described_and_counted_from_epoch_1(run):
-    log = _accumulator(run["dir"] / "logs" / "seed_1")
+    log = _accumulator(run["dir"] / "logs" / f"seed_{FIRST}")
     tags = set(log.Tags()["tensors"])
     for tag in ("train/loss", "train/learning_rate", "validation/loss", "validation/mae",
                 "validation/acc2_non0", "validation/f1_has0", "fusion/text_weight",
@@ -127,7 +126,7 @@ def test_scalars_are_grouped_described_and_counted_from_epoch_1(run):
         shares = [_scalars(log, f"moe/text/load_{kind}/expert_{i}")[-1][1] for i in range(3)]
         assert sum(shares) == pytest.approx(1.0, abs=1e-5)
     # The test metrics and the selected epoch are the ones of results.json.
-    seed_result = run["results"]["per_seed"]["1"]
+    seed_result = run["results"]["per_seed"][str(FIRST)]
     best = seed_result["best_epoch"]
     assert _scalars(log, "selected/epoch") == [(best, float(best))]
     assert _scalars(log, "test/mae") == [(best, pytest.approx(seed_result["test"]["mae"]))]
@@ -166,9 +165,9 @@ def test_hparams_rank_the_seeds_by_their_metrics(run, server):
 
 @pytest.mark.slow
 def test_text_records_the_set_up_and_the_results(run):
-    log = _accumulator(run["dir"] / "logs" / "seed_2")
+    log = _accumulator(run["dir"] / "logs" / f"seed_{SECOND}")
     setup = _text(log, "run/setup")
-    assert "glomo-keras train --dataset mosei" in setup
+    assert "train_mosei.py --output " in setup  # the command that ran
     assert str(run["data"]) in setup and "32 / 16 / 16" in setup
     assert "random:bert_tiny" in setup and "float32" in setup and "keras" in setup
     assert '"hidden_dim": 16' in setup
@@ -178,7 +177,7 @@ def test_text_records_the_set_up_and_the_results(run):
     table = [line for line in results.splitlines() if line.startswith("|")]
     assert len(table) == 3 + len(SEEDS)  # header, rule, seeds, mean ± std
     note = _text(log, "run/selected_epoch")
-    assert f"Selected epoch **{run['results']['per_seed']['2']['best_epoch']}**" in note
+    assert f"Selected epoch **{run['results']['per_seed'][str(SECOND)]['best_epoch']}**" in note
 
 
 @pytest.mark.slow
@@ -188,7 +187,7 @@ def test_custom_scalars_put_related_tags_in_one_chart(run, server):
     layout = server("/data/plugin/custom_scalars/layout")
     charts = {chart["title"]: chart["multiline"]["tag"]
               for category in layout["category"] for chart in category["chart"]}
-    tags = set(_accumulator(run["dir"] / "logs" / "seed_1").Tags()["tensors"])
+    tags = set(_accumulator(run["dir"] / "logs" / f"seed_{FIRST}").Tags()["tensors"])
 
     def matched(title):
         return sorted(tag for tag in tags
@@ -241,6 +240,17 @@ def test_plot_of_an_unfinished_run_is_a_usage_error(run, tmp_path, capsys):
         run["dir"] / f"seed_{run['results']['selected_seed']}")
     assert main(["plot", str(moved)]) == 2
     assert "gone.pkl does not exist; pass --data" in capsys.readouterr().err
+
+
+def test_command_line_names_the_console_script(monkeypatch):
+    """The setup text's command: `python -m glomo_keras` reads as the console script."""
+    main_module = pathlib.Path(glomo_keras.__file__).with_name("__main__.py")
+    monkeypatch.setattr(sys, "argv", [str(main_module), "train", "--dataset", "mosei"])
+    assert summaries.command_line() == "glomo-keras train --dataset mosei"
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/glomo-keras", "train", "--data", "a b.pkl"])
+    assert summaries.command_line() == "glomo-keras train --data 'a b.pkl'"
+    monkeypatch.setattr(sys, "argv", ["recipes/train_mosei.py", "--seeds", "1"])
+    assert summaries.command_line() == "train_mosei.py --seeds 1"
 
 
 def test_expert_load_is_a_share_of_routing_slots(tmp_path):

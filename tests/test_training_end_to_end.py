@@ -1,26 +1,20 @@
-"""End to end: a recipe trains, selects, scores, logs, exports and refuses to overwrite."""
+"""End to end: a recipe trains, selects, scores, logs, exports and refuses to overwrite.
+
+The run is the session's one MOSEI recipe run (`shared_artifacts.recipe_run`),
+which test_tensorboard reads too.
+"""
 
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-from training_fixtures import REPOSITORY
+from shared_artifacts import RECIPE_SEEDS
+from shared_artifacts import recipe_run
 from training_fixtures import TINY_FLAGS
-from training_fixtures import write_small_sample
+from training_fixtures import run_mosei_recipe
 
 REGRESSION_KEYS = {"mae", "corr", "acc7", "acc5", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0"}
-
-
-def _run_recipe(output, *flags, timeout=900):
-    env = {**os.environ, "GLOMO_KERAS_CACHE": f"{output}_cache"}
-    return subprocess.run(
-        [sys.executable, str(REPOSITORY / "recipes" / "train_mosei.py"),
-         "--output", str(output), *map(str, flags)],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=REPOSITORY,
-    )
 
 
 def _tags(log_dir):
@@ -36,22 +30,16 @@ def _tags(log_dir):
 
 
 @pytest.mark.slow
-def test_recipe_runs_end_to_end(tmp_path):
-    data = write_small_sample(tmp_path / "small.pkl")
-    output = tmp_path / "run"
-    export_base = tmp_path / "exported"
-    # Length-aware with bucketing (the default model trains end to end in
-    # test_resume); --backend names the backend this suite runs on.
-    result = _run_recipe(
-        output, "--data", data, *TINY_FLAGS, "--epochs", "2", "--seeds", "11", "12",
-        "--export-dir", export_base, "--set", "length_aware=true", "--set", "bucketing=true",
-        "--backend", os.environ.get("KERAS_BACKEND", "tensorflow"),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_recipe_runs_end_to_end(tmp_path_factory):
+    folder, result = recipe_run(tmp_path_factory)
+    data = folder / "small.pkl"
+    output = folder / "run"
+    export_base = folder / "exported"
+    assert result["returncode"] == 0, result["stderr"][-3000:]
     # conftest's GLOMO_CPU_BF16=0: auto is float32 on this CPU too, and says why.
-    assert "precision: float32 (auto: this CPU has no native bfloat16" in result.stderr
+    assert "precision: float32 (auto: this CPU has no native bfloat16" in result["stderr"]
     results = json.loads((output / "results.json").read_text())
-    assert set(results["per_seed"]) == {"11", "12"}
+    assert set(results["per_seed"]) == set(map(str, RECIPE_SEEDS))
     for seed_result in results["per_seed"].values():
         assert set(seed_result["test"]) == REGRESSION_KEYS
         assert set(seed_result["valid"]) == REGRESSION_KEYS
@@ -63,20 +51,20 @@ def test_recipe_runs_end_to_end(tmp_path):
     assert results["training"]["bucketing"] is True
     assert results["training"]["batch_size"] == 8
     assert "keras" in results["versions"]
-    for seed in (11, 12):
+    for seed in RECIPE_SEEDS:
         with open(output / "predictions" / f"test_seed{seed}.csv") as file:
             rows = list(csv.DictReader(file))
         assert len(rows) == 16 and set(rows[0]) == {"id", "label", "prediction"}
     assert (export_base / "1" / "saved_model.pb").exists()
     assert results["export"] == str(export_base / "1")
-    assert "TensorBoard: tensorboard --logdir" in result.stdout
-    tags = _tags(output / "logs" / "seed_11")
+    assert "TensorBoard: tensorboard --logdir" in result["stdout"]
+    tags = _tags(output / "logs" / f"seed_{RECIPE_SEEDS[0]}")
     for expected in ("train/loss", "validation/mae", "validation/acc7", "validation/f1_non0",
                      "moe/text/imbalance_eval", "moe/acoustic/load_train/expert_0",
                      "moe/visual/load_eval/expert_0", "fusion/text_weight",
                      "fusion/visual_weight", "test/mae", "_hparams_/session_start_info"):
         assert expected in tags, (expected, sorted(tags))
 
-    again = _run_recipe(output, "--data", data, *TINY_FLAGS, "--epochs", "2")
+    again = run_mosei_recipe(output, "--data", data, *TINY_FLAGS, "--epochs", "2")
     assert again.returncode == 2
     assert "holds a finished run" in again.stderr

@@ -9,7 +9,10 @@ subprocess.run([sys.executable, "recipes/train_mosei.py", "--data", str(path),
 ```
 """
 
+import os
 import pathlib
+import subprocess
+import sys
 
 from data_fixtures import write_pickle
 
@@ -36,3 +39,13 @@ def write_small_sample(path, sizes=(32, 16, 16)):
     }
     write_pickle(path, small)
     return path
+
+
+def run_mosei_recipe(output, *flags, timeout=900):
+    """Runs `recipes/train_mosei.py --output OUTPUT *flags` in a fresh process (its own cache)."""
+    env = {**os.environ, "GLOMO_KERAS_CACHE": f"{output}_cache"}
+    return subprocess.run(
+        [sys.executable, str(REPOSITORY / "recipes" / "train_mosei.py"),
+         "--output", str(output), *map(str, flags)],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=REPOSITORY,
+    )
