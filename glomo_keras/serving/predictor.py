@@ -20,7 +20,7 @@ from glomo_keras.artifacts import ANALYZE_FOLDER, ANALYZE_SIGNATURE, ASSET_NAME
 from glomo_keras.artifacts import OUTPUT_NAMES, SIGNATURE_NAME, resolve_version
 from glomo_keras.data import DataFormatError, GLoMoPreprocessor
 from glomo_keras.data.common import OPTIONAL_FIELDS
-from glomo_keras.data.common import UTTERANCE_FIELDS as REQUEST_FIELDS
+from glomo_keras.data.common import UTTERANCE_FIELDS
 
 # Inputs that share their sequence axis (axis 1), and the preprocessor's limit on it.
 SEQUENCE_GROUPS = (
@@ -306,7 +306,7 @@ class Predictor:
 
     def _check_instance(self, index, instance):
         """What `raw_inputs` (refusing unknown fields) lets through but a request must not hold."""
-        allowed = REQUEST_FIELDS[self.preprocessor.format]
+        allowed = UTTERANCE_FIELDS[self.preprocessor.format]
         if not isinstance(instance, dict):
             raise ValueError(
                 f"instance {index}: expected an object with the fields "
@@ -336,7 +336,7 @@ class Predictor:
     def expected_field(self, field):
         """What an `analyze` instance's `field` holds, in words (for error messages)."""
         dims = self.preprocessor.stored_dims
-        per = "per word" if "words" in REQUEST_FIELDS[self.preprocessor.format] else "per step"
+        per = "per word" if "words" in UTTERANCE_FIELDS[self.preprocessor.format] else "per step"
         texts = {
             "words": "a non-empty list of words (strings)",
             "context": "a list of sentences, each a list of words",
@@ -426,7 +426,7 @@ class Predictor:
                 "visual_columns": _as_list(preprocessor.visual_columns),
                 "vocabulary_size": self._vocabulary_size(),
                 "dataset": preprocessor.dataset,
-                "request_fields": list(REQUEST_FIELDS[preprocessor.format]),
+                "request_fields": list(UTTERANCE_FIELDS[preprocessor.format]),
             },
             "model_config": self.model_config,
             "export_metadata": self.export_metadata,

@@ -25,10 +25,11 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 
+from glomo_keras.data.common import UTTERANCE_FIELDS
 from glomo_keras.serving.payload import RequestError, check_count, check_signature
 from glomo_keras.serving.payload import check_truncate, count_key, joined_outputs, json_type
 from glomo_keras.serving.payload import make_job, parse_json, tensors_job
-from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, REQUEST_FIELDS, SIGNATURE_NAME
+from glomo_keras.serving.predictor import ANALYZE_SIGNATURE, SIGNATURE_NAME
 from glomo_keras.serving.predictor import check_input_names, describe_spec
 
 ROUTE = re.compile(
@@ -52,7 +53,7 @@ def parse_body(action, body, predictor, limits, max_batch_size):
         limits: the server's `Limits`.
         max_batch_size: the batcher's part size.
     """
-    for key in (REQUEST_FIELDS[predictor.preprocessor.format][0], sorted(predictor.input_specs)[0]):
+    for key in (UTTERANCE_FIELDS[predictor.preprocessor.format][0], sorted(predictor.input_specs)[0]):
         # The quoted key counted as plain bytes is an upper bound, at memory speed.
         if body.count(f'"{key}"'.encode("utf-8")) > limits.max_instances:
             count = count_key(body, key)
