@@ -213,21 +213,35 @@ def write_serving_archive(model, path, preprocessor=None):
         name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
         for name, tensor in model.input.items()
     }
-    _write_archive(path, [model], lambda inputs: model(inputs, training=False), signature,
+    _write_archive(path, model, lambda inputs: model(inputs, training=False), signature,
                    [SIGNATURE_NAME])
     if preprocessor is not None and preprocessor.format in ("mag", "hkt"):
-        _write_archive(pathlib.Path(path) / ANALYZE_FOLDER, [model, preprocessor],
+        _write_archive(pathlib.Path(path) / ANALYZE_FOLDER, model,
                        _analyze_function(model, preprocessor),
-                       analyze_input_signature(preprocessor), [ANALYZE_SIGNATURE, SIGNATURE_NAME])
+                       analyze_input_signature(preprocessor), [ANALYZE_SIGNATURE, SIGNATURE_NAME],
+                       resources=preprocessor)
 
 
-def _write_archive(path, tracked, function, signature, names):
-    """A SavedModel of `function` under each of `names`, tracking the layers' variables."""
+def _write_archive(path, model, function, signature, names, resources=None):
+    """A SavedModel of `function` under each of `names`, with `model`'s variables.
+
+    The function is traced once, before the archive sees it. The model is
+    not tracked as an object (its variables are collections): tracked, Keras
+    would trace the model's own default signature too, one more trace of the
+    whole model per archive. `resources` is the layer whose lookup tables
+    the function uses (the preprocessor's vocabulary), tracked as such.
+    """
+    import tensorflow as tf
+
     archive = keras.export.ExportArchive()
-    for layer in tracked:
-        archive.track(layer)
+    for kind in ("variables", "trainable_variables", "non_trainable_variables"):
+        archive.add_variable_collection(kind, getattr(model, kind))
+    if resources is not None:
+        archive.track(resources)
+    endpoint = tf.function(function, input_signature=[signature], autograph=False)
+    endpoint.get_concrete_function()
     for name in names:
-        archive.add_endpoint(name, function, input_signature=[signature])
+        archive.add_endpoint(name, endpoint)
     archive.write_out(str(path), verbose=False)
 
 
