@@ -89,6 +89,12 @@ def test_a_fresh_tensorflow_process_analyzes_raw_utterances(dataset, tmp_path,
             np.testing.assert_allclose(list(row["probabilities"].values()),
                                        answer["probabilities"][index], atol=1e-5)
 
+
+@pytest.mark.slow
+def test_saved_model_cli_lists_the_signatures_of_both_folders(tmp_path_factory):
+    # The layout is the same for every word-level export (MAG and HKT alike).
+    _, _, base = tiny_export(tmp_path_factory, "mosi")
+    folder = base / "1"
     for path, signatures in ((folder / "analyze", ["analyze", "serving_default"]),
                              (folder, ["serving_default"])):
         shown = subprocess.run(["saved_model_cli", "show", "--all", "--dir", str(path)],
