@@ -66,10 +66,7 @@ def test_one_compiled_training_step_changes_weights():
 def test_loss_drops_over_twenty_steps_and_keras_save_and_load_keep_the_model(dataset, tmp_path):
     config = tiny_config(dataset, length_aware=True)
     model = GLoMo(config, tiny_backbone())
-    # On JAX one compiled step costs less than twenty eager steps (each
-    # eager op is compiled on its own): 10 s against 63 s.
-    run_eagerly = RUN_EAGERLY and keras.backend.backend() != "jax"
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), run_eagerly=run_eagerly)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), run_eagerly=RUN_EAGERLY)
     batch = tiny_batch(config, batch=16, seed=1)
     labels = tiny_labels(config, batch)
     history = model.fit(batch, labels, epochs=20, batch_size=16, verbose=0)
@@ -85,7 +82,7 @@ def test_loss_drops_over_twenty_steps_and_keras_save_and_load_keep_the_model(dat
     for key in expected:
         np.testing.assert_array_equal(expected[key], actual[key])
     assert loaded.optimizer is not None
-    loaded.run_eagerly = run_eagerly
+    loaded.run_eagerly = RUN_EAGERLY
     loaded.fit(batch, labels, epochs=1, batch_size=16, verbose=0)
 
 

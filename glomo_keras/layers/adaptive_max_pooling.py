@@ -58,15 +58,10 @@ class AdaptiveMaxPooling1D(keras.layers.Layer):
         # [B, n, T] window membership of every time step.
         steps = ops.arange(ops.shape(inputs)[1], dtype="int32")[None, None, :]
         inside = ops.logical_and(steps >= starts[:, :, None], steps < ends[:, :, None])
-        # [B, n, T, C] values, -inf outside the window, then the value at the
-        # first maximum over T. Gathered at the argmax, the gradient goes to
-        # that one step, as in PyTorch. (A max reduction's gradient divides by
-        # the number of steps equal to the maximum: XLA without optimisation
-        # can recompute the inputs for that test, count none and give NaN.)
+        # [B, n, T, C] values, -inf outside the window, then max over T.
         lowest = ops.convert_to_tensor(float("-inf"), dtype=inputs.dtype)
         windowed = ops.where(inside[..., None], inputs[:, None, :, :], lowest)
-        first_max = ops.expand_dims(ops.argmax(windowed, axis=2), 2)
-        pooled = ops.squeeze(ops.take_along_axis(windowed, first_max, axis=2), 2)
+        pooled = ops.max(windowed, axis=2)
         not_empty = ops.any(inside, axis=2)[..., None]
         return ops.where(not_empty, pooled, ops.zeros_like(pooled))
 
