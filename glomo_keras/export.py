@@ -225,10 +225,11 @@ def write_serving_archive(model, path, preprocessor=None):
 def _write_archive(path, model, function, signature, names, resources=None):
     """A SavedModel of `function` under each of `names`, with `model`'s variables.
 
-    The function is traced once, before the archive sees it. The model is
-    not tracked as an object (its variables are collections): tracked, Keras
-    would trace the model's own default signature too, one more trace of the
-    whole model per archive. `resources` is the layer whose lookup tables
+    The function is one tf.function for all `names`, traced before the
+    archive sees it (TensorFlow traces it once more while saving). The model
+    is not tracked as an object (its variables are collections): tracked,
+    Keras would trace the model's own default signature too, one more trace
+    of the whole model per archive. `resources` is the layer whose lookup tables
     the function uses (the preprocessor's vocabulary), tracked as such.
     """
     import tensorflow as tf
