@@ -55,7 +55,12 @@ def busy_batcher(**options):
 def test_concurrent_parts_run_in_one_batch_and_get_their_own_results():
     run = Recording()
     with running_batcher(run, max_batch_size=8, batch_timeout=10.0) as batcher:
-        futures = [batcher.submit([(value, 1)])[0] for value in range(8)]
+        # Eight requests on their way, as the server reserves them: without
+        # reservations the batch thread may (and, on a busy machine, did) take
+        # the parts submitted so far before the last one arrives.
+        reservations = [batcher.reserve(1) for _ in range(8)]
+        futures = [batcher.submit([(value, 1)], reservation=reservation)[0]
+                   for value, reservation in zip(range(8), reservations)]
         assert [future.result(10) for future in futures] == [0, 2, 4, 6, 8, 10, 12, 14]
         assert run.batches == [list(range(8))]  # full: it did not wait for the timeout
 
