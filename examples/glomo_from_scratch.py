@@ -126,6 +126,7 @@ print("MoE balancing losses:", [float(loss) for loss in model.losses])
 """## Training: mean absolute error, as the paper trains regression, with AdamW"""
 
 model.compile(optimizer=keras.optimizers.AdamW(learning_rate=3e-3), loss="mae")
+model.optimizer.build(model.trainable_variables)  # now, or TensorFlow traces the step twice
 # Batches of 50 divide every split, so each step has one shape (JAX compiles once).
 model.fit(x_train, y_train, validation_data=(x_valid, y_valid), batch_size=50, epochs=6,
           verbose=2)

@@ -79,7 +79,6 @@ def _one_step(config, distribution, initial_weights, dataset):
             optimizer=keras.optimizers.SGD(LEARNING_RATE),
             jit_compile=keras.backend.backend() == "jax",
         )
-        model.optimizer.build(model.trainable_variables)
     if initial_weights is not None:
         model.set_weights(initial_weights)
     if keras.backend.backend() == "tensorflow":

@@ -57,7 +57,6 @@ class CountingBackup(IntervalBackup):
 def test_one_validation_pass_and_bounded_checkpoints(model, tmp_path):
     train, _ = _data(model.config, 12, seed=0)
     valid, labels = _data(model.config, 10, seed=1)  # a smaller last batch
-    model.optimizer.build(model.trainable_variables)
     monitor = ValidationMonitor(model.config, valid, labels, tmp_path / "logs",
                                 history_path=tmp_path / "history.json")
     best = BestWeights(tmp_path / "best.weights.h5")

@@ -253,10 +253,6 @@ def _train_seed(config, options, dataset, output, backbone_spec, distribution, j
         backbone = _backbone(config, backbone_spec)
         model = GLoMo(config, backbone, seed=seed)
         model.compile(optimizer=make_optimizer(options, steps_per_epoch), jit_compile=jit_compile)
-        # Creating the optimizer's variables now spares TensorFlow a second
-        # trace of the train step (it retraces a function that created
-        # variables), which halves the start-up of fit.
-        model.optimizer.build(model.trainable_variables)
         best_weights = BestWeights(seed_dir / "best.weights.h5")
         # Saved last at an epoch end, so a restored epoch is complete; the
         # backup is removed only once the seed's result.json exists, so a
