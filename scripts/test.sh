@@ -36,13 +36,9 @@ run_pass tensorflow -n 2 --dist loadfile --no-loadscope-reorder "$@" &
 tensorflow=$!
 # XLA's optimising passes cost more than they save on the tiny test models:
 # without them the JAX pass's compiles are about a quarter faster (the same
-# tests pass). Appended, so an XLA_FLAGS already set still applies.
-# Unoptimised XLA miscompiles one thing here: a compiled GLoMo training step
-# gets NaN gradients in its length-aware encoders (the max pooling's gradient
-# counts the steps equal to the maximum, and after a LayerNorm the
-# recomputed values match none). So the GLoMo steps of this pass run eagerly
-# (tests/layer_test_helper.py), and nothing else gets these flags: the
-# console's JAX run (test_command_line) compiles with XLA's defaults.
+# tests pass). Appended, so an XLA_FLAGS already set still applies. Only
+# this pass gets them: the console's JAX run (test_command_line) compiles
+# with XLA's defaults, as users do.
 XLA_FLAGS="${XLA_FLAGS:+${XLA_FLAGS} }--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true" \
   run_pass jax -m backends "$@" &
 jax=$!

@@ -85,6 +85,38 @@ def test_empty_sample_gives_zeros():
     assert np.all(np.isfinite(y))
 
 
+def _gradient_of_sum(layer, x, mask):
+    """d sum(layer(x, mask)) / dx on the running backend, as numpy."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(layer(x, mask=mask))
+        return tape.gradient(total, x).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.jit(jax.grad(lambda v: layer(v, mask=mask).sum()))(x))
+    import torch
+
+    x = torch.tensor(x, requires_grad=True)
+    layer(x, mask=torch.tensor(mask)).sum().backward()
+    return x.grad.numpy()
+
+
+def test_gradient_goes_to_the_first_maximum_of_each_window():
+    # Each window has a tie; PyTorch's AdaptiveMaxPool1d gives the whole
+    # gradient to the first maximum (ops.max would split it between the ties).
+    x = np.array([[[1.0], [3.0], [3.0], [0.0], [3.0], [9.0], [9.0]]], "float32")
+    mask = prefix_mask([5], 7)  # the 9s are padding
+    # Windows over length 5: [0, 3) and [2, 5).
+    gradient = _gradient_of_sum(AdaptiveMaxPooling1D(2), x, mask)
+    np.testing.assert_array_equal(gradient[0, :, 0], [0, 1, 1, 0, 0, 0, 0])
+
+
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision(policy):
     layer = AdaptiveMaxPooling1D(3, dtype=policy)

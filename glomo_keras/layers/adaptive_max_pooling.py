@@ -14,7 +14,9 @@ class AdaptiveMaxPooling1D(keras.layers.Layer):
     and repeat steps when `N < n`. Without a mask `N = T` for every sample.
     With a mask, `N` is the sample's own number of real steps (the real steps
     must form a contiguous prefix) and padding is never pooled. A window that
-    covers no step (only when a sample has no real step) yields zeros.
+    covers no step (only when a sample has no real step) yields zeros. Each
+    window's gradient goes to the first step that holds its maximum, as
+    PyTorch's does (not split between tied steps).
 
     The layer works on a dynamic time axis and with mixed precision, and it
     consumes the mask: its output carries none.
@@ -58,10 +60,14 @@ class AdaptiveMaxPooling1D(keras.layers.Layer):
         # [B, n, T] window membership of every time step.
         steps = ops.arange(ops.shape(inputs)[1], dtype="int32")[None, None, :]
         inside = ops.logical_and(steps >= starts[:, :, None], steps < ends[:, :, None])
-        # [B, n, T, C] values, -inf outside the window, then max over T.
+        # [B, n, T, C] values, -inf outside the window; the step of each
+        # window's maximum, then that step's value: the gradient goes to that
+        # one step, as in PyTorch (`ops.max` would compare its recomputed
+        # inputs with the maximum, which unoptimised XLA may round apart).
         lowest = ops.convert_to_tensor(float("-inf"), dtype=inputs.dtype)
         windowed = ops.where(inside[..., None], inputs[:, None, :, :], lowest)
-        pooled = ops.max(windowed, axis=2)
+        maximum_steps = ops.argmax(windowed, axis=2)
+        pooled = ops.take_along_axis(inputs, maximum_steps, axis=1)
         not_empty = ops.any(inside, axis=2)[..., None]
         return ops.where(not_empty, pooled, ops.zeros_like(pooled))
 
