@@ -1,8 +1,8 @@
 """Test artifacts built once per pytest session and shared by the test files.
 
 Exporting a SavedModel costs tens of seconds and a training run minutes; the
-serving tests need the same tiny SavedModel, and the end-to-end and
-TensorBoard tests read the same finished run, so the first test file that
+serving tests need the same tiny SavedModel, and the end-to-end,
+command-line and TensorBoard tests read the same finished run, so the first test file that
 asks builds it and the others (in this process or another pytest-xdist
 worker of the session) copy or read it. A file lock
 lets one worker build while the other waits. Each caller gets its own copy,
@@ -21,6 +21,8 @@ def exported(tmp_path_factory):
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import keras
 from filelock import FileLock
@@ -29,7 +31,6 @@ from test_export import tiny_preprocessor
 from tiny_model import tiny_backbone
 from tiny_model import tiny_config
 from training_fixtures import TINY_FLAGS
-from training_fixtures import run_mosei_recipe
 from training_fixtures import write_small_sample
 
 from glomo_keras import GLoMo
@@ -123,45 +124,52 @@ def tiny_export(tmp_path_factory, dataset="mosi", name=None, base=None):
     return model, tiny_preprocessor(model.config), base
 
 
-RECIPE_SEEDS = (11, 12)
+RUN_SEEDS = (11, 12)
 
 
-def _train_recipe(folder):
-    data = write_small_sample(folder / "small.pkl")
+def _train_run(folder):
+    work = folder / "work"
+    (work / "datasets").mkdir(parents=True)
+    write_small_sample(work / "datasets" / "mosei.pkl")
     # Length-aware with bucketing (the default model trains end to end in
-    # test_resume); --backend names the backend this suite runs on.
-    result = run_mosei_recipe(
-        folder / "run", "--data", data, *TINY_FLAGS, "--epochs", "2",
-        "--seeds", *RECIPE_SEEDS, "--export-dir", folder / "exported",
-        "--set", "length_aware=true", "--set", "bucketing=true",
-        "--backend", os.environ.get("KERAS_BACKEND", "tensorflow"),
+    # test_resume); no KERAS_BACKEND: --backend picks it, as for a user.
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    environment["GLOMO_KERAS_CACHE"] = str(folder / "cache")
+    result = subprocess.run(
+        [sys.executable, "-m", "glomo_keras", "train", "--dataset", "mosei",
+         "--backend", "tensorflow", *TINY_FLAGS, "--epochs", "2",
+         "--seeds", *map(str, RUN_SEEDS), "--set", "length_aware=true",
+         "--set", "bucketing=true", "--output", "run"],
+        cwd=work, capture_output=True, text=True, timeout=900, env=environment,
     )
     (folder / "process.json").write_text(json.dumps(
         {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}))
 
 
-def recipe_run(tmp_path_factory):
-    """The MOSEI recipe's finished run, trained once per session; read it, copy to change it.
+def shared_run(tmp_path_factory):
+    """A finished `glomo-keras train` run, trained once per session; read it, copy to change it.
 
-    `recipes/train_mosei.py` on the first 32/16/16 utterances of the built-in
-    sample (`small.pkl`): the tiny flags (`training_fixtures.TINY_FLAGS`), 2
-    epochs, seeds `RECIPE_SEEDS`, length-aware with bucketing, exported to
-    `exported/`. A failed run is kept too: the tests assert on its result.
+    `glomo-keras train --dataset mosei` without `--data`, in a folder that
+    holds only `datasets/mosei.pkl` (the dataset table's path): the first
+    32/16/16 utterances of the built-in sample, the tiny flags
+    (`training_fixtures.TINY_FLAGS`), 2 epochs, seeds `RUN_SEEDS`,
+    length-aware with bucketing, exported to `run/saved_model`. A failed
+    run is kept too: the tests assert on its result.
 
     Args:
         tmp_path_factory: pytest's `tmp_path_factory` fixture.
 
     Returns:
-        (folder, process): the folder of `small.pkl`, `run` and `exported`,
-        and the recipe process's {"returncode", "stdout", "stderr"}.
+        (folder, process): the folder of `datasets/mosei.pkl` and `run`, and
+        the train process's {"returncode", "stdout", "stderr"}.
 
     Example:
 
     ```python
-    folder, process = recipe_run(tmp_path_factory)
+    folder, process = shared_run(tmp_path_factory)
     assert process["returncode"] == 0, process["stderr"][-3000:]
     results = json.loads((folder / "run" / "results.json").read_text())
     ```
     """
-    folder = built_once(tmp_path_factory, "recipe_run", _train_recipe)
-    return folder, json.loads((folder / "process.json").read_text())
+    folder = built_once(tmp_path_factory, "train_run", _train_run)
+    return folder / "work", json.loads((folder / "process.json").read_text())

@@ -10,12 +10,16 @@ import hashlib
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
 import h5py
 import pytest
 from console_cases import run_cases
+from shared_artifacts import RUN_SEEDS
+from shared_artifacts import shared_run
+from training_fixtures import TINY_FLAGS
 from training_fixtures import write_small_sample
 
 from glomo_keras import __version__
@@ -23,12 +27,9 @@ from glomo_keras import __version__
 # Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
 pytestmark = pytest.mark.console
 
-# A tiny GLoMo on a random 2-layer BERT, T 16: seconds per epoch on a CPU.
-TINY = [
-    "--backbone", "random:bert_tiny", "--batch-size", "8", "--epochs", "1",
-    "--set", "hidden_dim=16", "--set", "num_heads=2", "--set", "num_layers=1",
-    "--set", "fusion_intermediate_dim=32", "--set", "max_sequence_length=16",
-]
+# The JAX and PyTorch runs: one epoch of the tiny model (TensorFlow's is the
+# session's shared run, shared_artifacts.shared_run).
+TINY = [*TINY_FLAGS, "--epochs", "1"]
 
 
 def glomo_keras(*args, cwd, timeout=600):
@@ -42,22 +43,19 @@ def glomo_keras(*args, cwd, timeout=600):
 
 @pytest.fixture(scope="module")
 def tensorflow_run(tmp_path_factory):
-    """`train` with the TensorFlow backend and no `--data`: the dataset table's path."""
-    folder = tmp_path_factory.mktemp("tensorflow_run")
-    (folder / "datasets").mkdir()
-    write_small_sample(folder / "datasets" / "mosei.pkl", sizes=(16, 8, 8))
-    result = glomo_keras("train", "--dataset", "mosei", "--backend", "tensorflow", *TINY,
-                         "--output", "run", cwd=folder)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return folder, result
+    """The session's `train` run: TensorFlow backend, no `--data` (the dataset table's path)."""
+    folder, process = shared_run(tmp_path_factory)
+    assert process["returncode"] == 0, process["stderr"][-3000:]
+    return folder, process
 
 
 @pytest.fixture(scope="module")
 def exports(tensorflow_run, tmp_path_factory):
-    """`export` of the finished run, then `export --force`: one fresh process."""
-    folder, _ = tensorflow_run
-    return run_cases([["export", "--run", "run"], ["export", "--run", "run", "--force"]],
-                     folder, tmp_path_factory.mktemp("export_cases"))
+    """`export` of a copy of the finished run, then `export --force`: one fresh process."""
+    copy = tmp_path_factory.mktemp("exported_run")
+    shutil.copytree(tensorflow_run[0] / "run", copy / "run")
+    return copy, run_cases([["export", "--run", "run"], ["export", "--run", "run", "--force"]],
+                           copy, tmp_path_factory.mktemp("export_cases"))
 
 
 # Command lines that end quickly, in one fresh process (console_cases.py): the
@@ -101,7 +99,7 @@ def test_train_without_data_uses_the_dataset_table_path(tensorflow_run):
     folder, result = tensorflow_run
     results = json.loads((folder / "run" / "results.json").read_text())
     assert results["versions"]["backend"] == "tensorflow"
-    assert "data datasets/mosei.pkl" in result.stderr
+    assert "data datasets/mosei.pkl" in result["stderr"]
 
 
 @pytest.mark.slow
@@ -111,20 +109,21 @@ def test_a_run_keeps_everything_under_its_output(tensorflow_run):
     assert (run / "saved_model" / "1" / "saved_model.pb").exists()
     assert not (folder / "saved_models").exists()
     assert sorted(path.name for path in folder.iterdir()) == ["datasets", "run"]
-    assert f"SavedModel: {pathlib.Path('run', 'saved_model', '1')}" in result.stdout
+    assert f"SavedModel: {pathlib.Path('run', 'saved_model', '1')}" in result["stdout"]
 
 
 @pytest.mark.slow
 def test_start_up_is_quiet_and_progress_is_one_line_per_epoch_in_a_pipe(tensorflow_run):
     _, result = tensorflow_run
     # TensorFlow's native start-up lines (oneDNN, CUDA, CPU features) are hidden.
-    assert "I0000" not in result.stderr and "E0000" not in result.stderr
-    assert "oneDNN" not in result.stderr and "absl" not in result.stderr
-    # No progress-bar control characters in a pipe, one line per epoch.
-    output = result.stdout + result.stderr
+    assert "I0000" not in result["stderr"] and "E0000" not in result["stderr"]
+    assert "oneDNN" not in result["stderr"] and "absl" not in result["stderr"]
+    # No progress-bar control characters in a pipe, one line per epoch: 2
+    # epochs of 4 steps (32 utterances in batches of 8) for each of 2 seeds.
+    output = result["stdout"] + result["stderr"]
     assert "\r" not in output and "\x1b[" not in output
-    epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("2/2 - ")]
-    assert len(epoch_lines) == 1, result.stdout
+    epoch_lines = [line for line in result["stdout"].splitlines() if line.startswith("4/4 - ")]
+    assert len(epoch_lines) == 2 * len(RUN_SEEDS), result["stdout"]
 
 
 @pytest.mark.slow
@@ -136,9 +135,8 @@ def test_presets_hold_weights_without_optimizer_state(tensorflow_run):
 
 
 @pytest.mark.slow
-def test_export_of_an_exported_run_says_where_unless_forced(tensorflow_run, exports):
-    folder, _ = tensorflow_run
-    again, forced = exports
+def test_export_of_an_exported_run_says_where_unless_forced(exports):
+    folder, (again, forced) = exports
     assert again["returncode"] == 0, again["stderr"]
     assert "exported already" in again["stdout"] and "saved_model/1" in again["stdout"]
     assert not any(path.startswith(os.path.join("run", "saved_model", "2"))

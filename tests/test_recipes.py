@@ -3,9 +3,9 @@
 `python recipes/train_mosei.py` without data (the project's main job) trains
 on the built-in sample; each other recipe starts quietly, knows its dataset
 and reports a flag mistake with its own name and exit status 2 (one fresh
-process runs these short command lines one after another; the
-training they share is `test_training_end_to_end`'s and this file's MOSEI
-run: one helper, `recipes/_recipe.py`).
+process runs these short command lines one after another). All five are
+one helper, `recipes/_recipe.py`, around the `train` function the console
+script calls too.
 """
 
 import json
@@ -16,15 +16,13 @@ import sys
 import pytest
 from console_cases import run_cases
 from training_fixtures import REPOSITORY
+from training_fixtures import TINY_FLAGS
 
 # Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
 pytestmark = pytest.mark.console
 
-TINY = [
-    "--backbone", "random:bert_tiny", "--batch-size", "64", "--epochs", "1",
-    "--set", "hidden_dim=16", "--set", "num_heads=2", "--set", "num_layers=1",
-    "--set", "fusion_intermediate_dim=32", "--set", "max_sequence_length=16",
-]
+# The tiny model; the sample's 600 training utterances in batches of 64.
+TINY = [*TINY_FLAGS, "--batch-size", "64", "--epochs", "1"]
 
 
 def _recipe(dataset, *flags, cwd):

@@ -1,8 +1,8 @@
 """TensorBoard as a user sees it: a finished tiny run read back by TensorBoard's own code.
 
-The run is the session's MOSEI recipe run (2 seeds × 2 epochs on 32/16/16
-utterances of the built-in sample, `shared_artifacts.recipe_run`, which
-test_training_end_to_end checks too), copied and plotted once for the
+The run is the session's shared `glomo-keras train` run (2 seeds × 2 epochs
+on 32/16/16 utterances of the built-in sample, `shared_artifacts.shared_run`,
+which test_training_end_to_end checks too), copied and plotted once for the
 module; the tests read it through `EventAccumulator` and through a
 TensorBoard server on 127.0.0.1 (the HParams, Custom Scalars, Images and
 Projector plugins' own HTTP answers).
@@ -20,13 +20,13 @@ import urllib.request
 
 import numpy as np
 import pytest
-from shared_artifacts import RECIPE_SEEDS
-from shared_artifacts import recipe_run
+from shared_artifacts import RUN_SEEDS
+from shared_artifacts import shared_run
 
 import glomo_keras
 from glomo_keras.training import summaries
 
-SEEDS = RECIPE_SEEDS
+SEEDS = RUN_SEEDS
 FIRST, SECOND = SEEDS
 
 
@@ -35,12 +35,12 @@ def run(tmp_path_factory):
     """A finished, plotted 2-seed run: its folder and results."""
     from glomo_keras.cli import main
 
-    shared, process = recipe_run(tmp_path_factory)
+    shared, process = shared_run(tmp_path_factory)
     assert process["returncode"] == 0, process["stderr"][-3000:]
     output = tmp_path_factory.mktemp("tensorboard") / "run"
     shutil.copytree(shared / "run", output)  # plot writes into the run
     assert main(["plot", str(output), "--max-points", "12", "--no-cache"]) == 0
-    return {"dir": output, "data": shared / "small.pkl",
+    return {"dir": output, "data": "datasets/mosei.pkl",
             "results": json.loads((output / "results.json").read_text())}
 
 
@@ -167,7 +167,7 @@ def test_hparams_rank_the_seeds_by_their_metrics(run, server):
 def test_text_records_the_set_up_and_the_results(run):
     log = _accumulator(run["dir"] / "logs" / f"seed_{SECOND}")
     setup = _text(log, "run/setup")
-    assert "train_mosei.py --output " in setup  # the command that ran
+    assert "train --dataset mosei --backend tensorflow" in setup  # the command that ran
     assert str(run["data"]) in setup and "32 / 16 / 16" in setup
     assert "random:bert_tiny" in setup and "float32" in setup and "keras" in setup
     assert '"hidden_dim": 16' in setup

@@ -1,7 +1,8 @@
-"""End to end: a recipe trains, selects, scores, logs, exports and refuses to overwrite.
+"""End to end: `glomo-keras train` trains, selects, scores, logs and exports; the
+recipe refuses to overwrite the finished run.
 
-The run is the session's one MOSEI recipe run (`shared_artifacts.recipe_run`),
-which test_tensorboard reads too.
+The run is the session's shared `train` run (`shared_artifacts.shared_run`),
+which test_command_line and test_tensorboard read too.
 """
 
 import csv
@@ -9,8 +10,8 @@ import json
 import os
 
 import pytest
-from shared_artifacts import RECIPE_SEEDS
-from shared_artifacts import recipe_run
+from shared_artifacts import RUN_SEEDS
+from shared_artifacts import shared_run
 from training_fixtures import TINY_FLAGS
 from training_fixtures import run_mosei_recipe
 
@@ -30,16 +31,16 @@ def _tags(log_dir):
 
 
 @pytest.mark.slow
-def test_recipe_runs_end_to_end(tmp_path_factory):
-    folder, result = recipe_run(tmp_path_factory)
-    data = folder / "small.pkl"
+def test_a_run_trains_selects_scores_logs_and_exports(tmp_path_factory):
+    folder, result = shared_run(tmp_path_factory)
+    data = folder / "datasets" / "mosei.pkl"
     output = folder / "run"
-    export_base = folder / "exported"
+    export_base = output / "saved_model"
     assert result["returncode"] == 0, result["stderr"][-3000:]
     # conftest's GLOMO_CPU_BF16=0: auto is float32 on this CPU too, and says why.
     assert "precision: float32 (auto: this CPU has no native bfloat16" in result["stderr"]
     results = json.loads((output / "results.json").read_text())
-    assert set(results["per_seed"]) == set(map(str, RECIPE_SEEDS))
+    assert set(results["per_seed"]) == set(map(str, RUN_SEEDS))
     for seed_result in results["per_seed"].values():
         assert set(seed_result["test"]) == REGRESSION_KEYS
         assert set(seed_result["valid"]) == REGRESSION_KEYS
@@ -51,14 +52,14 @@ def test_recipe_runs_end_to_end(tmp_path_factory):
     assert results["training"]["bucketing"] is True
     assert results["training"]["batch_size"] == 8
     assert "keras" in results["versions"]
-    for seed in RECIPE_SEEDS:
+    for seed in RUN_SEEDS:
         with open(output / "predictions" / f"test_seed{seed}.csv") as file:
             rows = list(csv.DictReader(file))
         assert len(rows) == 16 and set(rows[0]) == {"id", "label", "prediction"}
     assert (export_base / "1" / "saved_model.pb").exists()
-    assert results["export"] == str(export_base / "1")
+    assert results["export"] == str(export_base.relative_to(folder) / "1")
     assert "TensorBoard: tensorboard --logdir" in result["stdout"]
-    tags = _tags(output / "logs" / f"seed_{RECIPE_SEEDS[0]}")
+    tags = _tags(output / "logs" / f"seed_{RUN_SEEDS[0]}")
     for expected in ("train/loss", "validation/mae", "validation/acc7", "validation/f1_non0",
                      "moe/text/imbalance_eval", "moe/acoustic/load_train/expert_0",
                      "moe/visual/load_eval/expert_0", "fusion/text_weight",

@@ -25,8 +25,8 @@ TINY_FLAGS = [
     "--backbone", "random:bert_tiny",
     "--batch-size", "8",
     "--set", "hidden_dim=16", "--set", "num_heads=2", "--set", "num_layers=1",
-    "--set", "fusion_intermediate_dim=32", "--set", "max_sequence_length=16",
-    "--set", "learning_rate=0.001",
+    "--set", "fusion_layers=1", "--set", "fusion_intermediate_dim=32",
+    "--set", "max_sequence_length=16", "--set", "learning_rate=0.001",
 ]
 
 
