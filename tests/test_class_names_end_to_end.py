@@ -17,7 +17,6 @@ from test_serving import words_instance
 
 from glomo_keras.analyzer import GLoMoSentimentAnalyzer
 from glomo_keras.config import GLoMoConfig
-from glomo_keras.serving import Predictor
 from glomo_keras.serving import make_server
 from glomo_keras.training import TrainingOptions
 from glomo_keras.training import train
@@ -30,8 +29,8 @@ def test_mustard_class_names_from_config_to_rest(tmp_path):
     keras.utils.set_random_seed(2)
     data = write_pickle(tmp_path / "jokes.pkl", hkt_data((8, 4, 4)))  # names no dataset
     config = GLoMoConfig.for_dataset(
-        "mustard", hidden_dim=8, num_heads=2, num_layers=1, fusion_intermediate_dim=16,
-        max_sequence_length=12)
+        "mustard", hidden_dim=8, num_heads=2, num_layers=1, fusion_layers=1,
+        fusion_intermediate_dim=16, max_sequence_length=12)
     options = TrainingOptions.for_dataset("mustard", batch_size=4, epochs=1)
     results = train(config, data, tmp_path / "run", options, backbone="random:bert_tiny",
                     export_dir=tmp_path / "saved", use_cache=False, verbose=0)
@@ -43,10 +42,11 @@ def test_mustard_class_names_from_config_to_rest(tmp_path):
     answer = analyzer.analyze([instance])[0]
     assert set(answer["probabilities"]) == set(NAMES) and answer["label"] in NAMES
 
-    predictor = Predictor(results["export"])
+    server = make_server(tmp_path / "saved", port=0)
+    predictor = server.predictor  # the export's Predictor, as served
+    assert str(predictor.path) == results["export"]
     assert predictor.preprocessor.class_names == NAMES
     assert predictor.analyze([instance])[0]["label"] == answer["label"]
-    server = make_server(tmp_path / "saved", port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
