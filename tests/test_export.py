@@ -162,9 +162,9 @@ def test_an_export_of_glomo_keras_0_1_still_serves(exported, tmp_path):
     instances = [{"words": ["so", "good", "playing"],
                   "acoustic": rng.normal(size=(3, 5)).tolist(),
                   "visual": rng.normal(size=(3, 3)).tolist()}]
-    predictor = Predictor(old)
-    assert data_facts(predictor.preprocessor) == data_facts(Predictor(first).preprocessor)
-    assert predictor.analyze(instances) == Predictor(first).analyze(instances)
+    predictor, current = Predictor(old), Predictor(first)
+    assert data_facts(predictor.preprocessor) == data_facts(current.preprocessor)
+    assert predictor.analyze(instances) == current.analyze(instances)
 
 
 def run_fresh_process_check(folder, batches, tmp_path):
