@@ -1,5 +1,7 @@
 """Mixed precision: a bfloat16 model trains and exports; bfloat16 SavedModels keep float32 signatures."""
 
+import contextlib
+import io
 import json
 
 import keras
@@ -61,18 +63,40 @@ def test_a_bfloat16_model_exports_a_float32_signature(bfloat16_policy, tmp_path)
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
-    """A float32 tiny model exported in float32 (the shared export) and in mixed_bfloat16."""
+    """A float32 tiny model exported in float32 (the shared export), and its run
+    exported again by `glomo-keras export --precision auto` where the CPU has
+    bfloat16 (`GLOMO_CPU_BF16=1`): in mixed_bfloat16.
+
+    Returns:
+        (model, {precision: version folder}, run folder, the command's stdout).
+    """
     model, preprocessor, base = tiny_export(tmp_path_factory, "mosi", name="tiny")
-    mixed = export_saved_model(model, preprocessor, base, metadata={"seed": 3},
-                               precision="mixed_bfloat16")
-    return model, {"float32": base / "1", "mixed_bfloat16": mixed}
+    folder = tmp_path_factory.mktemp("precision_run")
+    run = folder / "run"
+    (run / "seed_1").mkdir(parents=True)
+    model.save(run / "seed_1" / "model.keras")
+    (run / "preprocessing.json").write_text(json.dumps(keras.saving.serialize_keras_object(
+        tiny_preprocessor(model.config))))
+    (run / "results.json").write_text(json.dumps(
+        {"selected_seed": 1, "per_seed": {"1": {"test": {"mae": 0.5}}},
+         "export": str(folder / "exported_before")}))
+    (folder / "exported_before").mkdir()
+    stdout = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(stdout):
+        patch.setenv("GLOMO_CPU_BF16", "1")
+        # An exported run is exported again when another precision is asked for.
+        assert main(["export", "--run", str(run), "--precision", "auto"]) == 0
+    paths = {"float32": base / "1", "mixed_bfloat16": run / "saved_model" / "1"}
+    return model, paths, run, stdout.getvalue()
 
 
 @pytest.mark.slow
 def test_a_bfloat16_export_answers_within_1e_2_of_the_float32_export(exports):
-    model, paths = exports
+    model, paths, run, _ = exports
     assert asset_metadata(paths["float32"]) == {**METADATA, "precision": "float32"}
-    assert asset_metadata(paths["mixed_bfloat16"]) == {"seed": 3, "precision": "mixed_bfloat16"}
+    assert asset_metadata(paths["mixed_bfloat16"]) == {
+        "run": str(run.resolve()), "seed": 1, "test": {"mae": 0.5},
+        "precision": "mixed_bfloat16"}
     # The "test split": 64 utterances of varied lengths.
     inputs = tiny_batch(model.config, batch=64, seed=11)
     full, mixed = serve(paths["float32"], inputs), serve(paths["mixed_bfloat16"], inputs)
@@ -99,18 +123,7 @@ def test_export_precision_auto_follows_the_cpu_rule(monkeypatch):
 
 
 @pytest.mark.slow
-def test_export_command_precision_auto(exports, tmp_path, monkeypatch, capsys):
-    model, _ = exports
-    run = tmp_path / "run"
-    (run / "seed_1").mkdir(parents=True)
-    model.save(run / "seed_1" / "model.keras")
-    (run / "preprocessing.json").write_text(json.dumps(keras.saving.serialize_keras_object(tiny_preprocessor(model.config))))
-    (run / "results.json").write_text(json.dumps(
-        {"selected_seed": 1, "per_seed": {"1": {"test": {"mae": 0.5}}},
-         "export": str(tmp_path / "exported_before")}))
-    (tmp_path / "exported_before").mkdir()
-    monkeypatch.setenv("GLOMO_CPU_BF16", "1")
-    # An exported run is exported again when another precision is asked for.
-    assert main(["export", "--run", str(run), "--precision", "auto"]) == 0
-    assert f"SavedModel: {run / 'saved_model' / '1'}" in capsys.readouterr().out
-    assert asset_metadata(run / "saved_model" / "1")["precision"] == "mixed_bfloat16"
+def test_export_command_precision_auto(exports):
+    _, paths, run, stdout = exports
+    assert f"SavedModel: {run / 'saved_model' / '1'}" in stdout
+    assert asset_metadata(paths["mixed_bfloat16"])["precision"] == "mixed_bfloat16"
