@@ -20,22 +20,29 @@ from test_export import outputs_of
 
 from glomo_keras.serving import Predictor
 
+# A fresh process: argv[1] a JSON list of [analyze folder, .npz of raw inputs];
+# prints, as JSON, each call's outputs and input names, then whether
+# glomo_keras was imported.
 FRESH_ANALYZE = """
 import json, sys
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (the tokenizer's ops)
 
-folder, batch_path = sys.argv[1], sys.argv[2]
-analyze = tf.saved_model.load(folder).signatures["analyze"]
-batch = dict(np.load(batch_path))
-outputs = analyze(**{name: tf.constant(value) for name, value in batch.items()})
-result = {name: value.numpy().tolist() if value.dtype != tf.string
-          else [v.decode() for v in value.numpy()] for name, value in outputs.items()}
-result["inputs"] = sorted(analyze.structured_input_signature[1])
-result["glomo_keras_imported"] = any(m.startswith("glomo_keras") for m in sys.modules)
-print(json.dumps(result))
+results = []
+for folder, batch_path in json.loads(sys.argv[1]):
+    analyze = tf.saved_model.load(folder).signatures["analyze"]
+    batch = dict(np.load(batch_path))
+    outputs = analyze(**{name: tf.constant(value) for name, value in batch.items()})
+    result = {name: value.numpy().tolist() if value.dtype != tf.string
+              else [v.decode() for v in value.numpy()] for name, value in outputs.items()}
+    result["inputs"] = sorted(analyze.structured_input_signature[1])
+    results.append(result)
+results.append(any(m.startswith("glomo_keras") for m in sys.modules))
+print(json.dumps(results))
 """
+
+DATASETS = ["mosi", "mustard"]
 
 
 def utterances(config, context):
@@ -54,23 +61,37 @@ def utterances(config, context):
     return result
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("dataset", ["mosi", "mustard"])
-def test_a_fresh_tensorflow_process_analyzes_raw_utterances(dataset, tmp_path,
-                                                            tmp_path_factory):
-    model, preprocessor, base = tiny_export(tmp_path_factory, dataset)
-    config, folder = model.config, base / "1"
-    batch_utterances = utterances(config, context=dataset == "mustard")
-    batch = preprocessor.raw_inputs(batch_utterances)
-    batch = {name: value.astype(str) if value.dtype == object else value
-             for name, value in batch.items()}
-    np.savez(tmp_path / "batch.npz", **batch)
-    run = subprocess.run([sys.executable, "-c", FRESH_ANALYZE, str(folder / "analyze"),
-                          str(tmp_path / "batch.npz")], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+@pytest.fixture(scope="module")
+def fresh_answers(tmp_path_factory):
+    """{dataset: (model, preprocessor, version folder, utterances, raw batch, answer)}.
+
+    One fresh TensorFlow process calls each dataset's `analyze` signature.
+    """
+    folder = tmp_path_factory.mktemp("fresh_analyze")
+    cases, calls = {}, []
+    for dataset in DATASETS:
+        model, preprocessor, base = tiny_export(tmp_path_factory, dataset)
+        batch_utterances = utterances(model.config, context=dataset == "mustard")
+        batch = preprocessor.raw_inputs(batch_utterances)
+        batch = {name: value.astype(str) if value.dtype == object else value
+                 for name, value in batch.items()}
+        np.savez(folder / f"{dataset}.npz", **batch)
+        calls.append([str(base / "1" / "analyze"), str(folder / f"{dataset}.npz")])
+        cases[dataset] = (model, preprocessor, base / "1", batch_utterances, batch)
+    run = subprocess.run([sys.executable, "-c", FRESH_ANALYZE, json.dumps(calls)],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert run.returncode == 0, run.stderr[-3000:]
-    answer = json.loads(run.stdout.strip().splitlines()[-1])
-    assert answer["glomo_keras_imported"] is False
+    *answers, glomo_keras_imported = json.loads(run.stdout.strip().splitlines()[-1])
+    assert glomo_keras_imported is False
+    return {dataset: (*cases[dataset], answer) for dataset, answer in zip(DATASETS, answers)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_a_fresh_tensorflow_process_analyzes_raw_utterances(dataset, fresh_answers):
+    model, preprocessor, folder, batch_utterances, batch, answer = fresh_answers[dataset]
+    config = model.config
     assert answer["inputs"] == sorted(batch)
 
     expected = outputs_of(model, preprocessor.encode(batch_utterances))
