@@ -95,33 +95,49 @@ def save_inputs(path, inputs):
     return str(path)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("dataset", ["mosi", "mustard"])
-def test_saved_model_answers_at_the_batch_length_equal_those_padded_to_t(
-        exported, dataset, tmp_path):
-    model, preprocessor, folder = exported[dataset]
-    instances = utterances(model.config, context=dataset == "mustard")
-    expected = padded_to_t(model, preprocessor, instances)
-    raw = preprocessor
-    longest = tiny_preprocessor(model.config, sequence_length=T, padding="longest")
-    calls = [[str(folder / "analyze"), "analyze",
-              save_inputs(tmp_path / "batch.npz", raw.raw_inputs(instances))]]
-    singles = []
-    for index, instance in enumerate(instances):
-        calls.append([str(folder / "analyze"), "analyze",
-                      save_inputs(tmp_path / f"raw{index}.npz", raw.raw_inputs([instance]))])
-        encoded = longest.encode([instance])
-        singles.append(encoded["token_ids"].shape[1])
-        calls.append([str(folder), "serving_default",
-                      save_inputs(tmp_path / f"inputs{index}.npz", encoded)])
-    # Each alone: 8, 16, 24 steps (HKT's context adds 7 tokens), the last cut to T.
-    assert singles == ([16, 24, 24, 24] if dataset == "mustard" else [8, 16, 24, 24])
+@pytest.fixture(scope="module")
+def fresh_answers(exported, tmp_path_factory):
+    """{dataset: (utterances, T-padded outputs, steps of each alone, answers)}.
+
+    One fresh TensorFlow process makes every call: per dataset, `analyze` on
+    the batch, then per utterance `analyze` on it alone and
+    `serving_default` on it padded to its own length.
+    """
+    folder = tmp_path_factory.mktemp("fresh_calls")
+    cases, calls = {}, []
+    for dataset, (model, preprocessor, version) in exported.items():
+        instances = utterances(model.config, context=dataset == "mustard")
+        longest = tiny_preprocessor(model.config, sequence_length=T, padding="longest")
+        first = len(calls)
+        calls.append([str(version / "analyze"), "analyze", save_inputs(
+            folder / f"{dataset}_batch.npz", preprocessor.raw_inputs(instances))])
+        singles = []
+        for index, instance in enumerate(instances):
+            calls.append([str(version / "analyze"), "analyze", save_inputs(
+                folder / f"{dataset}_raw{index}.npz", preprocessor.raw_inputs([instance]))])
+            encoded = longest.encode([instance])
+            singles.append(encoded["token_ids"].shape[1])
+            calls.append([str(version), "serving_default", save_inputs(
+                folder / f"{dataset}_inputs{index}.npz", encoded)])
+        cases[dataset] = (instances, padded_to_t(model, preprocessor, instances), singles,
+                          slice(first, len(calls)))
     run = subprocess.run([sys.executable, "-c", FRESH_CALLS, json.dumps(calls)],
                          capture_output=True, text=True, timeout=300,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert run.returncode == 0, run.stderr[-3000:]
     *answers, glomo_keras_imported = json.loads(run.stdout.strip().splitlines()[-1])
     assert glomo_keras_imported is False
+    return {dataset: (instances, expected, singles, answers[calls_of])
+            for dataset, (instances, expected, singles, calls_of) in cases.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["mosi", "mustard"])
+def test_saved_model_answers_at_the_batch_length_equal_those_padded_to_t(
+        fresh_answers, dataset):
+    instances, expected, singles, answers = fresh_answers[dataset]
+    # Each alone: 8, 16, 24 steps (HKT's context adds 7 tokens), the last cut to T.
+    assert singles == ([16, 24, 24, 24] if dataset == "mustard" else [8, 16, 24, 24])
     batch, alone = answers[0], answers[1:]
     for name, value in expected.items():
         np.testing.assert_allclose(batch[name], value, atol=1e-5, err_msg=name)
