@@ -36,6 +36,22 @@ import traceback
 import warnings
 
 
+def console_environment(**overrides):
+    """This process's environment without `KERAS_BACKEND`, plus `overrides`.
+
+    The console script then picks its backend from `--backend` alone, as in
+    a fresh shell.
+
+    Example:
+
+    ```python
+    env = console_environment(GLOMO_KERAS_CACHE=str(folder / "cache"))
+    ```
+    """
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    return {**environment, **overrides}
+
+
 def snapshot(folder):
     """Every file under `folder` (relative path) with its content's SHA-256."""
     files = {}
@@ -134,7 +150,7 @@ def run_cases(cases, cwd, records, environment=None, timeout=900):
     ```
     """
     if environment is None:
-        environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+        environment = console_environment()
     (records / "cases.json").write_text(json.dumps([list(map(str, argv)) for argv in cases]))
     driver = subprocess.run(
         [sys.executable, os.path.abspath(__file__), str(records / "cases.json"),

@@ -2,8 +2,8 @@
 
 Exporting a SavedModel costs tens of seconds and a training run minutes; the
 serving tests need the same tiny SavedModel, and the end-to-end,
-command-line and TensorBoard tests read the same finished run, so the first test file that
-asks builds it and the others (in this process or another pytest-xdist
+command-line and TensorBoard tests read the same finished run, so the first
+test file that asks builds it and the others (in this process or another pytest-xdist
 worker of the session) copy or read it. A file lock
 lets one worker build while the other waits. Each caller gets its own copy,
 so no test sees another's changes, and the tests stay independent of order.
@@ -25,6 +25,7 @@ import subprocess
 import sys
 
 import keras
+from console_cases import console_environment
 from filelock import FileLock
 from test_export import METADATA
 from test_export import tiny_preprocessor
@@ -133,14 +134,13 @@ def _train_run(folder):
     write_small_sample(work / "datasets" / "mosei.pkl")
     # Length-aware with bucketing (the default model trains end to end in
     # test_resume); no KERAS_BACKEND: --backend picks it, as for a user.
-    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
-    environment["GLOMO_KERAS_CACHE"] = str(folder / "cache")
     result = subprocess.run(
         [sys.executable, "-m", "glomo_keras", "train", "--dataset", "mosei",
          "--backend", "tensorflow", *TINY_FLAGS, "--epochs", "2",
          "--seeds", *map(str, RUN_SEEDS), "--set", "length_aware=true",
          "--set", "bucketing=true", "--output", "run"],
-        cwd=work, capture_output=True, text=True, timeout=900, env=environment,
+        cwd=work, capture_output=True, text=True, timeout=900,
+        env=console_environment(GLOMO_KERAS_CACHE=str(folder / "cache")),
     )
     (folder / "process.json").write_text(json.dumps(
         {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr}))

@@ -7,40 +7,16 @@ paths do: the training pipeline's encoding through the Keras model, and the
 only `serving_default` (see `test_export.py`).
 """
 
-import json
-import os
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 from shared_artifacts import tiny_export
+from test_export import call_in_fresh_process
 from test_export import outputs_of
 
 from glomo_keras.serving import Predictor
-
-# A fresh process: argv[1] a JSON list of [analyze folder, .npz of raw inputs];
-# prints, as JSON, each call's outputs and input names, then whether
-# glomo_keras was imported.
-FRESH_ANALYZE = """
-import json, sys
-import numpy as np
-import tensorflow as tf
-import tensorflow_text  # noqa: F401  (the tokenizer's ops)
-
-results = []
-for folder, batch_path in json.loads(sys.argv[1]):
-    analyze = tf.saved_model.load(folder).signatures["analyze"]
-    batch = dict(np.load(batch_path))
-    outputs = analyze(**{name: tf.constant(value) for name, value in batch.items()})
-    result = {name: value.numpy().tolist() if value.dtype != tf.string
-              else [v.decode() for v in value.numpy()] for name, value in outputs.items()}
-    result["inputs"] = sorted(analyze.structured_input_signature[1])
-    results.append(result)
-results.append(any(m.startswith("glomo_keras") for m in sys.modules))
-print(json.dumps(results))
-"""
 
 DATASETS = ["mosi", "mustard"]
 
@@ -76,13 +52,9 @@ def fresh_answers(tmp_path_factory):
         batch = {name: value.astype(str) if value.dtype == object else value
                  for name, value in batch.items()}
         np.savez(folder / f"{dataset}.npz", **batch)
-        calls.append([str(base / "1" / "analyze"), str(folder / f"{dataset}.npz")])
+        calls.append([str(base / "1" / "analyze"), "analyze", str(folder / f"{dataset}.npz")])
         cases[dataset] = (model, preprocessor, base / "1", batch_utterances, batch)
-    run = subprocess.run([sys.executable, "-c", FRESH_ANALYZE, json.dumps(calls)],
-                         capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert run.returncode == 0, run.stderr[-3000:]
-    *answers, glomo_keras_imported = json.loads(run.stdout.strip().splitlines()[-1])
+    answers, glomo_keras_imported = call_in_fresh_process(calls)
     assert glomo_keras_imported is False
     return {dataset: (*cases[dataset], answer) for dataset, answer in zip(DATASETS, answers)}
 

@@ -16,6 +16,7 @@ import sys
 
 import h5py
 import pytest
+from console_cases import console_environment
 from console_cases import run_cases
 from shared_artifacts import RUN_SEEDS
 from shared_artifacts import shared_run
@@ -34,10 +35,9 @@ TINY = [*TINY_FLAGS, "--epochs", "1"]
 
 def glomo_keras(*args, cwd, timeout=600):
     """Runs the console script in a fresh process without KERAS_BACKEND."""
-    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
     return subprocess.run(
         [sys.executable, "-m", "glomo_keras", *map(str, args)], cwd=cwd,
-        capture_output=True, text=True, timeout=timeout, env=environment,
+        capture_output=True, text=True, timeout=timeout, env=console_environment(),
     )
 
 

@@ -167,6 +167,55 @@ def test_an_export_of_glomo_keras_0_1_still_serves(exported, tmp_path):
     assert predictor.analyze(instances) == current.analyze(instances)
 
 
+# A fresh process with TensorFlow and TensorFlow Text (the tokenizer's ops)
+# only: argv[1] is a JSON list of [folder, signature, .npz of inputs]. It loads
+# each folder once and prints, as JSON, each call's outputs (strings decoded)
+# with its "inputs" (the signature's input names), then whether glomo_keras
+# was imported.
+FRESH_CALLS = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+
+results, loaded = [], {}
+for folder, signature, path in json.loads(sys.argv[1]):
+    if folder not in loaded:
+        loaded[folder] = tf.saved_model.load(folder)
+    function = loaded[folder].signatures[signature]
+    outputs = function(**{name: tf.constant(value) for name, value in np.load(path).items()})
+    result = {name: [v.decode() for v in value.numpy()] if value.dtype == tf.string
+              else value.numpy().tolist() for name, value in outputs.items()}
+    result["inputs"] = sorted(function.structured_input_signature[1])
+    results.append(result)
+results.append(any(name.startswith("glomo_keras") for name in sys.modules))
+print(json.dumps(results))
+"""
+
+
+def call_in_fresh_process(calls):
+    """Makes SavedModel signature calls in one fresh process (`FRESH_CALLS`).
+
+    Args:
+        calls: a list of [folder, signature name, path of an .npz of inputs].
+
+    Returns:
+        (one dict of outputs and "inputs" per call, whether glomo_keras was imported).
+
+    Example:
+
+    ```python
+    (answer,), imported = call_in_fresh_process([[folder, "analyze", "batch.npz"]])
+    ```
+    """
+    run = subprocess.run([sys.executable, "-c", FRESH_CALLS, json.dumps(calls)],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    *answers, glomo_keras_imported = json.loads(run.stdout.strip().splitlines()[-1])
+    return answers, glomo_keras_imported
+
+
 def run_fresh_process_check(folder, batches, tmp_path):
     """Runs `FRESH_PROCESS_CHECK` on a SavedModel; returns its report.
 

@@ -9,11 +9,11 @@ script calls too.
 """
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
+from console_cases import console_environment
 from console_cases import run_cases
 from training_fixtures import REPOSITORY
 from training_fixtures import TINY_FLAGS
@@ -26,11 +26,10 @@ TINY = [*TINY_FLAGS, "--batch-size", "64", "--epochs", "1"]
 
 
 def _recipe(dataset, *flags, cwd):
-    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
-    environment["GLOMO_KERAS_CACHE"] = str(cwd / "cache")
     return subprocess.run(
         [sys.executable, str(REPOSITORY / "recipes" / f"train_{dataset}.py"), *flags],
-        cwd=cwd, capture_output=True, text=True, timeout=900, env=environment,
+        cwd=cwd, capture_output=True, text=True, timeout=900,
+        env=console_environment(GLOMO_KERAS_CACHE=str(cwd / "cache")),
     )
 
 
@@ -63,8 +62,7 @@ def mistakes_and_help(tmp_path_factory):
     (console_cases.py: its own stdout, stderr and exit status).
     """
     folder = tmp_path_factory.mktemp("recipes")
-    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
-    environment["GLOMO_KERAS_CACHE"] = str(folder / "cache")
+    environment = console_environment(GLOMO_KERAS_CACHE=str(folder / "cache"))
     cases = []
     for dataset in OTHERS:
         script = str(REPOSITORY / "recipes" / f"train_{dataset}.py")

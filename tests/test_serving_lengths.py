@@ -8,10 +8,6 @@ answers equal the Keras model's on the same utterances padded to T, to
 server over loopback.
 """
 
-import json
-import os
-import subprocess
-import sys
 import threading
 
 import keras
@@ -19,6 +15,7 @@ import keras_hub
 import numpy as np
 import pytest
 from data_fixtures import TINY_VOCABULARY
+from test_export import call_in_fresh_process
 from test_export import outputs_of
 from test_export import tiny_preprocessor
 from test_serving import call
@@ -35,27 +32,6 @@ T = 24
 # 32 (cut to T = 24).
 WORDS = [["so", "good"], ["the", "movie", "was", "not", "good", "i", "know", "it"],
          ["playing"] * 9, ["playing"] * 15]
-
-# A fresh process: argv[1] a JSON list of [folder, signature, .npz of inputs];
-# loads each folder once and prints the outputs of each call as JSON.
-FRESH_CALLS = """
-import json, sys
-import numpy as np
-import tensorflow as tf
-import tensorflow_text  # noqa: F401  (the tokenizer's ops)
-
-results, loaded = [], {}
-for folder, signature, path in json.loads(sys.argv[1]):
-    if folder not in loaded:
-        loaded[folder] = tf.saved_model.load(folder)
-    function = loaded[folder].signatures[signature]
-    outputs = function(**{name: tf.constant(value) for name, value in np.load(path).items()})
-    results.append({name: value.numpy().tolist() for name, value in outputs.items()
-                    if value.dtype != tf.string})
-results.append(any(name.startswith("glomo_keras") for name in sys.modules))
-print(json.dumps(results))
-"""
-
 
 def utterances(config, context):
     instances = []
@@ -121,11 +97,7 @@ def fresh_answers(exported, tmp_path_factory):
                 folder / f"{dataset}_inputs{index}.npz", encoded)])
         cases[dataset] = (instances, padded_to_t(model, preprocessor, instances), singles,
                           slice(first, len(calls)))
-    run = subprocess.run([sys.executable, "-c", FRESH_CALLS, json.dumps(calls)],
-                         capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert run.returncode == 0, run.stderr[-3000:]
-    *answers, glomo_keras_imported = json.loads(run.stdout.strip().splitlines()[-1])
+    answers, glomo_keras_imported = call_in_fresh_process(calls)
     assert glomo_keras_imported is False
     return {dataset: (instances, expected, singles, answers[calls_of])
             for dataset, (instances, expected, singles, calls_of) in cases.items()}
