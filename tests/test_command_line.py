@@ -51,10 +51,11 @@ def tensorflow_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exports(tensorflow_run, tmp_path_factory):
-    """`export` of a copy of the finished run, then `export --force`: one fresh process."""
+    """`export` of a copy of the finished run, `--force`, then `--export-dir`: one fresh process."""
     copy = tmp_path_factory.mktemp("exported_run")
     shutil.copytree(tensorflow_run[0] / "run", copy / "run")
-    return copy, run_cases([["export", "--run", "run"], ["export", "--run", "run", "--force"]],
+    return copy, run_cases([["export", "--run", "run"], ["export", "--run", "run", "--force"],
+                            ["export", "--run", "run", "--export-dir", "models/mosei"]],
                            copy, tmp_path_factory.mktemp("export_cases"))
 
 
@@ -136,13 +137,23 @@ def test_presets_hold_weights_without_optimizer_state(tensorflow_run):
 
 @pytest.mark.slow
 def test_export_of_an_exported_run_says_where_unless_forced(exports):
-    folder, (again, forced) = exports
+    folder, (again, forced, _) = exports
     assert again["returncode"] == 0, again["stderr"]
     assert "exported already" in again["stdout"] and "saved_model/1" in again["stdout"]
     assert not any(path.startswith(os.path.join("run", "saved_model", "2"))
                    for path in again["files"])
     assert forced["returncode"] == 0, forced["stderr"]
     assert (folder / "run" / "saved_model" / "2" / "saved_model.pb").exists()
+
+
+@pytest.mark.slow
+def test_export_dir_puts_the_version_folder_under_it(exports):
+    folder, (*_, elsewhere) = exports
+    assert elsewhere["returncode"] == 0, elsewhere["stderr"]
+    version = pathlib.Path("models", "mosei", "1")
+    assert f"SavedModel: {version}" in elsewhere["stdout"]
+    assert (folder / version / "saved_model.pb").exists()
+    assert not (folder / "run" / "saved_model" / "3").exists()
 
 
 def test_version_and_help_import_no_backend(tmp_path):

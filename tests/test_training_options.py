@@ -8,6 +8,7 @@ import pytest
 from glomo_keras.config import GLoMoConfig
 from glomo_keras.training.flags import add_training_arguments
 from glomo_keras.training.flags import settings_from_flags
+from glomo_keras.training.flags import train_arguments
 from glomo_keras.training.options import TrainingOptions
 from glomo_keras.training.options import replace_settings
 from glomo_keras.training.options import run_settings
@@ -84,6 +85,18 @@ def test_flags_config_file_and_set_reach_both_objects(tmp_path):
     assert (options.epochs, options.batch_size, options.learning_rate) == (5, 16, 1e-3)
     assert (options.weight_decay, options.strategy, options.precision) == (0.0, "default",
                                                                           "float32")
+
+
+def test_export_flags_reach_train():
+    parser = argparse.ArgumentParser()
+    add_training_arguments(parser)
+    chosen = train_arguments(parser.parse_args(["--dataset", "mosi", "--export-dir", "models/x"]))
+    assert (chosen["export_dir"], chosen["export"]) == ("models/x", True)
+    default = train_arguments(parser.parse_args(["--dataset", "mosi"]))
+    assert (default["export_dir"], default["export"]) == (None, True)
+    assert train_arguments(parser.parse_args(["--dataset", "mosi", "--no-export"]))["export"] is False
+    with pytest.raises(SystemExit):  # one or the other
+        parser.parse_args(["--dataset", "mosi", "--no-export", "--export-dir", "models/x"])
 
 
 def test_first_format_configs_load_with_their_training_fields_ignored():
