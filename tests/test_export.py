@@ -28,30 +28,6 @@ assert len(TINY_VOCABULARY) == VOCABULARY_SIZE
 
 METADATA = {"run": "runs/tiny", "seed": 5576, "test": {"mae": 0.5}}
 
-# Run in a fresh interpreter: TensorFlow alone; importing TensorFlow Text fails there.
-FRESH_PROCESS_CHECK = """
-import json, sys
-sys.modules["tensorflow_text"] = None  # any import of it raises ImportError
-import numpy as np
-import tensorflow as tf
-
-folder, batch_path = sys.argv[1], sys.argv[2]
-signature = tf.saved_model.load(folder).signatures["serving_default"]
-batch = np.load(batch_path)
-results = {"inputs": sorted(signature.structured_input_signature[1]),
-           "outputs": sorted(signature.structured_outputs)}
-for prefix in sorted({k.split("_")[0] for k in batch if not k.startswith("expected_")}):
-    inputs = {k[len(prefix) + 1:]: tf.constant(v) for k, v in batch.items()
-              if k.startswith(prefix + "_")}
-    outputs = signature(**inputs)
-    results[prefix] = {
-        name: float(np.abs(outputs[name].numpy() - batch["expected_" + prefix + "_" + name]).max())
-        for name in ("prediction", "global_weights", "local_weights")
-    }
-results["glomo_keras_imported"] = any(m.startswith("glomo_keras") for m in sys.modules)
-print(json.dumps(results))
-"""
-
 
 def _columns(selection):
     return None if selection is None else list(range(*selection))
@@ -167,16 +143,19 @@ def test_an_export_of_glomo_keras_0_1_still_serves(exported, tmp_path):
     assert predictor.analyze(instances) == current.analyze(instances)
 
 
-# A fresh process with TensorFlow and TensorFlow Text (the tokenizer's ops)
-# only: argv[1] is a JSON list of [folder, signature, .npz of inputs]. It loads
-# each folder once and prints, as JSON, each call's outputs (strings decoded)
-# with its "inputs" (the signature's input names), then whether glomo_keras
-# was imported.
+# A fresh process with TensorFlow and, unless argv[2] is "no-tf-text" (then
+# importing it fails), TensorFlow Text (the tokenizer's ops) only: argv[1] is
+# a JSON list of [folder, signature, .npz of inputs]. It loads each folder
+# once and prints, as JSON, each call's outputs (strings decoded) with its
+# "inputs" (the signature's input names), then whether glomo_keras was imported.
 FRESH_CALLS = """
 import json, sys
+if sys.argv[2] == "no-tf-text":
+    sys.modules["tensorflow_text"] = None  # any import of it raises ImportError
 import numpy as np
 import tensorflow as tf
-import tensorflow_text  # noqa: F401
+if sys.argv[2] != "no-tf-text":
+    import tensorflow_text  # noqa: F401
 
 results, loaded = [], {}
 for folder, signature, path in json.loads(sys.argv[1]):
@@ -193,11 +172,12 @@ print(json.dumps(results))
 """
 
 
-def call_in_fresh_process(calls):
+def call_in_fresh_process(calls, tensorflow_text=True):
     """Makes SavedModel signature calls in one fresh process (`FRESH_CALLS`).
 
     Args:
         calls: a list of [folder, signature name, path of an .npz of inputs].
+        tensorflow_text: import TensorFlow Text there; False makes importing it fail.
 
     Returns:
         (one dict of outputs and "inputs" per call, whether glomo_keras was imported).
@@ -208,7 +188,8 @@ def call_in_fresh_process(calls):
     (answer,), imported = call_in_fresh_process([[folder, "analyze", "batch.npz"]])
     ```
     """
-    run = subprocess.run([sys.executable, "-c", FRESH_CALLS, json.dumps(calls)],
+    text = "tf-text" if tensorflow_text else "no-tf-text"
+    run = subprocess.run([sys.executable, "-c", FRESH_CALLS, json.dumps(calls), text],
                          capture_output=True, text=True, timeout=300,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert run.returncode == 0, run.stderr[-3000:]
@@ -217,26 +198,35 @@ def call_in_fresh_process(calls):
 
 
 def run_fresh_process_check(folder, batches, tmp_path):
-    """Runs `FRESH_PROCESS_CHECK` on a SavedModel; returns its report.
+    """Calls `serving_default` in a fresh process without TensorFlow Text; returns a report.
 
     Args:
         folder: the SavedModel version folder.
-        batches: prefix ("full" or "short") → (inputs, expected outputs).
-        tmp_path: a folder for the batch file.
+        batches: name ("full", "short") → (inputs, expected outputs).
+        tmp_path: a folder for the batch files.
+
+    Returns:
+        {"inputs": the signature's input names, "outputs": its output names,
+        name: {output: largest difference from the expected},
+        "glomo_keras_imported": bool}.
+
+    Example:
+
+    ```python
+    report = run_fresh_process_check(folder, {"full": (inputs, expected)}, tmp_path)
+    ```
     """
-    arrays = {}
-    for prefix, (inputs, expected) in batches.items():
-        arrays.update({f"{prefix}_{k}": v for k, v in inputs.items()})
-        arrays.update({f"expected_{prefix}_{k}": v for k, v in expected.items()})
-    batch_path = tmp_path / "batch.npz"
-    np.savez(batch_path, **arrays)
-    result = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS_CHECK, str(folder), str(batch_path)],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    calls = []
+    for name, (inputs, _) in batches.items():
+        np.savez(tmp_path / f"{name}.npz", **inputs)
+        calls.append([str(folder), "serving_default", str(tmp_path / f"{name}.npz")])
+    answers, glomo_keras_imported = call_in_fresh_process(calls, tensorflow_text=False)
+    report = {"inputs": answers[0]["inputs"], "glomo_keras_imported": glomo_keras_imported,
+              "outputs": sorted(set(answers[0]) - {"inputs"})}
+    for (name, (_, expected)), answer in zip(batches.items(), answers):
+        report[name] = {output: float(np.abs(np.asarray(answer[output]) - expected[output]).max())
+                        for output in ("prediction", "global_weights", "local_weights")}
+    return report
 
 
 def test_fresh_tensorflow_process_reproduces_the_keras_outputs(exported, tmp_path):
