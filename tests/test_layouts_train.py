@@ -7,14 +7,24 @@ of each layout (MAG, HKT, MMSA aligned and unaligned, CHERMA) with only the
 model shrunk (`--set`): T, the feature widths and the task are the
 dataset's, except where the file fixes them (MMSA: T = 50, MOSI's 5
 acoustic and 20 visual columns).
+
+The HKT run (MUStARD, classification) is also exported: its class names
+are followed from the config to the preset, the SavedModel, the Predictor
+and REST.
 """
 
 import json
 import os
+import threading
+import urllib.request
 
 import pytest
 from console_cases import run_cases
 from data_fixtures import hkt_data, mag_data, mmsa_data, write_cherma, write_pickle
+from test_serving import words_instance
+
+from glomo_keras.analyzer import GLoMoSentimentAnalyzer
+from glomo_keras.serving import make_server
 
 # Fresh processes that pick their own backend: run once (pytest.ini, scripts/test.sh).
 pytestmark = pytest.mark.console
@@ -25,7 +35,7 @@ SIZES = (8, 4, 4)
 # three; test_command_line trains on each): TensorFlow, whose steps compile
 # fastest, in both test passes.
 SMALL = ["--backend", "tensorflow", "--backbone", "random:bert_tiny", "--epochs", "1", "--seeds", "1", "--batch-size", "4",
-         "--no-export", "--no-cache",
+         "--no-cache",
          "--set", "hidden_dim=8", "--set", "num_heads=2", "--set", "num_layers=1",
          "--set", "fusion_layers=1", "--set", "fusion_intermediate_dim=16"]
 
@@ -35,7 +45,7 @@ def _mag(folder):
 
 
 def _hkt(folder):
-    return write_pickle(folder / "mustard.pkl", hkt_data(SIZES))
+    return write_pickle(folder / "jokes.pkl", hkt_data(SIZES))  # names no dataset
 
 
 def _mmsa_aligned(folder):
@@ -52,6 +62,7 @@ def _cherma(folder):
 
 
 # layout: (writer, --dataset, the T, acoustic and visual widths results.json records)
+EXPORTED = "hkt"  # the one layout whose run is exported as well
 LAYOUTS = {
     "mag": (_mag, "mosi", 60, 74, 47),
     "hkt": (_hkt, "mustard", 70, 81, 91),
@@ -70,7 +81,8 @@ def trained(tmp_path_factory):
         (folder / layout).mkdir()
         data = write(folder / layout)
         cases.append(["train", "--dataset", dataset, "--data", str(data),
-                      "--output", str(folder / layout / "run"), *SMALL])
+                      "--output", str(folder / layout / "run"), *SMALL,
+                      *([] if layout == EXPORTED else ["--no-export"])])
     env = {**os.environ, "GLOMO_KERAS_CACHE": str(folder / "cache")}
     results = run_cases(cases, folder, tmp_path_factory.mktemp("layout_cases"), env)
     return {layout: (folder / layout, result) for layout, result in zip(LAYOUTS, results)}
@@ -98,3 +110,41 @@ def test_each_layout_trains_an_epoch_through_the_console_script(layout, trained)
             "instead of mosi's 60")
     else:
         assert notes == []
+
+
+@pytest.mark.slow
+def test_mustard_class_names_from_config_to_rest(trained):
+    """UR-FUNNY/MUStARD models report their own class names end to end.
+
+    Config, results, preset, SavedModel (`analyze` label), Predictor and REST
+    all name the classes of the dataset table, though the HKT file's name does
+    not say which dataset it holds (the reader's generic names never leak out).
+    """
+    names = ["not_sarcastic", "sarcastic"]
+    folder, result = trained["hkt"]
+    assert result["returncode"] == 0, result["stderr"][-3000:]
+    results = json.loads((folder / "run" / "results.json").read_text())
+    assert results["config"]["class_names"] == names
+    preprocessing = json.loads((folder / "run" / "preprocessing.json").read_text())
+    assert preprocessing["config"]["class_names"] == names  # the serialised preprocessor
+    analyzer = GLoMoSentimentAnalyzer.from_preset(results["preset"])
+    instance = words_instance(["so", "good"], 81, 91, context=[["i", "know"], ["right"]])
+    answer = analyzer.analyze([instance])[0]
+    assert set(answer["probabilities"]) == set(names) and answer["label"] in names
+
+    server = make_server(folder / "run" / "saved_model", port=0)
+    predictor = server.predictor  # the export's Predictor, as served
+    assert str(predictor.path) == results["export"]
+    assert predictor.preprocessor.class_names == names
+    assert predictor.analyze([instance])[0]["label"] == answer["label"]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        body = json.dumps({"instances": [instance]}).encode()
+        with urllib.request.urlopen(urllib.request.Request(
+                server.url + ":analyze", body, method="POST"), timeout=60) as response:
+            served = json.loads(response.read())["predictions"][0]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert set(served["probabilities"]) == set(names) and served["label"] == answer["label"]
