@@ -27,8 +27,8 @@ from keras import ops, tree
 # or compiling a graph costs more than a few tiny eager steps (the JAX pass of
 # scripts/test.sh took 319 s eagerly, 398 s with every step compiled). The
 # compiled steps of each backend are tested by test_model.py's
-# test_one_compiled_training_step_changes_weights and its twenty-step test,
-# and by the console runs.
+# test_compiled_steps_train_and_keras_save_and_load_keep_the_model and by the
+# console runs.
 RUN_EAGERLY = True
 
 
