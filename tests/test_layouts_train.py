@@ -16,11 +16,11 @@ and REST.
 import json
 import os
 import threading
-import urllib.request
 
 import pytest
 from console_cases import run_cases
 from data_fixtures import hkt_data, mag_data, mmsa_data, write_cherma, write_pickle
+from test_serving import call
 from test_serving import words_instance
 
 from glomo_keras.analyzer import GLoMoSentimentAnalyzer
@@ -140,11 +140,10 @@ def test_mustard_class_names_from_config_to_rest(trained):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        body = json.dumps({"instances": [instance]}).encode()
-        with urllib.request.urlopen(urllib.request.Request(
-                server.url + ":analyze", body, method="POST"), timeout=60) as response:
-            served = json.loads(response.read())["predictions"][0]
+        status, served = call(server.url + ":analyze", {"instances": [instance]})
     finally:
         server.shutdown()
         server.server_close()
+    assert status == 200, served
+    served = served["predictions"][0]
     assert set(served["probabilities"]) == set(names) and served["label"] == answer["label"]
