@@ -4,10 +4,13 @@ import keras_hub
 import numpy as np
 import pytest
 from keras import ops
+from numpy_bert import bert_hidden_states
+from safetensors.numpy import load_file
 
 from glomo_keras.backbones import load_backbone
 from glomo_keras.backbones import load_tokenizer
 from glomo_keras.backbones import minilm_directory
+from glomo_keras.model import bert_hidden_states as keras_hidden_states
 
 
 def test_random_tiny_shape_and_uncased_tokenizer():
@@ -21,21 +24,32 @@ def test_random_tiny_shape_and_uncased_tokenizer():
     assert ids == [7592, 2088]
 
 
-def test_minilm_loads_real_pretrained_weights():
+@pytest.mark.slow
+def test_minilm_loads_real_pretrained_weights_with_exact_gelu():
+    """all-MiniLM-L6-v2 by name and as a folder: trained weights, exact GELU, a numpy BERT's outputs.
+
+    Loading does not depend on the Keras backend; test_hugging_face_backbone
+    checks the exact GELU of every backend against the numpy BERT.
+    """
     backbone, tokenizer = load_backbone("minilm")
     assert (backbone.num_layers, backbone.hidden_dim) == (6, 384)
-    inputs = {
-        "token_ids": np.array([[101, 7592, 2088, 102]], "int32"),
-        "segment_ids": np.zeros((1, 4), "int32"),
-        "padding_mask": np.ones((1, 4), "int32"),
-    }
-    first = ops.convert_to_numpy(backbone(inputs)["sequence_output"])
-    again, _ = load_backbone(str(minilm_directory()))  # the same checkpoint as a directory
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(again(inputs)["sequence_output"]), first, atol=1e-5
-    )
+    assert backbone.hidden_activation == "gelu"
     embeddings = ops.convert_to_numpy(backbone.token_embedding.embeddings)
     assert abs(float(embeddings.std()) - 0.02) > 0.005  # trained, not the N(0, 0.02) init
+    ids = [101] + ops.convert_to_numpy(tokenizer(["a truly wonderful film"])).tolist()[0] + [102]
+    inputs = {"token_ids": np.array([ids], "int32"), "segment_ids": np.zeros((1, len(ids)), "int32"),
+              "padding_mask": np.ones((1, len(ids)), "int32")}
+    last_two = [ops.convert_to_numpy(hidden) for hidden in keras_hidden_states(backbone)(inputs)]
+    state = load_file(str(minilm_directory() / "model.safetensors"))
+    prefix = "bert." if any(key.startswith("bert.") for key in state) else ""
+    expected = bert_hidden_states(state, {"num_attention_heads": 12, "layer_norm_eps": 1e-12},
+                                  inputs["token_ids"], inputs["segment_ids"],
+                                  inputs["padding_mask"], exact_gelu=True, prefix=prefix)
+    for got, want in zip(last_two, expected[-2:]):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+    again, _ = load_backbone(str(minilm_directory()))  # the same checkpoint as a folder
+    np.testing.assert_allclose(ops.convert_to_numpy(again(inputs)["sequence_output"]),
+                               last_two[1], atol=1e-5)
 
 
 def test_keras_preset_directory_round_trip(tmp_path):
