@@ -33,7 +33,7 @@ SIZES = (8, 4, 4)
 # A tiny model on a random 2-layer BERT; everything else is the dataset's.
 # Reading a layout does not depend on the Keras backend (tf.data feeds all
 # three; test_command_line trains on each): TensorFlow, whose steps compile
-# fastest, in both test passes.
+# fastest.
 SMALL = ["--backend", "tensorflow", "--backbone", "random:bert_tiny", "--epochs", "1", "--seeds", "1", "--batch-size", "4",
          "--no-cache",
          "--set", "hidden_dim=8", "--set", "num_heads=2", "--set", "num_layers=1",
