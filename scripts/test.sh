@@ -11,7 +11,8 @@
 # The JAX and PyTorch passes run beside it. The console-script tests start
 # fresh processes that pick their backend with --backend (tensorflow, jax and
 # torch are each covered there), so one pass runs them. Each line is prefixed
-# with its backend; the exit status is non-zero when any pass fails.
+# with its backend; the short summary names each failure, error and skip
+# with its reason (`-rfEs`); the exit status is non-zero when any pass fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
@@ -25,7 +26,7 @@ run_pass() {
   shift
   start=$(date +%s)
   echo "=== pytest with KERAS_BACKEND=${backend} ==="
-  KERAS_BACKEND="${backend}" python -m pytest -q -p no:cacheprovider "$@" 2>&1 \
+  KERAS_BACKEND="${backend}" python -m pytest -q -rfEs -p no:cacheprovider "$@" 2>&1 \
     | sed -u "s/^/[${backend}] /"
   status=${PIPESTATUS[0]}
   echo "=== ${backend}: $(( $(date +%s) - start )) s, exit status ${status} ==="
