@@ -61,14 +61,18 @@ def timed(command, echo=False, **kwargs):
     return wall, cpu, process.returncode, "".join(lines)
 
 
-def reference_training(folder):
-    """{"wall_s", "cpu_s"} of the tiny reference training, in `folder`."""
+def write_reference_data(folder):
+    """Writes `folder/small.pkl`: the first 16/8/8 utterances of the built-in sample."""
     from glomo_keras.data import sample
 
     data = sample.build()
     small = {split: items[:size] for (split, items), size in zip(data.items(), (16, 8, 8))}
     with open(folder / "small.pkl", "wb") as file:
         pickle.dump(small, file, protocol=4)
+
+
+def reference_training(folder):
+    """{"wall_s", "cpu_s"} of the tiny reference training on `folder/small.pkl`."""
     wall, cpu, status, output = timed(
         [sys.executable, "-m", "glomo_keras", "train", "--dataset", "mosei", "--data",
          "small.pkl", *REFERENCE_FLAGS, "--output", "run", "--overwrite"], cwd=folder)
@@ -90,15 +94,17 @@ def main():
                                        capture_output=True, text=True).stdout.strip(),
               "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "pytest_args": args.pytest_args}
     with tempfile.TemporaryDirectory(prefix="glomo-reference-") as folder:
+        folder = pathlib.Path(folder)
         if args.reference:
-            result["reference_before"] = reference_training(pathlib.Path(folder))
+            write_reference_data(folder)
+            result["reference_before"] = reference_training(folder)
         setup_wall, _, status, output = timed(["bash", "scripts/setup.sh"], cwd=REPOSITORY)
         if status != 0:
             raise RuntimeError(f"scripts/setup.sh failed:\n{output[-3000:]}")
         wall, cpu, status, output = timed(["bash", "scripts/test.sh", *args.pytest_args],
                                           echo=True, cwd=REPOSITORY)
         if args.reference:
-            result["reference_after"] = reference_training(pathlib.Path(folder))
+            result["reference_after"] = reference_training(folder)
     lines = output.splitlines()
     passes = {match[1]: {"wall_s": int(match[2]), "exit_status": int(match[3])}
               for match in map(PASS_LINE.match, lines) if match}
